@@ -1,0 +1,92 @@
+/*
+ * cmd.h - the roles and tools of the thanosc executable.
+ *
+ * Adding a role or a tool:
+ *   1. write src/cmd/<role>.c (or src/cmd/tools-<group>.c) with one
+ *      `int cmd_<name>(int argc, char **argv)` that parses its flags with
+ *      flags_parse() and calls into src/<subsystem>/ - no logic here;
+ *   2. add the entry to `commands[]` in src/main.c or `tools[]` in
+ *      src/cmd/tools.c, and declare the function below;
+ *   3. add a test under test/integration/ (family digit: 0 core, 1 objstore,
+ *      2 tsdb, 3 store, 4 query, 5 compact, 6 sidecar, 7 tools);
+ *   4. mention it in README.md.
+ *
+ * A command gets argv without its own name: argv[0] is the first flag.
+ * It returns the process exit code: 0 ok, 1 runtime failure, 2 bad usage.
+ */
+#ifndef THANOSC_CMD_H
+#define THANOSC_CMD_H
+
+#include <stdint.h>
+
+#include "thanosc/flags.h"
+
+typedef int cmd_fn(int argc, char **argv);
+
+struct cmd {
+  const char *name;
+  cmd_fn *fn;
+  const char *summary;
+};
+
+/* Roles. */
+int cmd_sidecar(int argc, char **argv);
+int cmd_store(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
+int cmd_tools(int argc, char **argv);
+
+/* Tools, by group (src/cmd/tools-<group>.c). */
+int cmd_tools_bucket_ls(int argc, char **argv);
+int cmd_tools_bucket_inspect(int argc, char **argv);
+int cmd_tools_bucket_upload_blocks(int argc, char **argv);
+int cmd_tools_block_dump(int argc, char **argv);
+int cmd_tools_store_info(int argc, char **argv);
+int cmd_tools_store_series(int argc, char **argv);
+int cmd_tools_store_label_names(int argc, char **argv);
+int cmd_tools_store_label_values(int argc, char **argv);
+int cmd_tools_promql_parse(int argc, char **argv);
+
+/* Looks name up in a NULL-terminated table and runs it; prints the table on
+ * --help or an unknown name. prefix is what precedes name ("thanosc tools"). */
+int cmd_dispatch(const struct cmd *table, const char *prefix, int argc,
+                 char **argv);
+/* "thanosc <what>: not written yet" and exit code 2. */
+int cmd_not_yet(const char *what);
+
+/*
+ * Shared flags of the long-running roles. cmd_server_flags() fills `out`
+ * (room for CMD_SERVER_FLAGS_MAX entries plus the {0} terminator) with the
+ * http, grpc, log and objstore flags, writing into o.
+ */
+struct server_opts {
+  char *http_address;
+  int64_t http_grace_ms;
+  char *grpc_address;
+  int64_t grpc_grace_ms;
+  char *grpc_tls_cert;
+  char *grpc_tls_key;
+  char *grpc_tls_client_ca;
+  char *log_level;
+  char *log_format;
+  char *objstore_config_file;
+  char *objstore_config;
+};
+
+enum server_flag_set {
+  CMD_FLAGS_HTTP = 1 << 0,
+  CMD_FLAGS_GRPC = 1 << 1,
+  CMD_FLAGS_LOG = 1 << 2,
+  CMD_FLAGS_OBJSTORE = 1 << 3,
+};
+
+#define CMD_SERVER_FLAGS_MAX 16
+void cmd_server_flags(struct flag_def *out, struct server_opts *o,
+                      unsigned sets, const char *http_default,
+                      const char *grpc_default);
+/* Applies log flags; checks objstore flags are not both given. 0 or 2. */
+int cmd_server_opts_check(struct server_opts *o, const char *cmd);
+/* The objstore YAML from --objstore.config or the file; NULL + message. */
+char *cmd_objstore_yaml(struct server_opts *o, const char *cmd);
+
+#endif

@@ -1,0 +1,1 @@
+/* Unit tests of src/compact: one TEST_ENTRY(name) per test. */

@@ -1,0 +1,1 @@
+/* Unit tests of src/grpc: one TEST_ENTRY(name) per test. */

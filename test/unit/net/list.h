@@ -1,0 +1,1 @@
+/* Unit tests of src/net: one TEST_ENTRY(name) per test. */

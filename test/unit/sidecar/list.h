@@ -1,0 +1,1 @@
+/* Unit tests of src/sidecar: one TEST_ENTRY(name) per test. */

@@ -1,0 +1,1 @@
+/* Unit tests of src/store: one TEST_ENTRY(name) per test. */

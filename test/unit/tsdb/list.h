@@ -1,0 +1,1 @@
+/* Unit tests of src/tsdb: one TEST_ENTRY(name) per test. */
