@@ -495,12 +495,13 @@ static void absent_labels(const struct promql_expr *sel,
                           struct promql_labels *l) {
   for (size_t i = 0; sel && i < sel->nmatchers; i++) {
     const struct promql_matcher *m = &sel->matchers[i];
-    if (strcmp(m->name, "__name__") == 0)
+    size_t same = 0;
+    if (strcmp(m->name, "__name__") == 0 || m->type != PROMQL_MATCH_EQ)
       continue;
-    if (m->type == PROMQL_MATCH_EQ && !promql_labels_get(l, m->name))
+    for (size_t j = 0; j < sel->nmatchers; j++)
+      same += strcmp(sel->matchers[j].name, m->name) == 0;
+    if (same == 1)
       promql_labels_set(l, m->name, m->value);
-    else
-      promql_labels_del(l, m->name);
   }
 }
 
@@ -554,12 +555,16 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
         lo++;
       for (size_t a = 0; a < nsargs; a++)
         args[a] = sargs[a][i];
+      if (fn == FN_QUANTILE_OVER_TIME && hi > lo &&
+          (isnan(args[0]) || args[0] < 0 || args[0] > 1))
+        ev_warn(ev, "PromQL warning: quantile value should be between 0 and "
+                    "1, got %g", args[0]);
       w.t = m->t + lo;
       w.v = m->v + lo;
       w.n = hi - lo;
       w.ref = ref;
       w.range = mv.range;
-      w.eval_t = ref + mv.offset;
+      w.eval_t = ev_ts(ev, i);
       w.args = args;
       if (!promql__range_fn(fn, &w, &r, &err)) {
         if (err) {
@@ -793,28 +798,30 @@ static int vser_sort_cmp(const void *pa, const void *pb, void *arg) {
 }
 
 static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
-                   double **sargs, struct val *out) {
+                   double **sargs, size_t nsargs, struct val *out) {
   int fn = e->func->id;
   struct promql__map groups;
   struct tc_buf key;
-  size_t *gid = xcalloc(in->n ? in->n : 1, sizeof(size_t));
-  double *le = xcalloc(in->n ? in->n : 1, sizeof(double));
-  size_t ng = 0;
-  struct promql__bucket *bk = xmalloc((in->n ? in->n : 1) * sizeof(*bk));
-  size_t *first = NULL;
+  size_t n = in->n ? in->n : 1;
+  size_t *gid = xcalloc(n, sizeof(size_t));
+  double *le = xcalloc(n, sizeof(double));
+  size_t ng = 0, gcap = 0;
+  size_t *gout = NULL; /* group -> output series */
+  struct promql_labels *glab = NULL;
+  size_t glcap = 0;
+  struct promql__bucket *bk = xmalloc(n * sizeof(*bk));
+  struct coll c;
   int rc = 0;
   char *le_name = "le";
   promql__map_init(&groups);
   tc_buf_init(&key, 0);
-  memset(out, 0, sizeof(*out));
-  out->type = PROMQL_TYPE_VECTOR;
+  coll_init(&c, out);
+  /* group by all labels but le (the name included, as Prometheus does) */
   for (size_t k = 0; k < in->n; k++) {
     const char *lv = promql_labels_get(&in->s[k].lbls, "le");
-    char *end;
     bool found;
     size_t *slot;
     if (!lv || promql_parse_number(lv, strlen(lv), &le[k]) < 0) {
-      (void)end;
       gid[k] = SIZE_MAX;
       ev_warn(ev, "PromQL warning: bucket label \"le\" is missing or has a "
                   "malformed value of \"%s\"",
@@ -823,23 +830,30 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
     }
     tc_buf_reset(&key);
     tc_buf_addc(&key, 0);
-    promql__labels_key(&key, &in->s[k].lbls, &le_name, 1, false, true);
+    promql__labels_key(&key, &in->s[k].lbls, &le_name, 1, false, false);
     slot = promql__map_put(&groups, key.data, key.len, ng, &found);
     if (!found) {
       struct promql_labels l;
       promql_labels_copy(&l, &in->s[k].lbls);
       promql_labels_del(&l, "le");
       promql_labels_del(&l, "__name__");
-      val_add(ev, out, &l);
-      ng++;
+      TC_GROW(gout, gcap, ng + 1);
+      TC_GROW(glab, glcap, ng + 1);
+      if (fn == FN_HISTOGRAM_QUANTILES) {
+        glab[ng] = l;
+        gout[ng++] = 0;
+      } else {
+        memset(&glab[ng], 0, sizeof(glab[0]));
+        gout[ng++] = coll_series(ev, &c, &l);
+      }
     }
     gid[k] = *slot;
   }
-  first = xmalloc((ng ? ng : 1) * sizeof(size_t));
-  for (size_t i = 0; i < ev->nsteps; i++) {
-    for (size_t g = 0; g < ng; g++) {
+  for (size_t i = 0; i < ev->nsteps && rc == 0; i++) {
+    for (size_t g = 0; g < ng && rc == 0; g++) {
       size_t nb = 0;
       unsigned flags = 0;
+      double r;
       for (size_t k = 0; k < in->n; k++) {
         if (gid[k] != g || !in->s[k].ok[i])
           continue;
@@ -849,29 +863,56 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
       }
       if (!nb)
         continue;
-      out->s[g].ok[i] = 1;
+      if (fn == FN_HISTOGRAM_QUANTILES) {
+        for (size_t q = 0; q < nsargs && rc == 0; q++) {
+          struct promql__bucket *copy = xmalloc(nb * sizeof(*copy));
+          struct promql_labels l;
+          struct tc_buf qs;
+          const char *qstr;
+          memcpy(copy, bk, nb * sizeof(*copy));
+          r = promql__bucket_quantile(sargs[q][i], copy, nb, &flags);
+          free(copy);
+          if (flags & 1)
+            ev_warn(ev, "PromQL info: input to histogram_quantile needed to "
+                        "be fixed for monotonicity");
+          tc_buf_init(&qs, 0);
+          promql__fmt_float(&qs, sargs[q][i]);
+          qstr = qs.data;
+          if (!strpbrk(qstr, ".eIN"))
+            tc_buf_adds(&qs, ".0");
+          if (strcmp(qs.data, "+Inf") == 0)
+            tc_buf_reset(&qs), tc_buf_adds(&qs, "+Inf");
+          promql_labels_copy(&l, &glab[g]);
+          promql_labels_set(&l, str_arg(e->args[1]), qs.data);
+          tc_buf_release(&qs);
+          rc = coll_set(ev, &c, coll_series(ev, &c, &l), i, r, NULL);
+        }
+        continue;
+      }
       if (fn == FN_HISTOGRAM_QUANTILE) {
-        out->s[g].v[i] = promql__bucket_quantile(sargs[0][i], bk, nb, &flags);
+        r = promql__bucket_quantile(sargs[0][i], bk, nb, &flags);
         if (flags & 1)
           ev_warn(ev, "PromQL info: input to histogram_quantile needed to be "
-                      "fixed for monotonicity (see "
-                      "https://prometheus.io/docs/prometheus/latest/querying/"
-                      "functions/#histogram_quantile) for metric name");
+                      "fixed for monotonicity");
       } else {
-        out->s[g].v[i] =
-            promql__bucket_fraction(sargs[0][i], sargs[1][i], bk, nb);
+        r = promql__bucket_fraction(sargs[0][i], sargs[1][i], bk, nb);
       }
+      rc = coll_set(ev, &c, gout[g], i, r, NULL);
     }
-    if (fn == FN_HISTOGRAM_QUANTILE && i == 0) {
-      double q = sargs[0][i];
-      if (isnan(q) || q < 0 || q > 1)
+    for (size_t q = 0; fn != FN_HISTOGRAM_FRACTION && q < nsargs; q++) {
+      double qv = sargs[q][i];
+      if (isnan(qv) || qv < 0 || qv > 1)
         ev_warn(ev, "PromQL warning: quantile value should be between 0 and 1, "
                     "got %g",
-                q);
+                qv);
     }
   }
   val_compact_n(out, ev->nsteps);
-  free(first);
+  coll_release(&c);
+  for (size_t g = 0; g < ng; g++)
+    promql_labels_release(&glab[g]);
+  free(glab);
+  free(gout);
   free(bk);
   free(le);
   free(gid);
@@ -884,16 +925,17 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
                      struct val *out) {
   const struct promql_func *f = e->func;
   int fn = f->id;
-  double *sargs[4] = {0};
+  double *sargs[16] = {0};
   size_t nsargs = 0;
   const struct promql_expr *marg = NULL, *varg = NULL;
   struct val in = {0};
   int rc = 0;
+  bool ts_from_sel = false;
 
   /* scalar arguments first, in order */
   for (size_t i = 0; i < e->nargs; i++) {
     enum promql_type t = promql_expr_type(e->args[i]);
-    if (t == PROMQL_TYPE_SCALAR && nsargs < 4) {
+    if (t == PROMQL_TYPE_SCALAR && nsargs < 16) {
       struct val sv;
       if ((rc = eval(ev, e->args[i], &sv)) < 0)
         goto out;
@@ -911,6 +953,16 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
     goto out;
   }
   switch (fn) {
+  case FN_MIN_OF:
+  case FN_MAX_OF:
+    val_scalar(ev, out);
+    for (size_t i = 0; i < ev->nsteps; i++) {
+      double a = sargs[0][i], b = sargs[1][i];
+      out->sc[i] = isnan(a) || isnan(b) ? NAN
+                   : fn == FN_MIN_OF   ? (a < b ? a : b)
+                                       : (a > b ? a : b);
+    }
+    goto out;
   case FN_TIME:
   case FN_PI:
     val_scalar(ev, out);
@@ -944,6 +996,7 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
       s->v[i] = (double)ev_ts(ev, i) / 1000.0;
     }
   } else if (fn == FN_TIMESTAMP && unparen(varg)->kind == PROMQL_VECTOR_SEL) {
+    ts_from_sel = true;
     if ((rc = eval_vsel(ev, unparen(varg), true, &in)) < 0)
       goto out;
   } else if ((rc = eval(ev, varg, &in)) < 0) {
@@ -1000,13 +1053,17 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
     c.labels = labels;
     *out = in;
     memset(&in, 0, sizeof(in));
+    if (ev->qstart != ev->qend)
+      ev_warn(ev, "PromQL warning: sort is ineffective for range queries "
+                  "since results are always ordered by labels");
     if (ev->nsteps == 1 && out->n > 1)
       qsort_r(out->s, out->n, sizeof(struct vser), vser_sort_cmp, &c);
     break;
   }
   case FN_HISTOGRAM_QUANTILE:
+  case FN_HISTOGRAM_QUANTILES:
   case FN_HISTOGRAM_FRACTION:
-    rc = hist_fn(ev, e, &in, sargs, out);
+    rc = hist_fn(ev, e, &in, sargs, nsargs, out);
     break;
   case FN_HISTOGRAM_AVG:
   case FN_HISTOGRAM_COUNT:
@@ -1034,7 +1091,7 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
         for (size_t a = 0; a < nsargs; a++)
           args[a] = sargs[a][i];
         if (fn == FN_TIMESTAMP)
-          r = s->v[i];
+          r = ts_from_sel ? s->v[i] : (double)ev_ts(ev, i) / 1000.0;
         else if (!promql__math_fn(fn, s->v[i], nsargs ? args : NULL, &r))
           continue;
         if (idx == SIZE_MAX) {
@@ -1191,13 +1248,16 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
       free(pos);
     }
     if ((op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK ||
-         op == PROMQL_AGG_LIMITK) && off[ng] > 0 && !int64_ok(param)) {
-      rc = ev_fail(ev, TC_EEXEC, "Scalar value %s overflows int64",
-                   isnan(param) ? "NaN" : "Inf");
+         op == PROMQL_AGG_LIMITK) && !int64_ok(param)) {
+      if (isnan(param))
+        rc = ev_fail(ev, TC_EEXEC, "Parameter value is NaN");
+      else
+        rc = ev_fail(ev, TC_EEXEC, "Scalar value %s overflows int64",
+                     param > 0 ? "+Inf" : "-Inf");
       goto out;
     }
-    if (op == PROMQL_AGG_LIMIT_RATIO && off[ng] > 0 && isnan(param)) {
-      rc = ev_fail(ev, TC_EEXEC, "Ratio value NaN");
+    if (op == PROMQL_AGG_LIMIT_RATIO && isnan(param)) {
+      rc = ev_fail(ev, TC_EEXEC, "Ratio value is NaN");
       goto out;
     }
     if (op == PROMQL_AGG_QUANTILE && off[ng] > 0 &&
@@ -1564,6 +1624,11 @@ static int eval_vec_vec(struct ev *ev, const struct promql_expr *e,
           char *ml = match_labels_str(e, &one->s[k].lbls);
           char *a = promql_labels_string(&one->s[k].lbls);
           char *b = promql_labels_string(&one->s[oidx[osig[k]]].lbls);
+          if (strcmp(a, b) > 0) {
+            char *t = a;
+            a = b;
+            b = t;
+          }
           rc = ev_fail(ev, TC_EEXEC,
                        "found duplicate series for the match group %s on the "
                        "%s hand-side of the operation: [%s, %s];many-to-many "
@@ -1721,11 +1786,22 @@ static int eval(struct ev *ev, const struct promql_expr *e, struct val *out) {
         for (size_t i = 0; i < ev->nsteps; i++)
           out->sc[i] = -out->sc[i];
       } else {
-        for (size_t k = 0; k < out->n; k++) {
-          promql_labels_del(&out->s[k].lbls, "__name__");
-          for (size_t i = 0; i < ev->nsteps; i++)
-            out->s[k].v[i] = -out->s[k].v[i];
+        struct val in = *out;
+        struct coll c;
+        coll_init(&c, out);
+        for (size_t k = 0; k < in.n && rc == 0; k++) {
+          struct promql_labels l;
+          size_t idx;
+          promql_labels_copy(&l, &in.s[k].lbls);
+          promql_labels_del(&l, "__name__");
+          idx = coll_series(ev, &c, &l);
+          for (size_t i = 0; i < ev->nsteps && rc == 0; i++)
+            if (in.s[k].ok[i])
+              rc = coll_set(ev, &c, idx, i, -in.s[k].v[i], NULL);
         }
+        coll_release(&c);
+        val_release(&in);
+        return rc;
       }
     }
     return 0;

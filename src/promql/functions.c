@@ -292,6 +292,11 @@ int promql__range_fn(int fn, const struct promql__window *w, double *out,
       *out = promql__quantile(w->args[0], tmp, n);
     } else {
       double med = promql__quantile(0.5, tmp, n);
+      if (isnan(tmp[0])) { /* NaN sorts first: any NaN makes MAD NaN */
+        free(tmp);
+        *out = NAN;
+        return true;
+      }
       for (size_t i = 0; i < n; i++)
         tmp[i] = fabs(v[i] - med);
       *out = promql__quantile(0.5, tmp, n);
@@ -549,7 +554,7 @@ double promql__bucket_fraction(double lower, double upper,
     double lb = i > 0 ? b[i - 1].upper : -INFINITY;
     double ub = b[i].upper;
     if (i == 0 && ub > 0)
-      lb = 0;
+      lb = 0; /* a positive first bucket starts at zero */
     if (!lset && lb >= lower) {
       lrank = rank;
       lset = true;
@@ -561,11 +566,15 @@ double promql__bucket_fraction(double lower, double upper,
     if (lset && uset)
       break;
     if (!lset && lb < lower && ub > lower) {
-      lrank = rank + (b[i].count - rank) * (lower - lb) / (ub - lb);
+      lrank = isinf(lb)   ? b[i].count
+              : isinf(ub) ? rank
+                          : rank + (b[i].count - rank) * (lower - lb) / (ub - lb);
       lset = true;
     }
     if (!uset && lb < upper && ub > upper) {
-      urank = rank + (b[i].count - rank) * (upper - lb) / (ub - lb);
+      urank = isinf(lb)   ? b[i].count
+              : isinf(ub) ? rank
+                          : rank + (b[i].count - rank) * (upper - lb) / (ub - lb);
       uset = true;
     }
     if (lset && uset)
