@@ -54,6 +54,9 @@ now() { date +%s.%N; }
 since() { $PY -c "import sys; print('%.1f s' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
 
 # ---- data set --------------------------------------------------------------
+# One run at a time builds the data and the reference in $work.
+exec 9>"$work/.lock"
+flock 9
 data_key=$( { cat "$here/gen-data.py"; "$PROMTOOL3" --version 2>&1 | head -n 1; } | sha256sum | cut -c1-16)
 blocks=$work/blocks
 if [ -n "$fresh" ] || [ "$(cat "$work/blocks.key" 2>/dev/null)" != "$data_key" ] ||
@@ -108,6 +111,7 @@ if [ -n "$fresh" ] || [ "$(cat "$work/ref-3.5.key" 2>/dev/null)" != "$ref_key" ]
   echo "$ref_key" >"$work/ref-3.5.key"
   echo "# reference: $(wc -l <"$ref") answers from Prometheus 3.5, $(du -h "$ref" | cut -f1) ($(since "$t0"))"
 fi
+flock -u 9
 [ -z "$refonly" ] || exit 0
 
 status=0
