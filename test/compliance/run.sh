@@ -9,10 +9,12 @@
 #   run.sh --make-data DIR    leave the data set's blocks in DIR and stop
 #   run.sh --reference-only   build the data and the 3.5 reference only
 #
-# Options: --workdir DIR (default $THANOSC_BUILD/compliance or build/compliance),
-# --fresh (rebuild data and reference), --no-242, --keep (keep the scratch
-# directory with the Prometheus logs and data copies). Only 127.0.0.1 is used; every process started here is
-# stopped by its pid.
+# With --target or --engine: --only REGEX (a subset of the queries),
+# --drop-label NAME (ignore an external label; repeatable).
+# Options: --workdir DIR (default $THANOSC_BUILD/compliance or
+# build/compliance), --fresh (rebuild data and reference), --no-242, --keep
+# (keep the scratch directory with the Prometheus logs and data copies).
+# Only 127.0.0.1 is used; every process started here is stopped by its pid.
 set -eo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +25,7 @@ top=$TOP
 PY=$PYTHON
 COMP="$PY $here/compliance.py"
 
-target= engine= make_data= fresh= no242= refonly=
+target= engine= make_data= fresh= no242= refonly= pick=()
 work=${THANOSC_BUILD:-$top/build}/compliance
 while [ $# -gt 0 ]; do
   case $1 in
@@ -39,6 +41,8 @@ while [ $# -gt 0 ]; do
     --no-242) no242=1; shift ;;
     --keep) export KEEP_TMP=1; shift ;;
     --reference-only) refonly=1; shift ;;
+    --only|--drop-label) pick+=("$1" "$2"); shift 2 ;;
+    --only=*|--drop-label=*) pick+=("$1"); shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -117,13 +121,13 @@ flock -u 9
 status=0
 if [ -n "$target" ]; then
   t0=$(now)
-  $COMP check --ref "$ref" --url "$target" --save "$work/answers-target.jsonl" || status=1
+  $COMP check --ref "$ref" --url "$target" "${pick[@]}" --save "$work/answers-target.jsonl" || status=1
   echo "# target $target checked ($(since "$t0"))"
   exit $status
 fi
 if [ -n "$engine" ]; then
   t0=$(now)
-  $COMP check --ref "$ref" --engine "$engine" --blocks "$blocks" \
+  $COMP check --ref "$ref" --engine "$engine" --blocks "$blocks" "${pick[@]}" \
     --save "$work/answers-engine.jsonl" || status=1
   echo "# engine checked ($(since "$t0"))"
   exit $status
