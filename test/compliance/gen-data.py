@@ -108,7 +108,7 @@ class Writer:
 
 
 def gen_memory(w, rng):
-    w.family("demo_memory_usage_bytes", "gauge", "The memory usage by type.")
+    w.family("demo_memory_usage_bytes", "gauge", "Simulated memory in bytes, per kind.")
     total = 16 * GIB
     for inst, off in INSTANCES:
         bases = {"used": 6 * GIB, "cached": 3 * GIB, "buffers": 512 * MIB}
@@ -131,14 +131,14 @@ def gen_memory(w, rng):
 
 
 def gen_num_cpus(w):
-    w.family("demo_num_cpus", "gauge", "The number of CPUs.")
+    w.family("demo_num_cpus", "gauge", "Simulated CPU count.")
     for inst, off in INSTANCES:
         for ms in scrape_times(off):
             w.sample("demo_num_cpus", [("instance", inst), ("job", JOB)], 4, ms)
 
 
 def gen_cpu(w, rng):
-    w.family("demo_cpu_usage_seconds", "counter", "The CPU usage in seconds split by mode.")
+    w.family("demo_cpu_usage_seconds", "counter", "Simulated CPU seconds, per mode.")
     cpus = 4
     for inst, off in INSTANCES:
         resets = [r * 1000 for r in CPU_RESETS.get(inst, [])]
@@ -164,7 +164,7 @@ def gen_cpu(w, rng):
 
 
 def gen_disk(w, rng):
-    w.family("demo_disk_usage_bytes", "gauge", "Disk usage in bytes.")
+    w.family("demo_disk_usage_bytes", "gauge", "Simulated used disk space in bytes.")
     total = 160e9
     # The third instance fills up and wraps to 10% about 25 minutes before
     # the query window ends.
@@ -180,7 +180,7 @@ def gen_disk(w, rng):
 
 def gen_batch(w, rng):
     w.family("demo_batch_last_success_timestamp_seconds", "gauge",
-             "The Unix timestamp in seconds since the last successful demo batch job completion.")
+             "Simulated time (Unix seconds) a batch run last succeeded.")
     for inst, off in INSTANCES:
         # Runs start each minute and take about 11 s; three in four succeed.
         last = DATA_START - rng.uniform(60, 600)
@@ -203,7 +203,7 @@ def gen_batch(w, rng):
 
 def gen_api(w, rng):
     name = "demo_api_request_duration_seconds"
-    w.family(name, "histogram", "A histogram of the API HTTP request durations in seconds.")
+    w.family(name, "histogram", "Simulated API request latency in seconds.")
     dt = SCRAPE_MS / 1000.0
     for inst, off in INSTANCES:
         for method, path, rate, base, err, outage in API:
@@ -246,7 +246,7 @@ def gen_intermittent(w):
     # target, is exactly 5 minutes before the 23:59:00 step, which Prometheus
     # 3 no longer sees (the lookback window is open on the left).
     w.family("demo_intermittent_metric", "gauge",
-             "A metric that is only present intermittently to test staleness handling.")
+             "Simulated series that comes and goes.")
     for inst, off in INSTANCES:
         for ms in scrape_times(off):
             m = (ms // 1000 - DATA_START - 5) // 60
