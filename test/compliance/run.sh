@@ -6,7 +6,9 @@
 #                             with its known differences
 #   run.sh --target URL       compare a running query API with the reference
 #   run.sh --engine CMD       compare an engine command run over the blocks
-#   run.sh --make-data DIR    leave the data set's blocks in DIR and stop
+#   run.sh --make-data DIR    leave the data set's blocks in DIR and stop; with
+#                             --thanos-meta or --external-label NAME=VALUE
+#                             (repeatable) their meta.json get a Thanos section
 #   run.sh --reference-only   build the data and the 3.5 reference only
 #
 # With --target or --engine: --only REGEX (a subset of the queries),
@@ -25,7 +27,7 @@ top=$TOP
 PY=$PYTHON
 COMP="$PY $here/compliance.py"
 
-target= engine= make_data= fresh= no242= refonly= pick=()
+target= engine= make_data= fresh= no242= refonly= pick=() tmeta=()
 work=${THANOSC_BUILD:-$top/build}/compliance
 while [ $# -gt 0 ]; do
   case $1 in
@@ -42,8 +44,11 @@ while [ $# -gt 0 ]; do
     --keep) export KEEP_TMP=1; shift ;;
     --reference-only) refonly=1; shift ;;
     --only|--drop-label) pick+=("$1" "$2"); shift 2 ;;
+    --thanos-meta) tmeta+=(--source test); shift ;;
+    --external-label) tmeta+=(--label "$2"); shift 2 ;;
+    --external-label=*) tmeta+=(--label "${1#*=}"); shift ;;
     --only=*|--drop-label=*) pick+=("$1"); shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -82,6 +87,7 @@ copy_blocks() { # DEST: the ULID directories only
 
 if [ -n "$make_data" ]; then
   copy_blocks "$make_data"
+  [ ${#tmeta[@]} -eq 0 ] || "$PY" "$here/thanos-meta.py" "$make_data" "${tmeta[@]}" >/dev/null
   echo "# blocks written to $make_data"
   exit 0
 fi
