@@ -10,7 +10,7 @@
  *     http_respond(req, 200, "text/plain; charset=utf-8", "hi\n", 3);
  *   }
  *   http_server_route(srv, &(struct http_route){
- *       .methods = HTTP_GET, .path = "/hello", .name = "hello", .fn = hello});
+ *       .methods = HTTP_M_GET, .path = "/hello", .name = "hello", .fn = hello});
  *
  * Request contract (libuv's): the server owns struct http_req. A handler must
  * finish every request exactly once, with http_respond*() or
@@ -50,16 +50,16 @@ struct http_req;
 
 /* Methods as bits, for route tables and Allow headers. */
 enum http_method_bits {
-  HTTP_GET = 1 << 0,
-  HTTP_HEAD = 1 << 1,
-  HTTP_POST = 1 << 2,
-  HTTP_PUT = 1 << 3,
-  HTTP_DELETE = 1 << 4,
-  HTTP_OPTIONS = 1 << 5,
-  HTTP_PATCH = 1 << 6,
+  HTTP_M_GET = 1 << 0,
+  HTTP_M_HEAD = 1 << 1,
+  HTTP_M_POST = 1 << 2,
+  HTTP_M_PUT = 1 << 3,
+  HTTP_M_DELETE = 1 << 4,
+  HTTP_M_OPTIONS = 1 << 5,
+  HTTP_M_PATCH = 1 << 6,
 };
 
-/* The bit of a method name ("GET" -> HTTP_GET), 0 when unknown. */
+/* The bit of a method name ("GET" -> HTTP_M_GET), 0 when unknown. */
 unsigned http_method_bit(const char *name);
 /* "GET, HEAD, POST" for a mask, into out (at least 64 bytes). */
 void http_methods_allow(unsigned mask, char *out, size_t n);

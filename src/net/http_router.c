@@ -16,9 +16,9 @@ static const struct {
   const char *name;
   unsigned bit;
 } methods[] = {
-    {"GET", HTTP_GET},         {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},
-    {"PUT", HTTP_PUT},         {"DELETE", HTTP_DELETE},
-    {"OPTIONS", HTTP_OPTIONS}, {"PATCH", HTTP_PATCH},
+    {"GET", HTTP_M_GET},         {"HEAD", HTTP_M_HEAD},   {"POST", HTTP_M_POST},
+    {"PUT", HTTP_M_PUT},         {"DELETE", HTTP_M_DELETE},
+    {"OPTIONS", HTTP_M_OPTIONS}, {"PATCH", HTTP_M_PATCH},
 };
 
 unsigned http_method_bit(const char *name) {
@@ -55,7 +55,7 @@ void http_router_release(struct http_router *r) {
 
 static unsigned route_methods(const struct http_route *rt) {
   /* GET implies HEAD, as Go's servers answer HEAD for GET handlers. */
-  return rt->methods & HTTP_GET ? rt->methods | HTTP_HEAD : rt->methods;
+  return rt->methods & HTTP_M_GET ? rt->methods | HTTP_M_HEAD : rt->methods;
 }
 
 int http_router_add(struct http_router *r, const struct http_route *route) {
