@@ -4,9 +4,10 @@
  * http.h for the request contract.
  *
  * One connection handles one request at a time. Bytes read while a request
- * is being handled (pipelined requests) wait in conn->pending and the socket
- * is not read until the response is queued: this is what makes pipelining
- * safe (responses leave in request order) and bounds memory per connection.
+ * is being handled (pipelined requests) wait in conn->pending, and the
+ * socket is no longer read once PENDING_MAX bytes wait: this is what makes
+ * pipelining safe (responses leave in request order) and bounds memory per
+ * connection, while a client closing during a long request is noticed.
  * The parser pauses at the end of each message (on_message_complete returns
  * HPE_PAUSED), so a read holding several requests is parsed one at a time.
  *
@@ -33,6 +34,7 @@
 #define READ_BUF_SIZE (64 * 1024)
 #define STREAM_HIGH_WATER (256 * 1024)
 #define STREAM_LOW_WATER (64 * 1024)
+#define PENDING_MAX (64 * 1024)
 
 enum req_state {
   REQ_READING,   /* head or body still arriving */
@@ -764,9 +766,13 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len) {
   if (c->closing || c->shutting_down)
     return;
   if (c->req && c->req->state != REQ_READING) {
-    if (c->reading) {
+    /* Keep reading while the handler works, to notice a client that goes
+     * away, until PENDING_MAX pipelined bytes wait. */
+    if (c->pending.len >= PENDING_MAX && c->reading) {
       uv_read_stop((uv_stream_t *)&c->tcp);
       c->reading = 0;
+    } else if (c->pending.len < PENDING_MAX) {
+      conn_read_start(c);
     }
   } else if (!c->req && c->pending.len == 0 && c->srv->stopping) {
     conn_shutdown(c);
@@ -835,8 +841,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n == 0 || c->lingering)
     return;
   if (c->req && c->req->state != REQ_READING) {
-    /* Raced with uv_read_stop: keep the bytes for later. */
+    /* Pipelined bytes behind a request being handled: keep them. */
     tc_buf_add(&c->pending, buf->base, (size_t)n);
+    if (c->pending.len >= PENDING_MAX) {
+      uv_read_stop(s);
+      c->reading = 0;
+    }
     return;
   }
   conn_feed(c, buf->base, (size_t)n);
