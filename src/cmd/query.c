@@ -236,13 +236,20 @@ static void ready_stop(struct service *svc, service_stopped_fn *done) {
   done(svc);
 }
 
-static void query_opts_release(struct query_opts *o) {
-  struct strlist *lists[] = {&o->replica_labels, &o->selector_labels,
-                             &o->endpoints,      &o->endpoints_strict,
-                             &o->endpoint_groups, &o->stores,
-                             &o->store_sd_files, &o->features};
-  for (size_t i = 0; i < TC_ARRAY_SIZE(lists); i++)
-    strlist_release(lists[i]);
+/* Frees what flags_parse() stored: strings, enums and string lists. */
+static void flag_values_release(const struct flag_def *const *tables) {
+  for (const struct flag_def *const *t = tables; *t; t++) {
+    for (const struct flag_def *f = *t; f->name; f++) {
+      if (!f->dst)
+        continue;
+      if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
+        free(*(char **)f->dst);
+        *(char **)f->dst = NULL;
+      } else if (f->type == FLAG_STRINGS) {
+        strlist_release(f->dst);
+      }
+    }
+  }
 }
 
 int cmd_query(int argc, char **argv) {
@@ -254,10 +261,10 @@ int cmd_query(int argc, char **argv) {
   query_flags(own, &o);
   const struct flag_def *tables[] = {shared, own, NULL};
   int rc = flags_parse(tables, QUERY_CMD, query_summary, argc, argv, NULL);
-  if (rc)
-    return rc == 1 ? 0 : rc;
-  int code = cmd_server_opts_check(&o.srv, QUERY_CMD);
-  if (code)
+  int code = rc == 1 ? 0 : rc;
+  if (rc == 0)
+    code = cmd_server_opts_check(&o.srv, QUERY_CMD);
+  if (rc || code)
     goto out;
   if (o.endpoint_sd_config_file && o.endpoint_sd_config) {
     fprintf(stderr, QUERY_CMD ": error: --endpoint.sd-config-file and "
@@ -302,6 +309,6 @@ release:
   runtime_release(&rt);
   http_server_free(http);
 out:
-  query_opts_release(&o);
+  flag_values_release(tables);
   return code;
 }
