@@ -587,10 +587,10 @@ static int req_parse_target(struct http_req *r) {
   char *q = strchr(t, '?');
   size_t plen = q ? (size_t)(q - t) : strlen(t);
   r->query = q ? q + 1 : "";
-  int rc = http_unescape(t, plen, 0, &r->path, NULL);
-  if (rc == 0 && strlen(r->path) != plen && memchr(t, '%', plen) &&
-      strstr(t, "%00"))
-    rc = TC_EPARSE; /* NUL in the path */
+  size_t len;
+  int rc = http_unescape(t, plen, 0, &r->path, &len);
+  if (rc == 0 && memchr(r->path, '\0', len))
+    rc = TC_EPARSE; /* %00 in the path */
   return rc;
 }
 

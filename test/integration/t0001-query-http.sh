@@ -82,6 +82,10 @@ raw 'GARBAGE\r\n\r\n' >"$TMP/r400"
 expect "a malformed request is 400" grep -q '^HTTP/1.1 400' "$TMP/r400"
 raw 'GET /bad%zzpath HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$TMP/r400b"
 expect "a bad escape in the path is 400" grep -q '^HTTP/1.1 400' "$TMP/r400b"
+raw 'GET /-/ready%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$TMP/r400c"
+expect "a NUL in the path is 400" grep -q '^HTTP/1.1 400' "$TMP/r400c"
+expect_eq "the path is percent-decoded before routing" \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$base/-/re%61dy")" 200
 
 # Keep-alive and pipelining: three requests in one write, answered in order
 # on the same connection; the last asks to close.

@@ -32,7 +32,13 @@ struct fixture {
   int backpressure;
   int stop_after_request; /* stop the server when /slow arrives */
   int drain_calls;
+  int64_t header_timeout_ms;
 };
+
+static int atoi_safe(const char *s) {
+  long v = strtol(s, NULL, 10);
+  return v > 0 && v < 1024 ? (int)v : 4;
+}
 
 static char *exchange(int port, const char *req, int delay_ms,
                       int close_early, size_t *len) {
@@ -210,7 +216,8 @@ static void handle_slow(struct http_req *req, void *data) {
 static void fixture_run(struct fixture *f, const char *request) {
   ASSERT_OK(uv_loop_init(&f->loop));
   ASSERT_OK(http_server_new(&f->loop, &(struct http_server_opts){
-      .address = "127.0.0.1:0", .grace_ms = 5000}, &f->srv));
+      .address = "127.0.0.1:0", .grace_ms = 5000,
+      .header_timeout_ms = f->header_timeout_ms}, &f->srv));
   ASSERT_OK(http_server_add_builtin_routes(f->srv));
   ASSERT_OK(http_server_route(f->srv, &(struct http_route){
       .methods = HTTP_M_GET | HTTP_M_POST, .path = "/sum", .name = "sum",
@@ -363,4 +370,67 @@ TEST(runtime_start_stop_order) {
   ASSERT_EQ(order[0], 1);
   ASSERT_EQ(order[1], -1);
   runtime_release(&rt);
+}
+
+TEST(http_server_header_timeout) {
+  struct fixture f = {.header_timeout_ms = 200};
+  uint64_t t0 = uv_hrtime();
+  fixture_run(&f, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow");
+  uint64_t ms = (uv_hrtime() - t0) / 1000000;
+  ASSERT_EQ(f.response_len, 0); /* closed without an answer */
+  ASSERT_GE(ms, 190);
+  ASSERT_LT(ms, 5000);
+  free(f.response);
+}
+
+/* Worker pool: queued work cancelled before it starts gets TC_ECANCELED. */
+struct nap {
+  struct tc_work work;
+  int status;
+  int ran;
+  int done;
+};
+
+static void nap_run(struct tc_work *w) {
+  struct nap *n = w->data;
+  n->ran = 1;
+  usleep(100 * 1000);
+}
+
+static void nap_done(struct tc_work *w, int status) {
+  struct nap *n = w->data;
+  n->status = status;
+  n->done++;
+}
+
+TEST(work_submit_and_cancel) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  /* libuv's pool has 4 threads unless UV_THREADPOOL_SIZE says otherwise:
+   * with 4 + 4 naps, the last 4 are still queued when cancelled. */
+  const char *env = getenv("UV_THREADPOOL_SIZE");
+  int threads = env ? atoi_safe(env) : 4;
+  struct nap naps[64] = {0};
+  int n = threads * 2 > 64 ? 64 : threads * 2;
+  for (int i = 0; i < n; i++)
+    ASSERT_OK(tc_work_submit(&loop, &naps[i].work, nap_run, nap_done,
+                             &naps[i]));
+  for (int i = n - 1; i >= threads; i--)
+    tc_work_cancel(&naps[i].work);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  int canceled = 0;
+  for (int i = 0; i < n; i++) {
+    ASSERT_EQ(naps[i].done, 1);
+    if (naps[i].status == TC_ECANCELED) {
+      ASSERT_EQ(naps[i].ran, 0);
+      canceled++;
+    } else {
+      ASSERT_EQ(naps[i].status, 0);
+      ASSERT_EQ(naps[i].ran, 1);
+    }
+  }
+  ASSERT_GT(canceled, 0);
+  ASSERT(tc_work_canceled(&naps[n - 1].work));
+  ASSERT_FALSE(tc_work_canceled(&naps[0].work));
+  ASSERT_OK(uv_loop_close(&loop));
 }
