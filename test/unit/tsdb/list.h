@@ -1,1 +1,5 @@
 /* Unit tests of src/tsdb: one TEST_ENTRY(name) per test. */
+TEST_ENTRY(labels_compare_hash_format)
+TEST_ENTRY(labels_format_float_like_go)
+TEST_ENTRY(labels_matchers)
+TEST_ENTRY(labels_selector_parse)
