@@ -553,6 +553,7 @@ int cmd_tools_store_serve_test(int argc, char **argv) {
   static const char *cmd = "thanosc tools store serve-test";
   struct server_opts so = {0};
   int64_t nseries = 0;
+  uint64_t max_recv = 0;
   char *ext = NULL;
   struct flag_def common[CMD_SERVER_FLAGS_MAX + 1];
   cmd_server_flags(common, &so, CMD_FLAGS_GRPC | CMD_FLAGS_LOG, NULL,
@@ -560,6 +561,8 @@ int cmd_tools_store_serve_test(int argc, char **argv) {
   const struct flag_def defs[] = {
       {"series", FLAG_INT, &nseries, "1000", "Number of synthetic series."},
       {"external-label", FLAG_STRING, &ext, "", "name=value external label."},
+      {"max-recv-msg-size", FLAG_BYTES, &max_recv, "0",
+       "Largest request message accepted (0 = 2GiB-1).", NULL, FLAG_HIDDEN},
       {0}};
   const struct flag_def *tables[] = {common, defs, NULL};
   int rc = flags_parse(tables, cmd, "serve a synthetic StoreAPI (tests)",
@@ -579,6 +582,7 @@ int cmd_tools_store_serve_test(int argc, char **argv) {
                                .tls_cert = so.grpc_tls_cert,
                                .tls_key = so.grpc_tls_key,
                                .tls_client_ca = so.grpc_tls_client_ca,
+                               .max_recv_msg = (size_t)max_recv,
                                .grace_ms = so.grpc_grace_ms};
   rc = grpc_server_new(&sv.loop, grpc_teststore_methods(&ts), &o, &sv.srv);
   if (rc) {

@@ -286,9 +286,6 @@ static void call_end_wire(struct grpc_call *c, int code, const char *msg) {
     nghttp2_submit_response(h2, c->sid, nv, nnv, NULL);
     free(enc);
     c->headers_sent = 1;
-    if (!c->req_ended)
-      nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, c->sid,
-                                NGHTTP2_NO_ERROR);
   }
   call_kick(c);
 }
@@ -623,6 +620,20 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t sid,
   return 0;
 }
 
+/* Once the status is out while the client is still sending (an early
+ * error), reset the stream so that it stops; as grpc-go does. */
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f,
+                         void *ud) {
+  if (f->hd.type != NGHTTP2_HEADERS ||
+      !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    return 0;
+  struct grpc_call *c = stream_call(h2, f->hd.stream_id);
+  if (c && !c->req_ended && !c->closed)
+    nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, c->sid,
+                              NGHTTP2_NO_ERROR);
+  return 0;
+}
+
 static int on_stream_close(nghttp2_session *h2, int32_t sid, uint32_t err,
                            void *ud) {
   struct grpc_call *c = stream_call(h2, sid);
@@ -754,6 +765,7 @@ static int sconn_session(struct sconn *sc) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_option *opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_max_send_header_block_length(opt, 65536);
