@@ -37,15 +37,15 @@ def free_port():
     return port
 
 
-def main(name, roles, run, data="data"):
+def main(name, roles, run, data="data", make_data_args=()):
     """Unless one of the thanosc roles is not written yet: builds the data set
-    and the reference, copies the blocks to <scratch>/<data> and calls
-    run(test, that directory)."""
+    and the reference, copies the blocks to <scratch>/<data> (with run.sh
+    --make-data's extra make_data_args) and calls run(test, that directory)."""
     t = Test(name)
     t.need_roles(*roles)
     try:
         dest = os.path.join(t.scratch(), data)
-        if t.data_set(dest):
+        if t.data_set(dest, make_data_args):
             run(t, dest)
     finally:
         t.cleanup()
@@ -211,10 +211,20 @@ class Test:
             return None, None
         return "127.0.0.1:%d" % grpc, url
 
-    def query_and_check(self, endpoint, drop_labels=()):
-        """`thanosc query --endpoint=endpoint`, then every compliance query
-        through it, then a check that every process is still up."""
-        _, url = self.start_role("query", ["--endpoint=" + endpoint])
+    def start_store(self, bucket):
+        """`thanosc store` on a FILESYSTEM bucket; returns its gRPC address."""
+        objstore = os.path.join(self.scratch(), "bucket.yml")
+        with open(objstore, "w") as f:
+            f.write("type: FILESYSTEM\nconfig:\n  directory: %s\n" % bucket)
+        grpc, _ = self.start_role("store", [
+            "--objstore.config-file=" + objstore,
+            "--data-dir=" + os.path.join(self.scratch(), "store")])
+        return grpc
+
+    def query_and_check(self, endpoint, drop_labels=(), flags=()):
+        """`thanosc query --endpoint=endpoint [flags]`, then every compliance
+        query through it, then a check that every process is still up."""
+        _, url = self.start_role("query", ["--endpoint=" + endpoint] + list(flags))
         # The querier finds the series once it has asked the endpoint for its info.
         if url and self.wait_series(url):
             self.check_queries(url, drop_labels)

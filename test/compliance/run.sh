@@ -8,7 +8,9 @@
 #   run.sh --engine CMD       compare an engine command run over the blocks
 #   run.sh --make-data DIR    leave the data set's blocks in DIR and stop; with
 #                             --thanos-meta or --external-label NAME=VALUE
-#                             (repeatable) their meta.json get a Thanos section
+#                             (repeatable) their meta.json get a Thanos section;
+#                             --replicas N [--replica-label NAME] writes each
+#                             block N times, labelled NAME="0".."N-1"
 #   run.sh --reference-only   build the data and the 3.5 reference only
 #
 # Each check runs the queries as range queries over the window and as
@@ -51,6 +53,8 @@ while [ $# -gt 0 ]; do
     --instant-only) kinds=instant; shift ;;
     --external-label) tmeta+=(--label "$2"); shift 2 ;;
     --external-label=*) tmeta+=(--label "${1#*=}"); shift ;;
+    --replicas) tmeta+=(--replicas "$2"); shift 2 ;;
+    --replica-label) tmeta+=(--replica-label "$2"); shift 2 ;;
     --only=*|--drop-label=*) pick+=("$1"); shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
