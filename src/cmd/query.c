@@ -51,8 +51,8 @@ static const char query_summary[] =
 /* The querier's own flags; the shared http/grpc/log flags come first. */
 static void query_flags(struct flag_def *f, struct query_opts *o) {
   struct flag_def t[] = {
-      {"grpc-client-tls-secure", FLAG_BOOL, &o->grpc_client_tls_secure,
-       "false", "Use TLS when talking to the gRPC server"},
+      {"grpc-client-tls-secure", FLAG_BOOL, &o->grpc_client_tls_secure, "false",
+       "Use TLS when talking to the gRPC server"},
       {"grpc-client-tls-skip-verify", FLAG_BOOL,
        &o->grpc_client_tls_skip_verify, "false",
        "Disable TLS certificate verification i.e self signed, signed by fake "
@@ -63,8 +63,7 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "TLS Key for the client's certificate"},
       {"grpc-client-tls-ca", FLAG_STRING, &o->grpc_client_tls_ca, "",
        "TLS CA Certificates to use to verify gRPC servers"},
-      {"grpc-client-server-name", FLAG_STRING, &o->grpc_client_server_name,
-       "",
+      {"grpc-client-server-name", FLAG_STRING, &o->grpc_client_server_name, "",
        "Server name to verify the hostname on the returned gRPC "
        "certificates. See https://tools.ietf.org/html/rfc4366#section-3.1"},
       {"grpc-compression", FLAG_ENUM, &o->grpc_compression, "none",
@@ -106,8 +105,8 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "This is why lookback delta should be set to at least 2 times of the "
        "slowest scrape interval. If unset it will use the promql default of "
        "5m."},
-      {"query.max-concurrent-select", FLAG_INT, &o->max_concurrent_select,
-       "4", "Maximum number of select requests made concurrently per a "
+      {"query.max-concurrent-select", FLAG_INT, &o->max_concurrent_select, "4",
+       "Maximum number of select requests made concurrently per a "
        "query."},
       {"query.max-samples", FLAG_INT, &o->max_samples, "50000000",
        "Maximum number of samples a single query can load into memory "
@@ -159,8 +158,8 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "step to calculate resolution (resolution = max(rangeSeconds / 250, "
        "defaultStep)). This will not work from Grafana, but Grafana has "
        "__step variable which can be used."},
-      {"store.response-timeout", FLAG_DURATION,
-       &o->store_response_timeout_ms, "0ms",
+      {"store.response-timeout", FLAG_DURATION, &o->store_response_timeout_ms,
+       "0ms",
        "If a Store doesn't send any data in this specified duration then a "
        "Store will be ignored and partial data will be returned if it's "
        "enabled. 0 disables timeout."},
@@ -181,8 +180,8 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "is enabled)."},
       {"store.sd-dns-interval", FLAG_DURATION, &o->store_sd_dns_interval_ms,
        "30s", "Interval between DNS resolutions."},
-      {"store.unhealthy-timeout", FLAG_DURATION,
-       &o->store_unhealthy_timeout_ms, "5m",
+      {"store.unhealthy-timeout", FLAG_DURATION, &o->store_unhealthy_timeout_ms,
+       "5m",
        "Timeout before an unhealthy store is cleaned from the store UI "
        "page."},
       {"endpoint.sd-config-file", FLAG_STRING, &o->endpoint_sd_config_file,
@@ -256,8 +255,9 @@ int cmd_query(int argc, char **argv) {
   struct query_opts o = {0};
   struct flag_def shared[CMD_SERVER_FLAGS_MAX + 1];
   struct flag_def own[QUERY_FLAGS_MAX];
-  cmd_server_flags(shared, &o.srv, CMD_FLAGS_HTTP | CMD_FLAGS_GRPC |
-                   CMD_FLAGS_LOG, "0.0.0.0:10902", "0.0.0.0:10901");
+  cmd_server_flags(shared, &o.srv,
+                   CMD_FLAGS_HTTP | CMD_FLAGS_GRPC | CMD_FLAGS_LOG,
+                   "0.0.0.0:10902", "0.0.0.0:10901");
   query_flags(own, &o);
   const struct flag_def *tables[] = {shared, own, NULL};
   int rc = flags_parse(tables, QUERY_CMD, query_summary, argc, argv, NULL);
@@ -268,13 +268,15 @@ int cmd_query(int argc, char **argv) {
     goto out;
   if (o.endpoint_sd_config_file && o.endpoint_sd_config) {
     fprintf(stderr, QUERY_CMD ": error: --endpoint.sd-config-file and "
-            "--endpoint.sd-config are mutually exclusive\n");
+                              "--endpoint.sd-config are mutually exclusive\n");
     code = 2;
     goto out;
   }
   if (o.max_concurrent <= 0) {
-    fprintf(stderr, QUERY_CMD ": error: --query.max-concurrent must be "
-            "positive, got %lld\n", (long long)o.max_concurrent);
+    fprintf(stderr,
+            QUERY_CMD ": error: --query.max-concurrent must be "
+                      "positive, got %lld\n",
+            (long long)o.max_concurrent);
     code = 2;
     goto out;
   }
@@ -288,17 +290,19 @@ int cmd_query(int argc, char **argv) {
   }
   metrics_register_process();
   struct http_server *http = NULL;
-  http_server_new(rt.loop, &(struct http_server_opts){
-      .address = o.srv.http_address, .grace_ms = o.srv.http_grace_ms,
-      .rt = &rt}, &http);
+  http_server_new(rt.loop,
+                  &(struct http_server_opts){.address = o.srv.http_address,
+                                             .grace_ms = o.srv.http_grace_ms,
+                                             .rt = &rt},
+                  &http);
   rc = http_server_add_builtin_routes(http);
   if (rc < 0) {
     LOG_ERROR("http routes", "err", tc_errmsg(rc));
     code = 1;
     goto release;
   }
-  struct service ready = {.name = "prober", .start = ready_start,
-                          .stop = ready_stop};
+  struct service ready = {
+      .name = "prober", .start = ready_start, .stop = ready_stop};
   runtime_add(&rt, http_server_service(http));
   runtime_add(&rt, &ready);
   LOG_INFO("starting query node");

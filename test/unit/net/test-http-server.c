@@ -23,7 +23,7 @@ struct fixture {
   /* client side */
   const char *request;
   int read_delay_ms;
-  int close_early;        /* close after sending, without reading */
+  int close_early; /* close after sending, without reading */
   char *response;
   size_t response_len;
   /* server side observations */
@@ -40,8 +40,8 @@ static int atoi_safe(const char *s) {
   return v > 0 && v < 1024 ? (int)v : 4;
 }
 
-static char *exchange(int port, const char *req, int delay_ms,
-                      int close_early, size_t *len) {
+static char *exchange(int port, const char *req, int delay_ms, int close_early,
+                      size_t *len) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -85,8 +85,8 @@ static char *exchange(int port, const char *req, int delay_ms,
 
 static void *client_main(void *arg) {
   struct fixture *f = arg;
-  f->response = exchange(http_server_port(f->srv), f->request,
-                         f->read_delay_ms, f->close_early, &f->response_len);
+  f->response = exchange(http_server_port(f->srv), f->request, f->read_delay_ms,
+                         f->close_early, &f->response_len);
   uv_async_send(&f->client_done);
   return NULL;
 }
@@ -184,7 +184,9 @@ struct slow_job {
   struct fixture *f;
 };
 
-static void slow_closed(uv_handle_t *h) { free(h->data); }
+static void slow_closed(uv_handle_t *h) {
+  free(h->data);
+}
 
 static void slow_fire(uv_timer_t *t) {
   struct slow_job *s = t->data;
@@ -215,19 +217,28 @@ static void handle_slow(struct http_req *req, void *data) {
 
 static void fixture_run(struct fixture *f, const char *request) {
   ASSERT_OK(uv_loop_init(&f->loop));
-  ASSERT_OK(http_server_new(&f->loop, &(struct http_server_opts){
-      .address = "127.0.0.1:0", .grace_ms = 5000,
-      .header_timeout_ms = f->header_timeout_ms}, &f->srv));
+  ASSERT_OK(http_server_new(
+      &f->loop,
+      &(struct http_server_opts){.address = "127.0.0.1:0",
+                                 .grace_ms = 5000,
+                                 .header_timeout_ms = f->header_timeout_ms},
+      &f->srv));
   ASSERT_OK(http_server_add_builtin_routes(f->srv));
-  ASSERT_OK(http_server_route(f->srv, &(struct http_route){
-      .methods = HTTP_M_GET | HTTP_M_POST, .path = "/sum", .name = "sum",
-      .fn = handle_sum}));
-  ASSERT_OK(http_server_route(f->srv, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "/stream", .fn = handle_stream,
-      .data = f}));
-  ASSERT_OK(http_server_route(f->srv, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "/slow", .fn = handle_slow,
-      .data = f}));
+  ASSERT_OK(http_server_route(
+      f->srv, &(struct http_route){.methods = HTTP_M_GET | HTTP_M_POST,
+                                   .path = "/sum",
+                                   .name = "sum",
+                                   .fn = handle_sum}));
+  ASSERT_OK(
+      http_server_route(f->srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/stream",
+                                                     .fn = handle_stream,
+                                                     .data = f}));
+  ASSERT_OK(
+      http_server_route(f->srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/slow",
+                                                     .fn = handle_slow,
+                                                     .data = f}));
   ASSERT_OK(http_server_listen(f->srv));
   ASSERT_GT(http_server_port(f->srv), 0);
   uv_async_init(&f->loop, &f->client_done, on_client_done);
@@ -261,7 +272,8 @@ TEST(http_server_async_worker_pipelined) {
 
 TEST(http_server_stream_backpressure) {
   struct fixture f = {.read_delay_ms = 300};
-  fixture_run(&f, "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  fixture_run(&f,
+              "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   ASSERT(f.response);
   ASSERT(strstr(f.response, "Transfer-Encoding: chunked"));
   ASSERT_GT(f.response_len, 128 * 65536);
@@ -338,10 +350,10 @@ static void shutdown_soon(uv_timer_t *t) {
 TEST(runtime_start_stop_order) {
   struct runtime rt;
   ASSERT_OK(runtime_init(&rt));
-  struct service a = {.name = "a", .start = svc_start, .stop = svc_stop,
-                      .data = (void *)1};
-  struct service b = {.name = "b", .start = svc_start, .stop = svc_stop,
-                      .data = (void *)2};
+  struct service a = {
+      .name = "a", .start = svc_start, .stop = svc_stop, .data = (void *)1};
+  struct service b = {
+      .name = "b", .start = svc_start, .stop = svc_stop, .data = (void *)2};
   runtime_add(&rt, &a);
   runtime_add(&rt, &b);
   runtime_set_ready(&rt, 1);
@@ -413,8 +425,8 @@ TEST(work_submit_and_cancel) {
   struct nap naps[64] = {0};
   int n = threads * 2 > 64 ? 64 : threads * 2;
   for (int i = 0; i < n; i++)
-    ASSERT_OK(tc_work_submit(&loop, &naps[i].work, nap_run, nap_done,
-                             &naps[i]));
+    ASSERT_OK(
+        tc_work_submit(&loop, &naps[i].work, nap_run, nap_done, &naps[i]));
   for (int i = n - 1; i >= threads; i--)
     tc_work_cancel(&naps[i].work);
   uv_run(&loop, UV_RUN_DEFAULT);
