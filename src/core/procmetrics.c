@@ -74,7 +74,10 @@ static void collect(void *data) {
       metric_set(pm.cpu, (double)(f[14 - 3] + f[15 - 3]) / tck);
       metric_set(pm.vsize, (double)f[23 - 3]);
       metric_set(pm.rss, (double)f[24 - 3] * (double)sysconf(_SC_PAGESIZE));
-      metric_set(pm.start, boot_time_seconds() + (double)f[22 - 3] / tck);
+      static double start; /* constant: read /proc/stat once */
+      if (start == 0)
+        start = boot_time_seconds() + (double)f[22 - 3] / tck;
+      metric_set(pm.start, start);
     }
   }
   int fds = count_open_fds();
