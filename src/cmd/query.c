@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/grpc.h"
 #include "thanosc/http.h"
 #include "thanosc/log.h"
 #include "thanosc/loop.h"
@@ -235,6 +236,95 @@ static void ready_stop(struct service *svc, service_stopped_fn *done) {
   done(svc);
 }
 
+/*
+ * The gRPC server on --grpc-address as a runtime service. The querier's
+ * StoreAPI and Info methods are not served yet: calls get UNIMPLEMENTED.
+ */
+struct query_grpc {
+  struct service svc;
+  struct grpc_server *srv;
+  struct grpc_server_opts opts;
+  service_stopped_fn *done;
+};
+
+static const struct grpc_method query_grpc_methods[] = {{0}};
+
+static int grpc_start(struct service *svc, struct runtime *rt) {
+  struct query_grpc *g = svc->data;
+  int rc = grpc_server_new(rt->loop, query_grpc_methods, &g->opts, &g->srv);
+  if (rc == 0)
+    LOG_INFO("listening for serving gRPC", "service", "gRPC/server", "address",
+             g->opts.address);
+  return rc;
+}
+
+static void grpc_stopped(struct grpc_server *s, void *data) {
+  (void)s;
+  struct query_grpc *g = data;
+  g->done(&g->svc);
+}
+
+static void grpc_stop(struct service *svc, service_stopped_fn *done) {
+  struct query_grpc *g = svc->data;
+  g->done = done;
+  grpc_server_stop(g->srv, grpc_stopped, g);
+}
+
+static const char *nonempty(const char *s) {
+  return s && *s ? s : NULL;
+}
+
+/* Wires the services on the runtime and runs until stopped: exit code. */
+static int query_run(struct query_opts *o) {
+  struct runtime rt;
+  int rc = runtime_init(&rt);
+  if (rc < 0) {
+    LOG_ERROR("runtime", "err", tc_errmsg(rc));
+    return 1;
+  }
+  metrics_register_process();
+  int code = 1;
+  struct http_server *http = NULL;
+  http_server_new(rt.loop,
+                  &(struct http_server_opts){.address = o->srv.http_address,
+                                             .grace_ms = o->srv.http_grace_ms,
+                                             .rt = &rt},
+                  &http);
+  struct query_grpc grpc = {
+      .opts = {.address = o->srv.grpc_address,
+               .tls_cert = nonempty(o->srv.grpc_tls_cert),
+               .tls_key = nonempty(o->srv.grpc_tls_key),
+               .tls_client_ca = nonempty(o->srv.grpc_tls_client_ca),
+               .grace_ms = o->srv.grpc_grace_ms}};
+  grpc.svc = (struct service){.name = "grpc",
+                              .start = grpc_start,
+                              .stop = grpc_stop,
+                              .data = &grpc,
+                              .grace_ms = o->srv.grpc_grace_ms};
+  struct service ready = {
+      .name = "prober", .start = ready_start, .stop = ready_stop};
+  rc = http_server_add_builtin_routes(http);
+  if (rc < 0) {
+    LOG_ERROR("http routes", "err", tc_errmsg(rc));
+    goto out;
+  }
+  /* Started in this order, stopped in reverse: not ready first, then
+   * gRPC drains, then HTTP (so probes answer until the end). */
+  runtime_add(&rt, http_server_service(http));
+  runtime_add(&rt, &grpc.svc);
+  runtime_add(&rt, &ready);
+  LOG_INFO("starting query node");
+  code = runtime_run(&rt);
+  if (code == 0)
+    LOG_INFO("exiting");
+out:
+  runtime_release(&rt);
+  http_server_free(http);
+  if (grpc.srv)
+    grpc_server_free(grpc.srv);
+  return code;
+}
+
 /* Frees what flags_parse() stored: strings, enums and string lists. */
 static void flag_values_release(const struct flag_def *const *tables) {
   for (const struct flag_def *const *t = tables; *t; t++) {
@@ -281,37 +371,7 @@ int cmd_query(int argc, char **argv) {
     goto out;
   }
 
-  struct runtime rt;
-  rc = runtime_init(&rt);
-  if (rc < 0) {
-    LOG_ERROR("runtime", "err", tc_errmsg(rc));
-    code = 1;
-    goto out;
-  }
-  metrics_register_process();
-  struct http_server *http = NULL;
-  http_server_new(rt.loop,
-                  &(struct http_server_opts){.address = o.srv.http_address,
-                                             .grace_ms = o.srv.http_grace_ms,
-                                             .rt = &rt},
-                  &http);
-  rc = http_server_add_builtin_routes(http);
-  if (rc < 0) {
-    LOG_ERROR("http routes", "err", tc_errmsg(rc));
-    code = 1;
-    goto release;
-  }
-  struct service ready = {
-      .name = "prober", .start = ready_start, .stop = ready_stop};
-  runtime_add(&rt, http_server_service(http));
-  runtime_add(&rt, &ready);
-  LOG_INFO("starting query node");
-  code = runtime_run(&rt);
-  if (code == 0)
-    LOG_INFO("exiting");
-release:
-  runtime_release(&rt);
-  http_server_free(http);
+  code = query_run(&o);
 out:
   flag_values_release(tables);
   return code;
