@@ -270,6 +270,30 @@ static void grpc_stop(struct service *svc, service_stopped_fn *done) {
   grpc_server_stop(g->srv, grpc_stopped, g);
 }
 
+/*
+ * Thanos reads repeatable label flags as "a,b" lists too: split on commas,
+ * trim spaces, drop empty names (--query.replica-label=replica,az).
+ */
+static void split_label_flags(struct strlist *l) {
+  struct strlist out = {0};
+  for (size_t i = 0; i < l->n; i++) {
+    char *save = NULL, *copy = xstrdup(l->v[i]);
+    for (char *t = strtok_r(copy, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+      while (*t == ' ' || *t == '\t')
+        t++;
+      size_t n = strlen(t);
+      while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        t[--n] = '\0';
+      if (n)
+        strlist_push(&out, t);
+    }
+    free(copy);
+  }
+  strlist_release(l);
+  *l = out;
+}
+
 static const char *nonempty(const char *s) {
   return s && *s ? s : NULL;
 }
@@ -313,7 +337,12 @@ static int query_run(struct query_opts *o) {
   runtime_add(&rt, http_server_service(http));
   runtime_add(&rt, &grpc.svc);
   runtime_add(&rt, &ready);
-  LOG_INFO("starting query node");
+  struct tc_buf labels = TC_BUF_INIT;
+  for (size_t i = 0; i < o->replica_labels.n; i++)
+    tc_buf_addf(&labels, "%s%s", i ? "," : "", o->replica_labels.v[i]);
+  LOG_INFO("starting query node", "replica_labels",
+           labels.data ? labels.data : "");
+  tc_buf_release(&labels);
   code = runtime_run(&rt);
   if (code == 0)
     LOG_INFO("exiting");
@@ -371,6 +400,7 @@ int cmd_query(int argc, char **argv) {
     goto out;
   }
 
+  split_label_flags(&o.replica_labels);
   code = query_run(&o);
 out:
   flag_values_release(tables);

@@ -26,9 +26,12 @@ expect_eq "a bad duration exits 2" "$?" 2
 expect_eq "a bad enum exits 2" "$?" 2
 
 start_bg query "$THANOSC" query --http-address=127.0.0.1:$hport \
-  --grpc-address=127.0.0.1:$gport --http-grace-period=20s
+  --grpc-address=127.0.0.1:$gport --http-grace-period=20s \
+  --query.replica-label='replica, az' --query.replica-label=rule_replica,
 expect "query becomes healthy" wait_http "$base/-/healthy" 20
 expect "query listens on the gRPC address" wait_port "$gport" 5
+expect "replica labels are split on commas and trimmed" \
+  grep -q 'replica_labels=replica,az,rule_replica$' "$TMP/query.log"
 expect_eq "/-/healthy says OK" "$(curl -s "$base/-/healthy")" "OK"
 expect_eq "/-/ready answers 200" "$(curl -s -o /dev/null -w '%{http_code}' "$base/-/ready")" 200
 expect_eq "HEAD /-/ready answers 200" "$(curl -s -I -o /dev/null -w '%{http_code}' "$base/-/ready")" 200
