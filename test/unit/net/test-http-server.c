@@ -14,6 +14,7 @@
 #include "test.h"
 #include "thanosc/http.h"
 #include "thanosc/loop.h"
+#include "thanosc/metrics.h"
 
 struct fixture {
   uv_loop_t loop;
@@ -268,6 +269,28 @@ TEST(http_server_async_worker_pipelined) {
   ASSERT(a && b && c);
   ASSERT(a < b && b < c);
   free(f.response);
+  /* Thanos's HTTP middleware metrics for the instrumented route. */
+  struct tc_buf m = TC_BUF_INIT;
+  ASSERT_OK(metrics_write(&m));
+  const char *dump = getenv("THANOSC_DUMP_METRICS");
+  if (dump) {
+    FILE *out = fopen(dump, "w");
+    fwrite(m.data, 1, m.len, out);
+    fclose(out);
+  }
+  ASSERT(strstr(m.data, "http_requests_total{code=\"200\",handler=\"sum\","
+                        "method=\"get\"} 1\n"));
+  ASSERT(strstr(m.data, "http_requests_total{code=\"200\",handler=\"sum\","
+                        "method=\"post\"} 1\n"));
+  ASSERT(strstr(m.data, "http_requests_total{code=\"400\",handler=\"sum\","
+                        "method=\"get\"} 1\n"));
+  ASSERT(strstr(m.data, "http_inflight_requests{handler=\"sum\","
+                        "method=\"get\"} 0\n"));
+  ASSERT(strstr(m.data, "http_request_duration_seconds_bucket{code=\"200\","
+                        "handler=\"sum\",method=\"get\",le=\"720\"} 1\n"));
+  ASSERT(strstr(m.data, "http_response_size_bytes_bucket{code=\"200\","
+                        "handler=\"sum\",method=\"get\",le=\"64\"} 1\n"));
+  tc_buf_release(&m);
 }
 
 TEST(http_server_stream_backpressure) {
