@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <llhttp.h>
+#include <netdb.h>
 
 #include "thanosc/common.h"
 #include "thanosc/error.h"
@@ -1053,12 +1054,22 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   }
   if (!h[0])
     h = "0.0.0.0";
-  if (!strcmp(h, "localhost"))
-    h = "127.0.0.1";
   if (uv_ip4_addr(h, (int)port, (struct sockaddr_in *)ss) == 0 ||
       uv_ip6_addr(h, (int)port, (struct sockaddr_in6 *)ss) == 0)
     return 0;
-  return tc_error(TC_EINVAL, "address '%s': host must be an IP address", addr);
+  /* A host name, as Go's net.Listen takes: resolve it once, at start. */
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  struct addrinfo *res = NULL;
+  int rc = getaddrinfo(h, NULL, &hints, &res);
+  if (rc != 0 || !res)
+    return tc_error(TC_EINVAL, "address '%s': %s", addr, gai_strerror(rc));
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  if (ss->ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  freeaddrinfo(res);
+  return 0;
 }
 
 int http_server_listen(struct http_server *srv) {

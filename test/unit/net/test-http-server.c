@@ -469,3 +469,36 @@ TEST(work_submit_and_cancel) {
   ASSERT_FALSE(tc_work_canceled(&naps[0].work));
   ASSERT_OK(uv_loop_close(&loop));
 }
+
+TEST(http_server_listen_addresses) {
+  static const struct {
+    const char *addr;
+    int rc;
+  } cases[] = {
+      {"127.0.0.1:0", 0},
+      {":0", 0},
+      {"localhost:0", 0},
+      {"[::1]:0", 0},
+      {"noport", TC_EINVAL},
+      {"127.0.0.1:", TC_EINVAL},
+      {"1.2.3.4:99999", TC_EINVAL},
+      {"127.0.0.1:x", TC_EINVAL},
+      {"no.such.host.invalid:80", TC_EINVAL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uv_loop_t loop;
+    ASSERT_OK(uv_loop_init(&loop));
+    struct http_server *srv;
+    ASSERT_OK(http_server_new(
+        &loop, &(struct http_server_opts){.address = cases[i].addr}, &srv));
+    int rc = http_server_listen(srv);
+    if (rc != cases[i].rc)
+      TEST_FAIL_("'%s': %d (%s)", cases[i].addr, rc, tc_errmsg(rc));
+    struct fixture f = {0};
+    http_server_stop(srv, on_stopped, &f);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(f.stopped, 1);
+    ASSERT_OK(uv_loop_close(&loop));
+    http_server_free(srv);
+  }
+}
