@@ -71,6 +71,12 @@ enum http_route_flags {
   /* path is a prefix: "/api/v1/label/" matches "/api/v1/label/job/values";
    * the remainder is http_req_rest(). */
   HTTP_ROUTE_PREFIX = 1 << 0,
+  /* Full responses of 1400 bytes or more are gzip-encoded for clients
+   * that accept it (Content-Encoding: gzip, Vary: Accept-Encoding), as
+   * Thanos's API and promhttp's /metrics do. Streams are not encoded. */
+  HTTP_ROUTE_GZIP = 1 << 1,
+  /* With HTTP_ROUTE_GZIP: encode bodies of any size (promhttp does). */
+  HTTP_ROUTE_GZIP_ANY_SIZE = 1 << 2,
 };
 
 struct http_route {
@@ -225,6 +231,9 @@ int http_stream_write(struct http_req *req, const void *p, size_t n);
 typedef void http_drain_fn(struct http_req *req, void *data);
 void http_stream_on_drain(struct http_req *req, http_drain_fn *fn, void *data);
 int http_stream_end(struct http_req *req);
+
+/* Whether an Accept-Encoding value (may be NULL) allows gzip. */
+int http_accepts_gzip(const char *accept_encoding);
 
 /* "Not Found" for 404, "" for unknown codes. */
 const char *http_status_text(int status);

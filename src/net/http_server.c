@@ -24,6 +24,7 @@
 
 #include <llhttp.h>
 #include <netdb.h>
+#include <zlib.h>
 
 #include "thanosc/common.h"
 #include "thanosc/error.h"
@@ -36,6 +37,7 @@
 #define STREAM_HIGH_WATER (256 * 1024)
 #define STREAM_LOW_WATER (64 * 1024)
 #define PENDING_MAX (64 * 1024)
+#define GZIP_MIN_SIZE 1400
 
 enum req_state {
   REQ_READING,   /* head or body still arriving */
@@ -480,6 +482,84 @@ static int req_check(struct http_req *req) {
   return req->aborted ? TC_ECANCELED : 0;
 }
 
+/*
+ * Whether Accept-Encoding allows gzip: a "gzip" or "*" coding without
+ * q=0 (RFC 9110 12.5.3).
+ */
+int http_accepts_gzip(const char *ae) {
+  while (ae && *ae) {
+    while (*ae == ' ' || *ae == '\t' || *ae == ',')
+      ae++;
+    size_t n = strcspn(ae, ",;");
+    size_t tn = n;
+    while (tn && (ae[tn - 1] == ' ' || ae[tn - 1] == '\t'))
+      tn--;
+    int match =
+        (tn == 4 && !strncasecmp(ae, "gzip", 4)) || (tn == 1 && ae[0] == '*');
+    const char *end = ae + strcspn(ae, ",");
+    double q = 1;
+    const char *qp = ae + n;
+    while (qp < end && *qp == ';') {
+      qp++;
+      while (*qp == ' ')
+        qp++;
+      if ((qp[0] == 'q' || qp[0] == 'Q') && qp[1] == '=')
+        q = strtod(qp + 2, NULL);
+      qp += strcspn(qp, ";,");
+    }
+    if (match && q > 0)
+      return 1;
+    ae = end;
+  }
+  return 0;
+}
+
+/* gzip of body[0..len) into a new buffer, or NULL when it does not pay. */
+static char *gzip_body(const char *body, size_t len, size_t *out_len) {
+  z_stream z = {0};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
+    return NULL;
+  size_t cap = deflateBound(&z, (uLong)len);
+  char *out = xmalloc(cap);
+  z.next_in = (Bytef *)body;
+  z.avail_in = (uInt)len;
+  z.next_out = (Bytef *)out;
+  z.avail_out = (uInt)cap;
+  int zrc = deflate(&z, Z_FINISH);
+  *out_len = z.total_out;
+  deflateEnd(&z);
+  if (zrc != Z_STREAM_END || *out_len >= len) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* Compresses a full response for routes with HTTP_ROUTE_GZIP, as Thanos's
+ * gzip handler does: bodies of GZIP_MIN_SIZE bytes or more, when the client
+ * accepts it and the handler did not encode the body itself. */
+static void maybe_gzip(struct http_req *req, char **body, size_t *len) {
+  if (!req->route || !(req->route->flags & HTTP_ROUTE_GZIP) ||
+      *len >= UINT32_MAX)
+    return;
+  tc_buf_adds(&req->resp_hdrs, "Vary: Accept-Encoding\r\n");
+  if ((*len < GZIP_MIN_SIZE &&
+       !(req->route->flags & HTTP_ROUTE_GZIP_ANY_SIZE)) ||
+      !http_accepts_gzip(http_req_header(req, "Accept-Encoding")) ||
+      (req->resp_hdrs.data &&
+       strcasestr(req->resp_hdrs.data, "Content-Encoding:")))
+    return;
+  size_t zlen;
+  char *z = gzip_body(*body, *len, &zlen);
+  if (!z)
+    return;
+  free(*body);
+  *body = z;
+  *len = zlen;
+  tc_buf_adds(&req->resp_hdrs, "Content-Encoding: gzip\r\n");
+}
+
 static int respond_owned(struct http_req *req, int status, const char *ctype,
                          char *body, size_t len) {
   int rc = req_check(req);
@@ -487,6 +567,8 @@ static int respond_owned(struct http_req *req, int status, const char *ctype,
     TC_BUG("http: full response after http_stream_begin()");
   struct http_conn *c = req->conn;
   req->status = status;
+  if (rc == 0)
+    maybe_gzip(req, &body, &len);
   req->resp_bytes = len;
   if (rc == 0) {
     struct tc_buf h = TC_BUF_INIT;
@@ -948,9 +1030,12 @@ static void handle_ready(struct http_req *req, void *data) {
 }
 
 int http_server_add_builtin_routes(struct http_server *srv) {
-  int rc = http_server_route(srv, &(struct http_route){.methods = HTTP_M_GET,
-                                                       .path = "/metrics",
-                                                       .fn = handle_metrics});
+  int rc = http_server_route(
+      srv,
+      &(struct http_route){.methods = HTTP_M_GET,
+                           .path = "/metrics",
+                           .flags = HTTP_ROUTE_GZIP | HTTP_ROUTE_GZIP_ANY_SIZE,
+                           .fn = handle_metrics});
   if (rc == 0)
     rc = http_server_route(srv, &(struct http_route){.methods = HTTP_M_GET,
                                                      .path = "/-/healthy",

@@ -51,6 +51,13 @@ else
   skip "promtool 3 not installed"
 fi
 
+curl -s --compressed -D "$TMP/gzhead" "$base/metrics" >"$TMP/metrics.gz.txt"
+expect "/metrics is gzip-encoded when the client accepts it" \
+  grep -qi '^content-encoding: gzip' "$TMP/gzhead"
+expect "gzip-decoded /metrics passes promtool" \
+  "$PROMTOOL2" check metrics <"$TMP/metrics.gz.txt"
+expect "plain /metrics is not encoded" bash -c "! grep -qi '^content-encoding' '$TMP/mhead'"
+
 # Error statuses.
 expect_eq "unknown path is 404" "$(curl -s -o /dev/null -w '%{http_code}' "$base/nope")" 404
 curl -s -D "$TMP/h405" -o /dev/null -X POST "$base/metrics"

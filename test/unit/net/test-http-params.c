@@ -137,3 +137,17 @@ TEST(http_router_match_rules) {
   ASSERT_EQ(http_method_bit("BREW"), 0);
   http_router_release(&r);
 }
+
+TEST(http_accepts_gzip_values) {
+  ASSERT_TRUE(http_accepts_gzip("gzip"));
+  ASSERT_TRUE(http_accepts_gzip("deflate, gzip;q=0.5"));
+  ASSERT_TRUE(http_accepts_gzip("br;q=1.0, GZIP"));
+  ASSERT_TRUE(http_accepts_gzip("*"));
+  ASSERT_TRUE(http_accepts_gzip("identity, * ; q=0.1"));
+  ASSERT_FALSE(http_accepts_gzip(NULL));
+  ASSERT_FALSE(http_accepts_gzip(""));
+  ASSERT_FALSE(http_accepts_gzip("identity"));
+  ASSERT_FALSE(http_accepts_gzip("gzip;q=0"));
+  ASSERT_FALSE(http_accepts_gzip("gzip; q=0.000, br"));
+  ASSERT_FALSE(http_accepts_gzip("x-gzip2, gzipx"));
+}

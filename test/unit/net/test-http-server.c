@@ -13,6 +13,7 @@
 
 #include "test.h"
 #include "thanosc/http.h"
+#include "thanosc/log.h"
 #include "thanosc/loop.h"
 #include "thanosc/metrics.h"
 
@@ -216,7 +217,22 @@ static void handle_slow(struct http_req *req, void *data) {
     http_server_stop(f->srv, on_stopped, f);
 }
 
+/* Big: n bytes of 'a' on a gzip route. */
+static void handle_big(struct http_req *req, void *data) {
+  (void)data;
+  struct http_params p = HTTP_PARAMS_INIT;
+  http_params_parse(&p, http_req_query(req), strlen(http_req_query(req)));
+  const char *n = http_params_get(&p, "n");
+  size_t len = n ? (size_t)strtoul(n, NULL, 10) : 0;
+  http_params_release(&p);
+  char *body = malloc(len + 1);
+  memset(body, 'a', len);
+  http_respond(req, 200, "text/plain", body, len);
+  free(body);
+}
+
 static void fixture_run(struct fixture *f, const char *request) {
+  tc_log_setup("warn", "logfmt");
   ASSERT_OK(uv_loop_init(&f->loop));
   ASSERT_OK(http_server_new(
       &f->loop,
@@ -240,6 +256,11 @@ static void fixture_run(struct fixture *f, const char *request) {
                                                      .path = "/slow",
                                                      .fn = handle_slow,
                                                      .data = f}));
+  ASSERT_OK(
+      http_server_route(f->srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/big",
+                                                     .flags = HTTP_ROUTE_GZIP,
+                                                     .fn = handle_big}));
   ASSERT_OK(http_server_listen(f->srv));
   ASSERT_GT(http_server_port(f->srv), 0);
   uv_async_init(&f->loop, &f->client_done, on_client_done);
@@ -501,4 +522,34 @@ TEST(http_server_listen_addresses) {
     ASSERT_OK(uv_loop_close(&loop));
     http_server_free(srv);
   }
+}
+
+/* strstr over the whole response, which holds binary gzip bodies. */
+static char *find(struct fixture *f, const char *needle) {
+  return memmem(f->response, f->response_len, needle, strlen(needle));
+}
+
+TEST(http_server_gzip_route) {
+  struct fixture f = {0};
+  fixture_run(&f, "GET /big?n=100 HTTP/1.1\r\nHost: x\r\n"
+                  "Accept-Encoding: gzip\r\n\r\n"
+                  "GET /big?n=5000 HTTP/1.1\r\nHost: x\r\n"
+                  "Accept-Encoding: gzip\r\n\r\n"
+                  "GET /big?n=5000 HTTP/1.1\r\nHost: x\r\n"
+                  "Accept-Encoding: gzip;q=0\r\nConnection: close\r\n\r\n");
+  ASSERT(f.response);
+  /* Small: not encoded, but Vary says it could be. */
+  char *a = find(&f, "Vary: Accept-Encoding\r\nContent-Length: 100\r\n");
+  /* Big: gzip, much smaller than 5000 bytes, with the gzip magic. */
+  char *b = find(&f, "Content-Encoding: gzip\r\nContent-Length: ");
+  char *c = find(&f, "Vary: Accept-Encoding\r\nContent-Length: 5000\r\n");
+  ASSERT(a && b && c && a < b && b < c);
+  long zlen = strtol(b + strlen("Content-Encoding: gzip\r\nContent-Length: "),
+                     NULL, 10);
+  ASSERT_GT(zlen, 10);
+  ASSERT_LT(zlen, 200);
+  char *body = strstr(b, "\r\n\r\n") + 4;
+  ASSERT_EQ((unsigned char)body[0], 0x1f);
+  ASSERT_EQ((unsigned char)body[1], 0x8b);
+  free(f.response);
 }
