@@ -7,35 +7,20 @@ import math
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 
-TOP = os.environ.get("THANOSC_SRCDIR") or os.path.abspath(
-    os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("THANOSC_BUILD") or os.path.join(TOP, "build")
-THANOSC = os.environ.get("THANOSC") or os.path.join(BUILD, "thanosc")
-PROMTOOLS = [("3.5", os.path.join(TOP, ".deps/prom3/usr/bin/promtool")),
-             ("2.42", "/usr/bin/promtool")]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helper"))
+from taplib import PROMTOOL2, PROMTOOL3, THANOSC, Tap, run  # noqa: E402
+
+PROMTOOLS = [("3.5", PROMTOOL3), ("2.42", PROMTOOL2)]
 NAME = "t0201-tsdb-dump-promtool-blocks"
-passed = failed = 0
+tap = Tap(NAME)
+result = tap.result
 
 
-def result(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok {passed + failed} - {what}")
-    else:
-        failed += 1
-        print(f"not ok {passed + failed} - {what}")
-        for line in str(detail).splitlines()[:20]:
-            print(f"# {line}")
 
 
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stdout, p.stderr
 
 
 def om_escape(v):
@@ -170,9 +155,7 @@ def main():
         result(rc == 1 and "/nonexistent" in err, "missing path names it", err)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{passed + failed}")
-    print(f"{NAME}: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tap.finish()
 
 
 sys.exit(main())

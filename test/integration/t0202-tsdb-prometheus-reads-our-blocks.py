@@ -10,7 +10,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -20,35 +19,18 @@ import time
 import urllib.parse
 import urllib.request
 
-TOP = os.environ.get("THANOSC_SRCDIR") or os.path.abspath(
-    os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("THANOSC_BUILD") or os.path.join(TOP, "build")
-THANOSC = os.environ.get("THANOSC") or os.path.join(BUILD, "thanosc")
-TESTTOOL = os.path.join(BUILD, "test", "test-tool")
-PROM3 = os.path.join(TOP, ".deps/prom3/usr/bin/prometheus")
-PROMTOOL3 = os.path.join(TOP, ".deps/prom3/usr/bin/promtool")
-PROMTOOL2 = "/usr/bin/promtool"
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helper"))
+from taplib import (PROM3, PROMTOOL2, PROMTOOL3, TESTTOOL, THANOSC, Tap,  # noqa: E402
+                    run)
+
 NAME = "t0202-tsdb-prometheus-reads-our-blocks"
-passed = failed = 0
+tap = Tap(NAME)
+result = tap.result
 HOUR = 3600 * 1000
 
 
-def result(ok, what, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok {passed + failed} - {what}")
-    else:
-        failed += 1
-        print(f"not ok {passed + failed} - {what}")
-        for line in str(detail).splitlines()[:20]:
-            print(f"# {line}")
 
 
-def run(cmd, stdin=None):
-    p = subprocess.run(cmd, capture_output=True, text=True, input=stdin,
-                       timeout=120)
-    return p.returncode, p.stdout, p.stderr
 
 
 def go_quote(s):
@@ -288,13 +270,11 @@ def main():
             except subprocess.TimeoutExpired:
                 prom.kill()
                 prom.wait()
-        if failed and os.environ.get("KEEP_TMP"):
+        if tap.failed and os.environ.get("KEEP_TMP"):
             print("# kept", tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{passed + failed}")
-    print(f"{NAME}: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return tap.finish()
 
 
 sys.exit(main())
