@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "test-tool.h"
 #include "thanosc/buf.h"
@@ -304,4 +305,186 @@ int tt_dump_index(int argc, char **argv) {
     return 1;
   }
   return 0;
+}
+
+/* CPU time of this thread: the machine is shared, so wall time would
+ * measure the neighbours; rates are "per core". */
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Benchmark chunks of 120 samples at 15s scrapes. "typical" mimics real
+ * Prometheus data (~1.3 bytes/sample): rare timestamp jitter, a third
+ * constant series, a third counters with steady increments, a third gauges
+ * with few distinct values. "random" is a worst case: jitter on every
+ * sample and values with noisy mantissas (~6 bytes/sample). */
+static uint8_t **bench_chunks(size_t nchunks, size_t **lens, bool typical) {
+  uint8_t **cs = xcalloc(nchunks, sizeof(*cs));
+  *lens = xcalloc(nchunks, sizeof(size_t));
+  struct xor_enc e;
+  xor_enc_init(&e);
+  uint64_t r = 42;
+  for (size_t c = 0; c < nchunks; c++) {
+    xor_enc_reset(&e);
+    int64_t t = 1700000000000 + (int64_t)c * 1800000;
+    double v = (double)(c % 1000);
+    for (int i = 0; i < XOR_SAMPLES_PER_CHUNK; i++) {
+      r = r * 6364136223846793005ull + 1442695040888963407ull;
+      if (typical) {
+        t += 15000 + ((r >> 50) % 10 == 0 ? (int64_t)((r >> 60) % 3) - 1 : 0);
+        if (c % 3 == 1)
+          v += (double)(10 + (r >> 61)); /* counter */
+        else if (c % 3 == 2)
+          v = (double)((r >> 59) % 4) * 0.25; /* gauge, few values */
+        xor_enc_append(&e, t, v);
+        continue;
+      }
+      t += 15000 + (int64_t)((r >> 60) % 3) - 1;
+      if (c % 2)
+        v += (double)((r >> 40) % 100); /* counter */
+      else
+        v = (double)((r >> 33) % 10000) / 100.0; /* gauge */
+      xor_enc_append(&e, t, v);
+    }
+    size_t n;
+    const uint8_t *b = xor_enc_bytes(&e, &n);
+    cs[c] = xmalloc(n);
+    memcpy(cs[c], b, n);
+    (*lens)[c] = n;
+  }
+  xor_enc_release(&e);
+  return cs;
+}
+
+int tt_bench_tsdb(int argc, char **argv) {
+  const char *block = NULL;
+  int64_t nchunks = 20000;
+  for (int i = 0; i < argc; i++) {
+    if (opt_i64(argv[i], "--chunks", &nchunks))
+      continue;
+    if (!strncmp(argv[i], "--block=", 8))
+      block = argv[i] + 8;
+  }
+  size_t *lens;
+  uint8_t **cs = NULL;
+  double samples = (double)nchunks * XOR_SAMPLES_PER_CHUNK, sum = 0;
+  for (int mode = 0; mode < 2; mode++) {
+    const char *name = mode == 0 ? "random" : "typical";
+    if (cs) {
+      for (int64_t c = 0; c < nchunks; c++)
+        free(cs[c]);
+      free(cs);
+      free(lens);
+    }
+    double t0 = now_s();
+    cs = bench_chunks((size_t)nchunks, &lens, mode == 1);
+    double enc_s = now_s() - t0;
+    size_t bytes = 0;
+    for (int64_t c = 0; c < nchunks; c++)
+      bytes += lens[c];
+    printf("xor_encode_%s_samples_per_sec %.0f\n", name, samples / enc_s);
+    printf("xor_%s_bytes_per_sample %.3f\n", name, (double)bytes / samples);
+    /* Decode: best of several passes, checksum to keep the work. */
+    double best = 1e9;
+    for (int pass = 0; pass < 5; pass++) {
+      t0 = now_s();
+      for (int64_t c = 0; c < nchunks; c++) {
+        struct chunk_iter it;
+        chunk_iter_init(&it, CHUNK_ENC_XOR, cs[c], lens[c]);
+        while (chunk_iter_next(&it))
+          sum += chunk_iter_v(&it) + (double)chunk_iter_t(&it);
+      }
+      double d = now_s() - t0;
+      if (d < best)
+        best = d;
+    }
+    printf("xor_decode_%s_samples_per_sec %.0f\n", name, samples / best);
+  }
+  double t0, best;
+  /* Baseline: summing the same samples from a plain array. */
+  int64_t *bt = xcalloc((size_t)samples, sizeof(int64_t));
+  double *bv = xcalloc((size_t)samples, sizeof(double));
+  for (size_t i = 0; i < (size_t)samples; i++)
+    bt[i] = (int64_t)i, bv[i] = (double)i;
+  double bbest = 1e9, bsum = 0;
+  for (int pass = 0; pass < 5; pass++) {
+    t0 = now_s();
+    for (size_t i = 0; i < (size_t)samples; i++)
+      bsum += bv[i] + (double)bt[i];
+    double d = now_s() - t0;
+    if (d < bbest)
+      bbest = d;
+  }
+  printf("array_scan_samples_per_sec %.0f\n", samples / bbest);
+  fprintf(stderr, "(checksums %g %g)\n", sum, bsum);
+  free(bt);
+  free(bv);
+  for (int64_t c = 0; c < nchunks; c++)
+    free(cs[c]);
+  free(cs);
+  free(lens);
+  /* Postings intersection: 2M-ID universe, 50% and 10% dense lists. */
+  size_t U = 2000000, na = 0, nb = 0;
+  uint64_t *a = xcalloc(U, sizeof(uint64_t)), *b = xcalloc(U, sizeof(uint64_t));
+  uint64_t r = 7;
+  for (size_t i = 0; i < U; i++) {
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+    if ((r >> 33) % 2 == 0)
+      a[na++] = i;
+    if ((r >> 40) % 10 == 0)
+      b[nb++] = i;
+  }
+  best = 1e9;
+  size_t hits = 0;
+  for (int pass = 0; pass < 5; pass++) {
+    struct postings **its = xcalloc(2, sizeof(*its));
+    its[0] = postings_from_ids(a, na);
+    its[1] = postings_from_ids(b, nb);
+    t0 = now_s();
+    struct postings *p = postings_intersect(its, 2);
+    hits = 0;
+    while (postings_next(p))
+      hits++;
+    double d = now_s() - t0;
+    postings_free(p);
+    if (d < best)
+      best = d;
+  }
+  printf("postings_intersect_input_ids_per_sec %.0f\n", (double)(na + nb) / best);
+  printf("postings_intersect_ms %.3f (%zu x %zu -> %zu)\n", best * 1000, na, nb,
+         hits);
+  free(a);
+  free(b);
+  if (!block)
+    return 0;
+  /* Read every series (labels + chunk metas) of a block. */
+  t0 = now_s();
+  char *ipath = xasprintf("%s/index", block);
+  struct index_reader ir;
+  int rc = index_reader_open_file(&ir, ipath);
+  free(ipath);
+  if (rc) {
+    fprintf(stderr, "bench: %s\n", tc_errmsg(rc));
+    return 1;
+  }
+  double open_s = now_s() - t0;
+  struct postings *p = index_reader_postings(&ir, "", "");
+  struct index_series s = {0};
+  size_t nser = 0, nchk = 0;
+  while (postings_next(p)) {
+    if ((rc = index_reader_series(&ir, postings_at(p), &s)))
+      break;
+    nser++;
+    nchk += s.nchunks;
+  }
+  postings_free(p);
+  index_series_release(&s);
+  double all_s = now_s() - t0;
+  index_reader_close(&ir);
+  printf("block_index_open_s %.3f\n", open_s);
+  printf("block_read_all_series_s %.3f (%zu series, %zu chunks)\n", all_s,
+         nser, nchk);
+  return rc ? 1 : 0;
 }
