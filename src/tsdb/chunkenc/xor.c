@@ -372,30 +372,25 @@ TC_INLINE bool it_decode(struct chunk_iter *it) {
  * shifts of 0..63 use (x >> 1) >> (63 - n) so that n = 0 yields 0. Same
  * bits as it_decode(). Every consumption is checked against `valid`, so
  * peeking past the end of the chunk is harmless. */
-static bool it_fast(struct chunk_iter *it) {
-  /* dod prefix 0, 10, 110, 1110, 1111 -> field width 0, 14, 17, 20, 64. */
-  static const uint8_t plen[16] = {1, 1, 1, 1, 1, 1, 1, 1,
-                                   2, 2, 2, 2, 3, 3, 4, 4};
-  static const uint8_t width[16] = {0, 0, 0, 0, 0, 0, 0, 0,
-                                    14, 14, 14, 14, 17, 17, 20, 64};
-  static const uint64_t half[16] = {
-      UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
-      UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
-      1u << 13, 1u << 13, 1u << 13, 1u << 13, 1u << 16, 1u << 16, 1u << 19, 0};
-  /* value control 0, 10, 11 -> header bits 1, 2, 2 + 5 + 6. */
-  static const uint8_t hlen[4] = {1, 1, 2, 13};
+TC_INLINE bool it_fast(struct chunk_iter *it) {
   const uint8_t *p = it->p, *end = it->end;
   uint64_t buf = it->buf;
   unsigned valid = it->valid;
   uint64_t b;
   FAST_FILL();
-  unsigned top = (unsigned)(buf >> 60);
-  unsigned pl = plen[top], w = width[top];
+  /* dod prefix 0, 10, 110, 1110, 1111 (ones = 0..4 leading 1 bits) ->
+   * prefix length 1, 2, 3, 4, 4 and field width 0, 14, 17, 20, 64, taken
+   * from packed constants by shifting (cheaper than a table load on the
+   * serial path). */
+  unsigned ones = (unsigned)__builtin_clzll(~buf | (1ull << 59));
+  unsigned pl = ones + (ones < 4);
+  unsigned w = (unsigned)(0x4014110e00ull >> (ones * 8)) & 0xff;
   if (tc_likely(w != 64)) {
     if (tc_unlikely(valid < pl + w))
       return false;
     b = ((buf << pl) >> 1) >> (63 - w);
-    b -= (uint64_t)(b > half[top]) << w;
+    /* Values above 2^(w-1) are negative; w = 0 has nothing to fix. */
+    b -= (uint64_t)(w && b > (1ull << ((w - 1) & 63))) << w;
     FAST_TAKE(pl + w);
   } else {
     if (tc_unlikely(valid < 4))
@@ -406,7 +401,9 @@ static bool it_fast(struct chunk_iter *it) {
   it->tdelta = (int64_t)((uint64_t)it->tdelta + b);
   it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
   FAST_FILL();
-  unsigned c2 = (unsigned)(buf >> 62), h = hlen[c2];
+  /* value control 0x, 10, 11 -> header bits 1, 2, 2 + 5 + 6. */
+  unsigned c2 = (unsigned)(buf >> 62);
+  unsigned h = (0x0d020101u >> (c2 * 8)) & 0xff;
   unsigned lb = (unsigned)(buf >> 51) & 0x7ff;
   unsigned nlead = lb >> 6, nsig = lb & 63;
   nsig += (unsigned)(nsig == 0) << 6;
@@ -457,6 +454,36 @@ bool chunk_iter_next(struct chunk_iter *it) {
   }
   it->read++;
   return true;
+}
+
+size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
+                             size_t max) {
+  size_t n = 0;
+  while (n < max && it->read < 2 && chunk_iter_next(it)) {
+    ts[n] = it->t;
+    memcpy(&vs[n], &it->v, 8);
+    n++;
+  }
+  if (it->err || it->read < 2)
+    return n;
+  /* The local copy lives in registers across the whole loop. */
+  struct chunk_iter l = *it;
+  size_t left = (size_t)(l.total - l.read);
+  if (left > max - n)
+    left = max - n;
+  for (size_t k = 0; k < left; k++) {
+    if (tc_unlikely(!it_fast(&l))) {
+      *it = l;
+      it_fail(it);
+      return n;
+    }
+    l.read++;
+    ts[n] = l.t;
+    memcpy(&vs[n], &l.v, 8);
+    n++;
+  }
+  *it = l;
+  return n;
 }
 
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t) {
