@@ -218,20 +218,24 @@ int tt_gen_block(int argc, char **argv) {
   int64_t *ts = xcalloc((size_t)nsamples, sizeof(int64_t));
   double *vs = xcalloc((size_t)nsamples, sizeof(double));
   char names[16][16], vals[16][32];
-  /* Series i: __name__=metric_<i % 10>, l1..: values derived from i,
-   * zero-padded so numeric order is label order. */
+  /* Series i: __name__=metric_<i*10/N>, label_k=<i*10^(k+1)/N> for the
+   * middle labels and the last one unique: all non-decreasing in i and
+   * zero-padded, so i order is label order. */
   struct labels ls = LABELS_INIT;
   for (int64_t i = 0; i < nseries && !rc; i++) {
     labels_reset(&ls);
     ls.flags = LABELS_BORROWED;
     snprintf(names[0], sizeof(names[0]), "__name__");
-    snprintf(vals[0], sizeof(vals[0]), "metric_%02" PRId64, i / ((nseries + 9) / 10));
+    snprintf(vals[0], sizeof(vals[0]), "metric_%02" PRId64, i * 10 / nseries);
     labels_add_borrowed(&ls, names[0], vals[0]);
+    int64_t scale = 100;
     for (int64_t k = 1; k < nlabels && k < 16; k++) {
       snprintf(names[k], sizeof(names[k]), "label_%02" PRId64, k);
-      snprintf(vals[k], sizeof(vals[k]), "value_%010" PRId64,
-               k == nlabels - 1 ? i : i % (10 * k));
+      int64_t v = k == nlabels - 1 || k == 15 ? i : i * scale / nseries;
+      snprintf(vals[k], sizeof(vals[k]), "value_%010" PRId64, v);
       labels_add_borrowed(&ls, names[k], vals[k]);
+      if (scale < INT64_MAX / 1000 / nseries)
+        scale *= 10;
     }
     for (int64_t s = 0; s < nsamples; s++) {
       ts[s] = start + s * 15000 + (s % 7 == 0 ? 1 : 0);
