@@ -593,6 +593,24 @@ done:
   return rc;
 }
 
+/* Prometheus 3 label names: any non-empty valid UTF-8. */
+static bool utf8_label_name(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  if (!*p)
+    return false;
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2
+            : (*p >> 3) == 30 ? 3 : -1;
+    if (n < 0)
+      return false;
+    p++;
+    for (int i = 0; i < n; i++, p++)
+      if ((*p & 0xC0) != 0x80)
+        return false;
+  }
+  return true;
+}
+
 /* A string argument (a literal, maybe in parentheses). */
 static const char *str_arg(const struct promql_expr *a) {
   a = unparen(a);
@@ -682,7 +700,7 @@ static int label_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   pcre2_match_data *md = NULL;
   struct coll c;
   int rc = 0;
-  if (!promql__valid_label_name(dst) && strcmp(dst, "__name__") != 0)
+  if (!utf8_label_name(dst))
     return ev_fail(ev, TC_EEXEC, "invalid destination label name in %s(): %s",
                    e->func->name, dst);
   if (fn == FN_LABEL_REPLACE) {
@@ -1180,7 +1198,7 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
     goto out;
   if (op == PROMQL_AGG_COUNT_VALUES) {
     const char *ln = pv.str;
-    if (!promql__valid_label_name(ln))
+    if (!utf8_label_name(ln))
       { rc = ev_fail(ev, TC_EEXEC, "invalid label name \"%s\"", ln); goto out; }
   }
   gid = xmalloc((in.n ? in.n : 1) * sizeof(size_t));
