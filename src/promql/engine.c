@@ -536,12 +536,26 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
     }
     goto done;
   }
+  bool want_resets = fn == FN_RATE || fn == FN_INCREASE || fn == FN_RESETS;
+  uint32_t *pre = NULL; /* prefix counts of resets or changes */
+  size_t precap = 0;
   for (size_t k = 0; k < mv.nm && !*ev->rc; k++) {
     struct mser *m = &mv.m[k];
     size_t lo = 0, hi = 0, idx = SIZE_MAX;
     struct labels l;
     if ((rc = ev_check(ev)) < 0)
       break;
+    if (want_resets || fn == FN_CHANGES) {
+      /* pre[j]: resets (or changes) between samples 0..j, exact integers,
+       * so a window's count is pre[hi-1] - pre[lo] in O(1) */
+      TC_GROW(pre, precap, m->n);
+      pre[0] = 0;
+      for (size_t j = 1; j < m->n; j++)
+        pre[j] = pre[j - 1] +
+                 (want_resets ? m->v[j] < m->v[j - 1]
+                              : (m->v[j] != m->v[j - 1] &&
+                                 !(isnan(m->v[j]) && isnan(m->v[j - 1]))));
+    }
     for (size_t i = 0; i < ev->nsteps; i++) {
       int64_t ref = ref_time(ev, mv.at, mv.at_ms, mv.offset, i);
       struct promql__window w;
@@ -566,6 +580,14 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
       w.range = mv.range;
       w.eval_t = ev_ts(ev, i);
       w.args = args;
+      w.nresets = w.nchanges = -1;
+      if (pre && hi > lo) {
+        int64_t cnt = (int64_t)pre[hi - 1] - (int64_t)pre[lo];
+        if (want_resets)
+          w.nresets = cnt;
+        else
+          w.nchanges = cnt;
+      }
       if (!promql__range_fn(fn, &w, &r, &err)) {
         if (err) {
           rc = ev_fail(ev, TC_EEXEC, "%s, got: %g", err,
@@ -586,6 +608,7 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
         break;
     }
   }
+  free(pre);
 done:
   rc = *ev->rc;
   coll_release(&c);
