@@ -113,14 +113,20 @@ void promql_result_json(const struct promql_result *r, struct tc_buf *b) {
     break;
   }
   tc_buf_addc(b, '}');
-  if (r->nwarnings) {
-    tc_buf_adds(b, ",\"warnings\":[");
+  /* annotations: "PromQL info: ..." go to infos, the rest to warnings */
+  for (int info = 0; info <= 1; info++) {
+    bool first = true;
     for (size_t i = 0; i < r->nwarnings; i++) {
-      if (i)
-        tc_buf_addc(b, ',');
+      bool is_info = strncmp(r->warnings[i], "PromQL info:", 12) == 0;
+      if (is_info != (bool)info)
+        continue;
+      tc_buf_adds(b, first ? (info ? ",\"infos\":[" : ",\"warnings\":[")
+                           : ",");
+      first = false;
       add_str(b, r->warnings[i]);
     }
-    tc_buf_addc(b, ']');
+    if (!first)
+      tc_buf_addc(b, ']');
   }
   tc_buf_addc(b, '}');
 }
