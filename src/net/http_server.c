@@ -813,6 +813,9 @@ static int on_headers_complete(llhttp_t *p) {
     c->error_status = 413;
     return -1;
   }
+  /* The head arrived in time; the whole body must arrive within the idle
+   * timeout, which bounds slow uploads too. */
+  conn_arm(c, c->srv->opts.idle_timeout_ms);
   const char *expect = http_req_header(r, "Expect");
   if (expect && !strcasecmp(expect, "100-continue") && p->http_minor >= 1) {
     char *cont = xstrdup("HTTP/1.1 100 Continue\r\n\r\n");
