@@ -154,5 +154,7 @@ hport2=$(free_port)
 start_bg query2 "$TMP/thanosc-query" --http-address=127.0.0.1:$hport2 \
   --grpc-address=127.0.0.1:$(free_port)
 expect "thanosc-query serves /-/ready" wait_http "http://127.0.0.1:$hport2/-/ready" 20
-stop_bg query2
+kill -INT "$pid_query2"
+wait "$pid_query2"
+expect_eq "SIGINT exits 0 too" "$?" 0
 done_testing
