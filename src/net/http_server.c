@@ -24,6 +24,9 @@
 
 #include <llhttp.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "thanosc/common.h"
@@ -1160,11 +1163,34 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   return 0;
 }
 
+/* Whether this host can listen on [::] for IPv4 and IPv6 at once. */
+static int dual_stack_ok(void) {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  int off = 0;
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
+  int ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0 &&
+           bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
 int http_server_listen(struct http_server *srv) {
   struct sockaddr_storage ss;
   int rc = parse_address(srv->address, &ss);
   if (rc < 0)
     return rc;
+  /* Go listens on [::] for both families when given the IPv4 wildcard
+   * ("0.0.0.0:10902", ":10902"); do the same where the host allows it. */
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+  if (ss.ss_family == AF_INET && v4->sin_addr.s_addr == htonl(INADDR_ANY) &&
+      dual_stack_ok()) {
+    uint16_t port = v4->sin_port;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    *v6 = (struct sockaddr_in6){
+        .sin6_family = AF_INET6, .sin6_addr = in6addr_any, .sin6_port = port};
+  }
   uv_tcp_init(srv->loop, &srv->listener);
   srv->listener.data = srv;
   srv->listener_open = 1;

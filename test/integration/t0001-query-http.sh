@@ -151,9 +151,15 @@ ln -s "$THANOSC" "$TMP/thanosc-query"
 "$TMP/thanosc-query" --help >"$TMP/lhelp" 2>&1
 expect "thanosc-query --help is the querier's" grep -q 'usage: thanosc query' "$TMP/lhelp"
 hport2=$(free_port)
-start_bg query2 "$TMP/thanosc-query" --http-address=127.0.0.1:$hport2 \
+start_bg query2 "$TMP/thanosc-query" --http-address=:$hport2 \
   --grpc-address=127.0.0.1:$(free_port)
 expect "thanosc-query serves /-/ready" wait_http "http://127.0.0.1:$hport2/-/ready" 20
+# The wildcard address listens for both families, as Go does.
+if "$PYTHON" -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+  expect "the wildcard address answers on ::1 too" curl -fsS -o /dev/null "http://[::1]:$hport2/-/ready"
+else
+  skip "no IPv6 loopback"
+fi
 kill -INT "$pid_query2"
 wait "$pid_query2"
 expect_eq "SIGINT exits 0 too" "$?" 0
