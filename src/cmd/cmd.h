@@ -76,6 +76,8 @@ struct server_opts {
   char *grpc_tls_cert;
   char *grpc_tls_key;
   char *grpc_tls_client_ca;
+  char *grpc_tls_min_version;
+  int64_t grpc_max_connection_age_ms;
   char *log_level;
   char *log_format;
   char *objstore_config_file;
@@ -89,7 +91,7 @@ enum server_flag_set {
   CMD_FLAGS_OBJSTORE = 1 << 3,
 };
 
-#define CMD_SERVER_FLAGS_MAX 16
+#define CMD_SERVER_FLAGS_MAX 24
 void cmd_server_flags(struct flag_def *out, struct server_opts *o,
                       unsigned sets, const char *http_default,
                       const char *grpc_default);
