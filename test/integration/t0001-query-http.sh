@@ -29,7 +29,9 @@ expect_eq "a bad enum exits 2" "$?" 2
 expect_eq "exclusive config flags exit 2" "$?" 2
 expect "the error names both flags" grep -q -- '--endpoint.sd-config-file and --endpoint.sd-config' "$TMP/bad"
 "$THANOSC" query --store=a:1 --rule=b:2 --query.conn-metric.label=store_type \
-  --store.limits.request-series=10 --no-query.partial-response --help >/dev/null 2>&1
+  --store.limits.request-series=10 --no-query.partial-response \
+  --tracing.config-file=tracing.yaml --enable-auto-gomemlimit \
+  --grpc-server-max-connection-age=30m --help >/dev/null 2>&1
 expect_eq "Thanos's deprecated and hidden flags are accepted" "$?" 0
 
 start_bg query "$THANOSC" query --http-address=127.0.0.1:$hport \
