@@ -705,7 +705,9 @@ static void conn_dispatch(struct http_conn *c) {
   struct http_req *r = c->req;
   struct http_server *srv = c->srv;
   uv_timer_stop(&c->timer);
-  if (req_parse_target(r) < 0) {
+  /* HTTP/1.1 requires Host (RFC 9112 3.2); Go's server answers 400. */
+  if (req_parse_target(r) < 0 ||
+      (r->http_minor >= 1 && !http_req_header(r, "Host"))) {
     conn_error(c, 400);
     return;
   }

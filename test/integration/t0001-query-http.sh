@@ -102,6 +102,8 @@ raw 'GARBAGE\r\n\r\n' >"$TMP/r400"
 expect "a malformed request is 400" grep -q '^HTTP/1.1 400' "$TMP/r400"
 raw 'GET /bad%zzpath HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$TMP/r400b"
 expect "a bad escape in the path is 400" grep -q '^HTTP/1.1 400' "$TMP/r400b"
+raw 'GET /-/ready HTTP/1.1\r\n\r\n' >"$TMP/r400d"
+expect "an HTTP/1.1 request without Host is 400" grep -q '^HTTP/1.1 400' "$TMP/r400d"
 raw 'GET /-/ready%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$TMP/r400c"
 expect "a NUL in the path is 400" grep -q '^HTTP/1.1 400' "$TMP/r400c"
 expect_eq "the path is percent-decoded before routing" \
