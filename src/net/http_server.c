@@ -462,6 +462,14 @@ static void record_metrics(struct http_req *r) {
 static void req_finish(struct http_req *r) {
   struct http_conn *c = r->conn;
   record_metrics(r);
+  if (tc_log_enabled(TC_LOG_DEBUG)) {
+    char status[8], ms[32];
+    snprintf(status, sizeof status, "%d", r->status);
+    snprintf(ms, sizeof ms, "%.3f", (double)(uv_hrtime() - r->start_ns) / 1e6);
+    LOG_DEBUG("http request", "method", r->method, "path", r->path, "status",
+              status, "duration_ms", ms, "aborted",
+              r->aborted ? "true" : "false");
+  }
   int close = !r->keep_alive || c->close_after;
   c->req = NULL;
   req_free(r);
