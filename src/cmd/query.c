@@ -357,9 +357,12 @@ static const struct grpc_method query_grpc_methods[] = {{0}};
 static int grpc_start(struct service *svc, struct runtime *rt) {
   struct query_grpc *g = svc->data;
   int rc = grpc_server_new(rt->loop, query_grpc_methods, &g->opts, &g->srv);
-  if (rc == 0)
+  if (rc == 0) {
+    char port[16];
+    snprintf(port, sizeof port, "%d", grpc_server_port(g->srv));
     LOG_INFO("listening for serving gRPC", "service", "gRPC/server", "address",
-             g->opts.address);
+             g->opts.address, "port", port);
+  }
   return rc;
 }
 
