@@ -264,7 +264,7 @@ int tc_format_float(struct tc_buf *out, double f) {
   for (; *p && *p != 'e'; p++)
     if (*p != '.')
       digits[nd++] = *p;
-  int exp = atoi(p + 1);
+  int exp = (int)strtol(p + 1, NULL, 10);
   while (nd > 1 && digits[nd - 1] == '0')
     nd--;
   digits[nd] = '\0';
