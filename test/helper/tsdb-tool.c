@@ -152,7 +152,8 @@ int tt_make_block(int argc, char **argv) {
     s->n++;
   }
   free(line);
-  qsort(ss, nss, sizeof(*ss), cmp_series);
+  if (nss > 1)
+    qsort(ss, nss, sizeof(*ss), cmp_series);
   struct block_writer w;
   if ((rc = block_writer_open(&w, parent, ulid_ms)))
     goto out;

@@ -81,7 +81,8 @@ int tsdb_dump(const char *path, const struct matchers *sels, size_t nsels,
       names[n++] = xstrdup(de->d_name);
     }
   closedir(d);
-  qsort(names, n, sizeof(char *), cmp_name);
+  if (n > 1)
+    qsort(names, n, sizeof(char *), cmp_name);
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
     char *dir = xasprintf("%s/%s", path, names[i]);
