@@ -48,5 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     off += 1 + n + 4 + (n >= 128) + (n >= 16384) + (n >= 2097152);
   }
   chunks_reader_close(&r);
+  /* The same bytes as records fetched by a ranged read. */
+  size_t at = 8;
+  while (at < size) {
+    uint8_t enc;
+    const uint8_t *d;
+    size_t n, rec;
+    if (chunks_parse_record(data + at, size - at, "fuzz", &enc, &d, &n, &rec))
+      break;
+    at += rec;
+  }
   return 0;
 }
