@@ -39,6 +39,7 @@
 #define RETRY_CAP_MS 1000
 #define HASH_CHUNK (1 << 20)
 #define MAX_HDRS 24
+#define SIGNED_BODY_MAX (64 * 1024)
 
 struct s3_bucket {
   struct objstore base;
@@ -465,7 +466,10 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
 
   subject(b, r, subj, sizeof subj);
   if (r->has_body && r->body_len) {
-    int want_sha = strcmp(b->scheme, "https") != 0;
+    /* Small bodies (XML) are hashed; object data goes UNSIGNED-PAYLOAD, as
+     * curl and the SDKs over TLS send it, checked by Content-MD5 when
+     * send_content_md5 is set: a second pass over gigabytes costs more. */
+    int want_sha = r->body_len <= SIGNED_BODY_MAX;
     if (want_sha || b->send_md5) {
       if ((rc = hash_body(r, want_sha ? hash : NULL,
                           b->send_md5 ? md5 : NULL)) < 0)
