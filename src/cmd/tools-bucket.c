@@ -85,6 +85,12 @@ static int bucket_cmd_done(struct bucket_cmd *c, int rc) {
   }
   objstore_close(c->os);
   strlist_release(&c->pos);
+  char *strs[] = {c->so.http_address, c->so.grpc_address, c->so.grpc_tls_cert,
+                  c->so.grpc_tls_key, c->so.grpc_tls_client_ca,
+                  c->so.log_level, c->so.log_format,
+                  c->so.objstore_config_file, c->so.objstore_config};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(strs); i++)
+    free(strs[i]);
   return rc;
 }
 
