@@ -86,7 +86,11 @@ static void job_free(struct series_job *j) {
   free(j);
 }
 
-static void slow_closed(uv_handle_t *h) { job_free(h->data); }
+static void slow_closed(uv_handle_t *h) {
+  struct series_job *j = h->data;
+  free(h);
+  job_free(j);
+}
 
 static void job_end(struct series_job *j, int code, const char *msg) {
   grpc_call_finish(j->call, code, msg ? "%s" : NULL, msg);
