@@ -194,7 +194,10 @@ struct grpc_client_opts {
   int tls_skip_verify;
   const char *compression;     /* NULL, "none" or "snappy" */
   size_t max_recv_msg;         /* 0 = GRPC_MAX_MSG_DEFAULT */
-  int64_t keepalive_ms;        /* PING interval; 0 = 10 s, <0 = off */
+  int64_t keepalive_ms;        /* PING interval while calls are open;
+                                  0 = 10 s, <0 = off */
+  int64_t keepalive_timeout_ms; /* unanswered PING fails the connection
+                                   (calls: UNAVAILABLE); 0 = 5 s */
 };
 
 /*

@@ -29,6 +29,8 @@
 #define BACKOFF_MAX_MS 120000
 #define STREAM_WINDOW (4 << 20)
 #define CONN_WINDOW (32 << 20)
+#define KEEPALIVE_MS 10000         /* Thanos clients: PING every 10 s */
+#define KEEPALIVE_TIMEOUT_MS 5000  /* ... answered within 5 s */
 
 struct cconn;
 
@@ -81,6 +83,8 @@ struct grpc_client {
   int snappy;
   int tls;
   size_t max_recv;
+  int64_t keepalive_ms;
+  int64_t keepalive_timeout_ms;
   SSL_CTX *ctx;
   char *sni;
   int verify_name;
@@ -292,6 +296,8 @@ static int on_stream_close(nghttp2_session *h2, int32_t sid, uint32_t err,
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f,
                          void *ud) {
   struct cconn *cc = ud;
+  if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
+    grpc__conn_ping_acked(&cc->c);
   if (f->hd.type == NGHTTP2_GOAWAY) {
     cc->draining = 1;
     if (cc->cl->conn == cc)
@@ -336,6 +342,16 @@ static void submit_call(struct grpc_client_call *k) {
   k->sid = sid;
 }
 
+/* Keepalive pings only while calls are open, as grpc-go clients do without
+ * PermitWithoutStream, so servers' ping policies are respected. */
+static int cconn_busy(struct grpc__conn *gc) {
+  struct cconn *cc = tc_container_of(gc, struct cconn, c);
+  for (struct grpc_client_call *k = cc->cl->calls; k; k = k->next)
+    if (k->conn == cc && !k->done)
+      return 1;
+  return 0;
+}
+
 static void cconn_on_ready(struct grpc__conn *gc) {
   struct cconn *cc = tc_container_of(gc, struct cconn, c);
   nghttp2_session_callbacks *cb;
@@ -363,6 +379,9 @@ static void cconn_on_ready(struct grpc__conn *gc) {
                                         CONN_WINDOW);
   cc->ready = 1;
   cc->cl->backoff_ms = 0;
+  if (cc->cl->keepalive_ms > 0)
+    grpc__conn_keepalive(gc, (uint64_t)cc->cl->keepalive_ms,
+                         (uint64_t)cc->cl->keepalive_timeout_ms, cconn_busy);
   grpc__conn_kick(gc);
 }
 
@@ -598,6 +617,10 @@ int grpc_client_new(uv_loop_t *loop, const char *target,
   cl->port = xstrdup(colon + 1);
   cl->authority = xstrdup(target);
   cl->max_recv = o && o->max_recv_msg ? o->max_recv_msg : GRPC_MAX_MSG_DEFAULT;
+  cl->keepalive_ms = o && o->keepalive_ms ? o->keepalive_ms : KEEPALIVE_MS;
+  cl->keepalive_timeout_ms = o && o->keepalive_timeout_ms > 0
+                                 ? o->keepalive_timeout_ms
+                                 : KEEPALIVE_TIMEOUT_MS;
   if (o && o->compression && strcmp(o->compression, "none") &&
       strcmp(o->compression, "identity")) {
     if (strcmp(o->compression, "snappy")) {

@@ -42,6 +42,10 @@ struct grpc__conn_ops {
 struct grpc__conn {
   uv_tcp_t tcp;
   uv_idle_t kick;
+  uv_timer_t ka;               /* keepalive PINGs (client side) */
+  uint64_t ka_interval, ka_timeout;
+  uint64_t ping_sent;          /* uv_now() of the unanswered PING, or 0 */
+  int (*ka_wanted)(struct grpc__conn *c); /* ping only while this is 1 */
   uv_loop_t *loop;
   const struct grpc__conn_ops *ops;
   nghttp2_session *h2;
@@ -69,6 +73,13 @@ int grpc__conn_start(struct grpc__conn *c);
 void grpc__conn_kick(struct grpc__conn *c);
 /* Writes what nghttp2 has to send, within GRPC__WRITE_HIGH. */
 void grpc__conn_flush(struct grpc__conn *c);
+/* Sends a PING every interval_ms while wanted(c) says so, and fails the
+ * connection when one is not answered within timeout_ms. The owner reports
+ * PING ACK frames with grpc__conn_ping_acked(). */
+void grpc__conn_keepalive(struct grpc__conn *c, uint64_t interval_ms,
+                          uint64_t timeout_ms,
+                          int (*wanted)(struct grpc__conn *c));
+void grpc__conn_ping_acked(struct grpc__conn *c);
 /* Closes the handles (idempotent); on_closed runs when done. */
 void grpc__conn_close(struct grpc__conn *c);
 

@@ -37,7 +37,7 @@ static void conn_fail(struct grpc__conn *c, int rc) {
 
 static void on_handle_closed(uv_handle_t *h) {
   struct grpc__conn *c = h->data;
-  if (++c->nclosed < 2)
+  if (++c->nclosed < 3)
     return;
   if (c->h2)
     nghttp2_session_del(c->h2);
@@ -54,6 +54,8 @@ void grpc__conn_close(struct grpc__conn *c) {
   c->closing = 1;
   uv_idle_stop(&c->kick);
   uv_close((uv_handle_t *)&c->kick, on_handle_closed);
+  uv_timer_stop(&c->ka);
+  uv_close((uv_handle_t *)&c->ka, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -255,10 +257,44 @@ int grpc__conn_init(struct grpc__conn *c, uv_loop_t *loop,
   if (rc < 0)
     return tc_error(rc, "tcp: %s", uv_strerror(rc));
   uv_idle_init(loop, &c->kick);
+  uv_timer_init(loop, &c->ka);
   c->tcp.data = c;
   c->kick.data = c;
+  c->ka.data = c;
   return 0;
 }
+
+static void on_keepalive(uv_timer_t *t) {
+  struct grpc__conn *c = t->data;
+  if (c->closing || !c->h2)
+    return;
+  uint64_t now = uv_now(c->loop);
+  if (c->ping_sent) {
+    if (now - c->ping_sent >= c->ka_timeout)
+      conn_fail(c, tc_error(TC_ETIMEOUT, "keepalive ping not answered "
+                            "within %llu ms",
+                            (unsigned long long)c->ka_timeout));
+    return;
+  }
+  if (c->ka_wanted && !c->ka_wanted(c))
+    return;
+  nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL);
+  c->ping_sent = now ? now : 1;
+  grpc__conn_flush(c);
+}
+
+void grpc__conn_keepalive(struct grpc__conn *c, uint64_t interval_ms,
+                          uint64_t timeout_ms,
+                          int (*wanted)(struct grpc__conn *c)) {
+  c->ka_interval = interval_ms;
+  c->ka_timeout = timeout_ms;
+  c->ka_wanted = wanted;
+  /* Ticks often enough to notice both the interval and the timeout. */
+  uint64_t tick = timeout_ms < interval_ms ? timeout_ms : interval_ms;
+  uv_timer_start(&c->ka, on_keepalive, interval_ms, tick ? tick : 1);
+}
+
+void grpc__conn_ping_acked(struct grpc__conn *c) { c->ping_sent = 0; }
 
 int grpc__conn_tls(struct grpc__conn *c, SSL_CTX *ctx, int server,
                    const char *sni, int verify_name) {

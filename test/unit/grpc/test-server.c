@@ -308,3 +308,80 @@ TEST(grpc_graceful_stop_drains) {
   uv_run(&f.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(uv_loop_close(&f.loop), 0);
 }
+
+/* A TCP peer that accepts and reads but never answers anything. */
+struct silent {
+  uv_tcp_t listener;
+  uv_tcp_t peer;
+  int accepted;
+  char buf[4096];
+};
+
+static void silent_alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {
+  struct silent *s = h->data;
+  *b = uv_buf_init(s->buf, sizeof s->buf);
+}
+
+static void silent_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {}
+
+static void silent_accept(uv_stream_t *l, int status) {
+  struct silent *s = l->data;
+  uv_tcp_init(l->loop, &s->peer);
+  s->peer.data = s;
+  uv_accept(l, (uv_stream_t *)&s->peer);
+  uv_read_start((uv_stream_t *)&s->peer, silent_alloc, silent_read);
+  s->accepted = 1;
+}
+
+TEST(grpc_client_keepalive) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  struct silent s = {0};
+  uv_tcp_init(&loop, &s.listener);
+  s.listener.data = &s;
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  ASSERT_OK(uv_tcp_bind(&s.listener, (struct sockaddr *)&sa, 0));
+  ASSERT_OK(uv_listen((uv_stream_t *)&s.listener, 8, silent_accept));
+  int len = sizeof sa;
+  uv_tcp_getsockname(&s.listener, (struct sockaddr *)&sa, &len);
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(sa.sin_port));
+  struct grpc_client *cl;
+  struct grpc_client_opts co = {.keepalive_ms = 50,
+                                .keepalive_timeout_ms = 100};
+  ASSERT_OK(grpc_client_new(&loop, target, &co, &cl));
+  struct result r = {0};
+  uint64_t t0 = uv_now(&loop);
+  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 10000, on_msg,
+                                   on_done, &r, NULL));
+  while (!r.done)
+    uv_run(&loop, UV_RUN_ONCE);
+  ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
+  ASSERT_NOT_NULL(strstr(r.msg, "keepalive"));
+  ASSERT_LT(uv_now(&loop) - t0, 2000);
+  grpc_client_free(cl);
+  uv_close((uv_handle_t *)&s.listener, NULL);
+  if (s.accepted)
+    uv_close((uv_handle_t *)&s.peer, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+
+  /* Against a real server the PINGs are answered: a paused stream lives. */
+  struct fixture f;
+  fixture_start(&f, 50000, NULL);
+  grpc_client_free(f.cl);
+  ASSERT_OK(grpc_client_new(&f.loop, f.target, &co, &f.cl));
+  struct result p = {.pause_after = 5};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 0, &p);
+  for (int i = 0; i < 400; i++) {
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    uv_sleep(1);
+  }
+  ASSERT_FALSE(p.done);
+  grpc_client_call_resume(p.call);
+  wait_done(&f, &p);
+  ASSERT_EQ(p.code, GRPC_OK);
+  ASSERT_EQ(p.msgs, 50000);
+  fixture_stop(&f);
+}
