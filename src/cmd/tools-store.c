@@ -35,26 +35,37 @@ struct client_flags {
   int64_t timeout_ms;
 };
 
-#define CLIENT_FLAGS(f)                                                       \
-  {"endpoint", FLAG_STRING, &(f).endpoint, NULL,                              \
-   "StoreAPI endpoint to query (host:port).", NULL, FLAG_REQUIRED},           \
-  {"grpc-client-tls-secure", FLAG_BOOL, &(f).tls, "false",                    \
-   "Use TLS when talking to the gRPC server"},                                \
-  {"grpc-client-tls-cert", FLAG_STRING, &(f).cert, "",                        \
-   "TLS Certificates to use to identify this client to the server"},          \
-  {"grpc-client-tls-key", FLAG_STRING, &(f).key, "",                          \
-   "TLS Key for the client's certificate"},                                   \
-  {"grpc-client-tls-ca", FLAG_STRING, &(f).ca, "",                            \
-   "TLS CA Certificates to use to verify gRPC servers"},                      \
-  {"grpc-client-server-name", FLAG_STRING, &(f).server_name, "",              \
-   "Server name to verify the hostname on the returned gRPC certificates."},  \
-  {"grpc-client-tls-skip-verify", FLAG_BOOL, &(f).skip_verify, "false",       \
-   "Disable TLS certificate verification i.e self signed, signed by fake CA"},\
-  {"grpc-compression", FLAG_ENUM, &(f).compression, "none",                   \
-   "Compression algorithm to use for gRPC requests to other clients.",        \
-   "none|snappy"},                                                            \
-  {"timeout", FLAG_DURATION, &(f).timeout_ms, "1m",                           \
-   "Deadline of each call."}
+#define CLIENT_FLAGS(f)                                                        \
+  {"endpoint",                                                                 \
+   FLAG_STRING,                                                                \
+   &(f).endpoint,                                                              \
+   NULL,                                                                       \
+   "StoreAPI endpoint to query (host:port).",                                  \
+   NULL,                                                                       \
+   FLAG_REQUIRED},                                                             \
+      {"grpc-client-tls-secure", FLAG_BOOL, &(f).tls, "false",                 \
+       "Use TLS when talking to the gRPC server"},                             \
+      {"grpc-client-tls-cert", FLAG_STRING, &(f).cert, "",                     \
+       "TLS Certificates to use to identify this client to the server"},       \
+      {"grpc-client-tls-key", FLAG_STRING, &(f).key, "",                       \
+       "TLS Key for the client's certificate"},                                \
+      {"grpc-client-tls-ca", FLAG_STRING, &(f).ca, "",                         \
+       "TLS CA Certificates to use to verify gRPC servers"},                   \
+      {"grpc-client-server-name", FLAG_STRING, &(f).server_name, "",           \
+       "Server name to verify the hostname on the returned gRPC "              \
+       "certificates."},                                                       \
+      {"grpc-client-tls-skip-verify", FLAG_BOOL, &(f).skip_verify, "false",    \
+       "Disable TLS certificate verification i.e self signed, signed by fake " \
+       "CA"},                                                                  \
+      {"grpc-compression",                                                     \
+       FLAG_ENUM,                                                              \
+       &(f).compression,                                                       \
+       "none",                                                                 \
+       "Compression algorithm to use for gRPC requests to other clients.",     \
+       "none|snappy"},                                                         \
+  {                                                                            \
+    "timeout", FLAG_DURATION, &(f).timeout_ms, "1m", "Deadline of each call."  \
+  }
 
 struct run {
   uv_loop_t loop;
@@ -68,10 +79,13 @@ struct run {
 static int run_open(struct run *r, struct client_flags *f, const char *cmd) {
   memset(r, 0, sizeof *r);
   uv_loop_init(&r->loop);
-  struct grpc_client_opts o = {
-      .tls = f->tls, .tls_cert = f->cert, .tls_key = f->key, .tls_ca = f->ca,
-      .server_name = f->server_name, .tls_skip_verify = f->skip_verify,
-      .compression = f->compression};
+  struct grpc_client_opts o = {.tls = f->tls,
+                               .tls_cert = f->cert,
+                               .tls_key = f->key,
+                               .tls_ca = f->ca,
+                               .server_name = f->server_name,
+                               .tls_skip_verify = f->skip_verify,
+                               .compression = f->compression};
   int rc = grpc_client_new(&r->loop, f->endpoint, &o, &r->cl);
   if (rc) {
     fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
@@ -156,15 +170,13 @@ static int info_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
   printf("component: %s\n", m->componenttype);
   for (size_t i = 0; i < m->n_label_sets; i++) {
     printf("label_set: ");
-    print_labels(stdout, m->label_sets[i]->labels,
-                 m->label_sets[i]->n_labels);
+    print_labels(stdout, m->label_sets[i]->labels, m->label_sets[i]->n_labels);
     printf("\n");
   }
   if (m->store) {
     printf("store: min_time=%" PRId64 " max_time=%" PRId64
            " supports_sharding=%d supports_without_replica_labels=%d\n",
-           m->store->min_time, m->store->max_time,
-           m->store->supports_sharding,
+           m->store->min_time, m->store->max_time, m->store->supports_sharding,
            m->store->supports_without_replica_labels);
     for (size_t i = 0; i < m->store->n_tsdb_infos; i++) {
       Thanos__Info__TSDBInfo *t = m->store->tsdb_infos[i];
@@ -184,9 +196,8 @@ static int info_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
   return 0;
 }
 
-static const char *const store_types[] = {"UNKNOWN", "QUERY",   "RULE",
-                                          "SIDECAR", "STORE",   "RECEIVE",
-                                          "DEBUG"};
+static const char *const store_types[] = {
+    "UNKNOWN", "QUERY", "RULE", "SIDECAR", "STORE", "RECEIVE", "DEBUG"};
 
 static int legacy_info_msg(struct grpc_client_call *k, const uint8_t *p,
                            size_t n, void *data) {
@@ -195,11 +206,11 @@ static int legacy_info_msg(struct grpc_client_call *k, const uint8_t *p,
     return 1;
   printf("component: %s (legacy thanos.Store/Info)\n",
          (size_t)m->storetype < TC_ARRAY_SIZE(store_types)
-             ? store_types[m->storetype] : "UNKNOWN");
+             ? store_types[m->storetype]
+             : "UNKNOWN");
   for (size_t i = 0; i < m->n_label_sets; i++) {
     printf("label_set: ");
-    print_labels(stdout, m->label_sets[i]->labels,
-                 m->label_sets[i]->n_labels);
+    print_labels(stdout, m->label_sets[i]->labels, m->label_sets[i]->n_labels);
     printf("\n");
   }
   printf("store: min_time=%" PRId64 " max_time=%" PRId64 "\n", m->min_time,
@@ -213,16 +224,17 @@ int cmd_tools_store_info(int argc, char **argv) {
   struct client_flags f = {0};
   const struct flag_def defs[] = {CLIENT_FLAGS(f), {0}};
   const struct flag_def *tables[] = {defs, NULL};
-  int rc = flags_parse(tables, cmd, "show what a StoreAPI endpoint says about itself",
-                       argc, argv, NULL);
+  int rc = flags_parse(tables, cmd,
+                       "show what a StoreAPI endpoint says about itself", argc,
+                       argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
   struct run r;
   if ((rc = run_open(&r, &f, cmd)))
     return rc;
   Thanos__Info__InfoRequest req = THANOS__INFO__INFO_REQUEST__INIT;
-  int ex = run_call(&r, cmd, "/thanos.info.Info/Info", &req.base,
-                    f.timeout_ms, info_msg);
+  int ex = run_call(&r, cmd, "/thanos.info.Info/Info", &req.base, f.timeout_ms,
+                    info_msg);
   if (ex && r.code == GRPC_UNIMPLEMENTED) {
     Thanos__InfoRequest lreq = THANOS__INFO_REQUEST__INIT;
     ex = run_call(&r, cmd, "/thanos.Store/Info", &lreq.base, f.timeout_ms,
@@ -236,7 +248,7 @@ int cmd_tools_store_info(int argc, char **argv) {
 struct series_state {
   int64_t nseries, nchunks, nsamples, nwarn;
   int skip_chunks;
-  int samples;                 /* print each sample in [mint, maxt] */
+  int samples; /* print each sample in [mint, maxt] */
   int64_t mint, maxt;
   struct tc_buf line;
 };
@@ -326,20 +338,19 @@ int cmd_tools_store_series(int argc, char **argv) {
   int skip_chunks = 0, samples = 0;
   const struct flag_def defs[] = {
       CLIENT_FLAGS(f),
-      {"match", FLAG_STRING, &match, "{__name__=~\".+\"}",
-       "Series selector."},
+      {"match", FLAG_STRING, &match, "{__name__=~\".+\"}", "Series selector."},
       {"min-time", FLAG_TIME, &mint, "0000-01-01T00:00:00Z",
        "Start of the time range (RFC3339 or relative)."},
       {"max-time", FLAG_TIME, &maxt, "9999-12-31T23:59:59Z",
        "End of the time range (RFC3339 or relative)."},
-      {"skip-chunks", FLAG_BOOL, &skip_chunks, "false",
-       "Ask for labels only."},
+      {"skip-chunks", FLAG_BOOL, &skip_chunks, "false", "Ask for labels only."},
       {"samples", FLAG_BOOL, &samples, "false",
        "Print every sample as `{labels} value timestamp_ms`."},
       {0}};
   const struct flag_def *tables[] = {defs, NULL};
-  int rc = flags_parse(tables, cmd, "print the series a StoreAPI endpoint serves",
-                       argc, argv, NULL);
+  int rc =
+      flags_parse(tables, cmd, "print the series a StoreAPI endpoint serves",
+                  argc, argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
   Thanos__SeriesRequest req = THANOS__SERIES_REQUEST__INIT;
@@ -352,8 +363,10 @@ int cmd_tools_store_series(int argc, char **argv) {
   req.partial_response_strategy = THANOS__PARTIAL_RESPONSE_STRATEGY__ABORT;
   struct run r;
   int ex = 2;
-  struct series_state st = {.skip_chunks = skip_chunks, .samples = samples,
-                            .mint = mint, .maxt = maxt};
+  struct series_state st = {.skip_chunks = skip_chunks,
+                            .samples = samples,
+                            .mint = mint,
+                            .maxt = maxt};
   tc_buf_init(&st.line, 0);
   if (!(rc = run_open(&r, &f, cmd))) {
     r.state = &st;
@@ -366,9 +379,10 @@ int cmd_tools_store_series(int argc, char **argv) {
   if (rc)
     return rc;
   fflush(stdout);
-  fprintf(stderr, "series=%" PRId64 " chunks=%" PRId64 " samples=%" PRId64
-          " warnings=%" PRId64 "\n", st.nseries, st.nchunks, st.nsamples,
-          st.nwarn);
+  fprintf(stderr,
+          "series=%" PRId64 " chunks=%" PRId64 " samples=%" PRId64
+          " warnings=%" PRId64 "\n",
+          st.nseries, st.nchunks, st.nsamples, st.nwarn);
   return run_close(&r, cmd, ex);
 }
 
@@ -419,8 +433,9 @@ static int label_cmd(int argc, char **argv, int values) {
        "End of the time range (RFC3339 or relative)."},
       {0}};
   const struct flag_def *tables[] = {defs, NULL};
-  int rc = flags_parse(tables, cmd, values ? "print the values of one label"
-                                           : "print the label names",
+  int rc = flags_parse(tables, cmd,
+                       values ? "print the values of one label"
+                              : "print the label names",
                        argc, argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
@@ -441,14 +456,14 @@ static int label_cmd(int argc, char **argv, int values) {
     req.label = label;
     req.start = mint, req.end = maxt;
     req.matchers = ms, req.n_matchers = nms;
-    ex = run_call(&r, cmd, "/thanos.Store/LabelValues", &req.base,
-                  f.timeout_ms, values_msg);
+    ex = run_call(&r, cmd, "/thanos.Store/LabelValues", &req.base, f.timeout_ms,
+                  values_msg);
   } else {
     Thanos__LabelNamesRequest req = THANOS__LABEL_NAMES_REQUEST__INIT;
     req.start = mint, req.end = maxt;
     req.matchers = ms, req.n_matchers = nms;
-    ex = run_call(&r, cmd, "/thanos.Store/LabelNames", &req.base,
-                  f.timeout_ms, names_msg);
+    ex = run_call(&r, cmd, "/thanos.Store/LabelNames", &req.base, f.timeout_ms,
+                  names_msg);
   }
   storepb_matchers_free(ms, nms);
   matchers_release(&sel);
@@ -479,7 +494,8 @@ static void serve_stopped(struct grpc_server *s, void *data) {
 
 static void on_signal(uv_signal_t *h, int signum) {
   struct serve *sv = h->data;
-  LOG_INFO("stopping gRPC server", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  LOG_INFO("stopping gRPC server", "signal",
+           signum == SIGINT ? "SIGINT" : "SIGTERM");
   grpc_server_stop(sv->srv, serve_stopped, sv);
 }
 
@@ -499,8 +515,8 @@ int cmd_tools_store_serve_test(int argc, char **argv) {
        "Largest request message accepted (0 = 2GiB-1).", NULL, FLAG_HIDDEN},
       {0}};
   const struct flag_def *tables[] = {common, defs, NULL};
-  int rc = flags_parse(tables, cmd, "serve a synthetic StoreAPI (tests)",
-                       argc, argv, NULL);
+  int rc = flags_parse(tables, cmd, "serve a synthetic StoreAPI (tests)", argc,
+                       argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
   if ((rc = cmd_server_opts_check(&so, cmd)))

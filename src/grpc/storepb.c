@@ -41,13 +41,21 @@ int storepb_matchers_to(Thanos__LabelMatcher *const *v, size_t n,
   for (size_t i = 0; i < n; i++) {
     enum matcher_type t;
     switch (v[i]->type) {
-    case THANOS__LABEL_MATCHER__TYPE__EQ: t = MATCH_EQ; break;
-    case THANOS__LABEL_MATCHER__TYPE__NEQ: t = MATCH_NEQ; break;
-    case THANOS__LABEL_MATCHER__TYPE__RE: t = MATCH_RE; break;
-    case THANOS__LABEL_MATCHER__TYPE__NRE: t = MATCH_NRE; break;
+    case THANOS__LABEL_MATCHER__TYPE__EQ:
+      t = MATCH_EQ;
+      break;
+    case THANOS__LABEL_MATCHER__TYPE__NEQ:
+      t = MATCH_NEQ;
+      break;
+    case THANOS__LABEL_MATCHER__TYPE__RE:
+      t = MATCH_RE;
+      break;
+    case THANOS__LABEL_MATCHER__TYPE__NRE:
+      t = MATCH_NRE;
+      break;
     default:
-      return tc_error(TC_EINVAL, "matcher on '%s': unknown type %d",
-                      v[i]->name, (int)v[i]->type);
+      return tc_error(TC_EINVAL, "matcher on '%s': unknown type %d", v[i]->name,
+                      (int)v[i]->type);
     }
     int rc = matchers_add(ms, t, v[i]->name, v[i]->value);
     if (rc)

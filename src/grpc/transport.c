@@ -271,7 +271,8 @@ static void on_keepalive(uv_timer_t *t) {
   uint64_t now = uv_now(c->loop);
   if (c->ping_sent) {
     if (now - c->ping_sent >= c->ka_timeout)
-      conn_fail(c, tc_error(TC_ETIMEOUT, "keepalive ping not answered "
+      conn_fail(c, tc_error(TC_ETIMEOUT,
+                            "keepalive ping not answered "
                             "within %llu ms",
                             (unsigned long long)c->ka_timeout));
     return;
@@ -294,7 +295,9 @@ void grpc__conn_keepalive(struct grpc__conn *c, uint64_t interval_ms,
   uv_timer_start(&c->ka, on_keepalive, interval_ms, tick ? tick : 1);
 }
 
-void grpc__conn_ping_acked(struct grpc__conn *c) { c->ping_sent = 0; }
+void grpc__conn_ping_acked(struct grpc__conn *c) {
+  c->ping_sent = 0;
+}
 
 int grpc__conn_tls(struct grpc__conn *c, SSL_CTX *ctx, int server,
                    const char *sni, int verify_name) {
@@ -310,8 +313,8 @@ int grpc__conn_tls(struct grpc__conn *c, SSL_CTX *ctx, int server,
   SSL_set_connect_state(c->ssl);
   if (sni && *sni) {
     unsigned char tmp[16];
-    int is_ip = inet_pton(AF_INET, sni, tmp) == 1 ||
-                inet_pton(AF_INET6, sni, tmp) == 1;
+    int is_ip =
+        inet_pton(AF_INET, sni, tmp) == 1 || inet_pton(AF_INET6, sni, tmp) == 1;
     if (!is_ip)
       SSL_set_tlsext_host_name(c->ssl, sni);
     if (verify_name) {
@@ -403,8 +406,8 @@ int grpc__tls_client_ctx(const char *cert, const char *key, const char *ca,
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (cert && *cert) {
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert,
-                                    SSL_FILETYPE_PEM) != 1) {
+        SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM) !=
+            1) {
       rc = tls_error("client certificate");
       tc_error_wrap(rc, "grpc client tls cert '%s'", cert);
       goto out;
@@ -431,7 +434,9 @@ out:
   return 0;
 }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
+static void timer_closed(uv_handle_t *h) {
+  free(h);
+}
 
 uv_timer_t *grpc__timer_new(uv_loop_t *loop, uint64_t ms, uv_timer_cb cb,
                             void *data) {
