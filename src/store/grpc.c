@@ -31,6 +31,7 @@ struct series_job {
   Thanos__SeriesRequest *req; /* owned until started */
   struct store_query *q;
   int rc;
+  char *msg; /* owned: the worker thread's error message */
   bool done;
   int busy, cancelled;
   struct tc_buf batch;
@@ -40,6 +41,7 @@ static void job_free(struct series_job *j) {
   if (j->req)
     thanos__series_request__free_unpacked(j->req, NULL);
   store_query_free(j->q);
+  free(j->msg);
   tc_buf_release(&j->batch);
   atomic_fetch_sub(&j->svc->inflight, 1);
   free(j);
@@ -59,12 +61,12 @@ static void series_work(uv_work_t *w) {
     j->rc = store_series_start(j->svc->bs, j->req, &j->q);
     thanos__series_request__free_unpacked(j->req, NULL);
     j->req = NULL;
-    if (j->rc) {
-      j->rc = tc_error(j->rc, "%s", tc_errmsg(j->rc));
-      return;
-    }
   }
-  j->rc = store_series_next(j->q, &j->batch, BATCH_BYTES, &j->done);
+  if (!j->rc)
+    j->rc = store_series_next(j->q, &j->batch, BATCH_BYTES, &j->done);
+  /* Messages are thread-local: carry it to the loop. */
+  if (j->rc)
+    j->msg = xstrdup(tc_errmsg(j->rc));
 }
 
 static void series_queue(struct series_job *j);
@@ -85,7 +87,7 @@ static void series_after(uv_work_t *w, int status) {
     int code = grpc_code_from_tc(j->rc);
     if (j->rc == TC_ELIMIT)
       code = GRPC_RESOURCE_EXHAUSTED;
-    job_end(j, code, tc_errmsg(j->rc));
+    job_end(j, code, j->msg);
     return;
   }
   struct decbuf d = decbuf_make(j->batch.data, j->batch.len);
@@ -165,6 +167,7 @@ struct label_job {
   void *req;
   struct strlist out;
   int rc;
+  char *msg; /* owned: the worker thread's error message */
 };
 
 static void label_work(uv_work_t *w) {
@@ -174,7 +177,7 @@ static void label_work(uv_work_t *w) {
   else
     j->rc = store_label_names(j->svc->bs, j->req, &j->out);
   if (j->rc)
-    j->rc = tc_error(j->rc, "%s", tc_errmsg(j->rc));
+    j->msg = xstrdup(tc_errmsg(j->rc));
 }
 
 static void label_after(uv_work_t *w, int status) {
@@ -195,9 +198,11 @@ static void label_after(uv_work_t *w, int status) {
     }
   }
   if (rc)
-    grpc_call_finish(j->call, grpc_code_from_tc(rc), "%s", tc_errmsg(rc));
+    grpc_call_finish(j->call, grpc_code_from_tc(rc), "%s",
+                     j->rc ? j->msg : tc_errmsg(rc));
   else
     grpc_call_finish(j->call, GRPC_OK, NULL);
+  free(j->msg);
   if (j->values)
     thanos__label_values_request__free_unpacked(j->req, NULL);
   else
