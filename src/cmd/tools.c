@@ -7,6 +7,14 @@ static const struct cmd bucket[] = {
     {"ls", cmd_tools_bucket_ls, "list the blocks of a bucket"},
     {"inspect", cmd_tools_bucket_inspect, "show the blocks of a bucket as a table"},
     {"upload-blocks", cmd_tools_bucket_upload_blocks, "upload local Prometheus blocks to a bucket"},
+    /* Hidden (no summary): object-level helpers for tests and debugging. */
+    {"acceptance", cmd_tools_bucket_acceptance, NULL},
+    {"get", cmd_tools_bucket_get, NULL},
+    {"put", cmd_tools_bucket_put, NULL},
+    {"rm", cmd_tools_bucket_rm, NULL},
+    {"iter", cmd_tools_bucket_iter, NULL},
+    {"stat", cmd_tools_bucket_stat, NULL},
+    {"sign", cmd_tools_bucket_sign, NULL},
     {NULL, NULL, NULL},
 };
 
