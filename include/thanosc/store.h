@@ -38,6 +38,26 @@
 #include "thanosc/tsdb/index.h"
 #include "thanosc/tsdb/meta.h"
 
+/* ---- index cache (src/store/cache.c) ---- */
+
+/* Item types, as the item_type label of the metrics names them. */
+enum index_cache_type { INDEX_CACHE_POSTINGS = 0, INDEX_CACHE_SERIES = 1 };
+
+struct index_cache;
+/* An LRU of index byte ranges bounded by max_bytes (0 disables it).
+ * Thread-safe. */
+struct index_cache *index_cache_new(uint64_t max_bytes);
+void index_cache_free(struct index_cache *c); /* NULL is fine */
+/* Copies the cached bytes of (ulid, off, len) into out (len bytes);
+ * false on a miss. */
+bool index_cache_get(struct index_cache *c, int type, const char *ulid,
+                     uint64_t off, uint32_t len, uint8_t *out);
+bool index_cache_has(struct index_cache *c, const char *ulid, uint64_t off,
+                     uint32_t len);
+/* Copies data in, evicting the least recently used items as needed. */
+void index_cache_put(struct index_cache *c, int type, const char *ulid,
+                     uint64_t off, uint32_t len, const uint8_t *data);
+
 /* ---- index-header ---- */
 
 #define INDEXHEADER_MAGIC 0xBAAAD792u
@@ -58,11 +78,13 @@ int indexheader_build(struct objstore *bkt, const char *index_name,
  * "bytes at offset" source that looks like the whole index object:
  * header, symbols, postings offset table and TOC from the mmapped file,
  * everything else through ranged reads of bkt (borrowed: must outlive the
- * source). Hand *src to index_reader_open(). TC_ECORRUPT / TC_ECHECKSUM
+ * source), looked up in and added to cache (borrowed, may be NULL) under
+ * ulid. Hand *src to index_reader_open(). TC_ECORRUPT / TC_ECHECKSUM
  * for a damaged file (callers rebuild it).
  */
 int indexheader_open(const char *path, struct objstore *bkt,
-                     const char *index_name, struct tsdb_bytes *src /* OUT */);
+                     const char *index_name, struct index_cache *cache,
+                     const char *ulid, struct tsdb_bytes *src /* OUT */);
 
 /*
  * Ranges of the index object read ahead of index_reader_series() calls:
@@ -89,6 +111,7 @@ struct store_block {
   char **segs;                 /* owned: object names of chunks/ files */
   size_t nsegs;
   struct labels ext;           /* owned copy of meta.thanos.labels */
+  struct index_cache *index_cache; /* borrowed, may be NULL */
 };
 
 void store_block_ref(struct store_block *b);
@@ -104,6 +127,7 @@ struct bucket_store_opts {
   uint64_t series_limit;             /* --store.limits.request-series */
   uint64_t samples_limit;            /* --store.limits.request-samples */
   struct store_relabel *relabel;     /* borrowed, may be NULL */
+  struct index_cache *cache;         /* borrowed, may be NULL */
 };
 
 struct bucket_store {

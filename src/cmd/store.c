@@ -238,6 +238,7 @@ int cmd_store(int argc, char **argv) {
   const struct flag_def *tables[] = {shared, own, NULL};
   struct objstore *bkt = NULL;
   struct store_relabel *relabel = NULL;
+  struct index_cache *cache = NULL;
   char *yaml = NULL;
   int rc = flags_parse(tables, STORE_CMD, store_summary, argc, argv, NULL);
   int code = rc == 1 ? 0 : rc;
@@ -295,6 +296,7 @@ int cmd_store(int argc, char **argv) {
     goto out;
   }
   metrics_register_process();
+  cache = index_cache_new(o.index_cache_size);
   struct bucket_store bs;
   uint64_t series_limit = (uint64_t)(o.request_series > 0 ? o.request_series
                                      : o.touched_series_limit > 0
@@ -315,6 +317,7 @@ int cmd_store(int argc, char **argv) {
       .series_limit = series_limit,
       .samples_limit = samples_limit,
       .relabel = relabel,
+      .cache = cache,
   };
   rc = bucket_store_init(&bs, bkt, &bo);
   if (rc) {
@@ -355,6 +358,7 @@ release:
   bucket_store_release(&bs);
 out:
   objstore_close(bkt);
+  index_cache_free(cache);
   store_relabel_free(relabel);
   free(yaml);
   flag_values_release(tables);

@@ -146,6 +146,7 @@ static int block_load(struct bucket_store *s, struct block_meta *meta,
   b->meta = *meta;
   block_meta_init(meta);
   b->bkt = s->bkt;
+  b->index_cache = s->o.cache;
   const char *id = b->meta.ulid;
   b->dir = xasprintf("%s/%s", s->data_dir, id);
   char *ih = xasprintf("%s/index-header", b->dir);
@@ -154,14 +155,14 @@ static int block_load(struct bucket_store *s, struct block_meta *meta,
   int rc = mkdir_p1(b->dir);
   if (rc)
     goto out;
-  rc = indexheader_open(ih, s->bkt, index_name, &src);
+  rc = indexheader_open(ih, s->bkt, index_name, s->o.cache, id, &src);
   if (rc) {
     if (rc != TC_ENOTFOUND)
       LOG_WARN("index-header unusable, rebuilding", "id", id, "err",
                tc_errmsg(rc));
     rc = indexheader_build(s->bkt, index_name, ih);
     if (!rc)
-      rc = indexheader_open(ih, s->bkt, index_name, &src);
+      rc = indexheader_open(ih, s->bkt, index_name, s->o.cache, id, &src);
   }
   if (rc)
     goto out;

@@ -190,6 +190,9 @@ struct ih_source {
   const uint8_t *sym_map, *ptab_map;
   struct objstore *bkt;  /* borrowed */
   char *index_name;      /* owned */
+  struct index_cache *cache; /* borrowed, may be NULL */
+  char ulid[TSDB_ULID_LEN + 1];
+  uint64_t postings_off; /* the index's postings section: item type */
   struct preload_range *pre; /* sorted by off, disjoint */
   size_t npre, precap;
 };
@@ -220,6 +223,19 @@ static int ih_read(void *ctx, uint64_t off, size_t len, struct tc_buf *scratch,
     *out = s->ptab_map + (off - s->ptab_off);
     return 0;
   }
+  int type = off >= s->postings_off ? INDEX_CACHE_POSTINGS
+                                     : INDEX_CACHE_SERIES;
+  bool cacheable = s->cache && len <= UINT32_MAX;
+  if (cacheable) {
+    tc_buf_reset(scratch);
+    if (tc_buf_reserve(scratch, len) == 0 &&
+        index_cache_get(s->cache, type, s->ulid, off, (uint32_t)len,
+                        (uint8_t *)scratch->data)) {
+      scratch->len = len;
+      *out = (const uint8_t *)scratch->data;
+      return 0;
+    }
+  }
   /* Preloaded ranges: the last one starting at or before off. */
   size_t lo = 0, hi = s->npre;
   while (lo < hi) {
@@ -229,14 +245,19 @@ static int ih_read(void *ctx, uint64_t off, size_t len, struct tc_buf *scratch,
     else
       hi = mid;
   }
+  int rc = 1;
   if (lo > 0) {
     struct preload_range *p = &s->pre[lo - 1];
     if (end <= p->off + p->len) {
       *out = p->data + (off - p->off);
-      return 0;
+      rc = 0;
     }
   }
-  return bucket_read(s, off, len, scratch, out);
+  if (rc)
+    rc = bucket_read(s, off, len, scratch, out);
+  if (!rc && cacheable)
+    index_cache_put(s->cache, type, s->ulid, off, (uint32_t)len, *out);
+  return rc;
 }
 
 static void ih_close(void *ctx) {
@@ -253,7 +274,8 @@ static const struct tsdb_bytes_ops ih_ops = {.read = ih_read,
                                              .close = ih_close};
 
 int indexheader_open(const char *path, struct objstore *bkt,
-                     const char *index_name, struct tsdb_bytes *src) {
+                     const char *index_name, struct index_cache *cache,
+                     const char *ulid, struct tsdb_bytes *src) {
   memset(src, 0, sizeof(*src));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -328,6 +350,9 @@ int indexheader_open(const char *path, struct objstore *bkt,
   }
   s->bkt = bkt;
   s->index_name = xstrdup(index_name);
+  s->cache = cache;
+  snprintf(s->ulid, sizeof s->ulid, "%s", ulid ? ulid : "");
+  s->postings_off = be64_at(toc + 32);
   src->ops = &ih_ops;
   src->ctx = s;
   src->size = s->ptab_off + s->ptab_len;

@@ -300,14 +300,19 @@ static int preload_series(struct store_block *b, const uint64_t *ids,
                      : EST_SERIES_SIZE;
   uint64_t *offs = xmalloc(n * sizeof(uint64_t));
   uint64_t *lens = xmalloc(n * sizeof(uint64_t));
+  size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    offs[i] = ids[i] * 16;
-    lens[i] = est;
+    /* Entries the index cache holds need no read. */
+    if (index_cache_has(b->index_cache, b->meta.ulid, ids[i] * 16, 10))
+      continue;
+    offs[k] = ids[i] * 16;
+    lens[k] = est;
     /* The next entry bounds this one. */
-    if (i + 1 < n && ids[i + 1] * 16 - offs[i] < est)
-      lens[i] = ids[i + 1] * 16 - offs[i];
+    if (i + 1 < n && ids[i + 1] * 16 - offs[k] < est)
+      lens[k] = ids[i + 1] * 16 - offs[k];
+    k++;
   }
-  int rc = indexheader_preload(&b->index.src, offs, lens, n);
+  int rc = indexheader_preload(&b->index.src, offs, lens, k);
   free(offs);
   free(lens);
   return rc;

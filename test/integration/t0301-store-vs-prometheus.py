@@ -10,6 +10,7 @@
 # the answers must be equal. Also: Info, sorting, without_replica_labels,
 # request limits (ResourceExhausted) and an empty label name.
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -189,6 +190,17 @@ t.ok(code == grpc.StatusCode.OK, "an equality matcher is not a regex",
 code, msg = code_of(lambda: store_series('up{job=~"["', T0, T1))
 t.ok(code == grpc.StatusCode.INVALID_ARGUMENT, "bad regex: InvalidArgument",
      "%s %s" % (code, msg))
+# The repeated selections were answered from the index cache.
+mtext = S.http_get("http://127.0.0.1:%d/metrics" % store.http)
+for typ in ("Postings", "Series"):
+    hit = re.search(r'thanos_store_index_cache_hits_total\{item_type="%s"\} '
+                    r'(\S+)' % typ, mtext)
+    items = re.search(r'thanos_store_index_cache_items\{item_type="%s"\} '
+                      r'(\S+)' % typ, mtext)
+    t.ok(hit and float(hit.group(1)) > 0 and items and
+         float(items.group(1)) > 0,
+         "index cache holds %s and answers repeated reads" % typ,
+         hit and hit.group(0))
 t.stop(store)
 
 limited = S.start_store(t, bucket, os.path.join(t.tmp, "data"),
