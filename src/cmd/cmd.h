@@ -99,6 +99,9 @@ void cmd_server_flags(struct flag_def *out, struct server_opts *o,
                       const char *grpc_default);
 /* Applies log flags; checks objstore flags are not both given. 0 or 2. */
 int cmd_server_opts_check(struct server_opts *o, const char *cmd);
+/* Frees what flags_parse() stored in the tables: strings, enums and string
+ * lists (the other values need no freeing). */
+void cmd_flags_release(const struct flag_def *const *tables);
 /* The objstore YAML from --objstore.config or the file; NULL + message. */
 char *cmd_objstore_yaml(struct server_opts *o, const char *cmd);
 

@@ -126,3 +126,18 @@ char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
   fclose(f);
   return tc_buf_detach(&b, NULL);
 }
+
+void cmd_flags_release(const struct flag_def *const *tables) {
+  for (const struct flag_def *const *t = tables; *t; t++) {
+    for (const struct flag_def *f = *t; f->name; f++) {
+      if (!f->dst)
+        continue;
+      if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
+        free(*(char **)f->dst);
+        *(char **)f->dst = NULL;
+      } else if (f->type == FLAG_STRINGS) {
+        strlist_release(f->dst);
+      }
+    }
+  }
+}
