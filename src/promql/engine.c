@@ -1438,11 +1438,20 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
             r = v[j];
         break;
       case PROMQL_AGG_STDDEV:
-      case PROMQL_AGG_STDVAR:
-        r = promql__variance(v, n);
+      case PROMQL_AGG_STDVAR: {
+        /* Prometheus's aggregation: plain Welford from the first value;
+         * NaN or Inf there makes the group NaN */
+        double mean = v[0], m2 = isnan(v[0]) || isinf(v[0]) ? NAN : 0;
+        for (size_t j = 1; j < n; j++) {
+          double delta = v[j] - mean;
+          mean += delta / (double)(j + 1);
+          m2 += delta * (v[j] - mean);
+        }
+        r = m2 / (double)n;
         if (op == PROMQL_AGG_STDDEV)
           r = sqrt(r);
         break;
+      }
       case PROMQL_AGG_QUANTILE:
         memcpy(cur, v, n * sizeof(double));
         r = promql__quantile(param, cur, n);
