@@ -1914,7 +1914,21 @@ out:
 
 /* ---- dispatch ----------------------------------------------------------- */
 
+static int eval_node(struct ev *ev, const struct promql_expr *e,
+                     struct val *out);
+
+/* Evaluates e into out; on failure out is released (empty). */
 static int eval(struct ev *ev, const struct promql_expr *e, struct val *out) {
+  int rc = eval_node(ev, e, out);
+  if (rc < 0 || *ev->rc < 0) {
+    val_release(out);
+    return rc < 0 ? rc : *ev->rc;
+  }
+  return 0;
+}
+
+static int eval_node(struct ev *ev, const struct promql_expr *e,
+                     struct val *out) {
   int rc;
   memset(out, 0, sizeof(*out));
   if ((rc = ev_check(ev)) < 0)
