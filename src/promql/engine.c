@@ -56,6 +56,10 @@ struct val {
   int64_t range, offset, at_ms;
   enum promql_at at;
   const struct promql_expr *sel; /* the vector selector of a MATRIX_SEL */
+  /* samples this value holds in the query's --query.max-samples account
+   * (given back when it is released) */
+  int64_t counted;
+  int64_t *acct;
 };
 
 struct ev {
@@ -180,6 +184,8 @@ static void mser_release(struct mser *s) {
 }
 
 static void val_release(struct val *v) {
+  if (v->acct)
+    *v->acct -= v->counted;
   free(v->sc);
   free(v->str);
   for (size_t i = 0; i < v->n; i++)
@@ -392,6 +398,7 @@ static int eval_vsel(struct ev *ev, const struct promql_expr *e, bool want_ts,
   for (size_t k = 0; k < nms; k++) {
     struct mser *m = &ms[k];
     struct vser *s = NULL;
+    *ev->nsamples -= (int64_t)m->n; /* raw samples are dropped below */
     size_t j = 0; /* samples with t <= ref */
     for (size_t i = 0; i < ev->nsteps; i++) {
       int64_t ref = ref_time(ev, e->at, e->at_ms, e->offset_ms, i);
@@ -411,7 +418,9 @@ static int eval_vsel(struct ev *ev, const struct promql_expr *e, bool want_ts,
     mser_release(m);
   }
   free(ms);
-  return ev_count(ev, (int64_t)(out->n * ev->nsteps));
+  out->counted = (int64_t)(out->n * ev->nsteps);
+  out->acct = ev->nsamples;
+  return ev_count(ev, out->counted);
 }
 
 static int eval(struct ev *ev, const struct promql_expr *e, struct val *out);
@@ -479,6 +488,7 @@ done:
 static int eval_matrix(struct ev *ev, const struct promql_expr *e,
                        const char *func, struct val *out) {
   const struct promql_expr *vs;
+  int rc;
   int64_t rmin = INT64_MAX, rmax = INT64_MIN;
   e = unparen(e);
   if (e->kind == PROMQL_SUBQUERY)
@@ -498,8 +508,14 @@ static int eval_matrix(struct ev *ev, const struct promql_expr *e,
     rmin = TC_MIN(rmin, r);
     rmax = TC_MAX(rmax, r);
   }
-  return load(ev, vs, rmin - e->range_ms + 1, rmax, e->range_ms, func, false,
-              &out->m, &out->nm);
+  rc = load(ev, vs, rmin - e->range_ms + 1, rmax, e->range_ms, func, false,
+            &out->m, &out->nm);
+  if (rc == 0) {
+    for (size_t k = 0; k < out->nm; k++)
+      out->counted += (int64_t)out->m[k].n;
+    out->acct = ev->nsamples;
+  }
+  return rc;
 }
 
 /* ---- functions ---------------------------------------------------------- */
