@@ -1518,12 +1518,16 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
               ratio = 1;
             if (ratio < -1)
               ratio = -1;
+            /* Prometheus 3 is built with stringlabels: Hash() is XXH64
+             * of the set's encoding, uvarint length + bytes per string */
             tc_buf_init(&hb, 0);
             for (size_t q = 0; q < in.s[k].lbls.n; q++) {
-              tc_buf_adds(&hb, in.s[k].lbls.v[q].name);
-              tc_buf_addc(&hb, (char)0xff);
-              tc_buf_adds(&hb, in.s[k].lbls.v[q].value);
-              tc_buf_addc(&hb, (char)0xff);
+              const char *strs[2] = {in.s[k].lbls.v[q].name,
+                                     in.s[k].lbls.v[q].value};
+              for (int w = 0; w < 2; w++) {
+                tc_buf_put_uvarint(&hb, strlen(strs[w]));
+                tc_buf_adds(&hb, strs[w]);
+              }
             }
             h = XXH64(hb.data ? hb.data : "", hb.len, 0);
             tc_buf_release(&hb);
