@@ -190,3 +190,29 @@ TEST(promql_engine_concurrent) {
   promql_result_release(&r);
   promql_memstore_free(ms);
 }
+
+TEST(promql_engine_timeout) {
+  struct promql_memstore *ms = promql_memstore_new();
+  struct promql_engine_opts o;
+  struct promql_query q = {"sum(rate(big[5m])) + count(big)", 0, 30000000,
+                           15000, 0, NULL};
+  struct promql_result r;
+  char *err = NULL;
+  for (int s = 0; s < 200; s++) {
+    struct labels l = LABELS_INIT;
+    char v[16];
+    snprintf(v, sizeof(v), "%d", s);
+    promql_labels_set(&l, "__name__", "big");
+    promql_labels_set(&l, "i", v);
+    for (int i = 0; i < 2000; i++)
+      promql_memstore_add(ms, &l, i * 15000, i, false);
+    labels_release(&l);
+  }
+  promql_engine_opts_default(&o);
+  o.timeout_ms = 1;
+  ASSERT_EQ(promql_exec(&o, promql_memstore_queryable(ms), &q, &r, &err),
+            TC_ETIMEOUT);
+  ASSERT_STREQ(err, "query timed out in query execution");
+  free(err);
+  promql_memstore_free(ms);
+}
