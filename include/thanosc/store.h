@@ -86,6 +86,10 @@ int indexheader_open(const char *path, struct objstore *bkt,
                      const char *index_name, struct index_cache *cache,
                      const char *ulid, struct tsdb_bytes *src /* OUT */);
 
+/* Gives the mapped pages back to the page cache: the index reader copies
+ * what it needs at open, so they are only read again on demand. */
+void indexheader_drop_pages(struct tsdb_bytes *src);
+
 /*
  * Ranges of the index object read ahead of index_reader_series() calls:
  * while set, reads inside one of them are served from memory. The ranges

@@ -428,8 +428,15 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
                        .chunks = s->o.samples_limit
                                      ? (s->o.samples_limit + 119) / 120
                                      : 0};
+  /* Blocks whose external labels the matchers reject are not queried. */
   q->used = bs.v;
-  q->nused = bs.n;
+  q->nused = 0;
+  for (size_t i = 0; i < bs.n; i++) {
+    struct matchers idx;
+    if (block_matchers(bs.v[i], &ms, &idx))
+      q->used[q->nused++] = bs.v[i];
+    free(idx.v);
+  }
   bs.v = NULL;
   for (size_t i = 0; i < q->nused && !rc; i++)
     rc = block_select(q, q->used[i], &ms, req->without_replica_labels,
@@ -821,6 +828,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     if (!block_matchers(b, &ms, &idx))
       continue;
     const char *ev = label ? labels_get(&b->ext, label) : NULL;
+    bool any = false; /* a series matched (with matchers) */
     pthread_mutex_lock(&b->lock);
     if (idx.n == 0 && !ev) {
       /* No series filter: straight from the postings offset table. */
@@ -856,6 +864,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
           inrange = se.chunks[k].maxt >= start && se.chunks[k].mint <= end;
         if (rc || !inrange)
           continue;
+        any = true;
         if (label) {
           const char *v = labels_get(&se.lset, label);
           if (v)
@@ -869,14 +878,10 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
       free(ids);
     }
     pthread_mutex_unlock(&b->lock);
-    if (!label && idx.n == 0)
+    /* External label names count when the block has matching series. */
+    if (!label && (idx.n == 0 || any))
       for (size_t k = 0; k < b->ext.n; k++)
         strlist_push(out, b->ext.v[k].name);
-    else if (!label && b->ext.n) {
-      /* ext names count when some series matched: approximate by block */
-      for (size_t k = 0; k < b->ext.n; k++)
-        strlist_push(out, b->ext.v[k].name);
-    }
     if (label && idx.n == 0 && ev)
       strlist_push(out, ev);
     free(idx.v);
