@@ -132,6 +132,7 @@ struct bucket_store_opts {
   uint64_t samples_limit;            /* --store.limits.request-samples */
   struct store_relabel *relabel;     /* borrowed, may be NULL */
   struct index_cache *cache;         /* borrowed, may be NULL */
+  uint64_t chunk_pool_size;          /* bytes of chunk reads at once, 0 = any */
 };
 
 struct bucket_store {
@@ -144,6 +145,7 @@ struct bucket_store {
   struct bucket_store__meta_cache *metas; /* sync-thread only */
   size_t nmetas, metascap;
   atomic_int synced;                 /* first sync done */
+  atomic_uint_fast64_t chunk_bytes;  /* chunk read buffers held now */
 };
 
 /* Creates the data dir. bkt and o->relabel are borrowed. */

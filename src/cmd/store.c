@@ -322,6 +322,7 @@ int cmd_store(int argc, char **argv) {
       .samples_limit = samples_limit,
       .relabel = relabel,
       .cache = cache,
+      .chunk_pool_size = o.chunk_pool_size,
   };
   rc = bucket_store_init(&bs, bkt, &bo);
   if (rc) {

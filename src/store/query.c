@@ -49,6 +49,8 @@ struct qseries {
 };
 
 struct store_query {
+  struct bucket_store *s;      /* borrowed */
+  uint64_t pool_held;          /* bytes of the chunk pool this batch holds */
   struct store_block **blocks; /* referenced snapshot */
   size_t nblocks;
   struct store_block **used; /* queried blocks (borrowed) */
@@ -63,6 +65,8 @@ struct store_query {
   struct tc_buf *bufs; /* range buffers of the current batch */
   size_t nbufs, bufcap;
 };
+
+static void pool_give_back(struct store_query *q);
 
 static struct metric *m_series_req, *m_chunks_fetched, *m_series_fetched;
 
@@ -384,6 +388,7 @@ static int block_select(struct store_query *q, struct store_block *b,
 void store_query_free(struct store_query *q) {
   if (!q)
     return;
+  pool_give_back(q);
   for (size_t i = 0; i < q->n; i++) {
     labels_release(&q->v[i].ls);
     free(q->v[i].c);
@@ -404,6 +409,7 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
   qmetrics_init();
   metric_inc(metric_child(m_series_req));
   struct store_query *q = xcalloc(1, sizeof(*q));
+  q->s = s;
   struct matchers ms = {0}, hint = {0};
   struct bset bs = {0};
   q->mint = req->min_time;
@@ -558,6 +564,23 @@ static int fetch_one(struct store_query *q, struct cref *r) {
                   r->seg, r->off);
 }
 
+/* Reserves n bytes of --chunk-pool-size for this batch's reads. */
+static int pool_take(struct store_query *q, uint64_t n) {
+  uint64_t max = q->s->o.chunk_pool_size;
+  uint64_t now = atomic_fetch_add(&q->s->chunk_bytes, n) + n;
+  q->pool_held += n;
+  if (max && now > max)
+    return tc_error(TC_ELIMIT, "chunk pool exhausted: %llu bytes of chunk "
+                    "reads in flight exceed --chunk-pool-size=%llu",
+                    (unsigned long long)now, (unsigned long long)max);
+  return 0;
+}
+
+static void pool_give_back(struct store_query *q) {
+  atomic_fetch_sub(&q->s->chunk_bytes, q->pool_held);
+  q->pool_held = 0;
+}
+
 static int fetch_chunks(struct store_query *q, size_t from, size_t to) {
   size_t n = 0;
   for (size_t i = from; i < to; i++)
@@ -583,6 +606,9 @@ static int fetch_chunks(struct store_query *q, size_t from, size_t to) {
         end = (uint64_t)r[j].off + EST_CHUNK_SIZE;
       j++;
     }
+    rc = pool_take(q, end - start);
+    if (rc)
+      break;
     struct tc_buf *b = new_buf(q);
     rc = fetch(r[i].b, r[i].seg, start, end - start, b);
     for (size_t x = i; x < j && !rc; x++) {
@@ -764,6 +790,7 @@ int store_series_next(struct store_query *q, struct tc_buf *out,
     for (size_t i = 0; i < q->nbufs; i++)
       tc_buf_release(&q->bufs[i]);
     q->nbufs = 0;
+    pool_give_back(q);
     q->next = to;
   }
   if (!rc && q->next >= q->n) {

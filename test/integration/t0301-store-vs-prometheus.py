@@ -9,6 +9,7 @@
 # selector, /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values);
 # the answers must be equal. Also: Info, sorting, without_replica_labels,
 # request limits (ResourceExhausted) and an empty label name.
+import concurrent.futures
 import os
 import re
 import sys
@@ -112,5 +113,27 @@ code, msg = code_of(lambda: store_series('up{instance="i0",job="a"}',
 t.ok(code == grpc.StatusCode.OK, "a request within the limits passes",
      "%s %s" % (code, msg))
 t.stop(limited)
+
+# --store.grpc.series-max-concurrency=1: parallel calls wait at the gate
+# and all succeed; a tiny --chunk-pool-size fails clearly.
+gated = S.start_store(t, bucket, os.path.join(t.tmp, "data"),
+                      "--store.grpc.series-max-concurrency=1")
+c.stub = stub = rpc_grpc.StoreStub(grpc.insecure_channel(
+    "127.0.0.1:%d" % gated.grpc))
+with concurrent.futures.ThreadPoolExecutor(6) as ex:
+    outs = list(ex.map(lambda _: len(store_series(
+        '{__name__=~".+"}', T0, T1)), range(6)))
+t.ok(outs == [outs[0]] * 6 and outs[0] == 38,
+     "six parallel calls through a gate of one all succeed", outs)
+t.stop(gated)
+gated = S.start_store(t, bucket, os.path.join(t.tmp, "data"),
+                      "--chunk-pool-size=1KB")
+c.stub = stub = rpc_grpc.StoreStub(grpc.insecure_channel(
+    "127.0.0.1:%d" % gated.grpc))
+code, msg = code_of(lambda: store_series('up', T0, T1))
+t.ok(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "chunk-pool-size" in msg,
+     "chunk pool exhausted: ResourceExhausted naming the flag",
+     "%s %s" % (code, msg))
+t.stop(gated)
 t.stop(prom)
 t.done()
