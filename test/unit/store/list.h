@@ -2,3 +2,4 @@
 TEST_ENTRY(store_indexheader_golden_bytes)
 TEST_ENTRY(store_indexheader_refuses_damage)
 TEST_ENTRY(store_index_cache_lru_bound)
+TEST_ENTRY(store_query_downsampled_blocks)
