@@ -93,7 +93,7 @@ void store_block_ref(struct store_block *b) {
 }
 
 static void block_free(struct store_block *b) {
-  index_reader_close(&b->index);
+  lazy_index_close(&b->index);
   for (size_t i = 0; i < b->nsegs; i++)
     free(b->segs[i]);
   free(b->segs);
@@ -167,7 +167,7 @@ static int block_load(struct bucket_store *s, struct block_meta *meta,
   }
   if (rc)
     goto out;
-  rc = index_reader_open(&b->index, &src);
+  rc = lazy_index_open(&b->index, &src);
   if (rc)
     goto out;
   indexheader_drop_pages(&b->index.src);

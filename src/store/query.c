@@ -62,6 +62,7 @@ struct store_query {
   int aggrs[6]; /* requested Thanos__Aggr values */
   size_t naggrs;
   int hints_sent;
+  struct lazy_arena arena; /* label strings of the selected series */
   struct tc_buf *bufs; /* range buffers of the current batch */
   size_t nbufs, bufcap;
 };
@@ -290,7 +291,7 @@ static int cmp_qchunk(const void *a, const void *b) {
 /* The postings of ms in block b (lock held), expanded. */
 static int block_ids(struct store_block *b, const struct matchers *ms,
                      uint64_t **ids, size_t *n) {
-  struct postings *p = index_reader_select(&b->index, ms);
+  struct postings *p = lazy_index_select(&b->index, ms);
   return postings_expand(p, ids, n);
 }
 
@@ -341,7 +342,7 @@ static int block_select(struct store_query *q, struct store_block *b,
   if (!rc)
     rc = preload_series(b, ids, nids);
   for (size_t i = 0; i < nids && !rc; i++) {
-    rc = index_reader_series(&b->index, ids[i], &s);
+    rc = lazy_index_series(&b->index, ids[i], &q->arena, &s);
     if (rc)
       break;
     size_t keep = 0;
@@ -401,6 +402,7 @@ void store_query_free(struct store_query *q) {
     store_block_unref(q->blocks[i]);
   free(q->blocks);
   free(q->used);
+  lazy_arena_release(&q->arena);
   free(q);
 }
 
@@ -828,6 +830,14 @@ static void strlist_sort_uniq(struct strlist *l, int64_t limit) {
   }
 }
 
+static int push_value(void *data, const char *v, size_t n, uint64_t off) {
+  (void)off;
+  char *s = xstrndup(v, n);
+  strlist_push(data, s);
+  free(s);
+  return 0;
+}
+
 /* label != NULL: values of label; else names. */
 static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
                         Thanos__LabelMatcher **pm, size_t npm,
@@ -838,6 +848,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
   struct store_block **blocks = NULL;
   size_t nblocks = 0;
   struct index_series se = {0};
+  struct lazy_arena arena = {0};
   int rc = matchers_from_pb(pm, npm, &ms);
   if (!rc)
     rc = hint_matchers(hints, 1, &hint);
@@ -860,18 +871,15 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     if (idx.n == 0 && !ev) {
       /* No series filter: straight from the postings offset table. */
       if (label) {
-        const struct index_pname *pn =
-            index_reader_label_values(&b->index, label);
-        for (size_t i = 0; pn && i < pn->n; i++)
-          strlist_push(out, pn->v[i].value);
+        const struct lazy_name *ln = lazy_index_name(&b->index, label);
+        if (ln)
+          rc = lazy_index_values(&b->index, ln, push_value, out);
       } else {
-        const char **names;
-        size_t nn;
-        index_reader_label_names(&b->index, &names, &nn);
-        for (size_t i = 0; i < nn; i++)
-          if (!labels_get(&b->ext, names[i]))
-            strlist_push(out, names[i]);
-        free(names);
+        for (size_t i = 0; i < b->index.nnames; i++) {
+          const char *nm = b->index.names[i].name;
+          if (*nm && !labels_get(&b->ext, nm))
+            strlist_push(out, nm);
+        }
       }
     } else {
       uint64_t *ids = NULL;
@@ -885,7 +893,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
       if (!rc)
         rc = preload_series(b, ids, nids);
       for (size_t i = 0; i < nids && !rc; i++) {
-        rc = index_reader_series(&b->index, ids[i], &se);
+        rc = lazy_index_series(&b->index, ids[i], &arena, &se);
         bool inrange = false;
         for (size_t k = 0; k < se.nchunks && !rc && !inrange; k++)
           inrange = se.chunks[k].maxt >= start && se.chunks[k].mint <= end;
@@ -927,6 +935,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     strlist_sort_uniq(out, limit);
 out:
   index_series_release(&se);
+  lazy_arena_release(&arena);
   for (size_t i = 0; i < nblocks; i++)
     store_block_unref(blocks[i]);
   free(blocks);
