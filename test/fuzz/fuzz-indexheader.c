@@ -2,8 +2,9 @@
  * fuzz-indexheader: the store gateway's index-header path
  * (src/store/indexheader.c) on arbitrary bytes. The first byte chooses the
  * mode: even - the bytes are a block's index object in a memory bucket,
- * built into an index-header, opened as a virtual index and read (every
- * postings list of the first names, their series); odd - the bytes are an
+ * built into an index-header, opened as a virtual index by the TSDB index
+ * reader and by the store's sampled reader, and read (postings of the
+ * first names, their series, a regex selection); odd - the bytes are an
  * index-header file opened against an empty index. Any input builds, opens
  * and reads or fails with an error code; nothing crashes or leaks.
  */
@@ -37,6 +38,34 @@ static void read_all(struct index_reader *r) {
   index_series_release(&s);
 }
 
+static int count_value(void *data, const char *v, size_t n, uint64_t off) {
+  (void)v, (void)n, (void)off;
+  ++*(size_t *)data;
+  return 0;
+}
+
+static void read_lazy(struct lazy_index *x) {
+  struct lazy_arena a = {0};
+  struct index_series s = {0};
+  struct matchers ms = {0};
+  for (size_t i = 0; i < x->nnames && i < 4; i++) {
+    size_t nv = 0;
+    (void)lazy_index_values(x, &x->names[i], count_value, &nv);
+  }
+  if (matchers_add(&ms, MATCH_RE, "__name__", ".+") == 0) {
+    uint64_t *ids;
+    size_t n;
+    if (postings_expand(lazy_index_select(x, &ms), &ids, &n) == 0) {
+      for (size_t j = 0; j < n && j < 16; j++)
+        (void)lazy_index_series(x, ids[j], &a, &s);
+      free(ids);
+    }
+  }
+  matchers_release(&ms);
+  index_series_release(&s);
+  lazy_arena_release(&a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
@@ -61,6 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         index_reader_open(&r, &src) == 0) {
       read_all(&r);
       index_reader_close(&r);
+    }
+    struct lazy_index x;
+    if (indexheader_open(path, os, "B/index", NULL, "B", &src) == 0 &&
+        lazy_index_open(&x, &src) == 0) {
+      read_lazy(&x);
+      lazy_index_close(&x);
     }
   }
   unlink(path);
