@@ -60,6 +60,11 @@ void labels_add(struct labels *ls, const char *name, const char *value);
  * empty set with labels_init() + ls->flags = LABELS_BORROWED). */
 void labels_add_borrowed(struct labels *ls, const char *name,
                          const char *value);
+/* On a sorted, owned set: sets name to a copy of value, keeping the order
+ * (replacing an existing value); an empty value deletes the label. */
+void labels_set(struct labels *ls, const char *name, const char *value);
+/* On a sorted set: removes name if present (frees owned strings). */
+void labels_del(struct labels *ls, const char *name);
 /* Sorts by name. Returns TC_EINVAL naming the label on duplicate names. */
 int labels_sort(struct labels *ls);
 /* Deep copy into dst (initialised by this call, owns its strings). */

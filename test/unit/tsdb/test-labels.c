@@ -33,6 +33,23 @@ TEST(labels_compare_hash_format) {
   labels_add(&b, "a", "x\"y\\z\n\x01\xff" "\xc3\xa9\xe6\x97\xa5");
   ASSERT_OK(labels_format(&b, &out));
   ASSERT_STREQ(out.data, "{a=\"x\\\"y\\\\z\\n\\x01\\xff\xc3\xa9\xe6\x97\xa5\"}");
+  /* set / del keep the order. */
+  labels_set(&b, "m", "1");
+  labels_set(&b, "0", "z");
+  labels_set(&b, "zz", "2");
+  labels_set(&b, "a", "y");
+  ASSERT_EQ(b.n, 4);
+  ASSERT_STREQ(b.v[0].name, "0");
+  ASSERT_STREQ(b.v[1].value, "y");
+  ASSERT_STREQ(b.v[3].name, "zz");
+  labels_set(&b, "m", "");
+  labels_del(&b, "0");
+  labels_del(&b, "nope");
+  ASSERT_EQ(b.n, 2);
+  ASSERT_STREQ(b.v[0].name, "a");
+  ASSERT_STREQ(b.v[1].name, "zz");
+  labels_release(&b);
+  labels_add(&b, "a", "x\"y\\z\n\x01\xff" "\xc3\xa9\xe6\x97\xa5");
   /* XXH64 of empty input is the well-known constant. */
   struct labels e = LABELS_INIT;
   ASSERT_UEQ(labels_hash(&e), 0xEF46DB3751D8E999ull);
