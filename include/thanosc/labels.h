@@ -18,7 +18,8 @@
  * Matchers (=, !=, =~, !~) use Prometheus's regex semantics: the pattern is
  * fully anchored and `.` matches a newline. Regexes run on PCRE2 with JIT;
  * literals, prefixes (`foo.*`), `.*`, `.+` and alternations of literals
- * (`a|b|c`) never reach PCRE2.
+ * (`a|b|c`) never reach PCRE2. A built matcher is read-only: several
+ * threads may match with it at once.
  */
 #ifndef THANOSC_LABELS_H
 #define THANOSC_LABELS_H
