@@ -151,6 +151,14 @@ bool matchers_match_labels(const struct matchers *ms,
  */
 int selector_parse(const char *s, struct matchers *ms);
 
+/*
+ * Parses a label set written as a selector of equality matchers only:
+ * `{a="b", c="d"}` or `metric{a="b"}` (the form labels_format() prints and
+ * test files use). out is initialised by the call, owns its strings and is
+ * sorted; TC_EPARSE on bad syntax, another operator or a duplicate name.
+ */
+int labels_parse(const char *s, struct labels *out);
+
 static inline bool matcher_matches_str(const struct matcher *m,
                                        const char *s) {
   size_t n = 0;

@@ -152,6 +152,15 @@ TEST(labels_selector_parse) {
   ASSERT_OK(selector_parse("{a=\"\\u00e9\"}", &ms));
   ASSERT_STREQ(ms.v[0].value, "\xc3\xa9");
   matchers_release(&ms);
+  struct labels pl;
+  ASSERT_OK(labels_parse("up{job=\"a\", b='x'}", &pl));
+  ASSERT_EQ(pl.n, 3);
+  ASSERT_STREQ(pl.v[0].name, "__name__");
+  ASSERT_STREQ(pl.v[1].name, "b");
+  labels_release(&pl);
+  ASSERT_EQ(labels_parse("{a!=\"b\"}", &pl), TC_EPARSE);
+  ASSERT_EQ(labels_parse("{a=\"b\",a=\"c\"}", &pl), TC_EPARSE);
+  ASSERT_EQ(pl.n, 0);
   const char *bad[] = {"", "{}", "{a}", "{a=b}", "{a=\"x}", "up{a=\"x\"",
                        "{a=~\"(\"}", "up}", "{a=\"\\q\"}", "{a=\"x\" b=\"y\"}"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
