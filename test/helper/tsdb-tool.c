@@ -193,8 +193,10 @@ out:
 int tt_gen_block(int argc, char **argv) {
   const char *parent = NULL;
   int64_t nseries = 1000, nsamples = 120, nlabels = 3, start = 1700000000000;
+  int64_t offset = 0;
   for (int i = 0; i < argc; i++) {
     if (opt_i64(argv[i], "--series", &nseries) ||
+        opt_i64(argv[i], "--offset", &offset) ||
         opt_i64(argv[i], "--samples", &nsamples) ||
         opt_i64(argv[i], "--labels", &nlabels) ||
         opt_i64(argv[i], "--start", &start))
@@ -225,7 +227,8 @@ int tt_gen_block(int argc, char **argv) {
     int64_t scale = 100;
     for (int64_t k = 1; k < nlabels && k < 16; k++) {
       snprintf(names[k], sizeof(names[k]), "label_%02" PRId64, k);
-      int64_t v = k == nlabels - 1 || k == 15 ? i : i * scale / nseries;
+      int64_t v = k == nlabels - 1 || k == 15 ? i + offset
+                                              : i * scale / nseries;
       snprintf(vals[k], sizeof(vals[k]), "value_%010" PRId64, v);
       labels_add_borrowed(&ls, names[k], vals[k]);
       if (scale < INT64_MAX / 1000 / nseries)
