@@ -68,6 +68,8 @@ struct s3_bucket {
   pthread_mutex_t pool_lock;
   CURL *pool[POOL_MAX];
   int npool;
+  CURLSH *share;      /* DNS cache and TLS sessions across the pool */
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 };
 
 static struct s3_bucket *s3b(struct objstore *os) {
@@ -244,6 +246,31 @@ static void pool_put(struct s3_bucket *b, CURL *c) {
     curl_easy_cleanup(c);
 }
 
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
+                       void *ud) {
+  (void)c;
+  (void)a;
+  pthread_mutex_lock(&((struct s3_bucket *)ud)->share_locks[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *ud) {
+  (void)c;
+  pthread_mutex_unlock(&((struct s3_bucket *)ud)->share_locks[d]);
+}
+
+static void share_init(struct s3_bucket *b) {
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&b->share_locks[i], NULL);
+  b->share = curl_share_init();
+  if (!b->share)
+    TC_BUG("curl_share_init");
+  curl_share_setopt(b->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt(b->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt(b->share, CURLSHOPT_USERDATA, b);
+  curl_share_setopt(b->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(b->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+}
+
 /* The raw path of a request: "/bucket/key" or "/key". Caller frees. */
 static char *req_path(struct s3_bucket *b, const char *key) {
   return xasprintf("%s/%s", b->path_base, key ? key : "");
@@ -369,6 +396,7 @@ static int setup(struct s3_bucket *b, struct s3_req *r, CURL *c,
   curl_easy_reset(c);
   curl_easy_setopt(c, CURLOPT_URL, url.data);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_SHARE, b->share);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hl);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
@@ -1016,6 +1044,7 @@ static int s3_open(struct objstore *os, struct objstore_cfg *cfg) {
 
   pthread_mutex_init(&b->pool_lock, NULL);
   httpc_global_init();
+  share_init(b);
   const char *bucket = objstore_cfg_str(cfg, "bucket", "");
   const char *endpoint = objstore_cfg_str(cfg, "endpoint", "");
   const char *region = objstore_cfg_str(cfg, "region", "");
@@ -1137,6 +1166,11 @@ static void s3_close(struct objstore *os) {
   for (int i = 0; i < b->npool; i++)
     curl_easy_cleanup(b->pool[i]);
   pthread_mutex_destroy(&b->pool_lock);
+  if (b->share) {
+    curl_share_cleanup(b->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+      pthread_mutex_destroy(&b->share_locks[i]);
+  }
   if (b->name)
     s3_creds_free(&b->creds);
   free_list(b->meta, b->nmeta);
