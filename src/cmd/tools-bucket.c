@@ -21,6 +21,7 @@
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/log.h"
 #include "thanosc/metrics.h"
 #include "thanosc/objstore.h"
 
@@ -232,6 +233,13 @@ int cmd_tools_bucket_ls(int argc, char **argv) {
     if (r == TC_ENOTFOUND) {
       meta_release(&m);
       continue; /* no meta.json: a partial upload, not a block yet */
+    }
+    if (r == TC_ECORRUPT) {
+      /* As Thanos's fetcher: a corrupt meta.json is skipped, not fatal. */
+      LOG_WARN("skipping block with a corrupt meta.json", "block", id, "err",
+               tc_errmsg(r));
+      meta_release(&m);
+      continue;
     }
     if (r < 0) {
       rc = fail(&c, r);
