@@ -347,6 +347,48 @@ report(rc == 0 and out == obj and h and "Credential=ASIAIMDS/" in h[0].get("auth
        and count("PUT", r"/latest/api/token") == 1,
        "imds: token, role and credentials from instance metadata", err)
 
+# 9. headers the config asks for: user metadata, SSE, Content-MD5.
+import base64
+import hashlib
+import json
+keyfile = os.path.join(tmp, "ssec.key")
+with open(keyfile, "wb") as f:
+    f.write(b"k" * 32)
+small = os.path.join(tmp, "small")
+with open(small, "wb") as f:
+    f.write(b"hello headers")
+for sse, want in [
+        (["sse_config:", "  type: SSE-S3"], {"x-amz-server-side-encryption": "AES256"}),
+        (["sse_config:", "  type: SSE-KMS", "  kms_key_id: key-1",
+          "  kms_encryption_context:", "    team: obs"],
+         {"x-amz-server-side-encryption": "aws:kms",
+          "x-amz-server-side-encryption-aws-kms-key-id": "key-1",
+          "x-amz-server-side-encryption-context":
+              base64.b64encode(json.dumps({"team": "obs"}, separators=(",", ":")).encode()).decode()}),
+        (["sse_config:", "  type: SSE-C", f"  encryption_key: {keyfile}"],
+         {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+          "x-amz-server-side-encryption-customer-key": base64.b64encode(b"k" * 32).decode(),
+          "x-amz-server-side-encryption-customer-key-md5":
+              base64.b64encode(hashlib.md5(b"k" * 32).digest()).decode()})]:
+    reset()
+    conf = cfg("region: us-east-1", "send_content_md5: true", "put_user_metadata:",
+               "  team: observability", *sse)
+    rc, out, err, _ = tb(conf, "put", "h/obj", small)
+    with lock:
+        h = [h for m, p, q, h in log if m == "PUT" and p == "/bkt/h/obj"]
+    want = dict(want, **{"x-amz-meta-team": "observability",
+                         "content-md5": base64.b64encode(hashlib.md5(b"hello headers").digest()).decode()})
+    bad = {k: (h[0].get(k) if h else None) for k, v in want.items() if not h or h[0].get(k) != v}
+    report(rc == 0 and not bad, f"headers: {sse[1].strip()} with metadata and Content-MD5", f"{bad} {err}")
+    if "SSE-C" in sse[1]:
+        reset()
+        rc, out, err, _ = tb(conf, "get", "h/obj")
+        with lock:
+            h = [h for m, p, q, h in log if m == "GET" and p == "/bkt/h/obj"]
+        report(rc == 0 and out == b"hello headers" and h and
+               h[0].get("x-amz-server-side-encryption-customer-algorithm") == "AES256",
+               "headers: SSE-C key sent on get too", err)
+
 srv.shutdown()
 print(f"1..{passed + failed}")
 print(f"{NAME}: {passed} passed, {failed} failed")
