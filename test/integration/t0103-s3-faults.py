@@ -82,7 +82,10 @@ class S3(BaseHTTPRequestHandler):
         if action and action.startswith("status:"):
             _, st, code = action.split(":")
             return self.send(int(st), error_xml(code, "injected"))
-        key = path.split("/", 2)[2] if path.count("/") >= 2 else ""
+        if (self.headers.get("Host") or "").startswith("bkt."):
+            key = path[1:]  # virtual-hosted: the bucket is in the host name
+        else:
+            key = path.split("/", 2)[2] if path.count("/") >= 2 else ""
         if "location" in q:
             return self.send(200, b'<?xml version="1.0"?><LocationConstraint>'
                              b'eu-west-3</LocationConstraint>')
@@ -305,6 +308,17 @@ with lock:
     auths = [h.get("authorization", "") for m, p, q, h in log if p == "/bkt/a/obj"]
 report(rc == 0 and auths and "/eu-west-3/s3/aws4_request" in auths[0],
        "region: looked up with GetBucketLocation", auths)
+
+# 6b. virtual-hosted style: the bucket goes into the host name.
+reset()
+vh = cfg("region: us-east-1", "bucket_lookup_type: virtual-hosted").replace(
+    f"endpoint: 127.0.0.1:{port}", f"endpoint: localhost:{port}")
+rc, out, err, _ = tb(vh, "get", "a/obj")
+with lock:
+    h = [(p, h) for m, p, q, h in log if m == "GET"]
+report(rc == 0 and out == obj and h and h[0][0] == "/a/obj"
+       and h[0][1].get("host") == f"bkt.localhost:{port}",
+       "virtual-hosted: bucket in the host, key in the path", f"{h[:1]} {err}")
 
 # 7. web identity through STS, refreshed before expiry.
 tok = os.path.join(tmp, "jwt")
