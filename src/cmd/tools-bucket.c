@@ -261,8 +261,15 @@ int cmd_tools_bucket_ls(int argc, char **argv) {
              "Source: %s\n", m.ulid, from, to, diff, (long long)m.level,
              (long long)m.resolution, m.source);
     } else {
+      /* Go's encoder with a tab indent: one tab per level. */
       char *js = json_dumps(m.json, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-      printf("%s\n", js ? js : "{}");
+      for (const char *p = js ? js : "{}"; *p; p++) {
+        putchar(*p);
+        if (*p == '\n')
+          for (; p[1] == ' '; p++)
+            putchar('\t');
+      }
+      putchar('\n');
       free(js);
     }
     meta_release(&m);
