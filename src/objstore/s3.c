@@ -149,6 +149,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     const char *sp = strchr(line, ' ');
     r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
     r->content_length = -1;
+    /* A 200 to a ranged get is the whole object: drop what comes before
+     * the bytes wanted (the range start plus what was delivered). */
+    r->skip = r->status == 200 && r->ranged ? r->range_off + r->delivered : 0;
     return len;
   }
   char *colon = strchr(line, ':');
@@ -547,13 +550,6 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
     pool_put(b, c);
     if (r->user_rc) {
       rc = r->user_rc;
-      break;
-    }
-    /* A 200 to a resumed get means the range was ignored: drop what we
-     * already have. Handled by skip on the next attempt only when the body
-     * did not start flowing yet. */
-    if (cc == CURLE_OK && r->status == 200 && resumed && r->fn) {
-      rc = tc_error(TC_EPROTO, "%s: server ignored the resume range", subj);
       break;
     }
     if (r->overflow) {
