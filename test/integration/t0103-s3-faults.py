@@ -75,6 +75,9 @@ class S3(BaseHTTPRequestHandler):
             return self.imds(path)
         if self.command == "POST" and path == "/":
             return self.sts(data)
+        if action == "drop_conn":
+            self.close_connection = True
+            return
         if action == "hang":
             time.sleep(6)
             self.close_connection = True
@@ -267,6 +270,12 @@ report(rc == 0 and store.get("b/obj") == obj[:300000],
        "500/503 then success: upload retried and whole", err)
 report(count("PUT", r"/bkt/b/obj") == 3, "500/503 then success: three attempts, no more",
        count("PUT", r"/bkt/b/obj"))
+
+reset()
+rules.append(["PUT", r"/bkt/d/obj", "drop_conn"])
+rc, out, err, _ = tb(base, "put", "d/obj", path)
+report(rc == 0 and store.get("d/obj") == obj[:300000] and count("PUT", r"/bkt/d/obj") == 2,
+       "connection dropped without an answer to a put: retried once, whole", err)
 
 # 3. 403 AccessDenied: a clear error, not retried.
 reset()
