@@ -140,6 +140,10 @@ TEST(grpc_unary_and_stream) {
                                  "\"LabelNames\",grpc_service=\"thanos.Store\","
                                  "grpc_type=\"unary\"} 1"));
   ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handling_seconds_bucket{"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_sent_total{grpc_method="
+                                 "\"Series\",grpc_service=\"thanos.Store\","
+                                 "grpc_type=\"server_stream\"} 20000"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_received_total{"));
   tc_buf_release(&m);
   fixture_stop(&f);
 }
@@ -387,5 +391,42 @@ TEST(grpc_client_keepalive) {
   wait_done(&f, &p);
   ASSERT_EQ(p.code, GRPC_OK);
   ASSERT_EQ(p.msgs, 50000);
+  fixture_stop(&f);
+}
+
+TEST(grpc_client_reconnects_after_backoff) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  int port = grpc_server_port(f.srv);
+  /* The server goes away: the call fails, the client backs off. */
+  int done = 0;
+  grpc_server_stop(f.srv, stopped, &done);
+  while (!done)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  grpc_server_free(f.srv);
+  struct result a = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &a);
+  wait_done(&f, &a);
+  ASSERT_EQ(a.code, GRPC_UNAVAILABLE);
+  /* It comes back on the same port; after the backoff calls work again. */
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  struct grpc_server_opts so = {.address = addr};
+  ASSERT_OK(
+      grpc_server_new(&f.loop, grpc_teststore_methods(&f.ts), &so, &f.srv));
+  uint64_t t0 = uv_now(&f.loop);
+  int ok = 0;
+  while (!ok && uv_now(&f.loop) - t0 < 5000) {
+    struct result r = {0};
+    call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &r);
+    wait_done(&f, &r);
+    ok = r.code == GRPC_OK && r.msgs == 10;
+    if (!ok) {
+      ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
+      uv_sleep(100);
+      uv_update_time(&f.loop);
+    }
+  }
+  ASSERT(ok);
   fixture_stop(&f);
 }
