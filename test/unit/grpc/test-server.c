@@ -430,3 +430,40 @@ TEST(grpc_client_reconnects_after_backoff) {
   ASSERT(ok);
   fixture_stop(&f);
 }
+
+struct free_in_done {
+  struct grpc_client *cl;
+  int ndone;
+  int codes[2];
+};
+
+static void done_frees_client(struct grpc_client_call *k, int code,
+                              const char *msg, void *data) {
+  struct free_in_done *x = data;
+  x->codes[x->ndone++] = code;
+  grpc_client_free(x->cl); /* the first one frees; the second is a no-op */
+  ASSERT_EQ(
+      grpc_client_call_start(x->cl, "/x.Y/Z", "", 0, 0, NULL, NULL, NULL, NULL),
+      TC_ESTATE);
+}
+
+TEST(grpc_client_free_from_callback) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  struct free_in_done x = {.cl = f.cl};
+  struct grpc_client_call *a, *b;
+  Thanos__SeriesRequest *r = series_req("slow");
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &a));
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &b));
+  for (int i = 0; i < 20; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+  grpc_client_call_cancel(a);
+  while (x.ndone < 2)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  ASSERT_EQ(x.codes[0], GRPC_CANCELLED);
+  ASSERT_EQ(x.codes[1], GRPC_CANCELLED);
+  f.cl = NULL;
+  fixture_stop(&f);
+}
