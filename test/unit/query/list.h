@@ -1,1 +1,12 @@
 /* Unit tests of src/query: one TEST_ENTRY(name) per test. */
+TEST_ENTRY(json_sample_values)
+TEST_ENTRY(json_scalar_values)
+TEST_ENTRY(json_format_float_g)
+TEST_ENTRY(json_timestamps)
+TEST_ENTRY(json_string_escaping)
+TEST_ENTRY(json_writer_structure)
+TEST_ENTRY(api_vector_and_matrix)
+TEST_ENTRY(api_scalar_and_string)
+TEST_ENTRY(api_envelope_errors_and_warnings)
+TEST_ENTRY(api_label_lists_and_series)
+TEST_ENTRY(api_stores_shape)

@@ -1,0 +1,420 @@
+/*
+ * json.c - the streaming JSON writer behind every HTTP API response of the
+ * querier (see include/thanosc/json.h).
+ *
+ * The goal is byte equality with Prometheus/Thanos output, so the number
+ * and string formats reproduce Go's: floats use the shortest decimal that
+ * reads back as the same double (found by trying 1..17 significant digits
+ * with the C library's correctly rounded printf) and are then laid out the
+ * way strconv.FormatFloat lays out 'f' and 'e'; strings follow jsoniter's
+ * two escaping paths. Commas are placed by the writer from a bit per
+ * nesting level, so callers only say begin/key/value/end.
+ */
+#include "thanosc/json.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "thanosc/buf.h"
+#include "thanosc/error.h"
+
+static const char hexdig[] = "0123456789abcdef";
+
+void jsonw_init(struct jsonw *w, struct tc_buf *b) {
+  memset(w, 0, sizeof(*w));
+  w->b = b;
+}
+
+int jsonw_finish(struct jsonw *w) {
+  if (w->err)
+    return w->err;
+  if (w->depth != 0 || w->after_key)
+    return tc_error(TC_ESTATE, "json writer: %d containers left open",
+                    w->depth);
+  return 0;
+}
+
+static void put(struct jsonw *w, const char *s, size_t n) {
+  if (w->err)
+    return;
+  int rc = tc_buf_add(w->b, s, n);
+  if (rc)
+    w->err = rc;
+}
+
+static void putc_(struct jsonw *w, char c) { put(w, &c, 1); }
+
+/* Called before every value and key: writes the separating comma. */
+static void sep(struct jsonw *w) {
+  if (w->after_key) {
+    w->after_key = 0;
+    return;
+  }
+  if (w->depth > 0) {
+    uint64_t bit = (uint64_t)1 << (w->depth - 1);
+    if (w->nonempty & bit)
+      putc_(w, ',');
+    w->nonempty |= bit;
+  }
+}
+
+static void open_(struct jsonw *w, char c) {
+  sep(w);
+  if (w->err)
+    return;
+  if (w->depth >= JSONW_MAX_DEPTH) {
+    w->err = tc_error(TC_ELIMIT, "json writer: nesting deeper than %d",
+                      JSONW_MAX_DEPTH);
+    return;
+  }
+  putc_(w, c);
+  w->depth++;
+  w->nonempty &= ~((uint64_t)1 << (w->depth - 1));
+}
+
+static void close_(struct jsonw *w, char c) {
+  if (w->err)
+    return;
+  if (w->depth == 0 || w->after_key) {
+    w->err = tc_error(TC_ESTATE, "json writer: unbalanced '%c'", c);
+    return;
+  }
+  putc_(w, c);
+  w->depth--;
+}
+
+void jsonw_obj_begin(struct jsonw *w) { open_(w, '{'); }
+void jsonw_obj_end(struct jsonw *w) { close_(w, '}'); }
+void jsonw_arr_begin(struct jsonw *w) { open_(w, '['); }
+void jsonw_arr_end(struct jsonw *w) { close_(w, ']'); }
+
+/* ---- strings ---- */
+
+/* Length of a valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *cp) {
+  unsigned char c = s[0];
+  size_t len;
+  uint32_t v, min;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if ((c & 0xe0) == 0xc0) {
+    len = 2, v = c & 0x1f, min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    len = 3, v = c & 0x0f, min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    len = 4, v = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n < len)
+    return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    v = (v << 6) | (s[i] & 0x3f);
+  }
+  if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+    return 0;
+  *cp = v;
+  return len;
+}
+
+static int escape_ctl(struct tc_buf *b, unsigned char c) {
+  switch (c) {
+  case '"': return tc_buf_add(b, "\\\"", 2);
+  case '\\': return tc_buf_add(b, "\\\\", 2);
+  case '\n': return tc_buf_add(b, "\\n", 2);
+  case '\r': return tc_buf_add(b, "\\r", 2);
+  case '\t': return tc_buf_add(b, "\\t", 2);
+  default: {
+    char u[6] = {'\\', 'u', '0', '0', hexdig[c >> 4], hexdig[c & 15]};
+    return tc_buf_add(b, u, 6);
+  }
+  }
+}
+
+int json_escape_plain(struct tc_buf *b, const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t start = 0;
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = p[i];
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    if (i > start && (rc = tc_buf_add(b, s + start, i - start)))
+      return rc;
+    if ((rc = escape_ctl(b, c)))
+      return rc;
+    start = i + 1;
+  }
+  if (n > start)
+    rc = tc_buf_add(b, s + start, n - start);
+  return rc;
+}
+
+int json_escape(struct tc_buf *b, const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t start = 0, i = 0;
+  int rc = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' &&
+          c != '&') {
+        i++;
+        continue;
+      }
+      if (i > start && (rc = tc_buf_add(b, s + start, i - start)))
+        return rc;
+      rc = escape_ctl(b, c);
+      if (rc)
+        return rc;
+      i++;
+      start = i;
+      continue;
+    }
+    uint32_t cp;
+    size_t len = utf8_valid(p + i, n - i, &cp);
+    if (len && cp != 0x2028 && cp != 0x2029) {
+      i += len;
+      continue;
+    }
+    if (i > start && (rc = tc_buf_add(b, s + start, i - start)))
+      return rc;
+    if (!len) {
+      rc = tc_buf_add(b, "\\ufffd", 6);
+      i++;
+    } else {
+      rc = tc_buf_add(b, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+      i += len;
+    }
+    if (rc)
+      return rc;
+    start = i;
+  }
+  if (n > start)
+    rc = tc_buf_add(b, s + start, n - start);
+  return rc;
+}
+
+static void str_(struct jsonw *w, const char *s, size_t n, int plain) {
+  putc_(w, '"');
+  if (!w->err) {
+    int rc = plain ? json_escape_plain(w->b, s, n) : json_escape(w->b, s, n);
+    if (rc)
+      w->err = rc;
+  }
+  putc_(w, '"');
+}
+
+void jsonw_key(struct jsonw *w, const char *k) {
+  sep(w);
+  str_(w, k, strlen(k), 0);
+  putc_(w, ':');
+  w->after_key = 1;
+}
+
+void jsonw_key_plain(struct jsonw *w, const char *k, size_t n) {
+  sep(w);
+  str_(w, k, n, 1);
+  putc_(w, ':');
+  w->after_key = 1;
+}
+
+void jsonw_str(struct jsonw *w, const char *s, size_t n) {
+  sep(w);
+  str_(w, s, n, 0);
+}
+
+void jsonw_cstr(struct jsonw *w, const char *s) { jsonw_str(w, s, strlen(s)); }
+
+void jsonw_str_plain(struct jsonw *w, const char *s, size_t n) {
+  sep(w);
+  str_(w, s, n, 1);
+}
+
+void jsonw_int(struct jsonw *w, int64_t v) {
+  char tmp[24];
+  int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+  sep(w);
+  put(w, tmp, (size_t)n);
+}
+
+void jsonw_bool(struct jsonw *w, int v) {
+  sep(w);
+  if (v)
+    put(w, "true", 4);
+  else
+    put(w, "false", 5);
+}
+
+void jsonw_null(struct jsonw *w) {
+  sep(w);
+  put(w, "null", 4);
+}
+
+void jsonw_raw(struct jsonw *w, const char *s, size_t n) {
+  sep(w);
+  put(w, s, n);
+}
+
+/* ---- numbers ---- */
+
+/*
+ * Shortest decimal digits of v (finite, > 0): digits into d (no dot, no
+ * trailing zeros), returns their count; *dp is the decimal point position
+ * (v = 0.d1d2... * 10^dp), as Go's decimal type has it.
+ */
+static int shortest_digits(double v, char *d, int *dp) {
+  char tmp[40];
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+    if (prec == 17 || strtod(tmp, NULL) == v)
+      break;
+  }
+  /* tmp is "D[.DDD]e[+-]XX" */
+  int nd = 0;
+  const char *p = tmp;
+  for (; *p && *p != 'e'; p++)
+    if (*p >= '0' && *p <= '9')
+      d[nd++] = *p;
+  int exp = (*p == 'e') ? atoi(p + 1) : 0;
+  while (nd > 1 && d[nd - 1] == '0')
+    nd--;
+  *dp = exp + 1;
+  return nd;
+}
+
+size_t json_format_float(char *out, double v, char fmt) {
+  char d[24];
+  int nd, dp;
+  size_t n = 0;
+  if (isnan(v))
+    return (size_t)snprintf(out, JSON_FLOAT_MAX, "NaN");
+  if (isinf(v))
+    return (size_t)snprintf(out, JSON_FLOAT_MAX, v > 0 ? "+Inf" : "-Inf");
+  if (signbit(v)) {
+    out[n++] = '-';
+    v = -v;
+  }
+  if (v == 0) {
+    nd = 0;
+    dp = 0;
+  } else {
+    nd = shortest_digits(v, d, &dp);
+  }
+  if (fmt == 'g') {
+    /* Go's shortest %g: %e when the exponent is < -4 or >= 6. */
+    int exp = dp - 1;
+    fmt = (exp < -4 || exp >= 6) ? 'e' : 'f';
+  }
+  if (fmt == 'e') {
+    out[n++] = nd ? d[0] : '0';
+    if (nd > 1) {
+      out[n++] = '.';
+      for (int i = 1; i < nd; i++)
+        out[n++] = d[i];
+    }
+    out[n++] = 'e';
+    int exp = nd ? dp - 1 : 0;
+    if (exp < 0) {
+      out[n++] = '-';
+      exp = -exp;
+    } else {
+      out[n++] = '+';
+    }
+    if (exp < 10) {
+      out[n++] = '0';
+      out[n++] = (char)('0' + exp);
+    } else if (exp < 100) {
+      out[n++] = (char)('0' + exp / 10);
+      out[n++] = (char)('0' + exp % 10);
+    } else {
+      out[n++] = (char)('0' + exp / 100);
+      out[n++] = (char)('0' + exp / 10 % 10);
+      out[n++] = (char)('0' + exp % 10);
+    }
+    out[n] = '\0';
+    return n;
+  }
+  /* 'f' */
+  if (dp > 0) {
+    for (int i = 0; i < dp; i++)
+      out[n++] = i < nd ? d[i] : '0';
+  } else {
+    out[n++] = '0';
+  }
+  int frac = nd - dp;
+  if (frac > 0) {
+    out[n++] = '.';
+    for (int i = 0; i < frac; i++) {
+      int j = dp + i;
+      out[n++] = (j >= 0 && j < nd) ? d[j] : '0';
+    }
+  }
+  out[n] = '\0';
+  return n;
+}
+
+void jsonw_sample_value(struct jsonw *w, double v) {
+  char tmp[JSON_FLOAT_MAX + 2];
+  double a = fabs(v);
+  char fmt = (v != 0 && (a < 1e-6 || a >= 1e21)) ? 'e' : 'f';
+  tmp[0] = '"';
+  size_t n = json_format_float(tmp + 1, v, fmt);
+  tmp[n + 1] = '"';
+  sep(w);
+  put(w, tmp, n + 2);
+}
+
+void jsonw_scalar_value(struct jsonw *w, double v) {
+  char tmp[JSON_FLOAT_MAX + 2];
+  tmp[0] = '"';
+  size_t n = json_format_float(tmp + 1, v, 'f');
+  tmp[n + 1] = '"';
+  sep(w);
+  put(w, tmp, n + 2);
+}
+
+void jsonw_ts_ms(struct jsonw *w, int64_t t) {
+  char tmp[32];
+  size_t n = 0;
+  uint64_t u;
+  if (t < 0) {
+    tmp[n++] = '-';
+    u = (uint64_t)0 - (uint64_t)t;
+  } else {
+    u = (uint64_t)t;
+  }
+  n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "%" PRIu64, u / 1000);
+  unsigned ms = (unsigned)(u % 1000);
+  if (ms)
+    n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, ".%03u", ms);
+  sep(w);
+  put(w, tmp, n);
+}
+
+void jsonw_ts_float(struct jsonw *w, int64_t t) {
+  /* encoding/json: 'f' unless 0 < |x| < 1e-6 or |x| >= 1e21, then 'e'
+   * with the exponent's leading zero dropped (e-07 -> e-7). */
+  char tmp[JSON_FLOAT_MAX];
+  double x = (double)t / 1000;
+  double a = fabs(x);
+  size_t n;
+  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+    n = json_format_float(tmp, x, 'e');
+    if (n >= 4 && tmp[n - 4] == 'e' && tmp[n - 3] == '-' &&
+        tmp[n - 2] == '0') {
+      tmp[n - 2] = tmp[n - 1];
+      tmp[--n] = '\0';
+    }
+  } else {
+    n = json_format_float(tmp, x, 'f');
+  }
+  sep(w);
+  put(w, tmp, n);
+}
