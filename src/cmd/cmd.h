@@ -46,6 +46,7 @@ int cmd_tools_store_series(int argc, char **argv);
 int cmd_tools_store_label_names(int argc, char **argv);
 int cmd_tools_store_label_values(int argc, char **argv);
 int cmd_tools_promql_parse(int argc, char **argv);
+int cmd_tools_promql_test(int argc, char **argv);
 
 /* Looks name up in a NULL-terminated table and runs it; prints the table on
  * --help or an unknown name. prefix is what precedes name ("thanosc tools"). */

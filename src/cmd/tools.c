@@ -25,6 +25,7 @@ static const struct cmd store[] = {
 
 static const struct cmd promql[] = {
     {"parse", cmd_tools_promql_parse, "parse a PromQL expression and print it normalised"},
+    {"test", cmd_tools_promql_test, "run PromQL .test conformance scripts"},
     {NULL, NULL, NULL},
 };
 
