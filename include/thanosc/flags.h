@@ -58,6 +58,7 @@ struct flag_def {
   const char *choices;   /* FLAG_ENUM: "a|b|c" */
   unsigned flags;        /* enum flag_flags */
   int *seen;             /* OUT, optional: set to 1 when given */
+  char short_name;       /* optional one-letter alias: 'o' for -o */
 };
 
 /*

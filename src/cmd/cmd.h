@@ -45,6 +45,7 @@ int cmd_tools_store_info(int argc, char **argv);
 int cmd_tools_store_series(int argc, char **argv);
 int cmd_tools_store_label_names(int argc, char **argv);
 int cmd_tools_store_label_values(int argc, char **argv);
+int cmd_tools_store_serve_test(int argc, char **argv); /* hidden, tests */
 int cmd_tools_promql_parse(int argc, char **argv);
 int cmd_tools_promql_test(int argc, char **argv);
 

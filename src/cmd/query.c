@@ -1,10 +1,314 @@
 /*
- * query.c - the `thanosc query` role: flags and wiring only.
+ * query.c - the `thanosc query` role: Thanos's querier flags (same names,
+ * defaults and help) and the wiring of its services on the runtime. For
+ * now it serves the HTTP server's built-in routes (/metrics, /-/healthy,
+ * /-/ready); the PromQL API and the endpoint set plug in here.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd/cmd.h"
+#include "thanosc/common.h"
+#include "thanosc/error.h"
+#include "thanosc/http.h"
+#include "thanosc/log.h"
+#include "thanosc/loop.h"
+#include "thanosc/metrics.h"
+
+#define QUERY_CMD "thanosc query"
+
+struct query_opts {
+  struct server_opts srv;
+  int grpc_client_tls_secure, grpc_client_tls_skip_verify;
+  char *grpc_client_tls_cert, *grpc_client_tls_key, *grpc_client_tls_ca;
+  char *grpc_client_server_name, *grpc_compression;
+  char *web_route_prefix, *web_external_prefix, *web_prefix_header;
+  int web_disable_cors;
+  int64_t query_timeout_ms;
+  char *promql_engine, *query_mode;
+  int64_t max_concurrent, max_concurrent_select, max_samples;
+  int64_t lookback_delta_ms, default_eval_interval_ms, default_step_ms;
+  int64_t metadata_default_range_ms;
+  char *dedup_func;
+  struct strlist replica_labels, selector_labels, endpoints, endpoints_strict;
+  struct strlist endpoint_groups, stores, store_sd_files, features;
+  int auto_downsampling, partial_response;
+  char *active_query_path;
+  int64_t store_response_timeout_ms, store_unhealthy_timeout_ms;
+  int64_t store_sd_interval_ms, store_sd_dns_interval_ms;
+  char *endpoint_sd_config_file, *endpoint_sd_config;
+  int64_t endpoint_sd_reload_ms;
+  char *alert_query_url;
+  char *tenant_header, *default_tenant, *tenant_label;
+  int enforce_tenancy;
+};
+
+static const char query_summary[] =
+    "Query node exposing PromQL enabled Query API with data retrieved from "
+    "multiple store nodes.";
+
+/* The querier's own flags; the shared http/grpc/log flags come first. */
+static void query_flags(struct flag_def *f, struct query_opts *o) {
+  struct flag_def t[] = {
+      {"grpc-client-tls-secure", FLAG_BOOL, &o->grpc_client_tls_secure,
+       "false", "Use TLS when talking to the gRPC server"},
+      {"grpc-client-tls-skip-verify", FLAG_BOOL,
+       &o->grpc_client_tls_skip_verify, "false",
+       "Disable TLS certificate verification i.e self signed, signed by fake "
+       "CA"},
+      {"grpc-client-tls-cert", FLAG_STRING, &o->grpc_client_tls_cert, "",
+       "TLS Certificates to use to identify this client to the server"},
+      {"grpc-client-tls-key", FLAG_STRING, &o->grpc_client_tls_key, "",
+       "TLS Key for the client's certificate"},
+      {"grpc-client-tls-ca", FLAG_STRING, &o->grpc_client_tls_ca, "",
+       "TLS CA Certificates to use to verify gRPC servers"},
+      {"grpc-client-server-name", FLAG_STRING, &o->grpc_client_server_name,
+       "",
+       "Server name to verify the hostname on the returned gRPC "
+       "certificates. See https://tools.ietf.org/html/rfc4366#section-3.1"},
+      {"grpc-compression", FLAG_ENUM, &o->grpc_compression, "none",
+       "Compression algorithm to use for gRPC requests to other clients. "
+       "Must be one of: snappy, none",
+       "snappy|none"},
+      {"web.route-prefix", FLAG_STRING, &o->web_route_prefix, "",
+       "Prefix for API and UI endpoints. This allows thanos UI to be served "
+       "on a sub-path. Defaults to the value of --web.external-prefix. This "
+       "option is analogous to --web.route-prefix of Prometheus."},
+      {"web.external-prefix", FLAG_STRING, &o->web_external_prefix, "",
+       "Static prefix for all HTML links and redirect URLs in the UI query "
+       "web interface. Actual endpoints are still served on / or the "
+       "web.route-prefix. This allows thanos UI to be served behind a "
+       "reverse proxy that strips a URL sub-path."},
+      {"web.prefix-header", FLAG_STRING, &o->web_prefix_header, "",
+       "Name of HTTP request header used for dynamic prefixing of UI links "
+       "and redirects. This option is ignored if web.external-prefix "
+       "argument is set. Security risk: enable this option only if a "
+       "reverse proxy in front of thanos is resetting the header."},
+      {"web.disable-cors", FLAG_BOOL, &o->web_disable_cors, "false",
+       "Whether to disable CORS headers to be set by Thanos. By default "
+       "Thanos sets CORS headers to be allowed by all."},
+      {"query.timeout", FLAG_DURATION, &o->query_timeout_ms, "2m",
+       "Maximum time to process query by query node."},
+      {"query.promql-engine", FLAG_ENUM, &o->promql_engine, "prometheus",
+       "Default PromQL engine to use.", "prometheus|thanos"},
+      {"query.mode", FLAG_ENUM, &o->query_mode, "local",
+       "PromQL query mode. One of: local, distributed.", "local|distributed"},
+      {"query.max-concurrent", FLAG_INT, &o->max_concurrent, "20",
+       "Maximum number of queries processed concurrently by query node."},
+      {"query.lookback-delta", FLAG_DURATION, &o->lookback_delta_ms, NULL,
+       "The maximum lookback duration for retrieving metrics during "
+       "expression evaluations. PromQL always evaluates the query for the "
+       "certain timestamp (query range timestamps are deduced by step). "
+       "Since scrape intervals might be different, PromQL looks back for "
+       "given amount of time to get latest sample. If it exceeds the maximum "
+       "lookback delta it assumes series is stale and returns none (a gap). "
+       "This is why lookback delta should be set to at least 2 times of the "
+       "slowest scrape interval. If unset it will use the promql default of "
+       "5m."},
+      {"query.max-concurrent-select", FLAG_INT, &o->max_concurrent_select,
+       "4", "Maximum number of select requests made concurrently per a "
+       "query."},
+      {"query.max-samples", FLAG_INT, &o->max_samples, "50000000",
+       "Maximum number of samples a single query can load into memory "
+       "(thanosc; Prometheus's --query.max-samples).",
+       NULL, FLAG_HIDDEN},
+      {"deduplication.func", FLAG_ENUM, &o->dedup_func, "penalty",
+       "Experimental. Deduplication algorithm for merging overlapping "
+       "series. Possible values are: \"penalty\", \"chain\". If no value is "
+       "specified, penalty based deduplication algorithm will be used. When "
+       "set to chain, the default compact deduplication merger is used, "
+       "which performs 1:1 deduplication for samples. At least one replica "
+       "label has to be set via --query.replica-label flag.",
+       "penalty|chain"},
+      {"query.replica-label", FLAG_STRINGS, &o->replica_labels, NULL,
+       "Labels to treat as a replica indicator along which data is "
+       "deduplicated. Still you will be able to query without deduplication "
+       "using 'dedup=false' parameter. Data includes time series, recording "
+       "rules, and alerting rules. Flag may be specified multiple times as "
+       "well as a comma separated list of labels."},
+      {"query.metadata.default-time-range", FLAG_DURATION,
+       &o->metadata_default_range_ms, "0s",
+       "The default metadata time range duration for retrieving labels "
+       "through Labels and Series API when the range parameters are not "
+       "specified. The zero value means range covers the time since the "
+       "beginning."},
+      {"selector-label", FLAG_STRINGS, &o->selector_labels, NULL,
+       "Query selector labels that will be exposed in info endpoint "
+       "(repeated)."},
+      {"query.auto-downsampling", FLAG_BOOL, &o->auto_downsampling, "false",
+       "Enable automatic adjustment (step / 5) to what source of data should "
+       "be used in store gateways if no max_source_resolution param is "
+       "specified."},
+      {"query.partial-response", FLAG_BOOL, &o->partial_response, "true",
+       "Enable partial response for queries if no partial_response param is "
+       "specified. --no-query.partial-response for disabling."},
+      {"query.active-query-path", FLAG_STRING, &o->active_query_path, "",
+       "Directory to log currently active queries in the queries.active "
+       "file."},
+      {"enable-feature", FLAG_STRINGS, &o->features, NULL,
+       "Comma separated feature names to enable. Valid options for now: "
+       "promql-experimental-functions (enables promql experimental "
+       "functions in query)"},
+      {"query.default-evaluation-interval", FLAG_DURATION,
+       &o->default_eval_interval_ms, "1m",
+       "Set default evaluation interval for sub queries."},
+      {"query.default-step", FLAG_DURATION, &o->default_step_ms, "1s",
+       "Set default step for range queries. Default step is only used when "
+       "step is not set in UI. In such cases, Thanos UI will use default "
+       "step to calculate resolution (resolution = max(rangeSeconds / 250, "
+       "defaultStep)). This will not work from Grafana, but Grafana has "
+       "__step variable which can be used."},
+      {"store.response-timeout", FLAG_DURATION,
+       &o->store_response_timeout_ms, "0ms",
+       "If a Store doesn't send any data in this specified duration then a "
+       "Store will be ignored and partial data will be returned if it's "
+       "enabled. 0 disables timeout."},
+      {"alert.query-url", FLAG_STRING, &o->alert_query_url, NULL,
+       "The external Thanos Query URL that would be set in all alerts "
+       "'Source' field."},
+      {"query.tenant-header", FLAG_STRING, &o->tenant_header, "THANOS-TENANT",
+       "HTTP header to determine tenant."},
+      {"query.default-tenant-id", FLAG_STRING, &o->default_tenant,
+       "default-tenant",
+       "Default tenant ID to use if tenant header is not present"},
+      {"query.enforce-tenancy", FLAG_BOOL, &o->enforce_tenancy, "false",
+       "Enforce tenancy on Query APIs. Responses are returned only if the "
+       "label value of the configured tenant-label-name and the value of the "
+       "tenant header matches."},
+      {"query.tenant-label-name", FLAG_STRING, &o->tenant_label, "tenant_id",
+       "Label name to use when enforcing tenancy (if --query.enforce-tenancy "
+       "is enabled)."},
+      {"store.sd-dns-interval", FLAG_DURATION, &o->store_sd_dns_interval_ms,
+       "30s", "Interval between DNS resolutions."},
+      {"store.unhealthy-timeout", FLAG_DURATION,
+       &o->store_unhealthy_timeout_ms, "5m",
+       "Timeout before an unhealthy store is cleaned from the store UI "
+       "page."},
+      {"endpoint.sd-config-file", FLAG_STRING, &o->endpoint_sd_config_file,
+       NULL, "Path to Config File with endpoint definitions"},
+      {"endpoint.sd-config", FLAG_STRING, &o->endpoint_sd_config, NULL,
+       "Alternative to 'endpoint.sd-config-file' flag (mutually exclusive). "
+       "Content of Config File with endpoint definitions"},
+      {"endpoint.sd-config-reload-interval", FLAG_DURATION,
+       &o->endpoint_sd_reload_ms, "5m",
+       "Interval between endpoint config refreshes"},
+      {"store.sd-files", FLAG_STRINGS, &o->store_sd_files, NULL,
+       "(Deprecated) Path to files that contain addresses of store API "
+       "servers. The path can be a glob pattern (repeatable)."},
+      {"store.sd-interval", FLAG_DURATION, &o->store_sd_interval_ms, "5m",
+       "(Deprecated) Refresh interval to re-read file SD files. It is used "
+       "as a resync fallback."},
+      {"endpoint", FLAG_STRINGS, &o->endpoints, NULL,
+       "(Deprecated): Addresses of statically configured Thanos API servers "
+       "(repeatable). The scheme may be prefixed with 'dns+' or 'dnssrv+' to "
+       "detect Thanos API servers through respective DNS lookups."},
+      {"endpoint-group", FLAG_STRINGS, &o->endpoint_groups, NULL,
+       "(Deprecated, Experimental): DNS name of statically configured Thanos "
+       "API server groups (repeatable). Targets resolved from the DNS name "
+       "will be queried in a round-robin, instead of a fanout manner."},
+      {"endpoint-strict", FLAG_STRINGS, &o->endpoints_strict, NULL,
+       "(Deprecated): Addresses of only statically configured Thanos API "
+       "servers that are always used, even if the health check fails. "
+       "Useful if you have a caching layer on top."},
+      {"store", FLAG_STRINGS, &o->stores, NULL,
+       "Deprecation Warning - This flag is deprecated and replaced with "
+       "`endpoint`. Addresses of statically configured store API servers "
+       "(repeatable).",
+       NULL, FLAG_HIDDEN},
+      {0},
+  };
+  memcpy(f, t, sizeof t);
+}
+
+#define QUERY_FLAGS_MAX 64
+
+/* A service that marks the process ready once the services before it
+ * started, and not ready when the stop begins. */
+static int ready_start(struct service *svc, struct runtime *rt) {
+  (void)svc;
+  runtime_set_ready(rt, 1);
+  LOG_INFO("changing probe status", "status", "ready");
+  return 0;
+}
+
+static void ready_stop(struct service *svc, service_stopped_fn *done) {
+  done(svc);
+}
+
+/* Frees what flags_parse() stored: strings, enums and string lists. */
+static void flag_values_release(const struct flag_def *const *tables) {
+  for (const struct flag_def *const *t = tables; *t; t++) {
+    for (const struct flag_def *f = *t; f->name; f++) {
+      if (!f->dst)
+        continue;
+      if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
+        free(*(char **)f->dst);
+        *(char **)f->dst = NULL;
+      } else if (f->type == FLAG_STRINGS) {
+        strlist_release(f->dst);
+      }
+    }
+  }
+}
 
 int cmd_query(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cmd_not_yet("query");
+  struct query_opts o = {0};
+  struct flag_def shared[CMD_SERVER_FLAGS_MAX + 1];
+  struct flag_def own[QUERY_FLAGS_MAX];
+  cmd_server_flags(shared, &o.srv, CMD_FLAGS_HTTP | CMD_FLAGS_GRPC |
+                   CMD_FLAGS_LOG, "0.0.0.0:10902", "0.0.0.0:10901");
+  query_flags(own, &o);
+  const struct flag_def *tables[] = {shared, own, NULL};
+  int rc = flags_parse(tables, QUERY_CMD, query_summary, argc, argv, NULL);
+  int code = rc == 1 ? 0 : rc;
+  if (rc == 0)
+    code = cmd_server_opts_check(&o.srv, QUERY_CMD);
+  if (rc || code)
+    goto out;
+  if (o.endpoint_sd_config_file && o.endpoint_sd_config) {
+    fprintf(stderr, QUERY_CMD ": error: --endpoint.sd-config-file and "
+            "--endpoint.sd-config are mutually exclusive\n");
+    code = 2;
+    goto out;
+  }
+  if (o.max_concurrent <= 0) {
+    fprintf(stderr, QUERY_CMD ": error: --query.max-concurrent must be "
+            "positive, got %lld\n", (long long)o.max_concurrent);
+    code = 2;
+    goto out;
+  }
+
+  struct runtime rt;
+  rc = runtime_init(&rt);
+  if (rc < 0) {
+    LOG_ERROR("runtime", "err", tc_errmsg(rc));
+    code = 1;
+    goto out;
+  }
+  metrics_register_process();
+  struct http_server *http = NULL;
+  http_server_new(rt.loop, &(struct http_server_opts){
+      .address = o.srv.http_address, .grace_ms = o.srv.http_grace_ms,
+      .rt = &rt}, &http);
+  rc = http_server_add_builtin_routes(http);
+  if (rc < 0) {
+    LOG_ERROR("http routes", "err", tc_errmsg(rc));
+    code = 1;
+    goto release;
+  }
+  struct service ready = {.name = "prober", .start = ready_start,
+                          .stop = ready_stop};
+  runtime_add(&rt, http_server_service(http));
+  runtime_add(&rt, &ready);
+  LOG_INFO("starting query node");
+  code = runtime_run(&rt);
+  if (code == 0)
+    LOG_INFO("exiting");
+release:
+  runtime_release(&rt);
+  http_server_free(http);
+out:
+  flag_values_release(tables);
+  return code;
 }

@@ -1,28 +1,609 @@
 /*
- * tools-store.c - `thanosc tools store ...`: flags and wiring only.
+ * tools-store.c - `thanosc tools store info|series|label-names|label-values`:
+ * a StoreAPI client for any Thanos or thanosc endpoint, printing what it
+ * serves; plus the hidden `serve-test`, a synthetic StoreAPI server used by
+ * the interop tests and the gRPC benchmark. Flags and wiring only: the
+ * protocol lives in src/grpc.
  */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd/cmd.h"
+#include "grpc/teststore.h"
+#include "info.pb-c.h"
+#include "storepb_rpc.pb-c.h"
+#include "thanosc/buf.h"
+#include "thanosc/common.h"
+#include "thanosc/error.h"
+#include "thanosc/grpc.h"
+#include "thanosc/log.h"
+
+/* ------------------------------------------------------ client plumbing */
+
+struct client_flags {
+  char *endpoint;
+  int tls;
+  char *cert, *key, *ca, *server_name;
+  int skip_verify;
+  char *compression;
+  int64_t timeout_ms;
+};
+
+#define CLIENT_FLAGS(f)                                                       \
+  {"endpoint", FLAG_STRING, &(f).endpoint, NULL,                              \
+   "StoreAPI endpoint to query (host:port).", NULL, FLAG_REQUIRED},           \
+  {"grpc-client-tls-secure", FLAG_BOOL, &(f).tls, "false",                    \
+   "Use TLS when talking to the gRPC server"},                                \
+  {"grpc-client-tls-cert", FLAG_STRING, &(f).cert, "",                        \
+   "TLS Certificates to use to identify this client to the server"},          \
+  {"grpc-client-tls-key", FLAG_STRING, &(f).key, "",                          \
+   "TLS Key for the client's certificate"},                                   \
+  {"grpc-client-tls-ca", FLAG_STRING, &(f).ca, "",                            \
+   "TLS CA Certificates to use to verify gRPC servers"},                      \
+  {"grpc-client-server-name", FLAG_STRING, &(f).server_name, "",              \
+   "Server name to verify the hostname on the returned gRPC certificates."},  \
+  {"grpc-client-tls-skip-verify", FLAG_BOOL, &(f).skip_verify, "false",       \
+   "Disable TLS certificate verification i.e self signed, signed by fake CA"},\
+  {"grpc-compression", FLAG_ENUM, &(f).compression, "none",                   \
+   "Compression algorithm to use for gRPC requests to other clients.",        \
+   "none|snappy"},                                                            \
+  {"timeout", FLAG_DURATION, &(f).timeout_ms, "1m",                           \
+   "Deadline of each call."}
+
+struct run {
+  uv_loop_t loop;
+  struct grpc_client *cl;
+  int code;
+  char *msg;
+  int done;
+  void *state;
+};
+
+static int run_open(struct run *r, struct client_flags *f, const char *cmd) {
+  memset(r, 0, sizeof *r);
+  uv_loop_init(&r->loop);
+  struct grpc_client_opts o = {
+      .tls = f->tls, .tls_cert = f->cert, .tls_key = f->key, .tls_ca = f->ca,
+      .server_name = f->server_name, .tls_skip_verify = f->skip_verify,
+      .compression = f->compression};
+  int rc = grpc_client_new(&r->loop, f->endpoint, &o, &r->cl);
+  if (rc) {
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    uv_loop_close(&r->loop);
+    return 2;
+  }
+  return 0;
+}
+
+static void run_done(struct grpc_client_call *k, int code, const char *msg,
+                     void *data) {
+  struct run *r = data;
+  r->code = code;
+  r->msg = xstrdup(msg ? msg : "");
+  r->done = 1;
+}
+
+/* Runs one call to completion; returns the exit code (0, or 1 with the
+ * status printed). */
+static int run_call(struct run *r, const char *cmd, const char *path,
+                    const ProtobufCMessage *req, int64_t timeout_ms,
+                    grpc_client_msg_fn *on_msg) {
+  free(r->msg);
+  r->msg = NULL;
+  r->done = 0;
+  int rc = grpc_client_call_startm(r->cl, path, req, timeout_ms, on_msg,
+                                   run_done, r, NULL);
+  if (rc) {
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    return 1;
+  }
+  while (!r->done)
+    uv_run(&r->loop, UV_RUN_ONCE);
+  return r->code ? 1 : 0;
+}
+
+static int run_close(struct run *r, const char *cmd, int ex) {
+  if (ex && r->msg)
+    fprintf(stderr, "%s: error: rpc error: code = %s desc = %s\n", cmd,
+            grpc_code_name(r->code), r->msg);
+  grpc_client_free(r->cl);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&r->loop);
+  free(r->msg);
+  return ex;
+}
+
+/* ------------------------------------------------- selector (minimal) */
+
+/* Parses `name{a="b", c!~"d"}`, `{...}` or `name` into matchers. Values
+ * are Go-style double-quoted strings with \\ \" \n escapes. */
+static int parse_selector(const char *s, Thanos__LabelMatcher ***out,
+                          size_t *n) {
+  Thanos__LabelMatcher **v = NULL;
+  size_t cnt = 0, cap = 0;
+  const char *p = s;
+  int rc = 0;
+#define SKIPWS() while (*p == ' ' || *p == '\t') p++
+#define ISNAME(c) ((c) == '_' || ((c) >= 'a' && (c) <= 'z') ||              \
+                   ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || \
+                   (c) == ':')
+  SKIPWS();
+  if (ISNAME(*p)) {
+    const char *b = p;
+    while (ISNAME(*p))
+      p++;
+    Thanos__LabelMatcher *m = xmalloc(sizeof *m);
+    thanos__label_matcher__init(m);
+    m->name = xstrdup("__name__");
+    m->value = xstrndup(b, (size_t)(p - b));
+    TC_GROW(v, cap, cnt + 1);
+    v[cnt++] = m;
+  }
+  SKIPWS();
+  if (*p == '{') {
+    p++;
+    for (;;) {
+      SKIPWS();
+      if (*p == '}') {
+        p++;
+        break;
+      }
+      const char *b = p;
+      while (ISNAME(*p))
+        p++;
+      if (p == b) {
+        rc = tc_error(TC_EPARSE, "selector '%s': expected label name", s);
+        goto out;
+      }
+      Thanos__LabelMatcher *m = xmalloc(sizeof *m);
+      thanos__label_matcher__init(m);
+      m->name = xstrndup(b, (size_t)(p - b));
+      m->value = xstrdup("");
+      TC_GROW(v, cap, cnt + 1);
+      v[cnt++] = m;
+      SKIPWS();
+      if (p[0] == '=' && p[1] == '~')
+        m->type = THANOS__LABEL_MATCHER__TYPE__RE, p += 2;
+      else if (p[0] == '!' && p[1] == '~')
+        m->type = THANOS__LABEL_MATCHER__TYPE__NRE, p += 2;
+      else if (p[0] == '!' && p[1] == '=')
+        m->type = THANOS__LABEL_MATCHER__TYPE__NEQ, p += 2;
+      else if (p[0] == '=')
+        m->type = THANOS__LABEL_MATCHER__TYPE__EQ, p += 1;
+      else {
+        rc = tc_error(TC_EPARSE, "selector '%s': expected match operator", s);
+        goto out;
+      }
+      SKIPWS();
+      char q = *p;
+      if (q != '"' && q != '\'' && q != '`') {
+        rc = tc_error(TC_EPARSE, "selector '%s': expected quoted value", s);
+        goto out;
+      }
+      p++;
+      struct tc_buf val = TC_BUF_INIT;
+      while (*p && *p != q) {
+        if (*p == '\\' && q != '`' && p[1]) {
+          p++;
+          tc_buf_addc(&val, *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
+        } else {
+          tc_buf_addc(&val, *p);
+        }
+        p++;
+      }
+      if (*p != q) {
+        tc_buf_release(&val);
+        rc = tc_error(TC_EPARSE, "selector '%s': unterminated string", s);
+        goto out;
+      }
+      p++;
+      free(m->value);
+      m->value = val.data ? tc_buf_detach(&val, NULL) : xstrdup("");
+      SKIPWS();
+      if (*p == ',')
+        p++;
+      else if (*p != '}') {
+        rc = tc_error(TC_EPARSE, "selector '%s': expected ',' or '}'", s);
+        goto out;
+      }
+    }
+  }
+  SKIPWS();
+  if (*p)
+    rc = tc_error(TC_EPARSE, "selector '%s': unexpected '%s'", s, p);
+  else if (!cnt)
+    rc = tc_error(TC_EPARSE, "selector '%s': no matchers", s);
+#undef SKIPWS
+#undef ISNAME
+out:
+  if (rc) {
+    for (size_t i = 0; i < cnt; i++) {
+      free(v[i]->name);
+      free(v[i]->value);
+      free(v[i]);
+    }
+    free(v);
+    return rc;
+  }
+  *out = v;
+  *n = cnt;
+  return 0;
+}
+
+static void matchers_free(Thanos__LabelMatcher **v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(v[i]->name);
+    free(v[i]->value);
+    free(v[i]);
+  }
+  free(v);
+}
+
+/* Go strconv.Quote-like printing of a label value. */
+static void print_quoted(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      fprintf(f, "\\%c", *s);
+    else if (*s == '\n')
+      fputs("\\n", f);
+    else
+      fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static void print_labels(FILE *f, Thanos__Label **l, size_t n) {
+  fputc('{', f);
+  for (size_t i = 0; i < n; i++) {
+    fprintf(f, "%s%s=", i ? ", " : "", l[i]->name);
+    print_quoted(f, l[i]->value);
+  }
+  fputc('}', f);
+}
+
+/* ------------------------------------------------------------- info */
+
+static int info_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
+                    void *data) {
+  struct run *r = data;
+  Thanos__Info__InfoResponse *m =
+      thanos__info__info_response__unpack(NULL, n, p);
+  if (!m)
+    return 1;
+  printf("component: %s\n", m->componenttype);
+  for (size_t i = 0; i < m->n_label_sets; i++) {
+    printf("label_set: ");
+    print_labels(stdout, m->label_sets[i]->labels,
+                 m->label_sets[i]->n_labels);
+    printf("\n");
+  }
+  if (m->store) {
+    printf("store: min_time=%" PRId64 " max_time=%" PRId64
+           " supports_sharding=%d supports_without_replica_labels=%d\n",
+           m->store->min_time, m->store->max_time,
+           m->store->supports_sharding,
+           m->store->supports_without_replica_labels);
+    for (size_t i = 0; i < m->store->n_tsdb_infos; i++) {
+      Thanos__Info__TSDBInfo *t = m->store->tsdb_infos[i];
+      printf("tsdb: ");
+      if (t->labels)
+        print_labels(stdout, t->labels->labels, t->labels->n_labels);
+      printf(" min_time=%" PRId64 " max_time=%" PRId64 "\n", t->min_time,
+             t->max_time);
+    }
+  }
+  printf("apis:%s%s%s%s%s%s%s\n", m->store ? " store" : "",
+         m->rules ? " rules" : "", m->metric_metadata ? " metadata" : "",
+         m->targets ? " targets" : "", m->exemplars ? " exemplars" : "",
+         m->query ? " query" : "", m->status ? " status" : "");
+  thanos__info__info_response__free_unpacked(m, NULL);
+  r->state = r;
+  return 0;
+}
+
+static const char *const store_types[] = {"UNKNOWN", "QUERY",   "RULE",
+                                          "SIDECAR", "STORE",   "RECEIVE",
+                                          "DEBUG"};
+
+static int legacy_info_msg(struct grpc_client_call *k, const uint8_t *p,
+                           size_t n, void *data) {
+  Thanos__InfoResponse *m = thanos__info_response__unpack(NULL, n, p);
+  if (!m)
+    return 1;
+  printf("component: %s (legacy thanos.Store/Info)\n",
+         (size_t)m->storetype < TC_ARRAY_SIZE(store_types)
+             ? store_types[m->storetype] : "UNKNOWN");
+  for (size_t i = 0; i < m->n_label_sets; i++) {
+    printf("label_set: ");
+    print_labels(stdout, m->label_sets[i]->labels,
+                 m->label_sets[i]->n_labels);
+    printf("\n");
+  }
+  printf("store: min_time=%" PRId64 " max_time=%" PRId64 "\n", m->min_time,
+         m->max_time);
+  thanos__info_response__free_unpacked(m, NULL);
+  return 0;
+}
 
 int cmd_tools_store_info(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cmd_not_yet("tools store info");
+  static const char *cmd = "thanosc tools store info";
+  struct client_flags f = {0};
+  const struct flag_def defs[] = {CLIENT_FLAGS(f), {0}};
+  const struct flag_def *tables[] = {defs, NULL};
+  int rc = flags_parse(tables, cmd, "show what a StoreAPI endpoint says about itself",
+                       argc, argv, NULL);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  struct run r;
+  if ((rc = run_open(&r, &f, cmd)))
+    return rc;
+  Thanos__Info__InfoRequest req = THANOS__INFO__INFO_REQUEST__INIT;
+  int ex = run_call(&r, cmd, "/thanos.info.Info/Info", &req.base,
+                    f.timeout_ms, info_msg);
+  if (ex && r.code == GRPC_UNIMPLEMENTED) {
+    Thanos__InfoRequest lreq = THANOS__INFO_REQUEST__INIT;
+    ex = run_call(&r, cmd, "/thanos.Store/Info", &lreq.base, f.timeout_ms,
+                  legacy_info_msg);
+  }
+  return run_close(&r, cmd, ex);
+}
+
+/* ------------------------------------------------------------ series */
+
+struct series_state {
+  int64_t nseries, nchunks, nsamples, nwarn;
+  int skip_chunks;
+};
+
+static int series_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
+                      void *data) {
+  struct run *r = data;
+  struct series_state *st = r->state;
+  Thanos__SeriesResponse *m = thanos__series_response__unpack(NULL, n, p);
+  if (!m) {
+    fprintf(stderr, "bad SeriesResponse message (%zu bytes)\n", n);
+    return 1;
+  }
+  if (m->result_case == THANOS__SERIES_RESPONSE__RESULT_WARNING) {
+    st->nwarn++;
+    fprintf(stderr, "warning: %.200s\n", m->warning);
+  } else if (m->result_case == THANOS__SERIES_RESPONSE__RESULT_SERIES) {
+    Thanos__Series *s = m->series;
+    int64_t samples = 0;
+    for (size_t i = 0; i < s->n_chunks; i++) {
+      Thanos__Chunk *c = s->chunks[i]->raw;
+      if (c && c->type == THANOS__CHUNK__ENCODING__XOR && c->data.len >= 2)
+        samples += c->data.data[0] << 8 | c->data.data[1];
+    }
+    print_labels(stdout, s->labels, s->n_labels);
+    if (!st->skip_chunks)
+      printf(" chunks=%zu samples=%" PRId64, s->n_chunks, samples);
+    printf("\n");
+    st->nseries++;
+    st->nchunks += (int64_t)s->n_chunks;
+    st->nsamples += samples;
+  }
+  thanos__series_response__free_unpacked(m, NULL);
+  return 0;
 }
 
 int cmd_tools_store_series(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cmd_not_yet("tools store series");
+  static const char *cmd = "thanosc tools store series";
+  struct client_flags f = {0};
+  char *match = NULL;
+  int64_t mint = 0, maxt = 0;
+  int skip_chunks = 0;
+  const struct flag_def defs[] = {
+      CLIENT_FLAGS(f),
+      {"match", FLAG_STRING, &match, "{__name__=~\".+\"}",
+       "Series selector."},
+      {"min-time", FLAG_TIME, &mint, "0000-01-01T00:00:00Z",
+       "Start of the time range (RFC3339 or relative)."},
+      {"max-time", FLAG_TIME, &maxt, "9999-12-31T23:59:59Z",
+       "End of the time range (RFC3339 or relative)."},
+      {"skip-chunks", FLAG_BOOL, &skip_chunks, "false",
+       "Ask for labels only."},
+      {0}};
+  const struct flag_def *tables[] = {defs, NULL};
+  int rc = flags_parse(tables, cmd, "print the series a StoreAPI endpoint serves",
+                       argc, argv, NULL);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  Thanos__SeriesRequest req = THANOS__SERIES_REQUEST__INIT;
+  if ((rc = parse_selector(match, &req.matchers, &req.n_matchers))) {
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    return 2;
+  }
+  req.min_time = mint;
+  req.max_time = maxt;
+  req.skip_chunks = skip_chunks;
+  req.partial_response_strategy = THANOS__PARTIAL_RESPONSE_STRATEGY__ABORT;
+  struct run r;
+  if ((rc = run_open(&r, &f, cmd))) {
+    matchers_free(req.matchers, req.n_matchers);
+    return rc;
+  }
+  struct series_state st = {.skip_chunks = skip_chunks};
+  r.state = &st;
+  int ex = run_call(&r, cmd, "/thanos.Store/Series", &req.base, f.timeout_ms,
+                    series_msg);
+  matchers_free(req.matchers, req.n_matchers);
+  fflush(stdout);
+  fprintf(stderr, "series=%" PRId64 " chunks=%" PRId64 " samples=%" PRId64
+          " warnings=%" PRId64 "\n", st.nseries, st.nchunks, st.nsamples,
+          st.nwarn);
+  return run_close(&r, cmd, ex);
+}
+
+/* ------------------------------------------------------------ labels */
+
+static int names_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
+                     void *data) {
+  Thanos__LabelNamesResponse *m =
+      thanos__label_names_response__unpack(NULL, n, p);
+  if (!m)
+    return 1;
+  for (size_t i = 0; i < m->n_names; i++)
+    printf("%s\n", m->names[i]);
+  for (size_t i = 0; i < m->n_warnings; i++)
+    fprintf(stderr, "warning: %s\n", m->warnings[i]);
+  thanos__label_names_response__free_unpacked(m, NULL);
+  return 0;
+}
+
+static int values_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
+                      void *data) {
+  Thanos__LabelValuesResponse *m =
+      thanos__label_values_response__unpack(NULL, n, p);
+  if (!m)
+    return 1;
+  for (size_t i = 0; i < m->n_values; i++)
+    printf("%s\n", m->values[i]);
+  for (size_t i = 0; i < m->n_warnings; i++)
+    fprintf(stderr, "warning: %s\n", m->warnings[i]);
+  thanos__label_values_response__free_unpacked(m, NULL);
+  return 0;
+}
+
+static int label_cmd(int argc, char **argv, int values) {
+  const char *cmd = values ? "thanosc tools store label-values"
+                           : "thanosc tools store label-names";
+  struct client_flags f = {0};
+  char *match = NULL, *label = NULL;
+  int64_t mint = 0, maxt = 0;
+  const struct flag_def defs[] = {
+      CLIENT_FLAGS(f),
+      {"match", FLAG_STRING, &match, NULL, "Optional series selector."},
+      {"label", FLAG_STRING, &label, NULL, "Label name (label-values).", NULL,
+       values ? FLAG_REQUIRED : FLAG_HIDDEN},
+      {"min-time", FLAG_TIME, &mint, "0000-01-01T00:00:00Z",
+       "Start of the time range (RFC3339 or relative)."},
+      {"max-time", FLAG_TIME, &maxt, "9999-12-31T23:59:59Z",
+       "End of the time range (RFC3339 or relative)."},
+      {0}};
+  const struct flag_def *tables[] = {defs, NULL};
+  int rc = flags_parse(tables, cmd, values ? "print the values of one label"
+                                           : "print the label names",
+                       argc, argv, NULL);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  Thanos__LabelMatcher **ms = NULL;
+  size_t nms = 0;
+  if (match && (rc = parse_selector(match, &ms, &nms))) {
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    return 2;
+  }
+  struct run r;
+  if ((rc = run_open(&r, &f, cmd))) {
+    matchers_free(ms, nms);
+    return rc;
+  }
+  int ex;
+  if (values) {
+    Thanos__LabelValuesRequest req = THANOS__LABEL_VALUES_REQUEST__INIT;
+    req.label = label;
+    req.start = mint, req.end = maxt;
+    req.matchers = ms, req.n_matchers = nms;
+    ex = run_call(&r, cmd, "/thanos.Store/LabelValues", &req.base,
+                  f.timeout_ms, values_msg);
+  } else {
+    Thanos__LabelNamesRequest req = THANOS__LABEL_NAMES_REQUEST__INIT;
+    req.start = mint, req.end = maxt;
+    req.matchers = ms, req.n_matchers = nms;
+    ex = run_call(&r, cmd, "/thanos.Store/LabelNames", &req.base,
+                  f.timeout_ms, names_msg);
+  }
+  matchers_free(ms, nms);
+  return run_close(&r, cmd, ex);
 }
 
 int cmd_tools_store_label_names(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cmd_not_yet("tools store label names");
+  return label_cmd(argc, argv, 0);
 }
 
 int cmd_tools_store_label_values(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cmd_not_yet("tools store label values");
+  return label_cmd(argc, argv, 1);
+}
+
+/* -------------------------------------------------------- serve-test */
+
+struct serve {
+  uv_loop_t loop;
+  uv_signal_t sig[2];
+  struct grpc_server *srv;
+};
+
+static void serve_stopped(struct grpc_server *s, void *data) {
+  struct serve *sv = data;
+  uv_close((uv_handle_t *)&sv->sig[0], NULL);
+  uv_close((uv_handle_t *)&sv->sig[1], NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  struct serve *sv = h->data;
+  LOG_INFO("stopping gRPC server", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  grpc_server_stop(sv->srv, serve_stopped, sv);
+}
+
+int cmd_tools_store_serve_test(int argc, char **argv) {
+  static const char *cmd = "thanosc tools store serve-test";
+  struct server_opts so = {0};
+  int64_t nseries = 0;
+  uint64_t max_recv = 0;
+  char *ext = NULL;
+  struct flag_def common[CMD_SERVER_FLAGS_MAX + 1];
+  cmd_server_flags(common, &so, CMD_FLAGS_GRPC | CMD_FLAGS_LOG, NULL,
+                   "0.0.0.0:10901");
+  const struct flag_def defs[] = {
+      {"series", FLAG_INT, &nseries, "1000", "Number of synthetic series."},
+      {"external-label", FLAG_STRING, &ext, "", "name=value external label."},
+      {"max-recv-msg-size", FLAG_BYTES, &max_recv, "0",
+       "Largest request message accepted (0 = 2GiB-1).", NULL, FLAG_HIDDEN},
+      {0}};
+  const struct flag_def *tables[] = {common, defs, NULL};
+  int rc = flags_parse(tables, cmd, "serve a synthetic StoreAPI (tests)",
+                       argc, argv, NULL);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  if ((rc = cmd_server_opts_check(&so, cmd)))
+    return rc;
+  struct grpc_teststore ts = {.nseries = nseries,
+                              .min_time = 1700000000000LL,
+                              .max_time = 1700000000000LL,
+                              .ext_label = ext && *ext ? ext : NULL};
+  struct serve sv;
+  memset(&sv, 0, sizeof sv);
+  uv_loop_init(&sv.loop);
+  struct grpc_server_opts o = {.address = so.grpc_address,
+                               .tls_cert = so.grpc_tls_cert,
+                               .tls_key = so.grpc_tls_key,
+                               .tls_client_ca = so.grpc_tls_client_ca,
+                               .max_recv_msg = (size_t)max_recv,
+                               .grace_ms = so.grpc_grace_ms};
+  rc = grpc_server_new(&sv.loop, grpc_teststore_methods(&ts), &o, &sv.srv);
+  if (rc) {
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    uv_run(&sv.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&sv.loop);
+    return 1;
+  }
+  for (int i = 0; i < 2; i++) {
+    uv_signal_init(&sv.loop, &sv.sig[i]);
+    sv.sig[i].data = &sv;
+    uv_signal_start(&sv.sig[i], on_signal, i ? SIGTERM : SIGINT);
+  }
+  char port[16];
+  snprintf(port, sizeof port, "%d", grpc_server_port(sv.srv));
+  LOG_INFO("listening for StoreAPI gRPC", "address", so.grpc_address, "port",
+           port);
+  printf("port=%s\n", port);
+  fflush(stdout);
+  uv_run(&sv.loop, UV_RUN_DEFAULT);
+  grpc_server_free(sv.srv);
+  uv_loop_close(&sv.loop);
+  return 0;
 }

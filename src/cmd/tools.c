@@ -20,6 +20,7 @@ static const struct cmd store[] = {
     {"series", cmd_tools_store_series, "print the series (or samples) a StoreAPI endpoint serves"},
     {"label-names", cmd_tools_store_label_names, "print the label names of a StoreAPI endpoint"},
     {"label-values", cmd_tools_store_label_values, "print the values of one label of a StoreAPI endpoint"},
+    {"serve-test", cmd_tools_store_serve_test, "serve a synthetic StoreAPI (tests and benchmarks)"},
     {NULL, NULL, NULL},
 };
 

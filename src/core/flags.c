@@ -323,12 +323,16 @@ void flags_usage(const struct flag_def *const *tables, const char *cmd,
     for (const struct flag_def *f = *t; f->name; f++) {
       if (f->flags & FLAG_HIDDEN)
         continue;
-      if (f->type == FLAG_BOOL)
-        printf("      --[no-]%s", f->name);
-      else if (f->def && *f->def)
-        printf("      --%s=\"%s\"", f->name, f->def);
+      if (f->short_name)
+        printf("  -%c, ", f->short_name);
       else
-        printf("      --%s=%s", f->name, type_name(f));
+        printf("      ");
+      if (f->type == FLAG_BOOL)
+        printf("--[no-]%s", f->name);
+      else if (f->def && *f->def)
+        printf("--%s=\"%s\"", f->name, f->def);
+      else
+        printf("--%s=%s", f->name, type_name(f));
       if (f->type == FLAG_STRINGS)
         printf(" ...");
       printf("\n                 %s", f->help ? f->help : "");
@@ -346,6 +350,15 @@ static const struct flag_def *find_flag(const struct flag_def *const *tables,
   for (const struct flag_def *const *t = tables; *t; t++)
     for (const struct flag_def *f = *t; f->name; f++)
       if (strlen(f->name) == n && !strncmp(f->name, name, n))
+        return f;
+  return NULL;
+}
+
+static const struct flag_def *find_short(const struct flag_def *const *tables,
+                                         char c) {
+  for (const struct flag_def *const *t = tables; *t; t++)
+    for (const struct flag_def *f = *t; f->name; f++)
+      if (c && f->short_name == c)
         return f;
   return NULL;
 }
@@ -389,14 +402,24 @@ int flags_parse(const struct flag_def *const *tables, const char *cmd,
       flags_usage(tables, cmd, summary);
       return 1;
     }
+    const struct flag_def *f = NULL;
+    const char *name = a + 2, *eq = NULL, *val = NULL;
+    size_t nlen = 0;
     if (a[1] != '-') {
-      fprintf(stderr, "%s: error: unknown short flag '%s', try --help\n", cmd, a);
-      return 2;
+      /* -o value, -ovalue (kingpin's short forms) */
+      f = find_short(tables, a[1]);
+      if (!f) {
+        fprintf(stderr, "%s: error: unknown short flag '%s', try --help\n",
+                cmd, a);
+        return 2;
+      }
+      val = a[2] ? a + 2 : NULL;
+    } else {
+      eq = strchr(name, '=');
+      nlen = eq ? (size_t)(eq - name) : strlen(name);
+      f = find_flag(tables, name, nlen);
+      val = eq ? eq + 1 : NULL;
     }
-    const char *name = a + 2, *eq = strchr(name, '=');
-    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-    const struct flag_def *f = find_flag(tables, name, nlen);
-    const char *val = eq ? eq + 1 : NULL;
     if (!f && nlen > 3 && !strncmp(name, "no-", 3)) {
       f = find_flag(tables, name + 3, nlen - 3);
       if (f && f->type == FLAG_BOOL && !eq)

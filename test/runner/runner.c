@@ -102,7 +102,7 @@ static int run_one(const struct test_case *t, int timeout_s) {
 int main(int argc, char **argv) {
   int passed = 0, failed = 0;
   const char *to = getenv("THANOSC_TEST_TIMEOUT");
-  int timeout_s = to ? atoi(to) : 120;
+  int timeout_s = to ? (int)strtol(to, NULL, 10) : 120;
   if (argc == 2 && !strcmp(argv[1], "--list")) {
     for (const struct test_case *t = tests; t->name; t++)
       printf("%s\n", t->name);

@@ -83,3 +83,30 @@ TEST(flags_durations_bytes_times) {
   ASSERT_EQ(ms, 253402300799000LL);
   ASSERT_NE(parse_time_ms("yesterday", &ms), 0);
 }
+
+TEST(flags_short_alias) {
+  char *out = NULL;
+  int verbose = 0;
+  const struct flag_def t[] = {
+      {"output", FLAG_ENUM, &out, "", "format", "|wide|json", 0, NULL, 'o'},
+      {"verbose", FLAG_BOOL, &verbose, NULL, "more", NULL, 0, NULL, 'v'},
+      {0}};
+  const struct flag_def *const tables[] = {t, NULL};
+  char *a1[] = {"-o", "wide", "-v"};
+  ASSERT_EQ(flags_parse(tables, "x", NULL, 3, a1, NULL), 0);
+  ASSERT_STREQ(out, "wide");
+  ASSERT_EQ(verbose, 1);
+  char *a2[] = {"-ojson"};
+  ASSERT_EQ(flags_parse(tables, "x", NULL, 1, a2, NULL), 0);
+  ASSERT_STREQ(out, "json");
+  char *a3[] = {"--output=wide"};
+  ASSERT_EQ(flags_parse(tables, "x", NULL, 1, a3, NULL), 0);
+  ASSERT_STREQ(out, "wide");
+  char *a4[] = {"-q"};
+  ASSERT_EQ(flags_parse(tables, "x", NULL, 1, a4, NULL), 2);
+  char *a5[] = {"-o"};
+  ASSERT_EQ(flags_parse(tables, "x", NULL, 1, a5, NULL), 2);
+  char *a6[] = {"-o", "xml"};
+  ASSERT_EQ(flags_parse(tables, "x", NULL, 2, a6, NULL), 2);
+  free(out);
+}

@@ -1,1 +1,13 @@
 /* Unit tests of src/net: one TEST_ENTRY(name) per test. */
+TEST_ENTRY(http_unescape_cases)
+TEST_ENTRY(http_params_repeated_and_empty)
+TEST_ENTRY(http_params_errors)
+TEST_ENTRY(http_router_match_rules)
+TEST_ENTRY(http_server_async_worker_pipelined)
+TEST_ENTRY(http_server_stream_backpressure)
+TEST_ENTRY(http_server_graceful_stop_finishes_inflight)
+TEST_ENTRY(http_server_client_abort)
+TEST_ENTRY(http_server_limits_and_errors)
+TEST_ENTRY(runtime_start_stop_order)
+TEST_ENTRY(http_server_header_timeout)
+TEST_ENTRY(work_submit_and_cancel)

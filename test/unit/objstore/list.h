@@ -1,1 +1,11 @@
 /* Unit tests of src/objstore: one TEST_ENTRY(name) per test. */
+TEST_ENTRY(objstore_acceptance_mem)
+TEST_ENTRY(objstore_acceptance_fs)
+TEST_ENTRY(objstore_acceptance_prefix)
+TEST_ENTRY(objstore_config_errors)
+TEST_ENTRY(objstore_config_env)
+TEST_ENTRY(objstore_bad_names)
+TEST_ENTRY(objstore_get_limit)
+TEST_ENTRY(objstore_faulty)
+TEST_ENTRY(objstore_faulty_sweep)
+TEST_ENTRY(objstore_metrics)

@@ -1,0 +1,120 @@
+/*
+ * tsdb/chunkenc.h - chunk encodings: the XOR (Gorilla) float chunk,
+ * bit-exact with Prometheus 3.x (no trailing empty byte), and an iterator
+ * over any chunk that recognises the other encodings and refuses them with
+ * TC_ENOTSUP instead of misreading them.
+ *
+ * Sample values travel as doubles but are copied bit for bit, so the stale
+ * marker (TSDB_STALE_NAN_BITS) survives encode and decode unchanged; test
+ * it with tsdb_is_stale_nan(), not isnan().
+ */
+#ifndef THANOSC_TSDB_CHUNKENC_H
+#define THANOSC_TSDB_CHUNKENC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Encoding byte of a chunk record (spec tsdb-block.md 3.4). */
+enum chunk_encoding {
+  CHUNK_ENC_NONE = 0,
+  CHUNK_ENC_XOR = 1,
+  CHUNK_ENC_HISTOGRAM = 2,
+  CHUNK_ENC_FLOAT_HISTOGRAM = 3,
+  CHUNK_ENC_AGGR = 0xff, /* Thanos downsampled aggregate chunk */
+};
+
+#define TSDB_STALE_NAN_BITS 0x7ff0000000000002ull
+/* Prometheus starts a new chunk after this many samples. */
+#define XOR_SAMPLES_PER_CHUNK 120
+#define XOR_MAX_SAMPLES 65535
+
+static inline double tsdb_stale_nan(void) {
+  uint64_t b = TSDB_STALE_NAN_BITS;
+  double d;
+  memcpy(&d, &b, 8);
+  return d;
+}
+
+static inline bool tsdb_is_stale_nan(double v) {
+  uint64_t b;
+  memcpy(&b, &v, 8);
+  return b == TSDB_STALE_NAN_BITS;
+}
+
+/* "XOR", "histogram", ... or "unknown". */
+const char *chunk_encoding_name(uint8_t enc);
+
+/*
+ * XOR encoder. Owns its bytes; xor_enc_bytes() borrows them until the next
+ * append or xor_enc_release(). The bytes are the chunk data as stored in a
+ * segment record (2-byte sample count first).
+ */
+struct xor_enc {
+  uint8_t *b;
+  size_t len, cap;
+  uint8_t free_bits; /* unused low bits of b[len-1] */
+  uint16_t n;
+  int64_t t, tdelta;
+  uint64_t v;
+  uint8_t leading, trailing;
+};
+
+void xor_enc_init(struct xor_enc *e);
+void xor_enc_release(struct xor_enc *e);
+void xor_enc_reset(struct xor_enc *e);
+/* TC_ELIMIT when the chunk already holds XOR_MAX_SAMPLES. */
+int xor_enc_append(struct xor_enc *e, int64_t t, double v);
+const uint8_t *xor_enc_bytes(const struct xor_enc *e, size_t *n /* OUT */);
+static inline uint16_t xor_enc_count(const struct xor_enc *e) { return e->n; }
+
+/*
+ * Iterator over one chunk's samples (next/seek/at/err, STYLE lesson 12).
+ * The chunk bytes are borrowed for the iterator's life. No allocation: the
+ * struct may live on the stack and be re-initialised for the next chunk.
+ */
+struct chunk_iter {
+  const uint8_t *p, *end; /* bytes not yet loaded into buf */
+  uint64_t buf;           /* next bits, left-aligned */
+  unsigned valid;         /* valid bits in buf */
+  uint16_t total, read;
+  int64_t t, tdelta;
+  uint64_t v;
+  uint8_t leading, trailing;
+  int err;
+};
+
+/*
+ * Starts iterating a chunk of encoding enc whose data is [data, data+n).
+ * Returns TC_ENOTSUP (with the encoding's name) for histogram and
+ * aggregate chunks, TC_ECORRUPT for a chunk shorter than its header; the
+ * iterator is then exhausted with that error.
+ */
+int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
+                    size_t n);
+/* Advances; false at the end or on error (then check chunk_iter_err()). */
+bool chunk_iter_next(struct chunk_iter *it);
+/* Advances to the first sample with timestamp >= t (staying put if the
+ * current one qualifies); false when there is none. */
+bool chunk_iter_seek(struct chunk_iter *it, int64_t t);
+static inline int64_t chunk_iter_t(const struct chunk_iter *it) {
+  return it->t;
+}
+static inline double chunk_iter_v(const struct chunk_iter *it) {
+  double d;
+  memcpy(&d, &it->v, 8);
+  return d;
+}
+static inline void chunk_iter_at(const struct chunk_iter *it,
+                                 int64_t *t /* OUT */, double *v /* OUT */) {
+  *t = it->t;
+  *v = chunk_iter_v(it);
+}
+static inline int chunk_iter_err(const struct chunk_iter *it) {
+  return it->err;
+}
+/* Sample count from a chunk's header (0 for short or non-XOR data). */
+uint16_t chunk_num_samples(uint8_t enc, const uint8_t *data, size_t n);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * tsdb/index.h - the block index (format v2): postings iterators, the
+ * reader and the writer.
+ *
+ * Series IDs are the series' offset in the index divided by 16; ascending
+ * IDs are ascending label sets. Every section's CRC32C is verified when it
+ * is read; errors name the index and the section.
+ */
+#ifndef THANOSC_TSDB_INDEX_H
+#define THANOSC_TSDB_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "thanosc/buf.h"
+#include "thanosc/labels.h"
+#include "thanosc/tsdb/chunks.h"
+#include "thanosc/tsdb/encoding.h"
+
+#define INDEX_MAGIC 0xBAAAD700u
+#define INDEX_TOC_LEN 52
+
+/* ---- postings: sorted series IDs behind next/seek/at/err ---- */
+
+struct postings;
+struct postings_ops {
+  bool (*next)(struct postings *p);
+  bool (*seek)(struct postings *p, uint64_t v); /* first >= v */
+  void (*free)(struct postings *p);
+};
+
+/* Base of every postings iterator; at is the current ID, err is read once
+ * the iterator is exhausted. Heap-allocated, freed with postings_free(). */
+struct postings {
+  const struct postings_ops *ops;
+  uint64_t at;
+  int err;
+};
+
+static inline bool postings_next(struct postings *p) { return p->ops->next(p); }
+static inline bool postings_seek(struct postings *p, uint64_t v) {
+  return p->ops->seek(p, v);
+}
+static inline uint64_t postings_at(const struct postings *p) { return p->at; }
+static inline int postings_err(const struct postings *p) { return p->err; }
+void postings_free(struct postings *p); /* NULL is fine */
+
+/* An iterator with no IDs, and one that fails with err (message kept). */
+struct postings *postings_empty(void);
+struct postings *postings_error(int err);
+/* Over n IDs (sorted ascending); the array is copied. */
+struct postings *postings_from_ids(const uint64_t *ids, size_t n);
+/* Over a be32 list of n IDs at p (borrowed: must outlive the iterator). */
+struct postings *postings_from_be32(const uint8_t *p, size_t n);
+/* Combinators; they take ownership of their inputs (and the array its).
+ * intersect of 0 inputs is empty. */
+struct postings *postings_intersect(struct postings **its, size_t n);
+struct postings *postings_merge(struct postings **its, size_t n);
+struct postings *postings_without(struct postings *full,
+                                  struct postings *drop);
+/* Drains p into an owned array (*ids, *n); frees p. Returns p's error. */
+int postings_expand(struct postings *p, uint64_t **ids /* OUT */,
+                    size_t *n /* OUT */);
+
+/* ---- reader ---- */
+
+struct index_toc {
+  uint64_t symbols, series, label_indices, label_indices_table, postings,
+      postings_table;
+};
+
+struct index_pvalue {
+  const char *value; /* borrowed from the symbol table */
+  uint64_t off;      /* of the postings list */
+};
+
+struct index_pname {
+  const char *name;
+  struct index_pvalue *v; /* owned, sorted by value */
+  size_t n;
+};
+
+struct index_reader {
+  struct tsdb_bytes src; /* owned */
+  int version;
+  struct index_toc toc;
+  char *symarena;       /* owned: symbols, NUL-terminated back to back */
+  const char **symbols; /* owned array into symarena */
+  uint32_t nsymbols;
+  struct index_pname *names; /* sorted by name; names[0] is "" (all) */
+  size_t nnames;
+  struct tc_buf scratch;
+};
+
+/* Reads TOC, symbol table and postings offset table of the index file at
+ * path; TC_ECORRUPT / TC_ECHECKSUM naming the file and section. */
+int index_reader_open_file(struct index_reader *r, const char *path);
+/* Same over any source; takes ownership of src (closed on error too). */
+int index_reader_open(struct index_reader *r, struct tsdb_bytes *src);
+void index_reader_close(struct index_reader *r);
+
+/* Symbol by v2 reference (borrowed); TC_ECORRUPT when out of range. */
+int index_reader_symbol(struct index_reader *r, uint64_t ref,
+                        const char **s /* OUT */);
+
+/* One series as read from the index; reusable across calls (reset by
+ * each read), released with index_series_release(). Label strings are
+ * borrowed from the reader's symbol table. */
+struct index_series {
+  struct labels lset; /* LABELS_BORROWED */
+  struct chunk_meta *chunks;
+  size_t nchunks, cap;
+};
+
+void index_series_release(struct index_series *s);
+/* Reads series id (CRC verified) into s. */
+int index_reader_series(struct index_reader *r, uint64_t id,
+                        struct index_series *s);
+/* Postings of name=value (an empty iterator when absent); name "" and
+ * value "" gives all series. */
+struct postings *index_reader_postings(struct index_reader *r,
+                                       const char *name, const char *value);
+/* Label names (without "") and the values of one name, sorted, borrowed.
+ * A name with no values gives n = 0. */
+void index_reader_label_names(struct index_reader *r,
+                              const char ***names /* OUT, owned array */,
+                              size_t *n /* OUT */);
+const struct index_pname *index_reader_label_values(struct index_reader *r,
+                                                    const char *name);
+/* Prometheus's PostingsForMatchers: the series matching all of ms (a label
+ * absent from a series matches as ""). */
+struct postings *index_reader_select(struct index_reader *r,
+                                     const struct matchers *ms);
+
+/* ---- writer (stage machine: symbols, series, postings, TOC) ---- */
+
+struct index_writer {
+  int fd;
+  char *path; /* owned */
+  int stage;
+  uint64_t pos;
+  struct tc_buf buf;
+  struct index_toc toc;
+  char **syms; /* owned, sorted ascending */
+  size_t nsyms, symcap;
+  /* series seen: labels of the last one, and per-pair postings */
+  struct labels last;
+  uint64_t last_ref;
+  uint32_t nseries;
+  uint32_t *ids;     /* IDs of every series in order */
+  uint32_t *pairs;   /* (name sym, value sym, id) triples */
+  size_t npairs, pairscap, idscap;
+};
+
+/* Creates the index file at path. */
+int index_writer_open(struct index_writer *w, const char *path);
+/* Adds a symbol; symbols must come in strictly ascending byte order and
+ * before any series. */
+int index_writer_add_symbol(struct index_writer *w, const char *s);
+/* Adds a series: label sets strictly ascending, labels sorted, every
+ * name and value already a symbol, chunk refs ascending and chunks
+ * ordered with mint > previous maxt. TC_ESTATE / TC_EINVAL otherwise. */
+int index_writer_add_series(struct index_writer *w, const struct labels *ls,
+                            const struct chunk_meta *chunks, size_t n);
+/* Writes label indices, postings, offset tables and TOC, fsyncs, closes. */
+int index_writer_close(struct index_writer *w);
+/* Abandons the file (after an error); releases memory. */
+void index_writer_abort(struct index_writer *w);
+
+#endif

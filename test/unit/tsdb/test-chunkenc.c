@@ -1,0 +1,185 @@
+#include "test.h"
+#include "thanosc/tsdb/chunkenc.h"
+#include "thanosc/tsdb/chunks.h"
+#include "thanosc/tsdb/encoding.h"
+
+static const uint8_t five[] = {0x00, 0x05, 0xd0, 0x0f, 0x3f, 0xf0, 0x00, 0x00,
+                               0x00, 0x00, 0x00, 0x00, 0x98, 0x75, 0x30, 0x97,
+                               0xff, 0xe0, 0x00, 0x76, 0x03, 0x50};
+
+TEST(chunkenc_xor_spec_vectors) {
+  struct xor_enc e;
+  xor_enc_init(&e);
+  int64_t ts[] = {1000, 16000, 31000, 46001, 61002};
+  double vs[] = {1, 1, 2, 3, 2};
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(xor_enc_append(&e, ts[i], vs[i]));
+  size_t n;
+  const uint8_t *b = xor_enc_bytes(&e, &n);
+  ASSERT_EQ(n, sizeof(five));
+  ASSERT_MEMEQ(b, five, n);
+  /* One sample (3.x has no trailing empty byte). */
+  static const uint8_t one[] = {0x00, 0x01, 0x80, 0xf4, 0xee, 0x06, 0x40,
+                                0xc7, 0x70, 0, 0, 0, 0, 0};
+  xor_enc_reset(&e);
+  ASSERT_OK(xor_enc_append(&e, 7200000, 12000.0));
+  b = xor_enc_bytes(&e, &n);
+  ASSERT_EQ(n, sizeof(one));
+  ASSERT_MEMEQ(b, one, n);
+  xor_enc_release(&e);
+  struct chunk_iter it;
+  ASSERT_OK(chunk_iter_init(&it, CHUNK_ENC_XOR, five, sizeof(five)));
+  for (int i = 0; i < 5; i++) {
+    ASSERT(chunk_iter_next(&it));
+    ASSERT_EQ(chunk_iter_t(&it), ts[i]);
+    ASSERT_DBL_EQ(chunk_iter_v(&it), vs[i]);
+  }
+  ASSERT(!chunk_iter_next(&it));
+  ASSERT_OK(chunk_iter_err(&it));
+  /* CRC32C check value and the record CRC of the example. */
+  ASSERT_UEQ(tc_crc32c(0, "123456789", 9), 0xE3069283u);
+  ASSERT_UEQ(tc_crc32c(0, "", 0), 0);
+  uint8_t rec[1 + sizeof(five)];
+  rec[0] = 1;
+  memcpy(rec + 1, five, sizeof(five));
+  ASSERT_UEQ(tc_crc32c(0, rec, sizeof(rec)), 0x3e0e4220u);
+}
+
+static uint64_t rnd_state = 88172645463325252ull;
+static uint64_t rnd(void) {
+  rnd_state ^= rnd_state << 13;
+  rnd_state ^= rnd_state >> 7;
+  rnd_state ^= rnd_state << 17;
+  return rnd_state;
+}
+
+TEST(chunkenc_xor_roundtrip_random) {
+  struct xor_enc e;
+  xor_enc_init(&e);
+  for (int round = 0; round < 200; round++) {
+    xor_enc_reset(&e);
+    int n = 1 + (int)(rnd() % 300);
+    int64_t ts[300];
+    uint64_t vb[300];
+    int64_t t = (int64_t)(rnd() % 2000000) - 1000000;
+    for (int i = 0; i < n; i++) {
+      switch (rnd() % 6) {
+      case 0: t += 15000; break;
+      case 1: t += (int64_t)(rnd() % 100); break;
+      case 2: t += (int64_t)(rnd() % 1000000); break;
+      case 3: t += (int64_t)(rnd() >> 20); break;
+      case 4: t -= (int64_t)(rnd() % 100000); break;
+      default: t += 1; break;
+      }
+      ts[i] = t;
+      switch (rnd() % 5) {
+      case 0: vb[i] = TSDB_STALE_NAN_BITS; break;
+      case 1: vb[i] = i ? vb[i - 1] : 0; break;
+      case 2: vb[i] = rnd(); break;
+      default: {
+        double d = (double)(rnd() % 1000) / 8;
+        memcpy(&vb[i], &d, 8);
+      }
+      }
+      double d;
+      memcpy(&d, &vb[i], 8);
+      ASSERT_OK(xor_enc_append(&e, ts[i], d));
+    }
+    size_t len;
+    const uint8_t *b = xor_enc_bytes(&e, &len);
+    struct chunk_iter it;
+    ASSERT_OK(chunk_iter_init(&it, CHUNK_ENC_XOR, b, len));
+    for (int i = 0; i < n; i++) {
+      ASSERT(chunk_iter_next(&it));
+      ASSERT_EQ(it.t, ts[i]);
+      ASSERT_UEQ(it.v, vb[i]);
+    }
+    ASSERT(!chunk_iter_next(&it));
+    ASSERT_OK(chunk_iter_err(&it));
+    /* Every truncation is an error, never a crash or a silent short read
+     * (a cut that only drops padding bits may still decode). */
+    for (size_t cut = 0; cut < len; cut++) {
+      int got = 0;
+      chunk_iter_init(&it, CHUNK_ENC_XOR, b, cut);
+      while (chunk_iter_next(&it))
+        got++;
+      ASSERT(cut < 2 ? chunk_iter_err(&it) == TC_ECORRUPT
+                     : (got == n || chunk_iter_err(&it) == TC_ECORRUPT));
+    }
+    /* Seek. */
+    ASSERT_OK(chunk_iter_init(&it, CHUNK_ENC_XOR, b, len));
+    int k = (int)(rnd() % (unsigned)n);
+    int64_t want = ts[k];
+    int first = 0;
+    while (first < n && ts[first] < want)
+      first++;
+    ASSERT(chunk_iter_seek(&it, want));
+    ASSERT_EQ(chunk_iter_t(&it), ts[first]);
+  }
+  xor_enc_release(&e);
+}
+
+TEST(chunkenc_histogram_refused) {
+  static const uint8_t h[] = {0, 1, 0x40, 0, 0};
+  struct chunk_iter it;
+  ASSERT_EQ(chunk_iter_init(&it, CHUNK_ENC_HISTOGRAM, h, sizeof(h)), TC_ENOTSUP);
+  ASSERT(strstr(tc_errmsg(TC_ENOTSUP), "histogram") != NULL);
+  ASSERT(!chunk_iter_next(&it));
+  ASSERT_EQ(chunk_iter_err(&it), TC_ENOTSUP);
+  ASSERT_EQ(chunk_iter_init(&it, CHUNK_ENC_FLOAT_HISTOGRAM, h, sizeof(h)), TC_ENOTSUP);
+  ASSERT_EQ(chunk_iter_init(&it, 0xff, h, sizeof(h)), TC_ENOTSUP);
+  ASSERT_EQ(chunk_iter_init(&it, CHUNK_ENC_XOR, h, 1), TC_ECORRUPT);
+}
+
+TEST(chunks_segment_write_read) {
+  char dir[512];
+  snprintf(dir, sizeof(dir), "%s/chunks", test_tmpdir());
+  struct chunks_writer w;
+  ASSERT_OK(chunks_writer_open(&w, dir, 100));
+  struct chunk_data c[2] = {{1, five, sizeof(five)}, {1, five, sizeof(five)}};
+  uint64_t refs[6];
+  ASSERT_OK(chunks_writer_write(&w, c, 1, refs));
+  ASSERT_UEQ(refs[0], 8);
+  ASSERT_OK(chunks_writer_write(&w, c, 2, refs + 1));
+  ASSERT_OK(chunks_writer_write(&w, c, 2, refs + 3));
+  ASSERT_OK(chunks_writer_close(&w));
+  ASSERT_UEQ(refs[1], 8 + 28);
+  ASSERT_UEQ(refs[3], chunk_ref(1, 8));
+  struct chunks_reader r;
+  ASSERT_OK(chunks_reader_open_dir(&r, dir));
+  ASSERT_EQ(r.nsegs, 2);
+  for (int i = 0; i < 5; i++) {
+    uint8_t enc;
+    const uint8_t *d;
+    size_t n;
+    ASSERT_OK(chunks_reader_chunk(&r, refs[i], &enc, &d, &n));
+    ASSERT_EQ(enc, 1);
+    ASSERT_EQ(n, sizeof(five));
+    ASSERT_MEMEQ(d, five, n);
+  }
+  uint8_t enc;
+  const uint8_t *d;
+  size_t n;
+  ASSERT_EQ(chunks_reader_chunk(&r, chunk_ref(5, 8), &enc, &d, &n), TC_ECORRUPT);
+  ASSERT_EQ(chunks_reader_chunk(&r, chunk_ref(0, 4), &enc, &d, &n), TC_ECORRUPT);
+  ASSERT_EQ(chunks_reader_chunk(&r, chunk_ref(0, 1000), &enc, &d, &n), TC_ECORRUPT);
+  ASSERT(strstr(tc_errmsg(TC_ECORRUPT), "000001") != NULL);
+  chunks_reader_close(&r);
+  /* Flip one data byte: checksum error naming the file. */
+  char path[600];
+  snprintf(path, sizeof(path), "%s/000001", dir);
+  FILE *f = fopen(path, "r+b");
+  fseek(f, 20, SEEK_SET);
+  fputc(0x55, f);
+  fclose(f);
+  ASSERT_OK(chunks_reader_open_dir(&r, dir));
+  ASSERT_EQ(chunks_reader_chunk(&r, 8, &enc, &d, &n), TC_ECHECKSUM);
+  ASSERT(strstr(tc_errmsg(TC_ECHECKSUM), "000001") != NULL);
+  chunks_reader_close(&r);
+  /* Bad magic. */
+  f = fopen(path, "r+b");
+  fputc(0, f);
+  fclose(f);
+  ASSERT_EQ(chunks_reader_open_dir(&r, dir), TC_ECORRUPT);
+  ASSERT(strstr(tc_errmsg(TC_ECORRUPT), "magic") != NULL);
+}
