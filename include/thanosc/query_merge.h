@@ -37,7 +37,7 @@
 /* One chunk as received (storepb.AggrChunk raw part); bytes borrowed. */
 struct qchunk {
   int64_t min_time, max_time;
-  int encoding;        /* storepb Chunk.Encoding */
+  int encoding;        /* storepb Chunk.Encoding: XOR = 0 */
   const uint8_t *data; /* borrowed */
   size_t len;
 };

@@ -45,6 +45,17 @@ struct qselect_opts {
   void *chunk_ctx;
 };
 
+/*
+ * The default decoder: storepb Chunk.Encoding XOR (0) through the TSDB's
+ * XOR iterator (tsdb/chunkenc.h); histogram encodings fail with
+ * TC_ENOTSUP. ctx is unused. Pair with qselect_xor_iter_free.
+ */
+#define QCHUNK_STOREPB_XOR 0
+#define QCHUNK_STOREPB_HISTOGRAM 1
+#define QCHUNK_STOREPB_FLOAT_HISTOGRAM 2
+struct promql_iter *qselect_xor_iter(void *ctx, const struct qchunk *c);
+void qselect_xor_iter_free(void *ctx, struct promql_iter *it);
+
 /* m is owned by the result; o is copied. */
 struct promql_series_set *qselect_set_new(struct qmerge *m,
                                           const struct qselect_opts *o);

@@ -282,7 +282,7 @@ static int shortest_digits(double v, char *d, int *dp) {
   for (; *p && *p != 'e'; p++)
     if (*p >= '0' && *p <= '9')
       d[nd++] = *p;
-  int exp = (*p == 'e') ? atoi(p + 1) : 0;
+  int exp = (*p == 'e') ? (int)strtol(p + 1, NULL, 10) : 0;
   while (nd > 1 && d[nd - 1] == '0')
     nd--;
   *dp = exp + 1;

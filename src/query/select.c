@@ -16,6 +16,61 @@
 
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/tsdb/chunkenc.h"
+
+/* ---- the default chunk decoder ---- */
+
+struct xor_iter {
+  struct promql_iter base;
+  struct chunk_iter ci;
+};
+
+static enum promql_sample_type xor_next(struct promql_iter *it) {
+  struct xor_iter *x = (struct xor_iter *)it;
+  return chunk_iter_next(&x->ci) ? PROMQL_SAMPLE_FLOAT : PROMQL_SAMPLE_NONE;
+}
+
+static enum promql_sample_type xor_seek(struct promql_iter *it, int64_t t) {
+  struct xor_iter *x = (struct xor_iter *)it;
+  return chunk_iter_seek(&x->ci, t) ? PROMQL_SAMPLE_FLOAT
+                                    : PROMQL_SAMPLE_NONE;
+}
+
+static void xor_at(struct promql_iter *it, int64_t *t, double *v) {
+  chunk_iter_at(&((struct xor_iter *)it)->ci, t, v);
+}
+
+static int xor_err(struct promql_iter *it) {
+  return chunk_iter_err(&((struct xor_iter *)it)->ci);
+}
+
+static const struct promql_iter_ops xor_ops = {
+    .next = xor_next, .seek = xor_seek, .at = xor_at, .err = xor_err};
+
+struct promql_iter *qselect_xor_iter(void *ctx, const struct qchunk *c) {
+  (void)ctx;
+  if (c->encoding != QCHUNK_STOREPB_XOR) {
+    tc_error(TC_ENOTSUP, "chunk encoding %d (%s) is not supported",
+             c->encoding,
+             c->encoding == QCHUNK_STOREPB_HISTOGRAM ? "HISTOGRAM"
+             : c->encoding == QCHUNK_STOREPB_FLOAT_HISTOGRAM
+                 ? "FLOAT_HISTOGRAM"
+                 : "unknown");
+    return NULL;
+  }
+  struct xor_iter *x = xcalloc(1, sizeof(*x));
+  x->base.ops = &xor_ops;
+  if (chunk_iter_init(&x->ci, CHUNK_ENC_XOR, c->data, c->len)) {
+    free(x);
+    return NULL;
+  }
+  return &x->base;
+}
+
+void qselect_xor_iter_free(void *ctx, struct promql_iter *it) {
+  (void)ctx;
+  free(it);
+}
 
 /* ---- chunk chain ---- */
 

@@ -7,6 +7,7 @@
 #include "test.h"
 #include "thanosc/buf.h"
 #include "thanosc/query_select.h"
+#include "thanosc/tsdb/chunkenc.h"
 
 static int decoded, freed;
 
@@ -193,4 +194,45 @@ TEST(select_decode_error) {
   ASSERT_STREQ(tc_errmsg(TC_ECORRUPT),
                "decode chunk [0, 0]: unknown chunk encoding 7");
   ss->ops->free(ss);
+}
+
+TEST(select_xor_chunks) {
+  /* Two replicas as real XOR chunks, decoded by the default decoder. */
+  struct xor_enc e1, e2;
+  xor_enc_init(&e1);
+  xor_enc_init(&e2);
+  for (int i = 0; i < 5; i++) {
+    ASSERT_OK(xor_enc_append(&e1, 1000 + i * 15000, i));
+    ASSERT_OK(xor_enc_append(&e2, 3000 + i * 15000, i + 0.5));
+  }
+  size_t n1, n2;
+  const uint8_t *b1 = xor_enc_bytes(&e1, &n1), *b2 = xor_enc_bytes(&e2, &n2);
+  const struct qchunk c1[] = {{1000, 61000, QCHUNK_STOREPB_XOR, b1, n1}};
+  const struct qchunk c2[] = {{3000, 63000, QCHUNK_STOREPB_XOR, b2, n2}};
+  const struct qseries xa = {la, 2, c1, 1}, xb = {lb, 2, c2, 1};
+  struct qseries_array_set sa, sb;
+  qseries_array_set_init(&sa, &xa, 1);
+  qseries_array_set_init(&sb, &xb, 1);
+  struct qseries_set *sets[] = {&sa.base, &sb.base};
+  static const char *const rep[] = {"replica"};
+  struct qselect_opts o = {.dedup = 1,
+                           .algo = QDEDUP_PENALTY,
+                           .mint = 0,
+                           .maxt = 100000,
+                           .chunk_iter = qselect_xor_iter,
+                           .chunk_iter_free = qselect_xor_iter_free};
+  struct promql_series_set *ss = qselect_set_new(qmerge_new(sets, 2, rep, 1),
+                                                 &o);
+  struct tc_buf out = TC_BUF_INIT;
+  collect(ss, &out);
+  ss->ops->free(ss);
+  ASSERT_STREQ(out.data, "job=x: 1000=0 16000=1 31000=2 46000=3 61000=4 | ");
+  tc_buf_release(&out);
+  xor_enc_release(&e1);
+  xor_enc_release(&e2);
+
+  const struct qchunk h = {0, 0, QCHUNK_STOREPB_HISTOGRAM, b1, 1};
+  ASSERT_NULL(qselect_xor_iter(NULL, &h));
+  ASSERT_STREQ(tc_errmsg(TC_ENOTSUP),
+               "chunk encoding 1 (HISTOGRAM) is not supported");
 }
