@@ -16,6 +16,7 @@ build_pkgs=(
   libuv1-dev node-llhttp libprotobuf-c-dev protobuf-c-compiler
   libcurl4-openssl-dev libssl-dev libsnappy-dev libzstd-dev libyaml-dev
   libnghttp2-dev libpcre2-dev libexpat1-dev libxxhash-dev libjansson-dev
+  zlib1g-dev
 )
 test_pkgs=(
   prometheus python3 python3-pytest python3-grpcio python3-grpc-tools

@@ -10,7 +10,8 @@
  *     http_respond(req, 200, "text/plain; charset=utf-8", "hi\n", 3);
  *   }
  *   http_server_route(srv, &(struct http_route){
- *       .methods = HTTP_M_GET, .path = "/hello", .name = "hello", .fn = hello});
+ *       .methods = HTTP_M_GET, .path = "/hello", .name = "hello", .fn =
+ * hello});
  *
  * Request contract (libuv's): the server owns struct http_req. A handler must
  * finish every request exactly once, with http_respond*() or
@@ -70,16 +71,22 @@ enum http_route_flags {
   /* path is a prefix: "/api/v1/label/" matches "/api/v1/label/job/values";
    * the remainder is http_req_rest(). */
   HTTP_ROUTE_PREFIX = 1 << 0,
+  /* Full responses of 1400 bytes or more are gzip-encoded for clients
+   * that accept it (Content-Encoding: gzip, Vary: Accept-Encoding), as
+   * Thanos's API and promhttp's /metrics do. Streams are not encoded. */
+  HTTP_ROUTE_GZIP = 1 << 1,
+  /* With HTTP_ROUTE_GZIP: encode bodies of any size (promhttp does). */
+  HTTP_ROUTE_GZIP_ANY_SIZE = 1 << 2,
 };
 
 struct http_route {
-  unsigned methods;       /* enum http_method_bits; GET implies HEAD */
-  const char *path;       /* absolute, decoded form ("/api/v1/query") */
-  unsigned flags;         /* enum http_route_flags */
-  const char *name;       /* "handler" label of the http_* metrics, or NULL
-                           * for an uninstrumented route (/metrics, probes) */
+  unsigned methods; /* enum http_method_bits; GET implies HEAD */
+  const char *path; /* absolute, decoded form ("/api/v1/query") */
+  unsigned flags;   /* enum http_route_flags */
+  const char *name; /* "handler" label of the http_* metrics, or NULL
+                     * for an uninstrumented route (/metrics, probes) */
   http_handler_fn *fn;
-  void *data;             /* passed to fn, borrowed */
+  void *data; /* passed to fn, borrowed */
 };
 
 /*
@@ -111,8 +118,8 @@ int http_router_match(const struct http_router *r, unsigned method,
  * TC_EPARSE with a message naming the offending text.
  */
 struct http_param {
-  char *key;              /* owned, '\0'-terminated */
-  char *value;            /* owned, '\0'-terminated (may hold '\0' inside) */
+  char *key;   /* owned, '\0'-terminated */
+  char *value; /* owned, '\0'-terminated (may hold '\0' inside) */
   size_t value_len;
 };
 
@@ -121,7 +128,8 @@ struct http_params {
   size_t n, cap;
 };
 
-#define HTTP_PARAMS_INIT {0}
+#define HTTP_PARAMS_INIT                                                       \
+  { 0 }
 
 /* Appends the pairs of s[0..len) to p. */
 int http_params_parse(struct http_params *p, const char *s, size_t len);
@@ -176,11 +184,11 @@ struct service *http_server_service(struct http_server *srv);
 size_t http_server_connections(struct http_server *srv);
 
 /* Request accessors: strings are borrowed from req. */
-const char *http_req_method(struct http_req *req);     /* "GET" */
+const char *http_req_method(struct http_req *req); /* "GET" */
 unsigned http_req_method_bit(struct http_req *req);
-const char *http_req_path(struct http_req *req);       /* percent-decoded */
-const char *http_req_query(struct http_req *req);      /* raw, without '?' */
-const char *http_req_rest(struct http_req *req);       /* after a prefix route */
+const char *http_req_path(struct http_req *req);  /* percent-decoded */
+const char *http_req_query(struct http_req *req); /* raw, without '?' */
+const char *http_req_rest(struct http_req *req);  /* after a prefix route */
 /* The first value of a header (name case-insensitive), or NULL. */
 const char *http_req_header(struct http_req *req, const char *name);
 const struct tc_buf *http_req_body(struct http_req *req);
@@ -199,14 +207,13 @@ void http_req_on_abort(struct http_req *req, http_abort_fn *fn, void *data);
 
 /* Response. */
 /* Adds a response header (copied); call before responding. */
-void http_set_header(struct http_req *req, const char *name,
-                     const char *value);
+void http_set_header(struct http_req *req, const char *name, const char *value);
 /* A complete response with a Content-Length. content_type may be NULL. */
 int http_respond(struct http_req *req, int status, const char *content_type,
                  const void *body, size_t len);
 /* Same, taking the bytes of body (which is left empty). */
-int http_respond_buf(struct http_req *req, int status,
-                     const char *content_type, struct tc_buf *body);
+int http_respond_buf(struct http_req *req, int status, const char *content_type,
+                     struct tc_buf *body);
 /* Go's http.Error: text/plain, "msg\n", X-Content-Type-Options: nosniff. */
 int http_respond_error(struct http_req *req, int status, const char *msg);
 
@@ -222,9 +229,11 @@ int http_stream_begin(struct http_req *req, int status,
                       const char *content_type);
 int http_stream_write(struct http_req *req, const void *p, size_t n);
 typedef void http_drain_fn(struct http_req *req, void *data);
-void http_stream_on_drain(struct http_req *req, http_drain_fn *fn,
-                          void *data);
+void http_stream_on_drain(struct http_req *req, http_drain_fn *fn, void *data);
 int http_stream_end(struct http_req *req);
+
+/* Whether an Accept-Encoding value (may be NULL) allows gzip. */
+int http_accepts_gzip(const char *accept_encoding);
 
 /* "Not Found" for 404, "" for unknown codes. */
 const char *http_status_text(int status);

@@ -71,8 +71,8 @@ int labels_compare(const struct labels *a, const struct labels *b);
 bool labels_equal(const struct labels *a, const struct labels *b);
 /* XXH64 over name\xff value\xff ..., as Prometheus labels.Hash. */
 uint64_t labels_hash(const struct labels *ls);
-/* Appends `{a="b", c="d"}` (Go strconv.Quote on values) as Prometheus's
- * Labels.String() does. */
+/* Appends `{a="b", c="d"}` (Go strconv.Quote on values, and on names
+ * outside [a-zA-Z_][a-zA-Z0-9_]*) as Prometheus 3's Labels.String() does. */
 int labels_format(const struct labels *ls, struct tc_buf *out);
 /* Appends s quoted like Go strconv.Quote. */
 int tc_go_quote(struct tc_buf *out, const char *s, size_t n);

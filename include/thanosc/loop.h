@@ -50,27 +50,27 @@ typedef int service_start_fn(struct service *svc, struct runtime *rt);
 typedef void service_stop_fn(struct service *svc, service_stopped_fn *done);
 
 struct service {
-  const char *name;        /* for logs: "http", "grpc", "sync" */
+  const char *name; /* for logs: "http", "grpc", "sync" */
   service_start_fn *start;
   service_stop_fn *stop;
-  int64_t grace_ms;        /* informational; the service enforces it */
-  void *data;              /* the service's own context */
+  int64_t grace_ms; /* informational; the service enforces it */
+  void *data;       /* the service's own context */
   /* private to the runtime */
   int started_;
   struct runtime *rt_;
 };
 
 struct runtime {
-  uv_loop_t *loop;         /* borrowed: uv_default_loop() */
-  struct service **svcs;   /* borrowed services, in start order */
+  uv_loop_t *loop;       /* borrowed: uv_default_loop() */
+  struct service **svcs; /* borrowed services, in start order */
   size_t nsvcs, cap;
   uv_signal_t sigint, sigterm;
-  atomic_int ready;        /* /-/ready answers 200 when set */
-  atomic_int healthy;      /* /-/healthy answers 200 when set */
-  int stopping;            /* shutdown begun */
+  atomic_int ready;   /* /-/ready answers 200 when set */
+  atomic_int healthy; /* /-/healthy answers 200 when set */
+  int stopping;       /* shutdown begun */
   int exit_code;
-  size_t next_stop;        /* number of services not yet stopped */
-  int signals;             /* signals received */
+  size_t next_stop; /* number of services not yet stopped */
+  int signals;      /* signals received */
 };
 
 /* Binds to the default loop; sets the worker pool size; ignores SIGPIPE. */
@@ -128,7 +128,7 @@ struct tc_work {
   tc_work_fn *fn;
   tc_work_done_fn *done;
   void *data;
-  atomic_int canceled;     /* set by tc_work_cancel(); fn may poll it */
+  atomic_int canceled; /* set by tc_work_cancel(); fn may poll it */
 };
 
 int tc_work_submit(uv_loop_t *loop, struct tc_work *w, tc_work_fn *fn,

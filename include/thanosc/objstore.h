@@ -225,6 +225,10 @@ int objstore_cfg_int(struct objstore_cfg *c, const char *path, int64_t def,
                      int64_t *out /* OUT */);
 int objstore_cfg_duration(struct objstore_cfg *c, const char *path,
                           const char *def, int64_t *ms /* OUT */);
+/* Calls fn for each key: value of the string map at path (absent: none). */
+typedef int objstore_cfg_kv_fn(void *data, const char *key, const char *value);
+int objstore_cfg_map(struct objstore_cfg *c, const char *path,
+                     objstore_cfg_kv_fn *fn, void *data);
 /* Marks a whole subtree read (keys accepted and ignored). */
 void objstore_cfg_accept(struct objstore_cfg *c, const char *path);
 

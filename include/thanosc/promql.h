@@ -349,4 +349,8 @@ struct promql_test_opts {
 int promql_test_run(char **files, size_t nfiles,
                     const struct promql_test_opts *o);
 
+/* Times heavy range queries over nseries x nsamples in-memory samples
+ * (15s apart), evaluated with the given step; prints samples/s per query. */
+int promql_bench_run(size_t nseries, size_t nsamples, int64_t step_ms);
+
 #endif

@@ -26,7 +26,7 @@ typedef int cmd_fn(int argc, char **argv);
 struct cmd {
   const char *name;
   cmd_fn *fn;
-  const char *summary;
+  const char *summary; /* NULL: hidden from the usage */
 };
 
 /* Roles. */
@@ -40,6 +40,14 @@ int cmd_tools(int argc, char **argv);
 int cmd_tools_bucket_ls(int argc, char **argv);
 int cmd_tools_bucket_inspect(int argc, char **argv);
 int cmd_tools_bucket_upload_blocks(int argc, char **argv);
+/* Hidden object-level helpers (src/cmd/tools-bucket.c). */
+int cmd_tools_bucket_acceptance(int argc, char **argv);
+int cmd_tools_bucket_get(int argc, char **argv);
+int cmd_tools_bucket_put(int argc, char **argv);
+int cmd_tools_bucket_rm(int argc, char **argv);
+int cmd_tools_bucket_iter(int argc, char **argv);
+int cmd_tools_bucket_stat(int argc, char **argv);
+int cmd_tools_bucket_sign(int argc, char **argv);
 int cmd_tools_block_dump(int argc, char **argv);
 int cmd_tools_store_info(int argc, char **argv);
 int cmd_tools_store_series(int argc, char **argv);
@@ -48,6 +56,7 @@ int cmd_tools_store_label_values(int argc, char **argv);
 int cmd_tools_store_serve_test(int argc, char **argv); /* hidden, tests */
 int cmd_tools_promql_parse(int argc, char **argv);
 int cmd_tools_promql_test(int argc, char **argv);
+int cmd_tools_promql_bench(int argc, char **argv);
 
 /* Looks name up in a NULL-terminated table and runs it; prints the table on
  * --help or an unknown name. prefix is what precedes name ("thanosc tools"). */

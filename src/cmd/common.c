@@ -25,7 +25,8 @@ int cmd_dispatch(const struct cmd *table, const char *prefix, int argc,
   FILE *out = help ? stdout : stderr;
   fprintf(out, "usage: %s <command> [flags]\n\nCommands:\n", prefix);
   for (const struct cmd *c = table; c->name; c++)
-    fprintf(out, "  %-14s %s\n", c->name, c->summary);
+    if (c->summary)
+      fprintf(out, "  %-14s %s\n", c->name, c->summary);
   return help ? 0 : 2;
 }
 

@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/grpc.h"
 #include "thanosc/http.h"
 #include "thanosc/log.h"
 #include "thanosc/loop.h"
@@ -51,8 +52,8 @@ static const char query_summary[] =
 /* The querier's own flags; the shared http/grpc/log flags come first. */
 static void query_flags(struct flag_def *f, struct query_opts *o) {
   struct flag_def t[] = {
-      {"grpc-client-tls-secure", FLAG_BOOL, &o->grpc_client_tls_secure,
-       "false", "Use TLS when talking to the gRPC server"},
+      {"grpc-client-tls-secure", FLAG_BOOL, &o->grpc_client_tls_secure, "false",
+       "Use TLS when talking to the gRPC server"},
       {"grpc-client-tls-skip-verify", FLAG_BOOL,
        &o->grpc_client_tls_skip_verify, "false",
        "Disable TLS certificate verification i.e self signed, signed by fake "
@@ -63,8 +64,7 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "TLS Key for the client's certificate"},
       {"grpc-client-tls-ca", FLAG_STRING, &o->grpc_client_tls_ca, "",
        "TLS CA Certificates to use to verify gRPC servers"},
-      {"grpc-client-server-name", FLAG_STRING, &o->grpc_client_server_name,
-       "",
+      {"grpc-client-server-name", FLAG_STRING, &o->grpc_client_server_name, "",
        "Server name to verify the hostname on the returned gRPC "
        "certificates. See https://tools.ietf.org/html/rfc4366#section-3.1"},
       {"grpc-compression", FLAG_ENUM, &o->grpc_compression, "none",
@@ -106,8 +106,8 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "This is why lookback delta should be set to at least 2 times of the "
        "slowest scrape interval. If unset it will use the promql default of "
        "5m."},
-      {"query.max-concurrent-select", FLAG_INT, &o->max_concurrent_select,
-       "4", "Maximum number of select requests made concurrently per a "
+      {"query.max-concurrent-select", FLAG_INT, &o->max_concurrent_select, "4",
+       "Maximum number of select requests made concurrently per a "
        "query."},
       {"query.max-samples", FLAG_INT, &o->max_samples, "50000000",
        "Maximum number of samples a single query can load into memory "
@@ -159,8 +159,8 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "step to calculate resolution (resolution = max(rangeSeconds / 250, "
        "defaultStep)). This will not work from Grafana, but Grafana has "
        "__step variable which can be used."},
-      {"store.response-timeout", FLAG_DURATION,
-       &o->store_response_timeout_ms, "0ms",
+      {"store.response-timeout", FLAG_DURATION, &o->store_response_timeout_ms,
+       "0ms",
        "If a Store doesn't send any data in this specified duration then a "
        "Store will be ignored and partial data will be returned if it's "
        "enabled. 0 disables timeout."},
@@ -181,8 +181,8 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "is enabled)."},
       {"store.sd-dns-interval", FLAG_DURATION, &o->store_sd_dns_interval_ms,
        "30s", "Interval between DNS resolutions."},
-      {"store.unhealthy-timeout", FLAG_DURATION,
-       &o->store_unhealthy_timeout_ms, "5m",
+      {"store.unhealthy-timeout", FLAG_DURATION, &o->store_unhealthy_timeout_ms,
+       "5m",
        "Timeout before an unhealthy store is cleaned from the store UI "
        "page."},
       {"endpoint.sd-config-file", FLAG_STRING, &o->endpoint_sd_config_file,
@@ -236,6 +236,124 @@ static void ready_stop(struct service *svc, service_stopped_fn *done) {
   done(svc);
 }
 
+/*
+ * The gRPC server on --grpc-address as a runtime service. The querier's
+ * StoreAPI and Info methods are not served yet: calls get UNIMPLEMENTED.
+ */
+struct query_grpc {
+  struct service svc;
+  struct grpc_server *srv;
+  struct grpc_server_opts opts;
+  service_stopped_fn *done;
+};
+
+static const struct grpc_method query_grpc_methods[] = {{0}};
+
+static int grpc_start(struct service *svc, struct runtime *rt) {
+  struct query_grpc *g = svc->data;
+  int rc = grpc_server_new(rt->loop, query_grpc_methods, &g->opts, &g->srv);
+  if (rc == 0)
+    LOG_INFO("listening for serving gRPC", "service", "gRPC/server", "address",
+             g->opts.address);
+  return rc;
+}
+
+static void grpc_stopped(struct grpc_server *s, void *data) {
+  (void)s;
+  struct query_grpc *g = data;
+  g->done(&g->svc);
+}
+
+static void grpc_stop(struct service *svc, service_stopped_fn *done) {
+  struct query_grpc *g = svc->data;
+  g->done = done;
+  grpc_server_stop(g->srv, grpc_stopped, g);
+}
+
+/*
+ * Thanos reads repeatable label flags as "a,b" lists too: split on commas,
+ * trim spaces, drop empty names (--query.replica-label=replica,az).
+ */
+static void split_label_flags(struct strlist *l) {
+  struct strlist out = {0};
+  for (size_t i = 0; i < l->n; i++) {
+    char *save = NULL, *copy = xstrdup(l->v[i]);
+    for (char *t = strtok_r(copy, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+      while (*t == ' ' || *t == '\t')
+        t++;
+      size_t n = strlen(t);
+      while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        t[--n] = '\0';
+      if (n)
+        strlist_push(&out, t);
+    }
+    free(copy);
+  }
+  strlist_release(l);
+  *l = out;
+}
+
+static const char *nonempty(const char *s) {
+  return s && *s ? s : NULL;
+}
+
+/* Wires the services on the runtime and runs until stopped: exit code. */
+static int query_run(struct query_opts *o) {
+  struct runtime rt;
+  int rc = runtime_init(&rt);
+  if (rc < 0) {
+    LOG_ERROR("runtime", "err", tc_errmsg(rc));
+    return 1;
+  }
+  metrics_register_process();
+  int code = 1;
+  struct http_server *http = NULL;
+  http_server_new(rt.loop,
+                  &(struct http_server_opts){.address = o->srv.http_address,
+                                             .grace_ms = o->srv.http_grace_ms,
+                                             .rt = &rt},
+                  &http);
+  struct query_grpc grpc = {
+      .opts = {.address = o->srv.grpc_address,
+               .tls_cert = nonempty(o->srv.grpc_tls_cert),
+               .tls_key = nonempty(o->srv.grpc_tls_key),
+               .tls_client_ca = nonempty(o->srv.grpc_tls_client_ca),
+               .grace_ms = o->srv.grpc_grace_ms}};
+  grpc.svc = (struct service){.name = "grpc",
+                              .start = grpc_start,
+                              .stop = grpc_stop,
+                              .data = &grpc,
+                              .grace_ms = o->srv.grpc_grace_ms};
+  struct service ready = {
+      .name = "prober", .start = ready_start, .stop = ready_stop};
+  rc = http_server_add_builtin_routes(http);
+  if (rc < 0) {
+    LOG_ERROR("http routes", "err", tc_errmsg(rc));
+    goto out;
+  }
+  /* Started in this order, stopped in reverse: not ready first, then
+   * gRPC drains, then HTTP (so probes answer until the end). */
+  runtime_add(&rt, http_server_service(http));
+  runtime_add(&rt, &grpc.svc);
+  runtime_add(&rt, &ready);
+  struct tc_buf labels = TC_BUF_INIT;
+  for (size_t i = 0; i < o->replica_labels.n; i++)
+    tc_buf_addf(&labels, "%s%s", i ? "," : "", o->replica_labels.v[i]);
+  LOG_INFO("starting query node", "replica_labels",
+           labels.data ? labels.data : "");
+  tc_buf_release(&labels);
+  code = runtime_run(&rt);
+  if (code == 0)
+    LOG_INFO("exiting");
+out:
+  runtime_release(&rt);
+  http_server_free(http);
+  if (grpc.srv)
+    grpc_server_free(grpc.srv);
+  return code;
+}
+
 /* Frees what flags_parse() stored: strings, enums and string lists. */
 static void flag_values_release(const struct flag_def *const *tables) {
   for (const struct flag_def *const *t = tables; *t; t++) {
@@ -256,8 +374,9 @@ int cmd_query(int argc, char **argv) {
   struct query_opts o = {0};
   struct flag_def shared[CMD_SERVER_FLAGS_MAX + 1];
   struct flag_def own[QUERY_FLAGS_MAX];
-  cmd_server_flags(shared, &o.srv, CMD_FLAGS_HTTP | CMD_FLAGS_GRPC |
-                   CMD_FLAGS_LOG, "0.0.0.0:10902", "0.0.0.0:10901");
+  cmd_server_flags(shared, &o.srv,
+                   CMD_FLAGS_HTTP | CMD_FLAGS_GRPC | CMD_FLAGS_LOG,
+                   "0.0.0.0:10902", "0.0.0.0:10901");
   query_flags(own, &o);
   const struct flag_def *tables[] = {shared, own, NULL};
   int rc = flags_parse(tables, QUERY_CMD, query_summary, argc, argv, NULL);
@@ -268,46 +387,21 @@ int cmd_query(int argc, char **argv) {
     goto out;
   if (o.endpoint_sd_config_file && o.endpoint_sd_config) {
     fprintf(stderr, QUERY_CMD ": error: --endpoint.sd-config-file and "
-            "--endpoint.sd-config are mutually exclusive\n");
+                              "--endpoint.sd-config are mutually exclusive\n");
     code = 2;
     goto out;
   }
   if (o.max_concurrent <= 0) {
-    fprintf(stderr, QUERY_CMD ": error: --query.max-concurrent must be "
-            "positive, got %lld\n", (long long)o.max_concurrent);
+    fprintf(stderr,
+            QUERY_CMD ": error: --query.max-concurrent must be "
+                      "positive, got %lld\n",
+            (long long)o.max_concurrent);
     code = 2;
     goto out;
   }
 
-  struct runtime rt;
-  rc = runtime_init(&rt);
-  if (rc < 0) {
-    LOG_ERROR("runtime", "err", tc_errmsg(rc));
-    code = 1;
-    goto out;
-  }
-  metrics_register_process();
-  struct http_server *http = NULL;
-  http_server_new(rt.loop, &(struct http_server_opts){
-      .address = o.srv.http_address, .grace_ms = o.srv.http_grace_ms,
-      .rt = &rt}, &http);
-  rc = http_server_add_builtin_routes(http);
-  if (rc < 0) {
-    LOG_ERROR("http routes", "err", tc_errmsg(rc));
-    code = 1;
-    goto release;
-  }
-  struct service ready = {.name = "prober", .start = ready_start,
-                          .stop = ready_stop};
-  runtime_add(&rt, http_server_service(http));
-  runtime_add(&rt, &ready);
-  LOG_INFO("starting query node");
-  code = runtime_run(&rt);
-  if (code == 0)
-    LOG_INFO("exiting");
-release:
-  runtime_release(&rt);
-  http_server_free(http);
+  split_label_flags(&o.replica_labels);
+  code = query_run(&o);
 out:
   flag_values_release(tables);
   return code;

@@ -1,16 +1,454 @@
 /*
  * tools-bucket.c - `thanosc tools bucket ...`: flags and wiring only.
+ *
+ * `ls` lists the blocks of a bucket as Thanos does (ULID per line; -o wide
+ * adds time range, compaction level, resolution and source; -o json prints
+ * each meta.json). The hidden commands (acceptance, get, put, rm, iter,
+ * stat, sign) reach single objects and the objstore acceptance suite, so
+ * the integration tests drive every backend through the same C code the
+ * unit tests run.
  */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cmd/cmd.h"
+#include "objstore/s3.h"
+#include "thanosc/buf.h"
+#include "thanosc/common.h"
+#include "thanosc/error.h"
+#include "thanosc/metrics.h"
+#include "thanosc/objstore.h"
+
+#define META_MAX (16 << 20)
+
+/* --- shared setup ---------------------------------------------------------------- */
+
+struct bucket_cmd {
+  struct server_opts so;
+  struct flag_def common[CMD_SERVER_FLAGS_MAX + 1];
+  int print_metrics;
+  struct strlist pos;
+  struct objstore *os;
+  const char *name; /* "thanosc tools bucket ls" */
+};
+
+static const struct flag_def hidden_flags[] = {
+    {"print-metrics", FLAG_BOOL, NULL, NULL,
+     "print the metrics exposition on stderr at the end", NULL, FLAG_HIDDEN},
+    {0},
+};
+
+/*
+ * Parses the objstore and log flags plus own (may be NULL), opens the
+ * bucket. Returns 0, or the exit code to return (after bucket_cmd_done()).
+ */
+static int bucket_cmd_open(struct bucket_cmd *c, const char *name,
+                           const char *summary, const struct flag_def *own,
+                           int argc, char **argv) {
+  struct flag_def hidden[2];
+  memcpy(hidden, hidden_flags, sizeof hidden);
+  hidden[0].dst = &c->print_metrics;
+  c->name = name;
+  cmd_server_flags(c->common, &c->so, CMD_FLAGS_OBJSTORE | CMD_FLAGS_LOG,
+                   NULL, NULL);
+  const struct flag_def *const tables[] = {c->common, hidden, own, NULL};
+  int rc = flags_parse(tables, name, summary, argc, argv, &c->pos);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  if ((rc = cmd_server_opts_check(&c->so, name)))
+    return rc;
+  char *yaml = cmd_objstore_yaml(&c->so, name);
+  if (!yaml)
+    return 2;
+  rc = objstore_open(yaml, &c->os);
+  memset(yaml, 0, strlen(yaml));
+  free(yaml);
+  if (rc < 0) {
+    fprintf(stderr, "%s: error: %s\n", name, tc_errmsg(rc));
+    return 1;
+  }
+  return -1; /* go on */
+}
+
+static int bucket_cmd_done(struct bucket_cmd *c, int rc) {
+  if (c->print_metrics) {
+    struct tc_buf b = TC_BUF_INIT;
+    metrics_write(&b);
+    if (b.len)
+      fwrite(b.data, 1, b.len, stderr);
+    tc_buf_release(&b);
+  }
+  objstore_close(c->os);
+  strlist_release(&c->pos);
+  return rc;
+}
+
+static int fail(struct bucket_cmd *c, int code) {
+  fprintf(stderr, "%s: error: %s\n", c->name, tc_errmsg(code));
+  return 1;
+}
+
+/* --- ls ---------------------------------------------------------------------------- */
+
+/* What ls prints of a meta.json (a small reader; src/tsdb has the full one). */
+struct block_meta {
+  json_t *json;
+  char ulid[27];
+  int64_t min_time, max_time;
+  int64_t level, resolution;
+  const char *source;
+};
+
+static int meta_read(struct objstore *os, const char *ulid,
+                     struct block_meta *m) {
+  struct tc_buf b;
+  char name[64];
+  json_error_t je;
+  int rc;
+  memset(m, 0, sizeof *m);
+  tc_buf_init(&b, META_MAX);
+  snprintf(name, sizeof name, "%s/meta.json", ulid);
+  if ((rc = objstore_get_buf(os, name, OBJSTORE_OPTIONAL, &b)) < 0)
+    goto out;
+  m->json = json_loadb(b.data ? b.data : "", b.len, 0, &je);
+  if (!json_is_object(m->json)) {
+    rc = tc_error(TC_ECORRUPT, "block '%s': meta.json: %s", ulid,
+                  m->json ? "not an object" : je.text);
+    goto out;
+  }
+  json_int_t mint = 0, maxt = 0, level = 0, res = 0;
+  const char *id = NULL, *src = NULL;
+  if (json_unpack_ex(m->json, &je, 0, "{s:s, s:I, s:I, s?{s?I}, s?{s?{s?I}, s?s}}",
+                     "ulid", &id, "minTime", &mint, "maxTime", &maxt,
+                     "compaction", "level", &level, "thanos", "downsample",
+                     "resolution", &res, "source", &src) < 0) {
+    rc = tc_error(TC_ECORRUPT, "block '%s': meta.json: %s", ulid, je.text);
+    goto out;
+  }
+  snprintf(m->ulid, sizeof m->ulid, "%s", id);
+  m->min_time = mint;
+  m->max_time = maxt;
+  m->level = level;
+  m->resolution = res;
+  m->source = src ? src : "";
+out:
+  tc_buf_release(&b);
+  return rc;
+}
+
+static void meta_release(struct block_meta *m) { json_decref(m->json); }
+
+/* Crockford base32, 26 characters: a block directory name. */
+static int is_ulid(const char *s, size_t n) {
+  if (n != 26 || s[0] > '7')
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strchr("0123456789ABCDEFGHJKMNPQRSTVWXYZ", s[i]) || !s[i])
+      return 0;
+  return 1;
+}
+
+static int add_block(void *data, const char *name) {
+  size_t n = strlen(name);
+  if (n && name[n - 1] == '/' && is_ulid(name, n - 1)) {
+    char id[27];
+    memcpy(id, name, 26);
+    id[26] = '\0';
+    strlist_push(data, id);
+  }
+  return 0;
+}
+
+/* Go's Duration.String() for whole seconds. */
+static void go_duration(int64_t s, char *out, size_t n) {
+  const char *sign = s < 0 ? "-" : "";
+  if (s < 0)
+    s = -s;
+  if (s == 0)
+    snprintf(out, n, "0s");
+  else if (s < 60)
+    snprintf(out, n, "%s%llds", sign, (long long)s);
+  else if (s < 3600)
+    snprintf(out, n, "%s%lldm%llds", sign, (long long)(s / 60),
+             (long long)(s % 60));
+  else
+    snprintf(out, n, "%s%lldh%lldm%llds", sign, (long long)(s / 3600),
+             (long long)(s / 60 % 60), (long long)(s % 60));
+}
+
+static void rfc3339(int64_t s, char *out, size_t n) {
+  time_t t = (time_t)s;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
 
 int cmd_tools_bucket_ls(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cmd_not_yet("tools bucket ls");
+  struct bucket_cmd c = {0};
+  struct strlist blocks = {0};
+  char *output = NULL;
+  int exclude_delete = 0, rc;
+  const struct flag_def own[] = {
+      {"output", FLAG_ENUM, &output, "",
+       "Optional format in which to print each block's information. Options "
+       "are 'json', 'wide'.", "|wide|json", 0, NULL, 'o'},
+      {"exclude-delete", FLAG_BOOL, &exclude_delete, "false",
+       "Exclude blocks marked for deletion."},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket ls",
+                            "List all blocks in the bucket.", own, argc,
+                            argv)) >= 0)
+    goto out;
+  if ((rc = objstore_iter(c.os, "", 0, add_block, &blocks)) < 0) {
+    rc = fail(&c, rc);
+    goto out;
+  }
+  rc = 0;
+  for (size_t i = 0; i < blocks.n; i++) {
+    const char *id = blocks.v[i];
+    char name[64];
+    if (exclude_delete) {
+      snprintf(name, sizeof name, "%s/deletion-mark.json", id);
+      int ex = objstore_exists(c.os, name);
+      if (ex != 0) {
+        if (ex < 0)
+          rc = fail(&c, ex);
+        continue;
+      }
+    }
+    struct block_meta m;
+    int r = meta_read(c.os, id, &m);
+    if (r == TC_ENOTFOUND) {
+      meta_release(&m);
+      continue; /* no meta.json: a partial upload, not a block yet */
+    }
+    if (r < 0) {
+      rc = fail(&c, r);
+      meta_release(&m);
+      continue;
+    }
+    if (!*output) {
+      printf("%s\n", id);
+    } else if (!strcmp(output, "wide")) {
+      char from[32], to[32], diff[48];
+      rfc3339(m.min_time / 1000, from, sizeof from);
+      rfc3339(m.max_time / 1000, to, sizeof to);
+      go_duration(m.max_time / 1000 - m.min_time / 1000, diff, sizeof diff);
+      printf("%s -- %s - %s Diff: %s, Compaction: %lld, Downsample: %lld, "
+             "Source: %s\n", m.ulid, from, to, diff, (long long)m.level,
+             (long long)m.resolution, m.source);
+    } else {
+      char *js = json_dumps(m.json, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+      printf("%s\n", js ? js : "{}");
+      free(js);
+    }
+    meta_release(&m);
+  }
+out:
+  strlist_release(&blocks);
+  free(output);
+  return bucket_cmd_done(&c, rc);
 }
 
 int cmd_tools_bucket_inspect(int argc, char **argv) {
   (void)argc;
   (void)argv;
   return cmd_not_yet("tools bucket inspect");
+}
+
+/* --- hidden object helpers ------------------------------------------------------------ */
+
+static void print_line(const char *line) {
+  printf("%s\n", line);
+  fflush(stdout);
+}
+
+int cmd_tools_bucket_acceptance(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  uint64_t big = 0;
+  int64_t many = 0;
+  int rc;
+  const struct flag_def own[] = {
+      {"big", FLAG_BYTES, &big, "8MiB", "size of the large object"},
+      {"many", FLAG_INT, &many, "1100", "objects for the paginated listing"},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket acceptance",
+                            "Run the objstore acceptance suite against an "
+                            "empty bucket.", own, argc, argv)) >= 0)
+    return bucket_cmd_done(&c, rc);
+  rc = objstore_acceptance(c.os, (size_t)big, (int)many, print_line);
+  return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
+}
+
+static int write_out(void *data, const void *p, size_t n) {
+  (void)data;
+  return fwrite(p, 1, n, stdout) == n ? 0 : tc_error(TC_EIO, "write: stdout");
+}
+
+/* Exactly n positional arguments, or usage error 2. */
+static int want_args(struct bucket_cmd *c, size_t n, const char *what) {
+  if (c->pos.n == n)
+    return 0;
+  fprintf(stderr, "%s: error: expected %s\n", c->name, what);
+  return 2;
+}
+
+int cmd_tools_bucket_get(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  int64_t off = 0, len = -1;
+  int rc;
+  const struct flag_def own[] = {
+      {"offset", FLAG_INT, &off, "0", "first byte"},
+      {"length", FLAG_INT, &len, "-1", "bytes to read, -1 to the end"},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket get", "Print an object.",
+                            own, argc, argv)) >= 0 ||
+      (rc = want_args(&c, 1, "<name>")))
+    return bucket_cmd_done(&c, rc);
+  if (off < 0) {
+    fprintf(stderr, "%s: error: negative --offset\n", c.name);
+    return bucket_cmd_done(&c, 2);
+  }
+  rc = objstore_get_range(c.os, c.pos.v[0], (uint64_t)off, len, 0, write_out,
+                          NULL);
+  fflush(stdout);
+  return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
+}
+
+int cmd_tools_bucket_put(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  int rc;
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket put",
+                            "Upload a file as an object.", NULL, argc,
+                            argv)) >= 0 ||
+      (rc = want_args(&c, 2, "<name> <file>")))
+    return bucket_cmd_done(&c, rc);
+  rc = objstore_upload_file(c.os, c.pos.v[0], c.pos.v[1]);
+  return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
+}
+
+int cmd_tools_bucket_rm(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  int rc;
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket rm", "Delete an object.",
+                            NULL, argc, argv)) >= 0 ||
+      (rc = want_args(&c, 1, "<name>")))
+    return bucket_cmd_done(&c, rc);
+  rc = objstore_delete(c.os, c.pos.v[0]);
+  return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
+}
+
+static int print_name(void *data, const char *name) {
+  (void)data;
+  printf("%s\n", name);
+  return 0;
+}
+
+int cmd_tools_bucket_iter(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  int recursive = 0, rc;
+  const struct flag_def own[] = {
+      {"recursive", FLAG_BOOL, &recursive, "false", "every object below"},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket iter",
+                            "List the names under a directory.", own, argc,
+                            argv)) >= 0)
+    return bucket_cmd_done(&c, rc);
+  if (c.pos.n > 1)
+    return bucket_cmd_done(&c, want_args(&c, 1, "at most one <dir>"));
+  rc = objstore_iter(c.os, c.pos.n ? c.pos.v[0] : "",
+                     recursive ? OBJSTORE_RECURSIVE : 0, print_name, NULL);
+  return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
+}
+
+int cmd_tools_bucket_stat(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  struct objstore_attrs a;
+  int rc;
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket stat",
+                            "Print an object's size and modification time.",
+                            NULL, argc, argv)) >= 0 ||
+      (rc = want_args(&c, 1, "<name>")))
+    return bucket_cmd_done(&c, rc);
+  rc = objstore_attributes(c.os, c.pos.v[0], 0, &a);
+  if (rc == 0)
+    printf("size=%lld last_modified_ms=%lld\n", (long long)a.size,
+           (long long)a.last_modified_ms);
+  return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
+}
+
+/* --- sign: SigV4 of a described request, for comparing with botocore --------------------- */
+
+static struct s3_kv *split_kv(struct strlist *l, char sep) {
+  struct s3_kv *kv = xcalloc(l->n + 1, sizeof *kv);
+  for (size_t i = 0; i < l->n; i++) {
+    char *p = strchr(l->v[i], sep);
+    if (p) {
+      *p++ = '\0';
+      while (sep == ':' && *p == ' ')
+        p++;
+    }
+    kv[i].k = l->v[i];
+    kv[i].v = p ? p : "";
+  }
+  return kv;
+}
+
+int cmd_tools_bucket_sign(int argc, char **argv) {
+  char *method = NULL, *path = NULL, *hash = NULL, *date = NULL,
+       *region = NULL, *service = NULL, *ak = NULL, *sk = NULL;
+  struct strlist query = {0}, headers = {0};
+  int creq = 0, dbl = 0;
+  const struct flag_def t[] = {
+      {"method", FLAG_STRING, &method, "GET", "HTTP method"},
+      {"path", FLAG_STRING, &path, "/", "raw (unencoded) path"},
+      {"query", FLAG_STRINGS, &query, NULL, "name=value, raw; repeatable"},
+      {"header", FLAG_STRINGS, &headers, NULL, "'Name: value'; repeatable"},
+      {"payload-hash", FLAG_STRING, &hash,
+       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+       "hex SHA-256 of the body or UNSIGNED-PAYLOAD"},
+      {"date", FLAG_STRING, &date, "20150830T123600Z", "x-amz-date"},
+      {"region", FLAG_STRING, &region, "us-east-1", "region"},
+      {"service", FLAG_STRING, &service, "s3", "service"},
+      {"access-key", FLAG_STRING, &ak, "AKIDEXAMPLE", "access key"},
+      {"secret-key", FLAG_STRING, &sk, "", "secret key"},
+      {"canonical", FLAG_BOOL, &creq, "false", "print the canonical request"},
+      {"double-encode", FLAG_BOOL, &dbl, "false", "encode the path twice"},
+      {0}};
+  const struct flag_def *const tables[] = {t, NULL};
+  int rc = flags_parse(tables, "thanosc tools bucket sign",
+                       "Print the SigV4 Authorization of a request.", argc,
+                       argv, NULL);
+  if (rc == 1)
+    rc = 0; /* --help */
+  else if (rc == 0) {
+    struct s3_kv *q = split_kv(&query, '='), *h = split_kv(&headers, ':');
+    struct s3_sign_req r = {.method = method, .path = path, .query = q,
+                            .nquery = query.n, .headers = h,
+                            .nheaders = headers.n, .payload_hash = hash,
+                            .amz_date = date, .region = region,
+                            .service = service, .access_key = ak,
+                            .secret_key = sk, .double_encode = dbl};
+    struct tc_buf out = TC_BUF_INIT;
+    rc = creq ? s3_canonical_request(&r, &out) : s3_sign(&r, &out);
+    if (rc == 0)
+      printf("%s\n", out.data);
+    else
+      fprintf(stderr, "thanosc tools bucket sign: error: %s\n", tc_errmsg(rc));
+    rc = rc ? 1 : 0;
+    tc_buf_release(&out);
+    free(q);
+    free(h);
+  }
+  char *strs[] = {method, path, hash, date, region, service, ak, sk};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(strs); i++)
+    free(strs[i]);
+  strlist_release(&query);
+  strlist_release(&headers);
+  return rc;
 }

@@ -68,3 +68,26 @@ int cmd_tools_promql_test(int argc, char **argv) {
   }
   return promql_test_run(argv + i, (size_t)(argc - i), &o);
 }
+
+int cmd_tools_promql_bench(int argc, char **argv) {
+  size_t series = 2000, samples = 5760; /* 11.5M samples, one day at 15s */
+  int64_t step = 60000;
+  for (int i = 0; i < argc; i++) {
+    if (strncmp(argv[i], "--series=", 9) == 0)
+      series = strtoul(argv[i] + 9, NULL, 10);
+    else if (strncmp(argv[i], "--samples=", 10) == 0)
+      samples = strtoul(argv[i] + 10, NULL, 10);
+    else if (strncmp(argv[i], "--step=", 7) == 0)
+      step = (int64_t)strtoul(argv[i] + 7, NULL, 10) * 1000;
+    else {
+      fprintf(stderr, "usage: thanosc tools promql bench [--series=N] "
+                      "[--samples=N] [--step=SECONDS]\n");
+      return 2;
+    }
+  }
+  if (!series || samples < 10 || step <= 0) {
+    fprintf(stderr, "bench: bad sizes\n");
+    return 2;
+  }
+  return promql_bench_run(series, samples, step);
+}

@@ -7,6 +7,14 @@ static const struct cmd bucket[] = {
     {"ls", cmd_tools_bucket_ls, "list the blocks of a bucket"},
     {"inspect", cmd_tools_bucket_inspect, "show the blocks of a bucket as a table"},
     {"upload-blocks", cmd_tools_bucket_upload_blocks, "upload local Prometheus blocks to a bucket"},
+    /* Hidden (no summary): object-level helpers for tests and debugging. */
+    {"acceptance", cmd_tools_bucket_acceptance, NULL},
+    {"get", cmd_tools_bucket_get, NULL},
+    {"put", cmd_tools_bucket_put, NULL},
+    {"rm", cmd_tools_bucket_rm, NULL},
+    {"iter", cmd_tools_bucket_iter, NULL},
+    {"stat", cmd_tools_bucket_stat, NULL},
+    {"sign", cmd_tools_bucket_sign, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -27,6 +35,7 @@ static const struct cmd store[] = {
 static const struct cmd promql[] = {
     {"parse", cmd_tools_promql_parse, "parse a PromQL expression and print it normalised"},
     {"test", cmd_tools_promql_test, "run PromQL .test conformance scripts"},
+    {"bench", cmd_tools_promql_bench, "time heavy PromQL range queries in memory"},
     {NULL, NULL, NULL},
 };
 

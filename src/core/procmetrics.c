@@ -74,7 +74,10 @@ static void collect(void *data) {
       metric_set(pm.cpu, (double)(f[14 - 3] + f[15 - 3]) / tck);
       metric_set(pm.vsize, (double)f[23 - 3]);
       metric_set(pm.rss, (double)f[24 - 3] * (double)sysconf(_SC_PAGESIZE));
-      metric_set(pm.start, boot_time_seconds() + (double)f[22 - 3] / tck);
+      static double start; /* constant: read /proc/stat once */
+      if (start == 0)
+        start = boot_time_seconds() + (double)f[22 - 3] / tck;
+      metric_set(pm.start, start);
     }
   }
   int fds = count_open_fds();
@@ -104,27 +107,32 @@ static const char *arch(void) {
 }
 
 static void register_once(void) {
-  pm.cpu = metric_child(metric_counter("process_cpu_seconds_total",
-      "Total user and system CPU time spent in seconds.", NULL));
+  pm.cpu = metric_child(
+      metric_counter("process_cpu_seconds_total",
+                     "Total user and system CPU time spent in seconds.", NULL));
   pm.rss = metric_child(metric_gauge("process_resident_memory_bytes",
-      "Resident memory size in bytes.", NULL));
+                                     "Resident memory size in bytes.", NULL));
   pm.vsize = metric_child(metric_gauge("process_virtual_memory_bytes",
-      "Virtual memory size in bytes.", NULL));
-  pm.vmax = metric_child(metric_gauge("process_virtual_memory_max_bytes",
+                                       "Virtual memory size in bytes.", NULL));
+  pm.vmax = metric_child(metric_gauge(
+      "process_virtual_memory_max_bytes",
       "Maximum amount of virtual memory available in bytes.", NULL));
-  pm.open_fds = metric_child(metric_gauge("process_open_fds",
-      "Number of open file descriptors.", NULL));
-  pm.max_fds = metric_child(metric_gauge("process_max_fds",
-      "Maximum number of open file descriptors.", NULL));
-  pm.start = metric_child(metric_gauge("process_start_time_seconds",
+  pm.open_fds = metric_child(metric_gauge(
+      "process_open_fds", "Number of open file descriptors.", NULL));
+  pm.max_fds = metric_child(metric_gauge(
+      "process_max_fds", "Maximum number of open file descriptors.", NULL));
+  pm.start = metric_child(metric_gauge(
+      "process_start_time_seconds",
       "Start time of the process since unix epoch in seconds.", NULL));
-  struct metric *bi = metric_gauge("thanos_build_info",
+  struct metric *bi = metric_gauge(
+      "thanos_build_info",
       "A metric with a constant '1' value labeled by version, revision, "
       "branch, goversion from which thanos was built, and the goos and "
       "goarch for the build.",
       "branch,goarch,goos,goversion,revision,tags,version");
   metric_set(metric_with(bi, "", arch(), "linux", "c11-" __VERSION__,
-                         TC_GIT_REV, "", TC_VERSION), 1);
+                         TC_GIT_REV, "", TC_VERSION),
+             1);
   metrics_add_collector(collect, NULL);
   collect(NULL);
 }

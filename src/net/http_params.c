@@ -31,8 +31,7 @@ int http_unescape(const char *s, size_t n, int plus_space, char **out,
       if (n - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
         int show = (int)TC_MIN(n - i, (size_t)3);
         free(d);
-        return tc_error(TC_EPARSE, "invalid URL escape \"%.*s\"", show,
-                        s + i);
+        return tc_error(TC_EPARSE, "invalid URL escape \"%.*s\"", show, s + i);
       }
       d[j++] = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
       i += 2;

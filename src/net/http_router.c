@@ -16,9 +16,10 @@ static const struct {
   const char *name;
   unsigned bit;
 } methods[] = {
-    {"GET", HTTP_M_GET},         {"HEAD", HTTP_M_HEAD},   {"POST", HTTP_M_POST},
-    {"PUT", HTTP_M_PUT},         {"DELETE", HTTP_M_DELETE},
-    {"OPTIONS", HTTP_M_OPTIONS}, {"PATCH", HTTP_M_PATCH},
+    {"GET", HTTP_M_GET},       {"HEAD", HTTP_M_HEAD},
+    {"POST", HTTP_M_POST},     {"PUT", HTTP_M_PUT},
+    {"DELETE", HTTP_M_DELETE}, {"OPTIONS", HTTP_M_OPTIONS},
+    {"PATCH", HTTP_M_PATCH},
 };
 
 unsigned http_method_bit(const char *name) {
@@ -34,8 +35,8 @@ void http_methods_allow(unsigned mask, char *out, size_t n) {
   for (size_t i = 0; i < TC_ARRAY_SIZE(methods); i++) {
     if (!(mask & methods[i].bit))
       continue;
-    int w = snprintf(out + len, n - len, "%s%s", len ? ", " : "",
-                     methods[i].name);
+    int w =
+        snprintf(out + len, n - len, "%s%s", len ? ", " : "", methods[i].name);
     if (w < 0 || (size_t)w >= n - len)
       break;
     len += (size_t)w;
@@ -60,15 +61,15 @@ static unsigned route_methods(const struct http_route *rt) {
 
 int http_router_add(struct http_router *r, const struct http_route *route) {
   if (!route->path || route->path[0] != '/' || !route->fn || !route->methods)
-    return tc_error(TC_EINVAL, "route '%s': needs a path, methods and a handler",
+    return tc_error(TC_EINVAL,
+                    "route '%s': needs a path, methods and a handler",
                     route->path ? route->path : "");
   for (size_t i = 0; i < r->n; i++) {
     const struct http_route *o = &r->routes[i];
     if (!strcmp(o->path, route->path) &&
         (o->flags & HTTP_ROUTE_PREFIX) == (route->flags & HTTP_ROUTE_PREFIX) &&
         (route_methods(o) & route_methods(route)))
-      return tc_error(TC_EEXIST, "route '%s': already registered",
-                      route->path);
+      return tc_error(TC_EEXIST, "route '%s': already registered", route->path);
   }
   TC_GROW(r->routes, r->cap, r->n + 1);
   r->routes[r->n] = *route;

@@ -23,6 +23,8 @@
 #include <time.h>
 
 #include <llhttp.h>
+#include <netdb.h>
+#include <zlib.h>
 
 #include "thanosc/common.h"
 #include "thanosc/error.h"
@@ -35,6 +37,7 @@
 #define STREAM_HIGH_WATER (256 * 1024)
 #define STREAM_LOW_WATER (64 * 1024)
 #define PENDING_MAX (64 * 1024)
+#define GZIP_MIN_SIZE 1400
 
 enum req_state {
   REQ_READING,   /* head or body still arriving */
@@ -52,24 +55,24 @@ struct http_req {
   struct http_conn *conn;
   struct http_server *srv;
   enum req_state state;
-  struct tc_buf url;        /* raw request target */
-  struct tc_buf head;       /* "name\0value\0" pairs */
+  struct tc_buf url;  /* raw request target */
+  struct tc_buf head; /* "name\0value\0" pairs */
   struct http_hdr *hdrs;
   size_t nhdrs, hdrs_cap;
-  int in_value;             /* last header callback was a value */
+  int in_value; /* last header callback was a value */
   struct tc_buf body;
   char method[16];
   unsigned method_bit;
-  char *path;               /* decoded, owned */
-  const char *query;        /* into url */
-  const char *rest;         /* into path */
+  char *path;        /* decoded, owned */
+  const char *query; /* into url */
+  const char *rest;  /* into path */
   int keep_alive;
   int http_minor;
   const struct http_route *route;
   uint64_t start_ns;
   size_t resp_bytes;
   int status;
-  struct tc_buf resp_hdrs;  /* extra "Name: value\r\n" lines */
+  struct tc_buf resp_hdrs; /* extra "Name: value\r\n" lines */
   int aborted;
   http_abort_fn *on_abort;
   void *abort_data;
@@ -85,18 +88,18 @@ struct http_conn {
   struct http_server *srv;
   struct http_conn *prev, *next;
   llhttp_t parser;
-  struct http_req *req;     /* the request being read or handled */
-  struct tc_buf pending;    /* read but not parsed yet */
-  size_t wpending;          /* bytes handed to uv_write, not yet written */
-  int error_status;         /* set by a parser callback before failing */
+  struct http_req *req;  /* the request being read or handled */
+  struct tc_buf pending; /* read but not parsed yet */
+  size_t wpending;       /* bytes handed to uv_write, not yet written */
+  int error_status;      /* set by a parser callback before failing */
   int closing;
   int shutting_down;
-  int lingering;            /* write side shut, draining the read side */
-  int close_after;          /* close once the current response is written */
-  int feeding;              /* inside conn_feed() */
+  int lingering;   /* write side shut, draining the read side */
+  int close_after; /* close once the current response is written */
+  int feeding;     /* inside conn_feed() */
   int reading;
-  int handles;              /* open handles */
-  int refs;                 /* handles + a handler holding req */
+  int handles; /* open handles */
+  int refs;    /* handles + a handler holding req */
 };
 
 struct http_server {
@@ -118,8 +121,7 @@ struct http_server {
   void *stopped_data;
   struct service svc;
   service_stopped_fn *svc_done;
-  struct metric *m_total, *m_duration, *m_req_size, *m_resp_size,
-      *m_inflight;
+  struct metric *m_total, *m_duration, *m_req_size, *m_resp_size, *m_inflight;
   time_t date_sec;
   char date[40];
   char readbuf[READ_BUF_SIZE];
@@ -130,36 +132,43 @@ static void conn_feed(struct http_conn *c, const char *data, size_t len);
 static void server_maybe_stopped(struct http_server *srv);
 static void conn_free(struct http_conn *c);
 
+static const struct {
+  int code;
+  const char *text;
+} status_texts[] = {
+    {100, "Continue"},
+    {200, "OK"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {413, "Request Entity Too Large"},
+    {415, "Unsupported Media Type"},
+    {422, "Unprocessable Entity"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {499, "Client Closed Request"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
 const char *http_status_text(int status) {
-  switch (status) {
-  case 100: return "Continue";
-  case 200: return "OK";
-  case 204: return "No Content";
-  case 206: return "Partial Content";
-  case 301: return "Moved Permanently";
-  case 302: return "Found";
-  case 304: return "Not Modified";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 406: return "Not Acceptable";
-  case 408: return "Request Timeout";
-  case 409: return "Conflict";
-  case 413: return "Request Entity Too Large";
-  case 415: return "Unsupported Media Type";
-  case 422: return "Unprocessable Entity";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 499: return "Client Closed Request";
-  case 500: return "Internal Server Error";
-  case 501: return "Not Implemented";
-  case 502: return "Bad Gateway";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  default: return "";
-  }
+  for (size_t i = 0; i < TC_ARRAY_SIZE(status_texts); i++)
+    if (status_texts[i].code == status)
+      return status_texts[i].text;
+  return "";
 }
 
 /* Requests. */
@@ -185,14 +194,30 @@ static void req_free(struct http_req *r) {
   free(r);
 }
 
-const char *http_req_method(struct http_req *req) { return req->method; }
-unsigned http_req_method_bit(struct http_req *req) { return req->method_bit; }
-const char *http_req_path(struct http_req *req) { return req->path; }
-const char *http_req_query(struct http_req *req) { return req->query; }
-const char *http_req_rest(struct http_req *req) { return req->rest; }
-const struct tc_buf *http_req_body(struct http_req *req) { return &req->body; }
-uv_loop_t *http_req_loop(struct http_req *req) { return req->srv->loop; }
-int http_req_aborted(struct http_req *req) { return req->aborted; }
+const char *http_req_method(struct http_req *req) {
+  return req->method;
+}
+unsigned http_req_method_bit(struct http_req *req) {
+  return req->method_bit;
+}
+const char *http_req_path(struct http_req *req) {
+  return req->path;
+}
+const char *http_req_query(struct http_req *req) {
+  return req->query;
+}
+const char *http_req_rest(struct http_req *req) {
+  return req->rest;
+}
+const struct tc_buf *http_req_body(struct http_req *req) {
+  return &req->body;
+}
+uv_loop_t *http_req_loop(struct http_req *req) {
+  return req->srv->loop;
+}
+int http_req_aborted(struct http_req *req) {
+  return req->aborted;
+}
 
 void http_req_on_abort(struct http_req *req, http_abort_fn *fn, void *data) {
   req->on_abort = fn;
@@ -362,8 +387,8 @@ static void conn_error(struct http_conn *c, int status) {
   struct tc_buf h = TC_BUF_INIT;
   char body[64];
   int blen = snprintf(body, sizeof body, "%d %s", status, text);
-  build_head(c, &h, status, "text/plain; charset=utf-8", NULL, (size_t)blen,
-             0, 1);
+  build_head(c, &h, status, "text/plain; charset=utf-8", NULL, (size_t)blen, 0,
+             1);
   tc_buf_add(&h, body, (size_t)blen);
   size_t len;
   char *p = tc_buf_detach(&h, &len);
@@ -457,6 +482,84 @@ static int req_check(struct http_req *req) {
   return req->aborted ? TC_ECANCELED : 0;
 }
 
+/*
+ * Whether Accept-Encoding allows gzip: a "gzip" or "*" coding without
+ * q=0 (RFC 9110 12.5.3).
+ */
+int http_accepts_gzip(const char *ae) {
+  while (ae && *ae) {
+    while (*ae == ' ' || *ae == '\t' || *ae == ',')
+      ae++;
+    size_t n = strcspn(ae, ",;");
+    size_t tn = n;
+    while (tn && (ae[tn - 1] == ' ' || ae[tn - 1] == '\t'))
+      tn--;
+    int match =
+        (tn == 4 && !strncasecmp(ae, "gzip", 4)) || (tn == 1 && ae[0] == '*');
+    const char *end = ae + strcspn(ae, ",");
+    double q = 1;
+    const char *qp = ae + n;
+    while (qp < end && *qp == ';') {
+      qp++;
+      while (*qp == ' ')
+        qp++;
+      if ((qp[0] == 'q' || qp[0] == 'Q') && qp[1] == '=')
+        q = strtod(qp + 2, NULL);
+      qp += strcspn(qp, ";,");
+    }
+    if (match && q > 0)
+      return 1;
+    ae = end;
+  }
+  return 0;
+}
+
+/* gzip of body[0..len) into a new buffer, or NULL when it does not pay. */
+static char *gzip_body(const char *body, size_t len, size_t *out_len) {
+  z_stream z = {0};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
+    return NULL;
+  size_t cap = deflateBound(&z, (uLong)len);
+  char *out = xmalloc(cap);
+  z.next_in = (Bytef *)body;
+  z.avail_in = (uInt)len;
+  z.next_out = (Bytef *)out;
+  z.avail_out = (uInt)cap;
+  int zrc = deflate(&z, Z_FINISH);
+  *out_len = z.total_out;
+  deflateEnd(&z);
+  if (zrc != Z_STREAM_END || *out_len >= len) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* Compresses a full response for routes with HTTP_ROUTE_GZIP, as Thanos's
+ * gzip handler does: bodies of GZIP_MIN_SIZE bytes or more, when the client
+ * accepts it and the handler did not encode the body itself. */
+static void maybe_gzip(struct http_req *req, char **body, size_t *len) {
+  if (!req->route || !(req->route->flags & HTTP_ROUTE_GZIP) ||
+      *len >= UINT32_MAX)
+    return;
+  tc_buf_adds(&req->resp_hdrs, "Vary: Accept-Encoding\r\n");
+  if ((*len < GZIP_MIN_SIZE &&
+       !(req->route->flags & HTTP_ROUTE_GZIP_ANY_SIZE)) ||
+      !http_accepts_gzip(http_req_header(req, "Accept-Encoding")) ||
+      (req->resp_hdrs.data &&
+       strcasestr(req->resp_hdrs.data, "Content-Encoding:")))
+    return;
+  size_t zlen;
+  char *z = gzip_body(*body, *len, &zlen);
+  if (!z)
+    return;
+  free(*body);
+  *body = z;
+  *len = zlen;
+  tc_buf_adds(&req->resp_hdrs, "Content-Encoding: gzip\r\n");
+}
+
 static int respond_owned(struct http_req *req, int status, const char *ctype,
                          char *body, size_t len) {
   int rc = req_check(req);
@@ -464,6 +567,8 @@ static int respond_owned(struct http_req *req, int status, const char *ctype,
     TC_BUG("http: full response after http_stream_begin()");
   struct http_conn *c = req->conn;
   req->status = status;
+  if (rc == 0)
+    maybe_gzip(req, &body, &len);
   req->resp_bytes = len;
   if (rc == 0) {
     struct tc_buf h = TC_BUF_INIT;
@@ -491,8 +596,8 @@ int http_respond(struct http_req *req, int status, const char *content_type,
   return respond_owned(req, status, content_type, copy, len);
 }
 
-int http_respond_buf(struct http_req *req, int status,
-                     const char *content_type, struct tc_buf *body) {
+int http_respond_buf(struct http_req *req, int status, const char *content_type,
+                     struct tc_buf *body) {
   size_t len;
   char *p = tc_buf_detach(body, &len);
   if (!p)
@@ -551,8 +656,7 @@ int http_stream_write(struct http_req *req, const void *p, size_t n) {
   return 0;
 }
 
-void http_stream_on_drain(struct http_req *req, http_drain_fn *fn,
-                          void *data) {
+void http_stream_on_drain(struct http_req *req, http_drain_fn *fn, void *data) {
   req->on_drain = fn;
   req->drain_data = data;
 }
@@ -634,7 +738,9 @@ static void conn_dispatch(struct http_conn *c) {
 
 /* Parser callbacks. */
 
-static struct http_conn *parser_conn(llhttp_t *p) { return p->data; }
+static struct http_conn *parser_conn(llhttp_t *p) {
+  return p->data;
+}
 
 static int head_too_big(struct http_conn *c) {
   struct http_req *r = c->req;
@@ -924,23 +1030,29 @@ static void handle_ready(struct http_req *req, void *data) {
 }
 
 int http_server_add_builtin_routes(struct http_server *srv) {
-  int rc = http_server_route(srv, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "/metrics", .fn = handle_metrics});
+  int rc = http_server_route(
+      srv,
+      &(struct http_route){.methods = HTTP_M_GET,
+                           .path = "/metrics",
+                           .flags = HTTP_ROUTE_GZIP | HTTP_ROUTE_GZIP_ANY_SIZE,
+                           .fn = handle_metrics});
   if (rc == 0)
-    rc = http_server_route(srv, &(struct http_route){
-        .methods = HTTP_M_GET, .path = "/-/healthy", .fn = handle_healthy,
-        .data = srv->opts.rt});
+    rc = http_server_route(srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/-/healthy",
+                                                     .fn = handle_healthy,
+                                                     .data = srv->opts.rt});
   if (rc == 0)
-    rc = http_server_route(srv, &(struct http_route){
-        .methods = HTTP_M_GET, .path = "/-/ready", .fn = handle_ready,
-        .data = srv->opts.rt});
+    rc = http_server_route(srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/-/ready",
+                                                     .fn = handle_ready,
+                                                     .data = srv->opts.rt});
   return rc;
 }
 
 /* Server. */
 
 static void register_metrics(struct http_server *srv) {
-  static const double dur[] = {0.001, 0.01, 0.1, 0.3, 0.6, 1,  3,   6,   9,
+  static const double dur[] = {0.001, 0.01, 0.1, 0.3, 0.6, 1,   3,   6,  9,
                                20,    30,   60,  90,  120, 240, 360, 720};
   double size[10];
   for (int i = 0; i < 10; i++)
@@ -948,10 +1060,10 @@ static void register_metrics(struct http_server *srv) {
   srv->m_total = metric_counter("http_requests_total",
                                 "Tracks the number of HTTP requests.",
                                 "code,handler,method");
-  srv->m_duration = metric_histogram("http_request_duration_seconds",
-                                     "Tracks the latencies for HTTP requests.",
-                                     "code,handler,method", dur,
-                                     TC_ARRAY_SIZE(dur));
+  srv->m_duration =
+      metric_histogram("http_request_duration_seconds",
+                       "Tracks the latencies for HTTP requests.",
+                       "code,handler,method", dur, TC_ARRAY_SIZE(dur));
   srv->m_req_size = metric_histogram("http_request_size_bytes",
                                      "Tracks the size of HTTP requests.",
                                      "code,handler,method", size, 10);
@@ -1027,13 +1139,22 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   }
   if (!h[0])
     h = "0.0.0.0";
-  if (!strcmp(h, "localhost"))
-    h = "127.0.0.1";
   if (uv_ip4_addr(h, (int)port, (struct sockaddr_in *)ss) == 0 ||
       uv_ip6_addr(h, (int)port, (struct sockaddr_in6 *)ss) == 0)
     return 0;
-  return tc_error(TC_EINVAL, "address '%s': host must be an IP address",
-                  addr);
+  /* A host name, as Go's net.Listen takes: resolve it once, at start. */
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+  struct addrinfo *res = NULL;
+  int rc = getaddrinfo(h, NULL, &hints, &res);
+  if (rc != 0 || !res)
+    return tc_error(TC_EINVAL, "address '%s': %s", addr, gai_strerror(rc));
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  if (ss->ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  freeaddrinfo(res);
+  return 0;
 }
 
 int http_server_listen(struct http_server *srv) {
@@ -1048,8 +1169,7 @@ int http_server_listen(struct http_server *srv) {
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&srv->listener, 4096, on_connection);
   if (rc < 0) {
-    rc = tc_error(rc, "http listen on '%s': %s", srv->address,
-                  uv_strerror(rc));
+    rc = tc_error(rc, "http listen on '%s': %s", srv->address, uv_strerror(rc));
     uv_close((uv_handle_t *)&srv->listener, NULL);
     srv->listener_open = 0;
     return rc;
@@ -1068,7 +1188,9 @@ int http_server_listen(struct http_server *srv) {
   return 0;
 }
 
-int http_server_port(struct http_server *srv) { return srv->port; }
+int http_server_port(struct http_server *srv) {
+  return srv->port;
+}
 size_t http_server_connections(struct http_server *srv) {
   return srv->nconns;
 }
@@ -1159,8 +1281,10 @@ static void svc_stop(struct service *svc, service_stopped_fn *done) {
 }
 
 struct service *http_server_service(struct http_server *srv) {
-  srv->svc = (struct service){.name = "http", .start = svc_start,
-                              .stop = svc_stop, .grace_ms = srv->opts.grace_ms,
+  srv->svc = (struct service){.name = "http",
+                              .start = svc_start,
+                              .stop = svc_stop,
+                              .grace_ms = srv->opts.grace_ms,
                               .data = srv};
   return &srv->svc;
 }

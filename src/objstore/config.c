@@ -286,6 +286,34 @@ int objstore_cfg_duration(struct objstore_cfg *c, const char *path,
   return 0;
 }
 
+int objstore_cfg_map(struct objstore_cfg *c, const char *path,
+                     objstore_cfg_kv_fn *fn, void *data) {
+  int id = lookup(c, path);
+  yaml_node_t *m = node(c, id);
+  if (!m || is_null_scalar(m))
+    return 0;
+  if (m->type != YAML_MAPPING_NODE)
+    return cfg_fail(c, tc_error(TC_EINVAL, "objstore config: '%s' is not a map",
+                                path));
+  for (yaml_node_pair_t *pr = m->data.mapping.pairs.start;
+       pr < m->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = node(c, pr->key), *v = node(c, pr->value);
+    c->used[pr->value] = 1;
+    if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+      return cfg_fail(c, tc_error(TC_EINVAL,
+                      "objstore config: '%s' must map strings to strings", path));
+    char *val;
+    int rc = objstore__expand_env((const char *)v->data.scalar.value, &val);
+    if (rc < 0)
+      return cfg_fail(c, tc_error_wrap(rc, "objstore config '%s'", path));
+    rc = fn(data, (const char *)k->data.scalar.value, val);
+    free(val);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
 /* --- sorted names ---------------------------------------------------------- */
 
 void objstore__names_add(struct objstore__names *l, const char *s) {

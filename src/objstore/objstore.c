@@ -142,12 +142,12 @@ int objstore_open_ops(const struct objstore_ops *ops, struct objstore_cfg *cfg,
   os->ops = ops;
   int rc = ops->open(os, cfg);
   int cerr = objstore__cfg_err(cfg);
-  if (cerr < 0) {
-    if (rc == 0 && ops->close)
-      ops->close(os);
+  if (cerr < 0)
     rc = cerr;
-  }
   if (rc < 0) {
+    /* close() copes with a half-opened backend. */
+    if (ops->close)
+      ops->close(os);
     free(os->bucket);
     free(os);
     *out = NULL;

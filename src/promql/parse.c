@@ -157,8 +157,9 @@ bad:
 }
 
 int promql_parse_number(const char *s, size_t len, double *v) {
-  char buf[128];
+  char sbuf[128], *buf;
   size_t n = 0;
+  int rc = 0;
   char *end;
   const char *p = s;
   size_t l = len;
@@ -176,13 +177,16 @@ int promql_parse_number(const char *s, size_t len, double *v) {
     *v = NAN;
     return 0;
   }
-  if (len >= sizeof(buf) || !len)
+  if (!len)
     return tc_error(TC_EPARSE, "bad number");
+  buf = len < sizeof(sbuf) ? sbuf : xmalloc(len + 1);
   for (size_t i = 0; i < len; i++) {
     if (s[i] == '_') {
       if (i == 0 || i + 1 == len || !isxdigit((unsigned char)s[i - 1]) ||
-          !isxdigit((unsigned char)s[i + 1]))
-        return tc_error(TC_EPARSE, "bad number");
+          !isxdigit((unsigned char)s[i + 1])) {
+        rc = tc_error(TC_EPARSE, "bad number");
+        goto out;
+      }
       continue;
     }
     buf[n++] = s[i];
@@ -190,22 +194,30 @@ int promql_parse_number(const char *s, size_t len, double *v) {
   buf[n] = 0;
   if (n > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
     unsigned long long u;
-    if (!isxdigit((unsigned char)buf[2]))
-      return tc_error(TC_EPARSE, "bad number");
+    if (!isxdigit((unsigned char)buf[2])) {
+      rc = tc_error(TC_EPARSE, "bad number");
+      goto out;
+    }
     u = strtoull(buf + 2, &end, 16);
     if (*end)
-      return tc_error(TC_EPARSE, "bad number");
-    *v = (double)u;
-    return 0;
+      rc = tc_error(TC_EPARSE, "bad number");
+    else
+      *v = (double)u;
+    goto out;
   }
   for (size_t i = 0; i < n; i++)
     if (!(isdigit((unsigned char)buf[i]) || buf[i] == '.' || buf[i] == 'e' ||
-          buf[i] == 'E' || buf[i] == '+' || buf[i] == '-'))
-      return tc_error(TC_EPARSE, "bad number");
+          buf[i] == 'E' || buf[i] == '+' || buf[i] == '-')) {
+      rc = tc_error(TC_EPARSE, "bad number");
+      goto out;
+    }
   *v = strtod(buf, &end);
   if (*end || end == buf)
-    return tc_error(TC_EPARSE, "bad number");
-  return 0;
+    rc = tc_error(TC_EPARSE, "bad number");
+out:
+  if (buf != sbuf)
+    free(buf);
+  return rc;
 }
 
 /* Decodes a quoted string starting at in[pos] (the quote). */

@@ -212,13 +212,26 @@ int tc_go_quote(struct tc_buf *out, const char *str, size_t n) {
   return rc ? rc : tc_buf_addc(out, '"');
 }
 
+/* [a-zA-Z_][a-zA-Z0-9_]*: names Prometheus 3 prints without quotes. */
+static bool legacy_name(const char *s) {
+  if (!*s || (*s >= '0' && *s <= '9'))
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9') || *s == '_'))
+      return false;
+  return true;
+}
+
 int labels_format(const struct labels *ls, struct tc_buf *out) {
   int rc = tc_buf_addc(out, '{');
   for (size_t i = 0; i < ls->n && !rc; i++) {
+    const char *name = ls->v[i].name;
     if (i)
       rc = tc_buf_adds(out, ", ");
     if (!rc)
-      rc = tc_buf_adds(out, ls->v[i].name);
+      rc = legacy_name(name) ? tc_buf_adds(out, name)
+                             : tc_go_quote(out, name, strlen(name));
     if (!rc)
       rc = tc_buf_addc(out, '=');
     if (!rc)

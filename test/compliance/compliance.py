@@ -2,14 +2,16 @@
 """PromQL compliance: expand the query list, record answers, compare them.
 
     compliance.py list                         print the expanded queries
-    compliance.py record --url URL --out F     run every query, write JSON lines
-    compliance.py record --engine CMD --blocks DIR --out F
-    compliance.py check --ref F (--url URL | --engine CMD --blocks DIR | --got F)
-                       [--expect-diff LIST] [--save F]
+    compliance.py record [--instant] --url URL --out F     run every query, write JSON lines
+    compliance.py record [--instant] --engine CMD --blocks DIR --out F
+    compliance.py check [--instant] --ref F (--url URL | --engine CMD --blocks DIR | --got F)
+                       [--expect-diff LIST] [--save F] [--only REGEX] [--drop-label NAME]
 
-A recorded line is {"query", "should_fail", "status", "error", "result"}:
-the matrix of a range query over the fixed window (see gen-data.py), or the
-error the server gave.
+A recorded line is {"query", "should_fail", "status", "error", "resultType",
+"result"}: the matrix of a range query over the fixed window (see
+gen-data.py), or the error the server gave. With --instant every query runs
+as an instant query at each of INSTANT_TIMES instead, and the line also has
+"time".
 
 `check` compares every query with the reference as the upstream tester does:
 label sets and timestamps exactly, values with a relative tolerance of 1e-5,
@@ -17,12 +19,14 @@ NaN equal to NaN; a should_fail query passes when it fails (unless the
 reference answered it: then the answers are compared). It prints one
 block per mismatch and ends with "compliance: N passed, M failed".
 --only REGEX checks a subset; --drop-label NAME removes a label (an
-external label, say) from both sides first. With --expect-diff, the queries listed in that file (one a line, "#"
+external label, say) from both sides first. With --expect-diff, the queries
+listed in that file (one a line, "QUERY @ TIME" for instant queries, "#"
 comments) are expected to differ: they are counted as passed when they do,
-and a listed query that matches is reported as "now matches".
+and a listed query that matches is reported as a failure.
 
---engine CMD runs `CMD BLOCKS START END STEP QUERY` once per query; it must
-print a Prometheus API response body (JSON) on standard output.
+--engine CMD runs `CMD BLOCKS START END STEP QUERY` once per query (an
+instant query as START = END = its time and STEP 0); it must print a
+Prometheus API response body (JSON) on standard output.
 """
 
 import argparse
@@ -46,6 +50,9 @@ QUERIES = os.path.join(HERE, "..", "..", "..", "shared", "promql-compliance",
 WINDOW_END = 1772323500
 WINDOW_START = WINDOW_END - 600
 STEP = 10
+# Instant queries: on a step where the intermittent metric's lookback ends,
+# just after the 00:00 block boundary off the steps, and the window's end.
+INSTANT_TIMES = [WINDOW_END - 360, WINDOW_END - 297.5, WINDOW_END]
 
 FRACTION = 1e-5
 
@@ -115,10 +122,28 @@ def expand(path=QUERIES):
     return out
 
 
+def expand_cases(path=QUERIES, instant=False):
+    """[(query, should_fail, time)]: time is None for the range query, else
+    each query once per instant."""
+    if not instant:
+        return [(q, f, None) for q, f in expand(path)]
+    return [(q, f, t) for q, f in expand(path) for t in INSTANT_TIMES]
+
+
+def _fmt_time(t):
+    return ("%.3f" % t).rstrip("0").rstrip(".")
+
+
+def case_name(query, at):
+    return query if at is None else "%s @ %s" % (query, _fmt_time(at))
+
+
 # ---- running queries ---------------------------------------------------------
 
-def _answer(query, should_fail, body, http_error=None):
+def _answer(query, should_fail, at, body, http_error=None):
     rec = {"query": query, "should_fail": should_fail}
+    if at is not None:
+        rec["time"] = at
     try:
         doc = json.loads(body) if body else None
     except ValueError:
@@ -140,11 +165,15 @@ def _answer(query, should_fail, body, http_error=None):
     return rec
 
 
-def query_http(url, query, should_fail, use_get=False, timeout=60):
-    params = {"query": query, "start": str(WINDOW_START), "end": str(WINDOW_END),
-              "step": str(STEP)}
+def query_http(url, query, should_fail, at=None, use_get=False, timeout=60):
+    if at is None:
+        params = {"query": query, "start": str(WINDOW_START), "end": str(WINDOW_END),
+                  "step": str(STEP)}
+        api = url.rstrip("/") + "/api/v1/query_range"
+    else:
+        params = {"query": query, "time": _fmt_time(at)}
+        api = url.rstrip("/") + "/api/v1/query"
     enc = urllib.parse.urlencode(params)
-    api = url.rstrip("/") + "/api/v1/query_range"
     if use_get:
         req = urllib.request.Request(api + "?" + enc)
     else:
@@ -152,34 +181,38 @@ def query_http(url, query, should_fail, use_get=False, timeout=60):
             "Content-Type": "application/x-www-form-urlencoded"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return _answer(query, should_fail, r.read())
+            return _answer(query, should_fail, at, r.read())
     except urllib.error.HTTPError as e:
-        return _answer(query, should_fail, e.read(), "HTTP %d" % e.code)
+        return _answer(query, should_fail, at, e.read(), "HTTP %d" % e.code)
     except (urllib.error.URLError, OSError) as e:
-        return _answer(query, should_fail, None, "request failed: %s" % e)
+        return _answer(query, should_fail, at, None, "request failed: %s" % e)
 
 
-def query_engine(cmd, blocks, query, should_fail, timeout=120):
-    argv = shlex.split(cmd) + [blocks, str(WINDOW_START), str(WINDOW_END),
-                               str(STEP), query]
+def query_engine(cmd, blocks, query, should_fail, at=None, timeout=120):
+    if at is None:
+        when = [str(WINDOW_START), str(WINDOW_END), str(STEP)]
+    else:
+        when = [_fmt_time(at), _fmt_time(at), "0"]
+    argv = shlex.split(cmd) + [blocks] + when + [query]
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return _answer(query, should_fail, None, "engine failed: %s" % e)
+        return _answer(query, should_fail, at, None, "engine failed: %s" % e)
     if p.returncode != 0:
         err = p.stderr.decode("utf-8", "replace").strip().splitlines()
-        rec = _answer(query, should_fail, p.stdout,
+        rec = _answer(query, should_fail, at, p.stdout,
                       "engine exit %d" % p.returncode)
         if err:
             rec["error"] += ": " + err[-1]
         return rec
-    return _answer(query, should_fail, p.stdout)
+    return _answer(query, should_fail, at, p.stdout)
 
 
 def run_all(cases, fn, parallel=4):
+    """fn(query, should_fail, time) for every case, in order."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as ex:
-        return list(ex.map(lambda c: fn(c[0], c[1]), cases))
+        return list(ex.map(lambda c: fn(*c), cases))
 
 
 def load(path):
@@ -241,6 +274,28 @@ def _cmp_hist(a, b):
     return True
 
 
+def as_matrix(rec):
+    """The result as a list of series with "values"/"histograms": a vector's
+    samples and a scalar become one-point series, so one comparison serves
+    range and instant answers."""
+    rt, res = rec.get("resultType", "matrix"), rec.get("result")
+    if rt == "matrix":
+        return res or []
+    if rt == "vector":
+        out = []
+        for s in res or []:
+            if "histogram" in s:
+                out.append({"metric": s.get("metric", {}), "histograms": [s["histogram"]]})
+            else:
+                out.append({"metric": s.get("metric", {}), "values": [s["value"]]})
+        return out
+    if rt == "scalar":
+        return [{"metric": {}, "values": [res]}]
+    if rt == "string":
+        return [{"metric": {"(string)": res[1]}, "values": [[res[0], "0"]]}]
+    return res or []
+
+
 def diff_matrix(ref, got, limit=5):
     """Human-readable differences between two range-query results; [] if equal."""
     out = []
@@ -293,13 +348,15 @@ def compare(ref, got):
         return []
     if got["status"] != "success":
         return ["unexpected failure: %s" % got.get("error", "")]
-    if got.get("resultType", "matrix") != "matrix":
-        return ["result type %r, expected matrix" % got.get("resultType")]
-    return diff_matrix(ref["result"], got["result"])
+    if got.get("resultType") != ref.get("resultType"):
+        return ["result type %r, expected %r" % (got.get("resultType"), ref.get("resultType"))]
+    return diff_matrix(as_matrix(ref), as_matrix(got))
 
 
 def drop_labels(rec, names):
     """Removes labels from every series of a recorded answer, in place."""
+    if rec.get("resultType") not in ("matrix", "vector"):
+        return
     for series in rec.get("result") or []:
         for n in names:
             series.get("metric", {}).pop(n, None)
@@ -322,10 +379,10 @@ def check(refs, gots, expect_diff=(), out=sys.stdout):
         raise SystemExit("compliance: %d reference answers, %d answers" % (len(refs), len(gots)))
     passed = failed = 0
     for ref, got in zip(refs, gots):
-        if ref["query"] != got["query"]:
-            raise SystemExit("compliance: answers out of order at %r" % ref["query"])
+        q = case_name(ref["query"], ref.get("time"))
+        if q != case_name(got["query"], got.get("time")):
+            raise SystemExit("compliance: answers out of order at %r" % q)
         problems = compare(ref, got)
-        q = ref["query"]
         if q in expect_diff:
             if problems:
                 passed += 1
@@ -351,8 +408,11 @@ def main():
     ap.add_argument("--parallel", type=int, default=4)
     sl = sub.add_parser("list")
     sl.add_argument("--with-flags", action="store_true")
+    sl.add_argument("--instant", action="store_true", help="the instant queries")
     for name in ("record", "check"):
         s = sub.add_parser(name)
+        s.add_argument("--instant", action="store_true",
+                       help="instant queries at INSTANT_TIMES instead of range queries")
         s.add_argument("--url", help="Prometheus-compatible HTTP API base URL")
         s.add_argument("--get", action="store_true", help="use GET, not POST")
         s.add_argument("--engine", help="engine command (see above)")
@@ -371,30 +431,33 @@ def main():
                                 "(e.g. an external label); repeatable")
     a = ap.parse_args()
 
-    cases = expand(a.queries)
+    cases = expand_cases(a.queries, a.instant)
     if a.cmd == "list":
-        for q, fail in cases:
-            print(("%s\t%s" % ("should_fail" if fail else "ok", q)) if a.with_flags else q)
+        for q, fail, at in cases:
+            name = case_name(q, at)
+            print(("%s\t%s" % ("should_fail" if fail else "ok", name)) if a.with_flags else name)
         return 0
 
     if a.cmd == "check":
         refs = load(a.ref)
-        if [r["query"] for r in refs] != [q for q, _ in cases]:
+        if [case_name(r["query"], r.get("time")) for r in refs] != \
+                [case_name(q, at) for q, _, at in cases]:
             raise SystemExit("compliance: the reference %s was recorded from another "
-                             "query list; record it again" % a.ref)
+                             "query list or mode; record it again" % a.ref)
         if a.only:
             pick = re.compile(a.only)
-            keep = [i for i, (q, _) in enumerate(cases) if pick.search(q)]
+            keep = [i for i, c in enumerate(cases) if pick.search(c[0])]
             cases = [cases[i] for i in keep]
             refs = [refs[i] for i in keep]
 
     if a.cmd == "check" and a.got:
-        answers = [r for r in load(a.got) if r["query"] in {q for q, _ in cases}]
+        names = {case_name(q, at) for q, _, at in cases}
+        answers = [r for r in load(a.got) if case_name(r["query"], r.get("time")) in names]
     else:
         if a.url:
-            fn = lambda q, f: query_http(a.url, q, f, use_get=a.get)
+            fn = lambda q, f, at: query_http(a.url, q, f, at, use_get=a.get)
         elif a.engine and a.blocks:
-            fn = lambda q, f: query_engine(a.engine, a.blocks, q, f)
+            fn = lambda q, f, at: query_engine(a.engine, a.blocks, q, f, at)
         else:
             ap.error("need --url, or --engine with --blocks")
         answers = run_all(cases, fn, a.parallel)
@@ -405,11 +468,11 @@ def main():
         for r in answers:
             if r["status"] == "error" and not r["should_fail"]:
                 bad += 1
-                print("unexpected failure: %s: %s" % (r["query"], r.get("error", "")),
-                      file=sys.stderr)
+                print("unexpected failure: %s: %s" % (
+                    case_name(r["query"], r.get("time")), r.get("error", "")), file=sys.stderr)
             elif r["status"] != "error" and r["should_fail"]:
                 print("note: should_fail query succeeded, its answer is compared: %s"
-                      % r["query"], file=sys.stderr)
+                      % case_name(r["query"], r.get("time")), file=sys.stderr)
         print("recorded %d answers in %s" % (len(answers), a.out))
         return 1 if bad else 0
 

@@ -8,9 +8,13 @@
 #   run.sh --engine CMD       compare an engine command run over the blocks
 #   run.sh --make-data DIR    leave the data set's blocks in DIR and stop; with
 #                             --thanos-meta or --external-label NAME=VALUE
-#                             (repeatable) their meta.json get a Thanos section
+#                             (repeatable) their meta.json get a Thanos section;
+#                             --replicas N [--replica-label NAME] writes each
+#                             block N times, labelled NAME="0".."N-1"
 #   run.sh --reference-only   build the data and the 3.5 reference only
 #
+# Each check runs the queries as range queries over the window and as
+# instant queries at three times; --range-only or --instant-only picks one.
 # With --target or --engine: --only REGEX (a subset of the queries),
 # --drop-label NAME (ignore an external label; repeatable).
 # Options: --workdir DIR (default $THANOSC_BUILD/compliance or
@@ -27,7 +31,7 @@ top=$TOP
 PY=$PYTHON
 COMP="$PY $here/compliance.py"
 
-target= engine= make_data= fresh= no242= refonly= pick=() tmeta=()
+target= engine= make_data= fresh= no242= refonly= pick=() tmeta=() kinds="range instant"
 work=${THANOSC_BUILD:-$top/build}/compliance
 while [ $# -gt 0 ]; do
   case $1 in
@@ -45,8 +49,12 @@ while [ $# -gt 0 ]; do
     --reference-only) refonly=1; shift ;;
     --only|--drop-label) pick+=("$1" "$2"); shift 2 ;;
     --thanos-meta) tmeta+=(--source test); shift ;;
+    --range-only) kinds=range; shift ;;
+    --instant-only) kinds=instant; shift ;;
     --external-label) tmeta+=(--label "$2"); shift 2 ;;
     --external-label=*) tmeta+=(--label "${1#*=}"); shift ;;
+    --replicas) tmeta+=(--replicas "$2"); shift 2 ;;
+    --replica-label) tmeta+=(--replica-label "$2"); shift 2 ;;
     --only=*|--drop-label=*) pick+=("$1"); shift ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -109,49 +117,62 @@ start_prom() { # NAME BINARY: a Prometheus on a copy of the blocks; sets $url
   }
 }
 
-# ---- the 3.5 reference -----------------------------------------------------
-ref=$work/ref-3.5.jsonl
+# ---- the 3.5 references: range queries, instant queries ---------------------
+# mode_args KIND: the compliance.py flag of a kind; ref_of KIND: its reference.
+mode_args() { [ "$1" = instant ] && echo --instant || true; }
+ref_of() { [ "$1" = instant ] && echo "$work/ref-3.5-instant.jsonl" || echo "$work/ref-3.5.jsonl"; }
 ref_key=$( { echo "$data_key"; cat "$here/compliance.py" "$top/../shared/promql-compliance/promql-test-queries.yml";
              "$PROM3" --version 2>&1 | head -n 1; } | sha256sum | cut -c1-16)
-if [ -n "$fresh" ] || [ "$(cat "$work/ref-3.5.key" 2>/dev/null)" != "$ref_key" ] || [ ! -s "$ref" ]; then
+if [ -n "$fresh" ] || [ "$(cat "$work/ref-3.5.key" 2>/dev/null)" != "$ref_key" ] ||
+   [ ! -s "$(ref_of range)" ] || [ ! -s "$(ref_of instant)" ]; then
   t0=$(now)
   start_prom prom35-ref "$PROM3"
-  $COMP record --url "$url" --out "$ref"
+  for kind in range instant; do
+    $COMP record $(mode_args $kind) --url "$url" --out "$(ref_of $kind)"
+  done
   stop_bg prom35-ref
   echo "$ref_key" >"$work/ref-3.5.key"
-  echo "# reference: $(wc -l <"$ref") answers from Prometheus 3.5, $(du -h "$ref" | cut -f1) ($(since "$t0"))"
+  echo "# references: $(cat "$(ref_of range)" "$(ref_of instant)" | wc -l) answers from Prometheus 3.5 ($(since "$t0"))"
 fi
 flock -u 9
 [ -z "$refonly" ] || exit 0
 
 status=0
-if [ -n "$target" ]; then
-  t0=$(now)
-  $COMP check --ref "$ref" --url "$target" "${pick[@]}" --save "$work/answers-target.jsonl" || status=1
-  echo "# target $target checked ($(since "$t0"))"
-  exit $status
-fi
-if [ -n "$engine" ]; then
-  t0=$(now)
-  $COMP check --ref "$ref" --engine "$engine" --blocks "$blocks" "${pick[@]}" \
-    --save "$work/answers-engine.jsonl" || status=1
-  echo "# engine checked ($(since "$t0"))"
+if [ -n "$target" ] || [ -n "$engine" ]; then
+  for kind in $kinds; do
+    t0=$(now)
+    if [ -n "$target" ]; then
+      src=(--url "$target") what="target $target"
+    else
+      src=(--engine "$engine" --blocks "$blocks") what="engine"
+    fi
+    echo "# $what: $kind queries"
+    $COMP check $(mode_args $kind) --ref "$(ref_of $kind)" "${src[@]}" "${pick[@]}" \
+      --save "$work/answers-$kind.jsonl" || status=1
+    echo "# $what: $kind queries checked ($(since "$t0"))"
+  done
   exit $status
 fi
 
 # ---- self-check: a second Prometheus 3.5, then Prometheus 2.42 ---------------
 t0=$(now)
 start_prom prom35 "$PROM3"
-echo "# self-check: Prometheus 3.5 on a copy of the blocks"
-$COMP check --ref "$ref" --url "$url" || status=1
+for kind in $kinds; do
+  echo "# self-check: Prometheus 3.5 on a copy of the blocks, $kind queries"
+  $COMP check $(mode_args $kind) --ref "$(ref_of $kind)" --url "$url" || status=1
+done
 echo "# self-check done ($(since "$t0"))"
 
 if [ -z "$no242" ] && [ -x "$PROM2" ]; then
   t0=$(now)
   start_prom prom242 "$PROM2"
-  echo "# Prometheus 2.42 against the 3.5 reference (differences listed in known-2.42-diffs.txt)"
-  $COMP check --ref "$ref" --url "$url" --save "$work/answers-2.42.jsonl" \
-    --expect-diff "$here/known-2.42-diffs.txt" || status=1
+  for kind in $kinds; do
+    list=$here/known-2.42-diffs.txt
+    [ $kind = range ] || list=$here/known-2.42-diffs-$kind.txt
+    echo "# Prometheus 2.42 against the 3.5 reference, $kind queries (differences listed in ${list##*/})"
+    $COMP check $(mode_args $kind) --ref "$(ref_of $kind)" --url "$url" \
+      --save "$work/answers-2.42-$kind.jsonl" --expect-diff "$list" || status=1
+  done
   echo "# 2.42 done ($(since "$t0"))"
 fi
 exit $status

@@ -42,13 +42,19 @@ static void echo(struct http_req *req, void *d) {
 static void setup(void) {
   tc_log_setup("error", "logfmt");
   loop = uv_default_loop();
-  http_server_new(loop, &(struct http_server_opts){
-      .address = "127.0.0.1:0", .max_header_bytes = 4096,
-      .max_body_bytes = 4096, .header_timeout_ms = 2000}, &srv);
+  http_server_new(loop,
+                  &(struct http_server_opts){.address = "127.0.0.1:0",
+                                             .max_header_bytes = 4096,
+                                             .max_body_bytes = 4096,
+                                             .header_timeout_ms = 2000},
+                  &srv);
   http_server_add_builtin_routes(srv);
-  http_server_route(srv, &(struct http_route){
-      .methods = HTTP_M_GET | HTTP_M_POST, .path = "/e/",
-      .flags = HTTP_ROUTE_PREFIX, .name = "echo", .fn = echo});
+  http_server_route(srv,
+                    &(struct http_route){.methods = HTTP_M_GET | HTTP_M_POST,
+                                         .path = "/e/",
+                                         .flags = HTTP_ROUTE_PREFIX,
+                                         .name = "echo",
+                                         .fn = echo});
   if (http_server_listen(srv) < 0)
     abort();
 }

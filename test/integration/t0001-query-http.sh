@@ -26,8 +26,12 @@ expect_eq "a bad duration exits 2" "$?" 2
 expect_eq "a bad enum exits 2" "$?" 2
 
 start_bg query "$THANOSC" query --http-address=127.0.0.1:$hport \
-  --grpc-address=127.0.0.1:$gport --http-grace-period=20s
+  --grpc-address=127.0.0.1:$gport --http-grace-period=20s \
+  --query.replica-label='replica, az' --query.replica-label=rule_replica,
 expect "query becomes healthy" wait_http "$base/-/healthy" 20
+expect "query listens on the gRPC address" wait_port "$gport" 5
+expect "replica labels are split on commas and trimmed" \
+  grep -q 'replica_labels=replica,az,rule_replica$' "$TMP/query.log"
 expect_eq "/-/healthy says OK" "$(curl -s "$base/-/healthy")" "OK"
 expect_eq "/-/ready answers 200" "$(curl -s -o /dev/null -w '%{http_code}' "$base/-/ready")" 200
 expect_eq "HEAD /-/ready answers 200" "$(curl -s -I -o /dev/null -w '%{http_code}' "$base/-/ready")" 200
@@ -46,6 +50,13 @@ if [ -x "$PROMTOOL3" ]; then
 else
   skip "promtool 3 not installed"
 fi
+
+curl -s --compressed -D "$TMP/gzhead" "$base/metrics" >"$TMP/metrics.gz.txt"
+expect "/metrics is gzip-encoded when the client accepts it" \
+  grep -qi '^content-encoding: gzip' "$TMP/gzhead"
+expect "gzip-decoded /metrics passes promtool" \
+  "$PROMTOOL2" check metrics <"$TMP/metrics.gz.txt"
+expect "plain /metrics is not encoded" bash -c "! grep -qi '^content-encoding' '$TMP/mhead'"
 
 # Error statuses.
 expect_eq "unknown path is 404" "$(curl -s -o /dev/null -w '%{http_code}' "$base/nope")" 404
@@ -120,6 +131,20 @@ expect_eq "SIGTERM exits 0" "$code" 0
 ms=$(((t1 - t0) / 1000000))
 expect "stopped in ${ms}ms, well within the grace period" test "$ms" -lt 3000
 expect "the log says it shut down gracefully" grep -q 'shutdown gracefully' "$TMP/query.log"
+
+# A service that cannot start (gRPC port taken) stops the others: exit 1.
+hport3=$(free_port)
+hport2_taken=$(free_port)
+start_bg holder "$PYTHON" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(60)' "$hport2_taken"
+wait_port "$hport2_taken" 5
+"$THANOSC" query --http-address=127.0.0.1:$hport3 \
+  --grpc-address=127.0.0.1:$hport2_taken >"$TMP/busy.log" 2>&1
+expect_eq "a taken gRPC port exits 1" "$?" 1
+expect "the log names the address" grep -q "127.0.0.1:$hport2_taken" "$TMP/busy.log"
+stop_bg holder
 
 # The busybox entry: a thanosc-query symlink runs the querier.
 ln -s "$THANOSC" "$TMP/thanosc-query"

@@ -17,13 +17,7 @@ import itest  # noqa: E402  (test/compliance/itest.py)
 
 
 def run(t, bucket):
-    tmp = t.scratch()
-    objstore = os.path.join(tmp, "bucket.yml")
-    with open(objstore, "w") as f:
-        f.write("type: FILESYSTEM\nconfig:\n  directory: %s\n" % bucket)
-
-    grpc, _ = t.start_role("store", ["--objstore.config-file=" + objstore,
-                                     "--data-dir=" + os.path.join(tmp, "store")])
+    grpc = t.start_store(bucket)
     if grpc:
         t.query_and_check(grpc)
 

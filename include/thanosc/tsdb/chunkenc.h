@@ -95,6 +95,12 @@ int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
                     size_t n);
 /* Advances; false at the end or on error (then check chunk_iter_err()). */
 bool chunk_iter_next(struct chunk_iter *it);
+/* Decodes up to max next samples into ts/vs (caller-owned arrays) and
+ * returns how many; fewer than max only at the end or on error (then
+ * check chunk_iter_err()). The fast path for whole-chunk readers; at()
+ * afterwards is the last sample returned. */
+size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
+                             size_t max);
 /* Advances to the first sample with timestamp >= t (staying put if the
  * current one qualifies); false when there is none. */
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t);

@@ -159,7 +159,9 @@ static inline uint64_t load_be64(const uint8_t *p) {
 
 /* Makes sure at least `need` (<= 57) bits are buffered; 0 if the chunk has
  * fewer left. */
-static inline int it_fill(struct chunk_iter *it, unsigned need) {
+#define TC_INLINE static inline __attribute__((always_inline))
+
+TC_INLINE int it_fill(struct chunk_iter *it, unsigned need) {
   if (tc_likely(it->valid >= need))
     return 1;
   if (tc_likely(it->end - it->p >= 8)) {
@@ -177,14 +179,14 @@ static inline int it_fill(struct chunk_iter *it, unsigned need) {
 }
 
 /* Takes n (1..57) bits; the caller made sure they are buffered. */
-static inline uint64_t it_take(struct chunk_iter *it, unsigned n) {
+TC_INLINE uint64_t it_take(struct chunk_iter *it, unsigned n) {
   uint64_t v = it->buf >> (64 - n);
   it->buf <<= n;
   it->valid -= n;
   return v;
 }
 
-static inline int it_bits(struct chunk_iter *it, unsigned n, uint64_t *v) {
+TC_INLINE int it_bits(struct chunk_iter *it, unsigned n, uint64_t *v) {
   if (n <= 56) {
     if (!it_fill(it, n))
       return 0;
@@ -202,7 +204,7 @@ static inline int it_bits(struct chunk_iter *it, unsigned n, uint64_t *v) {
   return 1;
 }
 
-static int it_uvarint(struct chunk_iter *it, uint64_t *out) {
+TC_INLINE int it_uvarint(struct chunk_iter *it, uint64_t *out) {
   uint64_t v = 0;
   for (unsigned shift = 0; shift < 70; shift += 7) {
     uint64_t c;
@@ -245,7 +247,7 @@ int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
   return 0;
 }
 
-static inline int it_value(struct chunk_iter *it) {
+TC_INLINE int it_value(struct chunk_iter *it) {
   if (!it_fill(it, 1))
     return 0;
   if (!(it->buf >> 63)) {
@@ -274,13 +276,12 @@ static inline int it_value(struct chunk_iter *it) {
   return 1;
 }
 
-bool chunk_iter_next(struct chunk_iter *it) {
-  if (it->read >= it->total || it->err)
-    return false;
+/* The general decoder, used for samples 0 and 1 (varints); false on
+ * corrupt input. */
+TC_INLINE bool it_decode(struct chunk_iter *it) {
   if (it->read == 0) {
     uint64_t zz, vb;
     if (!it_uvarint(it, &zz) || !it_bits(it, 64, &vb)) {
-      it_fail(it);
       return false;
     }
     it->t = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
@@ -288,7 +289,6 @@ bool chunk_iter_next(struct chunk_iter *it) {
   } else if (it->read == 1) {
     uint64_t d;
     if (!it_uvarint(it, &d) || !it_value(it)) {
-      it_fail(it);
       return false;
     }
     it->tdelta = (int64_t)d;
@@ -296,7 +296,6 @@ bool chunk_iter_next(struct chunk_iter *it) {
   } else {
     int64_t dod = 0;
     if (!it_fill(it, 4) && !it_fill(it, 1)) {
-      it_fail(it);
       return false;
     }
     /* Leading 1 bits among the buffered ones (at most 4 are meaningful). */
@@ -310,13 +309,11 @@ bool chunk_iter_next(struct chunk_iter *it) {
       static const unsigned widths[5] = {0, 14, 17, 20, 64};
       unsigned w = widths[ones];
       if (!it_fill(it, ones < 4 ? ones + 1 : 4)) {
-        it_fail(it);
         return false;
       }
       it_take(it, ones < 4 ? ones + 1 : 4);
       uint64_t b;
       if (!it_bits(it, w, &b)) {
-        it_fail(it);
         return false;
       }
       if (w == 64) {
@@ -330,12 +327,163 @@ bool chunk_iter_next(struct chunk_iter *it) {
     it->tdelta = (int64_t)((uint64_t)it->tdelta + (uint64_t)dod);
     it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
     if (!it_value(it)) {
-      it_fail(it);
       return false;
     }
   }
+  return true;
+}
+
+/* Tops up buf from p: afterwards 56..63 bits are valid, or everything
+ * that was left near the end of the chunk. */
+#define FAST_FILL()                                                          \
+  do {                                                                       \
+    if (tc_likely(end - p >= 8)) {                                           \
+      buf |= load_be64(p) >> valid;                                          \
+      unsigned take_ = (63 - valid) >> 3;                                    \
+      p += take_;                                                            \
+      valid += take_ << 3;                                                   \
+    } else {                                                                 \
+      while (valid <= 56 && p < end) {                                       \
+        buf |= (uint64_t)*p++ << (56 - valid);                               \
+        valid += 8;                                                          \
+      }                                                                      \
+    }                                                                        \
+  } while (0)
+#define FAST_TAKE(n) (buf <<= (n), valid -= (n))
+
+/* Takes 32 + rest bits (rest <= 32) as one value: the rare wide fields
+ * (64-bit dod, significant bits beyond what one refill guarantees). */
+#define FAST_WIDE(out, rest)                                                 \
+  do {                                                                       \
+    FAST_FILL();                                                             \
+    if (tc_unlikely(valid < 32))                                             \
+      return false;                                                          \
+    uint64_t hi_ = buf >> 32;                                                \
+    FAST_TAKE(32);                                                           \
+    FAST_FILL();                                                             \
+    if (tc_unlikely(valid < (rest)))                                         \
+      return false;                                                          \
+    (out) = (hi_ << (rest)) | ((buf >> 1) >> (63 - (rest)));                 \
+    FAST_TAKE(rest);                                                         \
+  } while (0)
+
+/* Samples 2.. with all state in locals and few data-dependent branches:
+ * field widths come from small tables indexed by the control bits, and
+ * shifts of 0..63 use (x >> 1) >> (63 - n) so that n = 0 yields 0. Same
+ * bits as it_decode(). Every consumption is checked against `valid`, so
+ * peeking past the end of the chunk is harmless. */
+TC_INLINE bool it_fast(struct chunk_iter *it) {
+  const uint8_t *p = it->p, *end = it->end;
+  uint64_t buf = it->buf;
+  unsigned valid = it->valid;
+  uint64_t b;
+  FAST_FILL();
+  /* dod prefix 0, 10, 110, 1110, 1111 (ones = 0..4 leading 1 bits) ->
+   * prefix length 1, 2, 3, 4, 4 and field width 0, 14, 17, 20, 64, taken
+   * from packed constants by shifting (cheaper than a table load on the
+   * serial path). */
+  unsigned ones = (unsigned)__builtin_clzll(~buf | (1ull << 59));
+  unsigned pl = ones + (ones < 4);
+  unsigned w = (unsigned)(0x4014110e00ull >> (ones * 8)) & 0xff;
+  if (tc_likely(w != 64)) {
+    if (tc_unlikely(valid < pl + w))
+      return false;
+    b = ((buf << pl) >> 1) >> (63 - w);
+    /* Values above 2^(w-1) are negative; w = 0 has nothing to fix. */
+    b -= (uint64_t)(w && b > (1ull << ((w - 1) & 63))) << w;
+    FAST_TAKE(pl + w);
+  } else {
+    if (tc_unlikely(valid < 4))
+      return false;
+    FAST_TAKE(4);
+    FAST_WIDE(b, 32);
+  }
+  it->tdelta = (int64_t)((uint64_t)it->tdelta + b);
+  it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
+  FAST_FILL();
+  /* value control 0x, 10, 11 -> header bits 1, 2, 2 + 5 + 6. */
+  unsigned c2 = (unsigned)(buf >> 62);
+  unsigned h = (0x0d020101u >> (c2 * 8)) & 0xff;
+  unsigned lb = (unsigned)(buf >> 51) & 0x7ff;
+  unsigned nlead = lb >> 6, nsig = lb & 63;
+  nsig += (unsigned)(nsig == 0) << 6;
+  if (c2 == 3) {
+    if (tc_unlikely(nlead + nsig > 64))
+      return false;
+    it->leading = (uint8_t)nlead;
+    it->trailing = (uint8_t)(64 - nlead - nsig);
+  }
+  unsigned sig = c2 >= 2 ? 64u - it->leading - it->trailing : 0;
+  if (tc_unlikely(valid < h))
+    return false;
+  FAST_TAKE(h);
+  uint64_t x;
+  if (tc_likely(sig <= valid && sig < 64)) {
+    x = (buf >> 1) >> (63 - sig);
+    FAST_TAKE(sig);
+  } else {
+    FAST_FILL();
+    if (sig <= valid && sig < 64) {
+      x = (buf >> 1) >> (63 - sig);
+      FAST_TAKE(sig);
+    } else {
+      FAST_WIDE(x, sig - 32);
+    }
+  }
+  it->v ^= x << it->trailing;
+  it->p = p;
+  it->buf = buf;
+  it->valid = valid;
+  return true;
+}
+
+bool chunk_iter_next(struct chunk_iter *it) {
+  if (it->read >= it->total || it->err)
+    return false;
+  if (tc_likely(it->read >= 2)) {
+    if (tc_unlikely(!it_fast(it))) {
+      it_fail(it);
+      return false;
+    }
+    it->read++;
+    return true;
+  }
+  if (tc_unlikely(!it_decode(it))) {
+    it_fail(it);
+    return false;
+  }
   it->read++;
   return true;
+}
+
+size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
+                             size_t max) {
+  size_t n = 0;
+  while (n < max && it->read < 2 && chunk_iter_next(it)) {
+    ts[n] = it->t;
+    memcpy(&vs[n], &it->v, 8);
+    n++;
+  }
+  if (it->err || it->read < 2)
+    return n;
+  /* The local copy lives in registers across the whole loop. */
+  struct chunk_iter l = *it;
+  size_t left = (size_t)(l.total - l.read);
+  if (left > max - n)
+    left = max - n;
+  for (size_t k = 0; k < left; k++) {
+    if (tc_unlikely(!it_fast(&l))) {
+      *it = l;
+      it_fail(it);
+      return n;
+    }
+    l.read++;
+    ts[n] = l.t;
+    memcpy(&vs[n], &l.v, 8);
+    n++;
+  }
+  *it = l;
+  return n;
 }
 
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t) {

@@ -68,48 +68,63 @@ static void nop(struct http_req *req, void *data) {
 TEST(http_router_match_rules) {
   struct http_router r;
   http_router_init(&r);
-  ASSERT_OK(http_router_add(&r, &(struct http_route){
-      .methods = HTTP_M_GET | HTTP_M_POST, .path = "/api/v1/query", .fn = nop}));
-  ASSERT_OK(http_router_add(&r, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "/api/v1/label/",
-      .flags = HTTP_ROUTE_PREFIX, .fn = nop}));
-  ASSERT_OK(http_router_add(&r, &(struct http_route){
-      .methods = HTTP_M_DELETE, .path = "/api/v1/label/x/",
-      .flags = HTTP_ROUTE_PREFIX, .fn = nop}));
-  ASSERT_OK(http_router_add(&r, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "/", .flags = HTTP_ROUTE_PREFIX,
-      .fn = nop}));
-  ASSERT_EQ(http_router_add(&r, &(struct http_route){
-      .methods = HTTP_M_POST, .path = "/api/v1/query", .fn = nop}), TC_EEXIST);
-  ASSERT_EQ(http_router_add(&r, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "noslash", .fn = nop}), TC_EINVAL);
+  ASSERT_OK(http_router_add(
+      &r, &(struct http_route){.methods = HTTP_M_GET | HTTP_M_POST,
+                               .path = "/api/v1/query",
+                               .fn = nop}));
+  ASSERT_OK(http_router_add(&r, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/api/v1/label/",
+                                                     .flags = HTTP_ROUTE_PREFIX,
+                                                     .fn = nop}));
+  ASSERT_OK(http_router_add(&r, &(struct http_route){.methods = HTTP_M_DELETE,
+                                                     .path = "/api/v1/label/x/",
+                                                     .flags = HTTP_ROUTE_PREFIX,
+                                                     .fn = nop}));
+  ASSERT_OK(http_router_add(&r, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/",
+                                                     .flags = HTTP_ROUTE_PREFIX,
+                                                     .fn = nop}));
+  ASSERT_EQ(http_router_add(&r, &(struct http_route){.methods = HTTP_M_POST,
+                                                     .path = "/api/v1/query",
+                                                     .fn = nop}),
+            TC_EEXIST);
+  ASSERT_EQ(http_router_add(&r, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "noslash",
+                                                     .fn = nop}),
+            TC_EINVAL);
 
   const struct http_route *rt = NULL;
   const char *rest = NULL;
   unsigned allow = 0;
-  ASSERT_EQ(http_router_match(&r, HTTP_M_POST, "/api/v1/query", &rt, &rest,
-                              &allow), 200);
+  ASSERT_EQ(
+      http_router_match(&r, HTTP_M_POST, "/api/v1/query", &rt, &rest, &allow),
+      200);
   ASSERT_STREQ(rt->path, "/api/v1/query");
   ASSERT_STREQ(rest, "");
-  ASSERT_EQ(http_router_match(&r, HTTP_M_HEAD, "/api/v1/query", &rt, &rest,
-                              &allow), 200);
-  ASSERT_EQ(http_router_match(&r, HTTP_M_DELETE, "/api/v1/query", &rt, &rest,
-                              &allow), 405);
+  ASSERT_EQ(
+      http_router_match(&r, HTTP_M_HEAD, "/api/v1/query", &rt, &rest, &allow),
+      200);
+  ASSERT_EQ(
+      http_router_match(&r, HTTP_M_DELETE, "/api/v1/query", &rt, &rest, &allow),
+      405);
   ASSERT_EQ(allow, HTTP_M_GET | HTTP_M_HEAD | HTTP_M_POST);
   char a[64];
   http_methods_allow(allow, a, sizeof a);
   ASSERT_STREQ(a, "GET, HEAD, POST");
 
   ASSERT_EQ(http_router_match(&r, HTTP_M_GET, "/api/v1/label/job/values", &rt,
-                              &rest, &allow), 200);
+                              &rest, &allow),
+            200);
   ASSERT_STREQ(rt->path, "/api/v1/label/");
   ASSERT_STREQ(rest, "job/values");
   /* The longer prefix owns its paths: GET there is 405, not the shorter. */
   ASSERT_EQ(http_router_match(&r, HTTP_M_GET, "/api/v1/label/x/values", &rt,
-                              &rest, &allow), 405);
+                              &rest, &allow),
+            405);
   ASSERT_EQ(allow, HTTP_M_DELETE);
   ASSERT_EQ(http_router_match(&r, HTTP_M_DELETE, "/api/v1/label/x/y", &rt,
-                              &rest, &allow), 200);
+                              &rest, &allow),
+            200);
   ASSERT_STREQ(rest, "y");
   ASSERT_EQ(http_router_match(&r, HTTP_M_GET, "/anything", &rt, &rest, &allow),
             200);
@@ -121,4 +136,18 @@ TEST(http_router_match_rules) {
   ASSERT_EQ(http_method_bit("PATCH"), HTTP_M_PATCH);
   ASSERT_EQ(http_method_bit("BREW"), 0);
   http_router_release(&r);
+}
+
+TEST(http_accepts_gzip_values) {
+  ASSERT_TRUE(http_accepts_gzip("gzip"));
+  ASSERT_TRUE(http_accepts_gzip("deflate, gzip;q=0.5"));
+  ASSERT_TRUE(http_accepts_gzip("br;q=1.0, GZIP"));
+  ASSERT_TRUE(http_accepts_gzip("*"));
+  ASSERT_TRUE(http_accepts_gzip("identity, * ; q=0.1"));
+  ASSERT_FALSE(http_accepts_gzip(NULL));
+  ASSERT_FALSE(http_accepts_gzip(""));
+  ASSERT_FALSE(http_accepts_gzip("identity"));
+  ASSERT_FALSE(http_accepts_gzip("gzip;q=0"));
+  ASSERT_FALSE(http_accepts_gzip("gzip; q=0.000, br"));
+  ASSERT_FALSE(http_accepts_gzip("x-gzip2, gzipx"));
 }

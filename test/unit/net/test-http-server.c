@@ -13,7 +13,9 @@
 
 #include "test.h"
 #include "thanosc/http.h"
+#include "thanosc/log.h"
 #include "thanosc/loop.h"
+#include "thanosc/metrics.h"
 
 struct fixture {
   uv_loop_t loop;
@@ -23,7 +25,7 @@ struct fixture {
   /* client side */
   const char *request;
   int read_delay_ms;
-  int close_early;        /* close after sending, without reading */
+  int close_early; /* close after sending, without reading */
   char *response;
   size_t response_len;
   /* server side observations */
@@ -40,8 +42,8 @@ static int atoi_safe(const char *s) {
   return v > 0 && v < 1024 ? (int)v : 4;
 }
 
-static char *exchange(int port, const char *req, int delay_ms,
-                      int close_early, size_t *len) {
+static char *exchange(int port, const char *req, int delay_ms, int close_early,
+                      size_t *len) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -85,8 +87,8 @@ static char *exchange(int port, const char *req, int delay_ms,
 
 static void *client_main(void *arg) {
   struct fixture *f = arg;
-  f->response = exchange(http_server_port(f->srv), f->request,
-                         f->read_delay_ms, f->close_early, &f->response_len);
+  f->response = exchange(http_server_port(f->srv), f->request, f->read_delay_ms,
+                         f->close_early, &f->response_len);
   uv_async_send(&f->client_done);
   return NULL;
 }
@@ -184,7 +186,9 @@ struct slow_job {
   struct fixture *f;
 };
 
-static void slow_closed(uv_handle_t *h) { free(h->data); }
+static void slow_closed(uv_handle_t *h) {
+  free(h->data);
+}
 
 static void slow_fire(uv_timer_t *t) {
   struct slow_job *s = t->data;
@@ -213,21 +217,50 @@ static void handle_slow(struct http_req *req, void *data) {
     http_server_stop(f->srv, on_stopped, f);
 }
 
+/* Big: n bytes of 'a' on a gzip route. */
+static void handle_big(struct http_req *req, void *data) {
+  (void)data;
+  struct http_params p = HTTP_PARAMS_INIT;
+  http_params_parse(&p, http_req_query(req), strlen(http_req_query(req)));
+  const char *n = http_params_get(&p, "n");
+  size_t len = n ? (size_t)strtoul(n, NULL, 10) : 0;
+  http_params_release(&p);
+  char *body = malloc(len + 1);
+  memset(body, 'a', len);
+  http_respond(req, 200, "text/plain", body, len);
+  free(body);
+}
+
 static void fixture_run(struct fixture *f, const char *request) {
+  tc_log_setup("warn", "logfmt");
   ASSERT_OK(uv_loop_init(&f->loop));
-  ASSERT_OK(http_server_new(&f->loop, &(struct http_server_opts){
-      .address = "127.0.0.1:0", .grace_ms = 5000,
-      .header_timeout_ms = f->header_timeout_ms}, &f->srv));
+  ASSERT_OK(http_server_new(
+      &f->loop,
+      &(struct http_server_opts){.address = "127.0.0.1:0",
+                                 .grace_ms = 5000,
+                                 .header_timeout_ms = f->header_timeout_ms},
+      &f->srv));
   ASSERT_OK(http_server_add_builtin_routes(f->srv));
-  ASSERT_OK(http_server_route(f->srv, &(struct http_route){
-      .methods = HTTP_M_GET | HTTP_M_POST, .path = "/sum", .name = "sum",
-      .fn = handle_sum}));
-  ASSERT_OK(http_server_route(f->srv, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "/stream", .fn = handle_stream,
-      .data = f}));
-  ASSERT_OK(http_server_route(f->srv, &(struct http_route){
-      .methods = HTTP_M_GET, .path = "/slow", .fn = handle_slow,
-      .data = f}));
+  ASSERT_OK(http_server_route(
+      f->srv, &(struct http_route){.methods = HTTP_M_GET | HTTP_M_POST,
+                                   .path = "/sum",
+                                   .name = "sum",
+                                   .fn = handle_sum}));
+  ASSERT_OK(
+      http_server_route(f->srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/stream",
+                                                     .fn = handle_stream,
+                                                     .data = f}));
+  ASSERT_OK(
+      http_server_route(f->srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/slow",
+                                                     .fn = handle_slow,
+                                                     .data = f}));
+  ASSERT_OK(
+      http_server_route(f->srv, &(struct http_route){.methods = HTTP_M_GET,
+                                                     .path = "/big",
+                                                     .flags = HTTP_ROUTE_GZIP,
+                                                     .fn = handle_big}));
   ASSERT_OK(http_server_listen(f->srv));
   ASSERT_GT(http_server_port(f->srv), 0);
   uv_async_init(&f->loop, &f->client_done, on_client_done);
@@ -257,11 +290,34 @@ TEST(http_server_async_worker_pipelined) {
   ASSERT(a && b && c);
   ASSERT(a < b && b < c);
   free(f.response);
+  /* Thanos's HTTP middleware metrics for the instrumented route. */
+  struct tc_buf m = TC_BUF_INIT;
+  ASSERT_OK(metrics_write(&m));
+  const char *dump = getenv("THANOSC_DUMP_METRICS");
+  if (dump) {
+    FILE *out = fopen(dump, "w");
+    fwrite(m.data, 1, m.len, out);
+    fclose(out);
+  }
+  ASSERT(strstr(m.data, "http_requests_total{code=\"200\",handler=\"sum\","
+                        "method=\"get\"} 1\n"));
+  ASSERT(strstr(m.data, "http_requests_total{code=\"200\",handler=\"sum\","
+                        "method=\"post\"} 1\n"));
+  ASSERT(strstr(m.data, "http_requests_total{code=\"400\",handler=\"sum\","
+                        "method=\"get\"} 1\n"));
+  ASSERT(strstr(m.data, "http_inflight_requests{handler=\"sum\","
+                        "method=\"get\"} 0\n"));
+  ASSERT(strstr(m.data, "http_request_duration_seconds_bucket{code=\"200\","
+                        "handler=\"sum\",method=\"get\",le=\"720\"} 1\n"));
+  ASSERT(strstr(m.data, "http_response_size_bytes_bucket{code=\"200\","
+                        "handler=\"sum\",method=\"get\",le=\"64\"} 1\n"));
+  tc_buf_release(&m);
 }
 
 TEST(http_server_stream_backpressure) {
   struct fixture f = {.read_delay_ms = 300};
-  fixture_run(&f, "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  fixture_run(&f,
+              "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   ASSERT(f.response);
   ASSERT(strstr(f.response, "Transfer-Encoding: chunked"));
   ASSERT_GT(f.response_len, 128 * 65536);
@@ -338,10 +394,10 @@ static void shutdown_soon(uv_timer_t *t) {
 TEST(runtime_start_stop_order) {
   struct runtime rt;
   ASSERT_OK(runtime_init(&rt));
-  struct service a = {.name = "a", .start = svc_start, .stop = svc_stop,
-                      .data = (void *)1};
-  struct service b = {.name = "b", .start = svc_start, .stop = svc_stop,
-                      .data = (void *)2};
+  struct service a = {
+      .name = "a", .start = svc_start, .stop = svc_stop, .data = (void *)1};
+  struct service b = {
+      .name = "b", .start = svc_start, .stop = svc_stop, .data = (void *)2};
   runtime_add(&rt, &a);
   runtime_add(&rt, &b);
   runtime_set_ready(&rt, 1);
@@ -413,8 +469,8 @@ TEST(work_submit_and_cancel) {
   struct nap naps[64] = {0};
   int n = threads * 2 > 64 ? 64 : threads * 2;
   for (int i = 0; i < n; i++)
-    ASSERT_OK(tc_work_submit(&loop, &naps[i].work, nap_run, nap_done,
-                             &naps[i]));
+    ASSERT_OK(
+        tc_work_submit(&loop, &naps[i].work, nap_run, nap_done, &naps[i]));
   for (int i = n - 1; i >= threads; i--)
     tc_work_cancel(&naps[i].work);
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -433,4 +489,67 @@ TEST(work_submit_and_cancel) {
   ASSERT(tc_work_canceled(&naps[n - 1].work));
   ASSERT_FALSE(tc_work_canceled(&naps[0].work));
   ASSERT_OK(uv_loop_close(&loop));
+}
+
+TEST(http_server_listen_addresses) {
+  static const struct {
+    const char *addr;
+    int rc;
+  } cases[] = {
+      {"127.0.0.1:0", 0},
+      {":0", 0},
+      {"localhost:0", 0},
+      {"[::1]:0", 0},
+      {"noport", TC_EINVAL},
+      {"127.0.0.1:", TC_EINVAL},
+      {"1.2.3.4:99999", TC_EINVAL},
+      {"127.0.0.1:x", TC_EINVAL},
+      {"no.such.host.invalid:80", TC_EINVAL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uv_loop_t loop;
+    ASSERT_OK(uv_loop_init(&loop));
+    struct http_server *srv;
+    ASSERT_OK(http_server_new(
+        &loop, &(struct http_server_opts){.address = cases[i].addr}, &srv));
+    int rc = http_server_listen(srv);
+    if (rc != cases[i].rc)
+      TEST_FAIL_("'%s': %d (%s)", cases[i].addr, rc, tc_errmsg(rc));
+    struct fixture f = {0};
+    http_server_stop(srv, on_stopped, &f);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(f.stopped, 1);
+    ASSERT_OK(uv_loop_close(&loop));
+    http_server_free(srv);
+  }
+}
+
+/* strstr over the whole response, which holds binary gzip bodies. */
+static char *find(struct fixture *f, const char *needle) {
+  return memmem(f->response, f->response_len, needle, strlen(needle));
+}
+
+TEST(http_server_gzip_route) {
+  struct fixture f = {0};
+  fixture_run(&f, "GET /big?n=100 HTTP/1.1\r\nHost: x\r\n"
+                  "Accept-Encoding: gzip\r\n\r\n"
+                  "GET /big?n=5000 HTTP/1.1\r\nHost: x\r\n"
+                  "Accept-Encoding: gzip\r\n\r\n"
+                  "GET /big?n=5000 HTTP/1.1\r\nHost: x\r\n"
+                  "Accept-Encoding: gzip;q=0\r\nConnection: close\r\n\r\n");
+  ASSERT(f.response);
+  /* Small: not encoded, but Vary says it could be. */
+  char *a = find(&f, "Vary: Accept-Encoding\r\nContent-Length: 100\r\n");
+  /* Big: gzip, much smaller than 5000 bytes, with the gzip magic. */
+  char *b = find(&f, "Content-Encoding: gzip\r\nContent-Length: ");
+  char *c = find(&f, "Vary: Accept-Encoding\r\nContent-Length: 5000\r\n");
+  ASSERT(a && b && c && a < b && b < c);
+  long zlen = strtol(b + strlen("Content-Encoding: gzip\r\nContent-Length: "),
+                     NULL, 10);
+  ASSERT_GT(zlen, 10);
+  ASSERT_LT(zlen, 200);
+  char *body = strstr(b, "\r\n\r\n") + 4;
+  ASSERT_EQ((unsigned char)body[0], 0x1f);
+  ASSERT_EQ((unsigned char)body[1], 0x8b);
+  free(f.response);
 }

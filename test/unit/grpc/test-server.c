@@ -1,0 +1,310 @@
+/*
+ * Tests of src/grpc/server.c and client.c together: the synthetic store
+ * (teststore.c) served and called on one loop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grpc/teststore.h"
+#include "storepb_rpc.pb-c.h"
+#include "test.h"
+#include "thanosc/buf.h"
+#include "thanosc/grpc.h"
+#include "thanosc/metrics.h"
+
+struct fixture {
+  uv_loop_t loop;
+  struct grpc_teststore ts;
+  struct grpc_server *srv;
+  struct grpc_client *cl;
+  char target[64];
+};
+
+struct result {
+  int done;
+  int code;
+  char msg[256];
+  int64_t msgs;
+  int64_t bytes;
+  int64_t cancel_after;        /* return 1 from on_msg after this many */
+  int64_t pause_after;
+  struct grpc_client_call *call;
+};
+
+static int on_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
+                  void *data) {
+  struct result *r = data;
+  r->msgs++;
+  r->bytes += (int64_t)n;
+  if (r->pause_after && r->msgs == r->pause_after)
+    grpc_client_call_pause(k);
+  return r->cancel_after && r->msgs >= r->cancel_after;
+}
+
+static void on_done(struct grpc_client_call *k, int code, const char *msg,
+                    void *data) {
+  struct result *r = data;
+  r->done = 1;
+  r->code = code;
+  snprintf(r->msg, sizeof r->msg, "%s", msg ? msg : "");
+}
+
+static void fixture_start(struct fixture *f, int64_t nseries,
+                          const char *compression) {
+  memset(f, 0, sizeof *f);
+  ASSERT_OK(uv_loop_init(&f->loop));
+  f->ts.nseries = nseries;
+  struct grpc_server_opts so = {.address = "127.0.0.1:0", .grace_ms = 2000,
+                                .max_recv_msg = 1 << 20};
+  ASSERT_OK(grpc_server_new(&f->loop, grpc_teststore_methods(&f->ts), &so,
+                            &f->srv));
+  snprintf(f->target, sizeof f->target, "127.0.0.1:%d",
+           grpc_server_port(f->srv));
+  struct grpc_client_opts co = {.compression = compression};
+  ASSERT_OK(grpc_client_new(&f->loop, f->target, &co, &f->cl));
+}
+
+static void stopped(struct grpc_server *s, void *data) { *(int *)data = 1; }
+
+static void fixture_stop(struct fixture *f) {
+  int done = 0;
+  if (f->cl)
+    grpc_client_free(f->cl);
+  grpc_server_stop(f->srv, stopped, &done);
+  while (!done)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  grpc_server_free(f->srv);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&f->loop), 0);
+}
+
+static void wait_done(struct fixture *f, struct result *r) {
+  while (!r->done)
+    uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static void call(struct fixture *f, const char *path,
+                 const ProtobufCMessage *req, int64_t timeout_ms,
+                 struct result *r) {
+  ASSERT_OK(grpc_client_call_startm(f->cl, path, req, timeout_ms, on_msg,
+                                    on_done, r, &r->call));
+}
+
+static Thanos__SeriesRequest *series_req(const char *name) {
+  static Thanos__LabelMatcher lm;
+  static Thanos__LabelMatcher *lmp = &lm;
+  static Thanos__SeriesRequest r;
+  thanos__label_matcher__init(&lm);
+  thanos__series_request__init(&r);
+  lm.name = "__name__";
+  lm.value = (char *)name;
+  r.n_matchers = name ? 1 : 0;
+  r.matchers = &lmp;
+  return &r;
+}
+
+TEST(grpc_unary_and_stream) {
+  struct fixture f;
+  fixture_start(&f, 20000, NULL);
+  Thanos__LabelNamesRequest ln = THANOS__LABEL_NAMES_REQUEST__INIT;
+  struct result a = {0}, b = {0};
+  call(&f, "/thanos.Store/LabelNames", &ln.base, 5000, &a);
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 10000, &b);
+  wait_done(&f, &a);
+  wait_done(&f, &b);
+  ASSERT_EQ(a.code, GRPC_OK);
+  ASSERT_EQ(a.msgs, 1);
+  ASSERT_EQ(b.code, GRPC_OK);
+  ASSERT_EQ(b.msgs, 20000);
+  /* the handler's status and message */
+  Thanos__LabelValuesRequest lv = THANOS__LABEL_VALUES_REQUEST__INIT;
+  struct result c = {0};
+  call(&f, "/thanos.Store/LabelValues", &lv.base, 5000, &c);
+  wait_done(&f, &c);
+  ASSERT_EQ(c.code, GRPC_INVALID_ARGUMENT);
+  ASSERT_STREQ(c.msg, "label name parameter cannot be empty");
+  /* metrics as go-grpc-prometheus names them */
+  struct tc_buf m = TC_BUF_INIT;
+  ASSERT_OK(metrics_write(&m));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handled_total{grpc_code=\"OK\","
+                         "grpc_method=\"Series\",grpc_service=\"thanos.Store\","
+                         "grpc_type=\"server_stream\"} 1"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handled_total{grpc_code="
+                         "\"InvalidArgument\",grpc_method=\"LabelValues\""));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_started_total{grpc_method="
+                         "\"LabelNames\",grpc_service=\"thanos.Store\","
+                         "grpc_type=\"unary\"} 1"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handling_seconds_bucket{"));
+  tc_buf_release(&m);
+  fixture_stop(&f);
+}
+
+TEST(grpc_snappy_end_to_end) {
+  struct fixture f;
+  fixture_start(&f, 5000, "snappy");
+  struct result r = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 10000, &r);
+  wait_done(&f, &r);
+  ASSERT_EQ(r.code, GRPC_OK);
+  ASSERT_EQ(r.msgs, 5000);
+  fixture_stop(&f);
+}
+
+TEST(grpc_cancel_reaches_handler) {
+  struct fixture f;
+  fixture_start(&f, 1000000, NULL);
+  struct result r = {.cancel_after = 100};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 0, &r);
+  wait_done(&f, &r);
+  ASSERT_EQ(r.code, GRPC_CANCELLED);
+  ASSERT_EQ(r.msgs, 100);
+  /* the server's handler notices and ends */
+  for (int i = 0; i < 200 && !f.ts.series_cancelled; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT), uv_sleep(5);
+  ASSERT_EQ(f.ts.series_cancelled, 1);
+  /* explicit cancel of a call that never answers */
+  struct result s = {0};
+  call(&f, "/thanos.Store/Series", &series_req("slow")->base, 0, &s);
+  for (int i = 0; i < 20; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+  grpc_client_call_cancel(s.call);
+  wait_done(&f, &s);
+  ASSERT_EQ(s.code, GRPC_CANCELLED);
+  fixture_stop(&f);
+}
+
+TEST(grpc_deadline_and_errors) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  struct result r = {0};
+  call(&f, "/thanos.Store/Series", &series_req("slow")->base, 100, &r);
+  wait_done(&f, &r);
+  ASSERT_EQ(r.code, GRPC_DEADLINE_EXCEEDED);
+  struct result u = {0};
+  call(&f, "/thanos.Store/Nope", &series_req(NULL)->base, 5000, &u);
+  wait_done(&f, &u);
+  ASSERT_EQ(u.code, GRPC_UNIMPLEMENTED);
+  ASSERT_STREQ(u.msg, "unknown method Nope for service thanos.Store");
+  /* a request over the server's 1 MiB limit */
+  Thanos__LabelValuesRequest lv = THANOS__LABEL_VALUES_REQUEST__INIT;
+  lv.label = malloc(2 << 20);
+  memset(lv.label, 'x', (2 << 20) - 1);
+  lv.label[(2 << 20) - 1] = '\0';
+  struct result big = {0};
+  call(&f, "/thanos.Store/LabelValues", &lv.base, 5000, &big);
+  free(lv.label);
+  wait_done(&f, &big);
+  ASSERT_EQ(big.code, GRPC_RESOURCE_EXHAUSTED);
+  /* after all that the connection still works */
+  struct result ok = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 5000, &ok);
+  wait_done(&f, &ok);
+  ASSERT_EQ(ok.code, GRPC_OK);
+  ASSERT_EQ(ok.msgs, 10);
+  fixture_stop(&f);
+}
+
+TEST(grpc_client_pause_resume) {
+  struct fixture f;
+  fixture_start(&f, 200000, NULL);
+  struct result r = {.pause_after = 10};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 0, &r);
+  for (int i = 0; i < 300; i++) {
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    uv_sleep(1);
+  }
+  /* paused: the stream is stuck, the server holds back (window) */
+  ASSERT_FALSE(r.done);
+  ASSERT_EQ(r.msgs, 10);
+  grpc_client_call_resume(r.call);
+  wait_done(&f, &r);
+  ASSERT_EQ(r.code, GRPC_OK);
+  ASSERT_EQ(r.msgs, 200000);
+  fixture_stop(&f);
+}
+
+TEST(grpc_client_unavailable_and_backoff) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  struct grpc_client *cl;
+  struct grpc_client_opts co = {0};
+  /* a port nobody listens on: bind one and close it */
+  uv_tcp_t t;
+  uv_tcp_init(&loop, &t);
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  uv_tcp_bind(&t, (struct sockaddr *)&sa, 0);
+  int len = sizeof sa;
+  uv_tcp_getsockname(&t, (struct sockaddr *)&sa, &len);
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(sa.sin_port));
+  uv_close((uv_handle_t *)&t, NULL);
+  ASSERT_OK(grpc_client_new(&loop, target, &co, &cl));
+  struct result r = {0}, r2 = {0};
+  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 1000, on_msg,
+                                   on_done, &r, NULL));
+  while (!r.done)
+    uv_run(&loop, UV_RUN_ONCE);
+  ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
+  ASSERT_NOT_NULL(strstr(r.msg, "connection refused"));
+  /* within the backoff the next call fails fast, asynchronously */
+  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 1000, on_msg,
+                                   on_done, &r2, NULL));
+  ASSERT_FALSE(r2.done);
+  while (!r2.done)
+    uv_run(&loop, UV_RUN_ONCE);
+  ASSERT_EQ(r2.code, GRPC_UNAVAILABLE);
+  /* bad arguments */
+  struct grpc_client *bad;
+  ASSERT_EQ(grpc_client_new(&loop, "nohostport", &co, &bad), TC_EINVAL);
+  struct grpc_client_opts cz = {.compression = "gzip"};
+  ASSERT_EQ(grpc_client_new(&loop, "a:1", &cz, &bad), TC_EINVAL);
+  grpc_client_free(cl);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST(grpc_server_bad_options) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  struct grpc_server *s;
+  const struct grpc_method none[] = {{0}};
+  struct grpc_server_opts o = {.address = "127.0.0.1"};
+  ASSERT_EQ(grpc_server_new(&loop, none, &o, &s), TC_EINVAL);
+  o.address = "127.0.0.1:99999";
+  ASSERT_EQ(grpc_server_new(&loop, none, &o, &s), TC_EINVAL);
+  o.address = "127.0.0.1:0";
+  o.tls_cert = "/nonexistent/cert.pem";
+  ASSERT_EQ(grpc_server_new(&loop, none, &o, &s), TC_EINVAL);
+  o.tls_key = "/nonexistent/key.pem";
+  ASSERT_EQ(grpc_server_new(&loop, none, &o, &s), TC_EPROTO);
+  ASSERT_NOT_NULL(strstr(tc_errmsg(TC_EPROTO), "/nonexistent/cert.pem"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+}
+
+TEST(grpc_graceful_stop_drains) {
+  struct fixture f;
+  fixture_start(&f, 50000, NULL);
+  struct result r = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 0, &r);
+  while (r.msgs < 10)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  int done = 0;
+  grpc_server_stop(f.srv, stopped, &done);
+  wait_done(&f, &r);
+  ASSERT_EQ(r.code, GRPC_OK);
+  ASSERT_EQ(r.msgs, 50000);
+  /* new calls after the GOAWAY are refused */
+  struct result late = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &late);
+  wait_done(&f, &late);
+  ASSERT_EQ(late.code, GRPC_UNAVAILABLE);
+  grpc_client_free(f.cl);
+  while (!done)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  grpc_server_free(f.srv);
+  uv_run(&f.loop, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&f.loop), 0);
+}
