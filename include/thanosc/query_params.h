@@ -17,9 +17,9 @@
  * by query_req_release().
  *
  * Series selectors (match[], storeMatch[]) are validated through a hook,
- * because the selector parser lives elsewhere (PromQL engine or labels.h):
- * TODO(query): set query_defaults.check_selector to the PromQL parser when
- * it lands on main. With no hook, selectors are passed through unchecked.
+ * query_defaults.check_selector: query_check_selector() below checks them
+ * with the PromQL engine's parser and Prometheus's ParseMetricSelector
+ * messages. With no hook, selectors are passed through unchecked.
  */
 #ifndef THANOSC_QUERY_PARAMS_H
 #define THANOSC_QUERY_PARAMS_H
@@ -59,6 +59,10 @@ struct qstrs {
  */
 typedef int query_check_selector_fn(void *ctx, const char *selector,
                                     int *has_nonempty /* OUT */);
+
+/* A query_check_selector_fn over the PromQL parser (src/query/selector.c);
+ * ctx is unused. */
+int query_check_selector(void *ctx, const char *selector, int *has_nonempty);
 
 enum query_engine {
   QUERY_ENGINE_PROMETHEUS,

@@ -62,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       .now_ms = 1700000000000,
       .default_step_ns = 1000000000LL,
       .replica_labels = {flag_replicas, 1},
+      .check_selector = query_check_selector,
   };
   struct query_instant_req qi;
   struct query_range_req qr;
