@@ -116,6 +116,31 @@ struct api_store_status {
  */
 void api_stores(struct jsonw *w, const struct api_store_status *st, size_t n);
 
+struct promql_result;
+struct promql_labels;
+
+/* api_labels() over the engine's label set. */
+void api_promql_labels(struct jsonw *w, const struct promql_labels *ls);
+
+/*
+ * A whole success body for a query result of the PromQL engine: envelope,
+ * data {"resultType","result"} (plus API_DATA_* extras), then warnings:
+ * the engine's annotations followed by extra (e.g. partial-response
+ * warnings), at most warn_limit of them (0 = all). TC_ELIMIT past the
+ * buffer's cap.
+ */
+int api_write_query_result(struct tc_buf *b, const struct promql_result *r,
+                           unsigned data_flags, const char *const *extra,
+                           size_t nextra, size_t warn_limit);
+
+/*
+ * The errorType for a failed query evaluation, as Thanos's query handlers
+ * map engine errors: parse errors bad_data, cancellation canceled, timeouts
+ * timeout, storage errors (I/O, unavailable, protocol) internal for instant
+ * queries and execution for range queries, everything else execution.
+ */
+enum api_error_type api_error_for_exec(int rc, int range_query);
+
 /* Go's time.Time JSON form in UTC: "2006-01-02T15:04:05.999999999Z"
  * (fraction trimmed of trailing zeros). out needs 40 bytes. */
 size_t api_format_rfc3339nano(char *out, int64_t unix_ns);

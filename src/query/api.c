@@ -13,6 +13,7 @@
 
 #include "thanosc/buf.h"
 #include "thanosc/error.h"
+#include "thanosc/promql.h"
 
 const char *api_error_type_str(enum api_error_type t) {
   switch (t) {
@@ -277,4 +278,111 @@ void api_stores(struct jsonw *w, const struct api_store_status *st,
     jsonw_arr_end(w);
   jsonw_obj_end(w);
   free(v);
+}
+
+/* ---- engine results ---- */
+
+void api_promql_labels(struct jsonw *w, const struct promql_labels *ls) {
+  jsonw_obj_begin(w);
+  for (size_t i = 0; i < ls->n; i++) {
+    jsonw_key_plain(w, ls->v[i].name, strlen(ls->v[i].name));
+    jsonw_str_plain(w, ls->v[i].value, strlen(ls->v[i].value));
+  }
+  jsonw_obj_end(w);
+}
+
+static const char *result_type_name(int type) {
+  switch (type) {
+  case PROMQL_TYPE_SCALAR: return "scalar";
+  case PROMQL_TYPE_VECTOR: return "vector";
+  case PROMQL_TYPE_MATRIX: return "matrix";
+  case PROMQL_TYPE_STRING: return "string";
+  }
+  return NULL;
+}
+
+int api_write_query_result(struct tc_buf *b, const struct promql_result *r,
+                           unsigned data_flags, const char *const *extra,
+                           size_t nextra, size_t warn_limit) {
+  const char *type = result_type_name(r->type);
+  if (!type)
+    return tc_error(TC_EINVAL, "query result of type %d", (int)r->type);
+  struct jsonw w;
+  jsonw_init(&w, b);
+  api_success_begin(&w);
+  jsonw_key(&w, "data");
+  api_query_data_begin(&w, type);
+  switch (r->type) {
+  case PROMQL_TYPE_SCALAR:
+    api_scalar(&w, r->t, r->scalar);
+    break;
+  case PROMQL_TYPE_STRING:
+    api_string(&w, r->t, r->str ? r->str : "", r->str ? strlen(r->str) : 0);
+    break;
+  case PROMQL_TYPE_VECTOR:
+    jsonw_arr_begin(&w);
+    for (size_t i = 0; i < r->nseries; i++) {
+      const struct promql_series *s = &r->series[i];
+      if (!s->npoints)
+        continue;
+      jsonw_obj_begin(&w);
+      jsonw_key(&w, "metric");
+      api_promql_labels(&w, &s->labels);
+      jsonw_key(&w, "value");
+      jsonw_arr_begin(&w);
+      jsonw_ts_ms(&w, s->points[0].t);
+      jsonw_sample_value(&w, s->points[0].v);
+      jsonw_arr_end(&w);
+      jsonw_obj_end(&w);
+    }
+    jsonw_arr_end(&w);
+    break;
+  default: /* matrix */
+    jsonw_arr_begin(&w);
+    for (size_t i = 0; i < r->nseries; i++) {
+      const struct promql_series *s = &r->series[i];
+      jsonw_obj_begin(&w);
+      jsonw_key(&w, "metric");
+      api_promql_labels(&w, &s->labels);
+      if (s->npoints) {
+        jsonw_key(&w, "values");
+        jsonw_arr_begin(&w);
+        for (size_t k = 0; k < s->npoints; k++)
+          api_matrix_point(&w, s->points[k].t, s->points[k].v);
+        jsonw_arr_end(&w);
+      }
+      jsonw_obj_end(&w);
+    }
+    jsonw_arr_end(&w);
+    break;
+  }
+  api_query_data_end(&w, data_flags);
+  size_t nwarn = r->nwarnings + nextra;
+  const char **warn = calloc(nwarn ? nwarn : 1, sizeof(*warn));
+  if (!warn)
+    return TC_ENOMEM;
+  for (size_t i = 0; i < r->nwarnings; i++)
+    warn[i] = r->warnings[i];
+  for (size_t i = 0; i < nextra; i++)
+    warn[r->nwarnings + i] = extra[i];
+  api_success_end(&w, warn, nwarn, warn_limit);
+  free(warn);
+  return jsonw_finish(&w);
+}
+
+enum api_error_type api_error_for_exec(int rc, int range_query) {
+  switch (rc) {
+  case TC_EPARSE:
+    return API_ERR_BAD_DATA;
+  case TC_ECANCELED:
+    return API_ERR_CANCELED;
+  case TC_ETIMEOUT:
+    return API_ERR_TIMEOUT;
+  case TC_EIO:
+  case TC_EUNAVAIL:
+  case TC_EPROTO:
+    return range_query ? API_ERR_EXEC : API_ERR_INTERNAL;
+  default:
+    return API_ERR_EXEC;
+  }
 }

@@ -8,6 +8,7 @@
 #include "test.h"
 #include "thanosc/buf.h"
 #include "thanosc/json.h"
+#include "thanosc/promql.h"
 #include "thanosc/query_api.h"
 
 static const char *fmt_sample(double v) {
@@ -412,4 +413,65 @@ TEST(api_stores_shape) {
   ASSERT_STREQ(out, "1969-12-31T23:59:59.999999999Z");
   api_format_rfc3339nano(out, 951782400000000000LL); /* leap day 2000 */
   ASSERT_STREQ(out, "2000-02-29T00:00:00Z");
+}
+
+TEST(api_engine_results) {
+  struct promql_label l1[] = {{"__name__", "up"}, {"job", "a<b>"}};
+  struct promql_label l2[] = {{"__name__", "up"}, {"job", "b"}};
+  struct promql_point p1[] = {{1000, 1}, {16000, 0.5}};
+  struct promql_point p2[] = {{1000, 1e-7}};
+  struct promql_series s[] = {{{l1, 2}, p1, 2}, {{l2, 2}, p2, 1},
+                              {{l2, 2}, NULL, 0}};
+  char *warns[] = {"PromQL warning: x"};
+  struct promql_result r = {0};
+  r.type = PROMQL_TYPE_MATRIX;
+  r.series = s;
+  r.nseries = 3;
+  r.warnings = warns;
+  r.nwarnings = 1;
+  const char *extra[] = {"store a: unavailable"};
+  struct tc_buf b = TC_BUF_INIT;
+  ASSERT_OK(api_write_query_result(&b, &r, API_DATA_ANALYSIS, extra, 1, 0));
+  ASSERT_STREQ(b.data,
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\","
+               "\"result\":[{\"metric\":{\"__name__\":\"up\",\"job\":\"a<b>\"},"
+               "\"values\":[[1,\"1\"],[16,\"0.5\"]]},{\"metric\":{\"__name__\":"
+               "\"up\",\"job\":\"b\"},\"values\":[[1,\"1e-07\"]]},{\"metric\":"
+               "{\"__name__\":\"up\",\"job\":\"b\"}}],\"analysis\":{}},"
+               "\"warnings\":[\"PromQL warning: x\",\"store a: "
+               "unavailable\"]}");
+  tc_buf_reset(&b);
+  r.type = PROMQL_TYPE_VECTOR;
+  r.nwarnings = 0;
+  ASSERT_OK(api_write_query_result(&b, &r, 0, NULL, 0, 10));
+  ASSERT_STREQ(b.data,
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+               "\"result\":[{\"metric\":{\"__name__\":\"up\",\"job\":\"a<b>\"},"
+               "\"value\":[1,\"1\"]},{\"metric\":{\"__name__\":\"up\",\"job\":"
+               "\"b\"},\"value\":[1,\"1e-07\"]}]}}");
+  tc_buf_reset(&b);
+  struct promql_result sc = {0};
+  sc.type = PROMQL_TYPE_SCALAR;
+  sc.scalar = 2.5;
+  sc.t = 1500;
+  ASSERT_OK(api_write_query_result(&b, &sc, 0, NULL, 0, 10));
+  ASSERT_STREQ(b.data, "{\"status\":\"success\",\"data\":{\"resultType\":"
+                       "\"scalar\",\"result\":[1.5,\"2.5\"]}}");
+  tc_buf_reset(&b);
+  struct promql_result st = {0};
+  st.type = PROMQL_TYPE_STRING;
+  st.str = "x&y";
+  st.t = 0;
+  ASSERT_OK(api_write_query_result(&b, &st, 0, NULL, 0, 10));
+  ASSERT_STREQ(b.data, "{\"status\":\"success\",\"data\":{\"resultType\":"
+                       "\"string\",\"result\":[0,\"x\\u0026y\"]}}");
+  tc_buf_release(&b);
+
+  ASSERT_EQ(api_error_for_exec(TC_EPARSE, 0), API_ERR_BAD_DATA);
+  ASSERT_EQ(api_error_for_exec(TC_ETIMEOUT, 1), API_ERR_TIMEOUT);
+  ASSERT_EQ(api_error_for_exec(TC_ECANCELED, 1), API_ERR_CANCELED);
+  ASSERT_EQ(api_error_for_exec(TC_EIO, 0), API_ERR_INTERNAL);
+  ASSERT_EQ(api_error_for_exec(TC_EIO, 1), API_ERR_EXEC);
+  ASSERT_EQ(api_error_for_exec(TC_ELIMIT, 0), API_ERR_EXEC);
+  ASSERT_EQ(api_error_for_exec(TC_EEXEC, 0), API_ERR_EXEC);
 }
