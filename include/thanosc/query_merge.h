@@ -88,6 +88,17 @@ void qmerge_free(struct qmerge *m);
 size_t qmerge_overlap_split(const struct qchunk *chunks, size_t n,
                             size_t *group /* OUT, n entries */);
 
+/*
+ * Label names or values from several endpoints (each list sorted, as
+ * StoreAPI LabelNames/LabelValues answer) merged into one sorted list
+ * without duplicates, cut to limit entries when limit > 0 (Thanos
+ * strutil.MergeSlices). *out is an owned array (free()) of borrowed
+ * strings; returns its length.
+ */
+size_t qmerge_strings(const char *const *const *lists, const size_t *lens,
+                      size_t nlists, size_t limit,
+                      const char ***out /* OUT */);
+
 /* A qseries_set over a borrowed array (tests, buffered responses). */
 struct qseries_array_set {
   struct qseries_set base;

@@ -358,3 +358,34 @@ size_t qmerge_overlap_split(const struct qchunk *chunks, size_t n,
   free(last);
   return ng;
 }
+
+size_t qmerge_strings(const char *const *const *lists, const size_t *lens,
+                      size_t nlists, size_t limit, const char ***out) {
+  size_t total = 0;
+  for (size_t i = 0; i < nlists; i++)
+    total += lens[i];
+  const char **acc = xcalloc(total ? total : 1, sizeof(*acc));
+  const char **tmp = xcalloc(total ? total : 1, sizeof(*tmp));
+  size_t n = 0;
+  /* Fold the lists in one by one: a two-way merge with dedup each time. */
+  for (size_t l = 0; l < nlists; l++) {
+    size_t i = 0, j = 0, k = 0;
+    const char *const *b = lists[l];
+    while (i < n || j < lens[l]) {
+      const char *next;
+      if (j >= lens[l] || (i < n && strcmp(acc[i], b[j]) <= 0))
+        next = acc[i++];
+      else
+        next = b[j++];
+      if (k == 0 || strcmp(tmp[k - 1], next) != 0)
+        tmp[k++] = next;
+    }
+    if (limit && k > limit)
+      k = limit;
+    memcpy(acc, tmp, k * sizeof(*acc));
+    n = k;
+  }
+  free(tmp);
+  *out = acc;
+  return n;
+}

@@ -175,3 +175,26 @@ TEST(merge_overlap_split) {
                    cases[i].want[k]);
   }
 }
+
+TEST(merge_strings) {
+  static const char *const a[] = {"__name__", "instance", "job"};
+  static const char *const b[] = {"cluster", "job", "replica"};
+  static const char *const c[] = {"__name__", "zone"};
+  const char *const *lists[] = {a, NULL, b, c};
+  size_t lens[] = {3, 0, 3, 2};
+  const char **out;
+  size_t n = qmerge_strings(lists, lens, 4, 0, &out);
+  ASSERT_EQ(n, 6);
+  static const char *const want[] = {"__name__", "cluster",  "instance",
+                                     "job",      "replica", "zone"};
+  for (size_t i = 0; i < n; i++)
+    ASSERT_STREQ(out[i], want[i]);
+  free(out);
+  n = qmerge_strings(lists, lens, 4, 3, &out);
+  ASSERT_EQ(n, 3);
+  ASSERT_STREQ(out[2], "instance");
+  free(out);
+  n = qmerge_strings(NULL, NULL, 0, 0, &out);
+  ASSERT_EQ(n, 0);
+  free(out);
+}
