@@ -264,28 +264,198 @@ void jsonw_raw(struct jsonw *w, const char *s, size_t n) {
 
 /* ---- numbers ---- */
 
-/*
- * Shortest decimal digits of v (finite, > 0): digits into d (no dot, no
- * trailing zeros), returns their count; *dp is the decimal point position
- * (v = 0.d1d2... * 10^dp), as Go's decimal type has it.
- */
-static int shortest_digits(double v, char *d, int *dp) {
-  char tmp[40];
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-    if (prec == 17 || strtod(tmp, NULL) == v)
-      break;
-  }
-  /* tmp is "D[.DDD]e[+-]XX" */
+/* Digits of "D.DDDDe[+-]XX" (from printf %e) into d; returns the count. */
+static int split_e(const char *tmp, char *d, int *exp) {
   int nd = 0;
   const char *p = tmp;
   for (; *p && *p != 'e'; p++)
     if (*p >= '0' && *p <= '9')
       d[nd++] = *p;
-  int exp = (*p == 'e') ? (int)strtol(p + 1, NULL, 10) : 0;
+  *exp = (*p == 'e') ? (int)strtol(p + 1, NULL, 10) : 0;
+  return nd;
+}
+
+#define NDIGITS 25
+
+/*
+ * Decimal digits of v (finite, > 0): the first NDIGITS significant digits
+ * in D and the exponent of the first. When *exact is set they are the
+ * exact expansion cut off, with *sticky telling whether anything nonzero
+ * follows; otherwise they are printf's correctly rounded digits.
+ *
+ * v = m * 2^e with a 53-bit m; for 2^-120 <= 2^e and v < 2^127 the
+ * expansion is computed exactly in 128-bit fixed point (no printf), which
+ * covers every value a metric normally has.
+ */
+static void decimal_digits(double v, char *D, int *exp, int *exact,
+                           int *sticky) {
+  int E;
+  double f = frexp(v, &E);
+  uint64_t m = (uint64_t)ldexp(f, 53);
+  int e = E - 53;
+  *exact = 0;
+  *sticky = 0;
+  if (e >= 0 && e <= 73) {
+    unsigned __int128 x = (unsigned __int128)m << e;
+    char rev[48];
+    int n = 0;
+    while (x) {
+      rev[n++] = (char)('0' + (int)(x % 10));
+      x /= 10;
+    }
+    for (int i = 0; i < NDIGITS; i++)
+      D[i] = i < n ? rev[n - 1 - i] : '0';
+    for (int i = NDIGITS; i < n; i++)
+      *sticky |= rev[n - 1 - i] != '0';
+    *exp = n - 1;
+    *exact = 1;
+    return;
+  }
+  if (e < 0 && e >= -120) {
+    int k = -e;
+    unsigned __int128 mask = ((unsigned __int128)1 << k) - 1;
+    unsigned __int128 r = (unsigned __int128)m & mask;
+    uint64_t ip = k < 64 ? m >> k : 0;
+    int n = 0, e10;
+    if (ip) {
+      char rev[24];
+      int ni = 0;
+      while (ip) {
+        rev[ni++] = (char)('0' + (int)(ip % 10));
+        ip /= 10;
+      }
+      for (int i = ni - 1; i >= 0 && n < NDIGITS; i--)
+        D[n++] = rev[i];
+      e10 = ni - 1;
+    } else {
+      /* skip the zeros after the point */
+      e10 = -1;
+      for (;;) {
+        r *= 10;
+        if (r >> k)
+          break;
+        e10--;
+      }
+      D[n++] = (char)('0' + (int)(r >> k));
+      r &= mask;
+    }
+    while (n < NDIGITS) {
+      r *= 10;
+      D[n++] = (char)('0' + (int)(r >> k));
+      r &= mask;
+    }
+    *sticky = r != 0;
+    *exp = e10;
+    *exact = 1;
+    return;
+  }
+  char tmp[64];
+  snprintf(tmp, sizeof(tmp), "%.*e", NDIGITS - 1, v);
+  split_e(tmp, D, exp);
+}
+
+/*
+ * The p-digit decimal nearest to v (ties to even, as Go and printf do)
+ * into c with *cexp. Returns 0 when printf's rounded digits cannot tell
+ * the direction (they read 5000...0 after digit p); the caller then asks
+ * printf for exactly p digits.
+ */
+static int round_digits(const char *D, int exp, int exact, int sticky, int p,
+                        char *c, int *cexp) {
+  int up = D[p] > '5';
+  if (D[p] == '5') {
+    int k = p + 1;
+    while (k < NDIGITS && D[k] == '0')
+      k++;
+    if (k < NDIGITS || (exact && sticky))
+      up = 1;
+    else if (!exact)
+      return 0;
+    else
+      up = (D[p - 1] - '0') % 2 == 1; /* exactly halfway */
+  }
+  memcpy(c, D, (size_t)p);
+  *cexp = exp;
+  if (up) {
+    int k = p - 1;
+    while (k >= 0 && c[k] == '9')
+      c[k--] = '0';
+    if (k >= 0) {
+      c[k]++;
+    } else {
+      c[0] = '1';
+      (*cexp)++;
+    }
+  }
+  return 1;
+}
+
+struct digits {
+  char D[NDIGITS + 8];
+  int exp, exact, sticky;
+};
+
+/* Whether the p-digit rounding of v reads back as v; the digits go to c. */
+static int roundtrips(double v, const struct digits *g, int p, char *c,
+                      int *cexp) {
+  char tmp[48];
+  if (!round_digits(g->D, g->exp, g->exact, g->sticky, p, c, cexp)) {
+    snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+    split_e(tmp, c, cexp);
+  }
+  /* "d.ddde<exp>" */
+  int n = 0;
+  tmp[n++] = c[0];
+  if (p > 1) {
+    tmp[n++] = '.';
+    memcpy(tmp + n, c + 1, (size_t)(p - 1));
+    n += p - 1;
+  }
+  snprintf(tmp + n, sizeof(tmp) - (size_t)n, "e%d", *cexp);
+  return strtod(tmp, NULL) == v;
+}
+
+/*
+ * Shortest decimal digits of v (finite, > 0): digits into d (no dot, no
+ * trailing zeros), returns their count; *dp is the decimal point position
+ * (v = 0.d1d2... * 10^dp), as Go's decimal type has it. Integers below
+ * 1e15 are exact and shortest as they are. Otherwise the shortest
+ * precision that reads back as v is searched (a precision that
+ * round-trips makes every larger one round-trip too): 16 first, since
+ * computed values mostly need 16 or 17 digits, then a binary search.
+ */
+static int shortest_digits(double v, char *d, int *dp) {
+  int nd = 0;
+  if (v < 1e15 && v == floor(v)) {
+    char tmp[24];
+    nd = snprintf(tmp, sizeof(tmp), "%" PRIu64, (uint64_t)v);
+    memcpy(d, tmp, (size_t)nd);
+    *dp = nd;
+  } else {
+    struct digits g;
+    char c[24], best[24];
+    int cexp, best_exp, lo = 1, hi = 16;
+    decimal_digits(v, g.D, &g.exp, &g.exact, &g.sticky);
+    if (!roundtrips(v, &g, 16, best, &best_exp)) {
+      roundtrips(v, &g, 17, best, &best_exp);
+      lo = hi = 17;
+    }
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      if (roundtrips(v, &g, mid, c, &cexp)) {
+        hi = mid;
+        memcpy(best, c, (size_t)mid);
+        best_exp = cexp;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    nd = lo;
+    memcpy(d, best, (size_t)nd);
+    *dp = best_exp + 1;
+  }
   while (nd > 1 && d[nd - 1] == '0')
     nd--;
-  *dp = exp + 1;
   return nd;
 }
 
