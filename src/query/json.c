@@ -411,7 +411,18 @@ static int roundtrips(double v, const struct digits *g, int p, char *c,
     memcpy(tmp + n, c + 1, (size_t)(p - 1));
     n += p - 1;
   }
-  snprintf(tmp + n, sizeof(tmp) - (size_t)n, "e%d", *cexp);
+  int x = *cexp;
+  tmp[n++] = 'e';
+  if (x < 0) {
+    tmp[n++] = '-';
+    x = -x;
+  }
+  if (x >= 100)
+    tmp[n++] = (char)('0' + x / 100);
+  if (x >= 10)
+    tmp[n++] = (char)('0' + x / 10 % 10);
+  tmp[n++] = (char)('0' + x % 10);
+  tmp[n] = '\0';
   return strtod(tmp, NULL) == v;
 }
 
@@ -427,9 +438,14 @@ static int roundtrips(double v, const struct digits *g, int p, char *c,
 static int shortest_digits(double v, char *d, int *dp) {
   int nd = 0;
   if (v < 1e15 && v == floor(v)) {
-    char tmp[24];
-    nd = snprintf(tmp, sizeof(tmp), "%" PRIu64, (uint64_t)v);
-    memcpy(d, tmp, (size_t)nd);
+    char rev[24];
+    uint64_t u = (uint64_t)v;
+    while (u) {
+      rev[nd++] = (char)('0' + (int)(u % 10));
+      u /= 10;
+    }
+    for (int i = 0; i < nd; i++)
+      d[i] = rev[nd - 1 - i];
     *dp = nd;
   } else {
     struct digits g;
