@@ -89,6 +89,32 @@ void api_matrix_series_begin(struct jsonw *w, const struct qlabel *ls,
                              size_t n, int has_points);
 void api_matrix_point(struct jsonw *w, int64_t t, double v);
 void api_matrix_series_end(struct jsonw *w, int has_points);
+/* One bucket of a native histogram as the API shows it. */
+struct api_hist_bucket {
+  int boundaries; /* 0 (l,u]  1 [l,u)  2 (l,u)  3 [l,u] */
+  double lower, upper, count;
+};
+
+/*
+ * A native histogram object: {"count":"..","sum":"..","buckets":[[b,"l",
+ * "u","c"],...]}; buckets with a zero count are skipped and "buckets" is
+ * left out when none is left (Prometheus json_codec).
+ */
+void api_histogram(struct jsonw *w, double count, double sum,
+                   const struct api_hist_bucket *b, size_t n);
+/* {"metric":{..},"histogram":[<ts>,{..}]} */
+void api_vector_histogram(struct jsonw *w, const struct qlabel *ls, size_t n,
+                          int64_t t, double count, double sum,
+                          const struct api_hist_bucket *b, size_t nb);
+/* In a matrix series: after the "values" (if any), open "histograms" with
+ * api_matrix_histograms_begin(), write points, close with jsonw_arr_end().
+ * Pass has_points = 0 to api_matrix_series_begin() when the series has no
+ * float points. */
+void api_matrix_histograms_begin(struct jsonw *w);
+void api_matrix_histogram_point(struct jsonw *w, int64_t t, double count,
+                                double sum, const struct api_hist_bucket *b,
+                                size_t nb);
+
 /* [<t/1000 as a Go float>,"<v 'f' format>"] */
 void api_scalar(struct jsonw *w, int64_t t, double v);
 /* [<t/1000 as a Go float>,"<s>"] */

@@ -155,6 +155,62 @@ void api_matrix_series(struct jsonw *w, const struct qlabel *ls, size_t n,
   api_matrix_series_end(w, ns > 0);
 }
 
+void api_histogram(struct jsonw *w, double count, double sum,
+                   const struct api_hist_bucket *b, size_t n) {
+  int any = 0;
+  jsonw_obj_begin(w);
+  jsonw_key(w, "count");
+  jsonw_sample_value(w, count);
+  jsonw_key(w, "sum");
+  jsonw_sample_value(w, sum);
+  for (size_t i = 0; i < n; i++) {
+    if (b[i].count == 0)
+      continue;
+    if (!any) {
+      jsonw_key(w, "buckets");
+      jsonw_arr_begin(w);
+      any = 1;
+    }
+    jsonw_arr_begin(w);
+    jsonw_int(w, b[i].boundaries);
+    jsonw_sample_value(w, b[i].lower);
+    jsonw_sample_value(w, b[i].upper);
+    jsonw_sample_value(w, b[i].count);
+    jsonw_arr_end(w);
+  }
+  if (any)
+    jsonw_arr_end(w);
+  jsonw_obj_end(w);
+}
+
+void api_vector_histogram(struct jsonw *w, const struct qlabel *ls, size_t n,
+                          int64_t t, double count, double sum,
+                          const struct api_hist_bucket *b, size_t nb) {
+  jsonw_obj_begin(w);
+  jsonw_key(w, "metric");
+  api_labels(w, ls, n);
+  jsonw_key(w, "histogram");
+  jsonw_arr_begin(w);
+  jsonw_ts_ms(w, t);
+  api_histogram(w, count, sum, b, nb);
+  jsonw_arr_end(w);
+  jsonw_obj_end(w);
+}
+
+void api_matrix_histograms_begin(struct jsonw *w) {
+  jsonw_key(w, "histograms");
+  jsonw_arr_begin(w);
+}
+
+void api_matrix_histogram_point(struct jsonw *w, int64_t t, double count,
+                                double sum, const struct api_hist_bucket *b,
+                                size_t nb) {
+  jsonw_arr_begin(w);
+  jsonw_ts_ms(w, t);
+  api_histogram(w, count, sum, b, nb);
+  jsonw_arr_end(w);
+}
+
 void api_scalar(struct jsonw *w, int64_t t, double v) {
   jsonw_arr_begin(w);
   jsonw_ts_float(w, t);

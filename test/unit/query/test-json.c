@@ -475,3 +475,38 @@ TEST(api_engine_results) {
   ASSERT_EQ(api_error_for_exec(TC_ELIMIT, 0), API_ERR_EXEC);
   ASSERT_EQ(api_error_for_exec(TC_EEXEC, 0), API_ERR_EXEC);
 }
+
+TEST(api_histograms) {
+  static const struct qlabel m[] = {{"__name__", "h"}};
+  static const struct api_hist_bucket b[] = {
+      {1, -4, -2.82842712474619, 1},
+      {3, -0.001, 0.001, 2},
+      {0, 1, 1.414213562373095, 0},
+      {0, 1.414213562373095, 2, 3.5},
+  };
+  struct tc_buf out = TC_BUF_INIT;
+  struct jsonw w;
+  jsonw_init(&w, &out);
+  jsonw_arr_begin(&w);
+  api_vector_histogram(&w, m, 1, 1500, 6.5, -1e-7, b, 4);
+  api_vector_histogram(&w, m, 1, 2000, 0, 0, b + 2, 1);
+  /* a matrix series with only histogram points */
+  api_matrix_series_begin(&w, m, 1, 0);
+  api_matrix_histograms_begin(&w);
+  api_matrix_histogram_point(&w, 1000, 1, 2, b + 1, 1);
+  jsonw_arr_end(&w);
+  api_matrix_series_end(&w, 0);
+  jsonw_arr_end(&w);
+  ASSERT_OK(jsonw_finish(&w));
+  ASSERT_STREQ(out.data,
+               "[{\"metric\":{\"__name__\":\"h\"},\"histogram\":[1.500,{"
+               "\"count\":\"6.5\",\"sum\":\"-1e-07\",\"buckets\":[[1,\"-4\","
+               "\"-2.82842712474619\",\"1\"],[3,\"-0.001\",\"0.001\",\"2\"],"
+               "[0,\"1.414213562373095\",\"2\",\"3.5\"]]}]},"
+               "{\"metric\":{\"__name__\":\"h\"},\"histogram\":[2,{\"count\":"
+               "\"0\",\"sum\":\"0\"}]},"
+               "{\"metric\":{\"__name__\":\"h\"},\"histograms\":[[1,{\"count\":"
+               "\"1\",\"sum\":\"2\",\"buckets\":[[3,\"-0.001\",\"0.001\","
+               "\"2\"]]}]]}]");
+  tc_buf_release(&out);
+}
