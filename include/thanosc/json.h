@@ -17,6 +17,8 @@
  *     U+2028/U+2029 escaped, invalid UTF-8 replaced by \ufffd.
  *   - jsonw_str_plain(): jsoniter's WriteString, used for label names and
  *     values: same control escapes, no HTML escaping, bytes >= 0x80 copied.
+ *   - jsonw_str_go(): Go's own encoding/json (Go >= 1.22), which promql's
+ *     String result goes through: as jsonw_str() but \b and \f short.
  *
  * Numbers:
  *   - jsonw_sample_value(): Prometheus MarshalFloat, quoted: shortest
@@ -63,6 +65,7 @@ void jsonw_key_plain(struct jsonw *w, const char *k, size_t n);
 void jsonw_str(struct jsonw *w, const char *s, size_t n);
 void jsonw_cstr(struct jsonw *w, const char *s);
 void jsonw_str_plain(struct jsonw *w, const char *s, size_t n);
+void jsonw_str_go(struct jsonw *w, const char *s, size_t n);
 void jsonw_int(struct jsonw *w, int64_t v);
 void jsonw_bool(struct jsonw *w, int v);
 void jsonw_null(struct jsonw *w);
@@ -88,5 +91,6 @@ size_t json_format_float(char *out, double v, char fmt);
 /* Appends s escaped (without quotes) as jsonw_str / jsonw_str_plain do. */
 int json_escape(struct tc_buf *b, const char *s, size_t n);
 int json_escape_plain(struct tc_buf *b, const char *s, size_t n);
+int json_escape_go(struct tc_buf *b, const char *s, size_t n);
 
 #endif

@@ -221,7 +221,7 @@ void api_scalar(struct jsonw *w, int64_t t, double v) {
 void api_string(struct jsonw *w, int64_t t, const char *s, size_t n) {
   jsonw_arr_begin(w);
   jsonw_ts_float(w, t);
-  jsonw_str(w, s, n);
+  jsonw_str_go(w, s, n);
   jsonw_arr_end(w);
 }
 

@@ -123,7 +123,11 @@ static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *cp) {
   return len;
 }
 
-static int escape_ctl(struct tc_buf *b, unsigned char c) {
+static int escape_ctl(struct tc_buf *b, unsigned char c, int go122) {
+  if (go122 && c == '\b')
+    return tc_buf_add(b, "\\b", 2);
+  if (go122 && c == '\f')
+    return tc_buf_add(b, "\\f", 2);
   switch (c) {
   case '"': return tc_buf_add(b, "\\\"", 2);
   case '\\': return tc_buf_add(b, "\\\\", 2);
@@ -147,7 +151,7 @@ int json_escape_plain(struct tc_buf *b, const char *s, size_t n) {
       continue;
     if (i > start && (rc = tc_buf_add(b, s + start, i - start)))
       return rc;
-    if ((rc = escape_ctl(b, c)))
+    if ((rc = escape_ctl(b, c, 0)))
       return rc;
     start = i + 1;
   }
@@ -156,7 +160,7 @@ int json_escape_plain(struct tc_buf *b, const char *s, size_t n) {
   return rc;
 }
 
-int json_escape(struct tc_buf *b, const char *s, size_t n) {
+static int escape_std(struct tc_buf *b, const char *s, size_t n, int go122) {
   const unsigned char *p = (const unsigned char *)s;
   size_t start = 0, i = 0;
   int rc = 0;
@@ -170,7 +174,7 @@ int json_escape(struct tc_buf *b, const char *s, size_t n) {
       }
       if (i > start && (rc = tc_buf_add(b, s + start, i - start)))
         return rc;
-      rc = escape_ctl(b, c);
+      rc = escape_ctl(b, c, go122);
       if (rc)
         return rc;
       i++;
@@ -201,10 +205,22 @@ int json_escape(struct tc_buf *b, const char *s, size_t n) {
   return rc;
 }
 
-static void str_(struct jsonw *w, const char *s, size_t n, int plain) {
+int json_escape(struct tc_buf *b, const char *s, size_t n) {
+  return escape_std(b, s, n, 0);
+}
+
+int json_escape_go(struct tc_buf *b, const char *s, size_t n) {
+  return escape_std(b, s, n, 1);
+}
+
+enum str_mode { STR_STD, STR_PLAIN, STR_GO };
+
+static void str_(struct jsonw *w, const char *s, size_t n, enum str_mode m) {
   putc_(w, '"');
   if (!w->err) {
-    int rc = plain ? json_escape_plain(w->b, s, n) : json_escape(w->b, s, n);
+    int rc = m == STR_PLAIN ? json_escape_plain(w->b, s, n)
+             : m == STR_GO  ? json_escape_go(w->b, s, n)
+                            : json_escape(w->b, s, n);
     if (rc)
       w->err = rc;
   }
@@ -213,28 +229,33 @@ static void str_(struct jsonw *w, const char *s, size_t n, int plain) {
 
 void jsonw_key(struct jsonw *w, const char *k) {
   sep(w);
-  str_(w, k, strlen(k), 0);
+  str_(w, k, strlen(k), STR_STD);
   putc_(w, ':');
   w->after_key = 1;
 }
 
 void jsonw_key_plain(struct jsonw *w, const char *k, size_t n) {
   sep(w);
-  str_(w, k, n, 1);
+  str_(w, k, n, STR_PLAIN);
   putc_(w, ':');
   w->after_key = 1;
 }
 
 void jsonw_str(struct jsonw *w, const char *s, size_t n) {
   sep(w);
-  str_(w, s, n, 0);
+  str_(w, s, n, STR_STD);
 }
 
 void jsonw_cstr(struct jsonw *w, const char *s) { jsonw_str(w, s, strlen(s)); }
 
 void jsonw_str_plain(struct jsonw *w, const char *s, size_t n) {
   sep(w);
-  str_(w, s, n, 1);
+  str_(w, s, n, STR_PLAIN);
+}
+
+void jsonw_str_go(struct jsonw *w, const char *s, size_t n) {
+  sep(w);
+  str_(w, s, n, STR_GO);
 }
 
 void jsonw_int(struct jsonw *w, int64_t v) {

@@ -297,8 +297,10 @@ TEST(api_scalar_and_string) {
   ASSERT_STREQ(b.data, "[-1.5,\"0.30000000000000004\"]");
   tc_buf_reset(&b);
   jsonw_init(&w, &b);
-  api_string(&w, 1001, "a<b>&\"", 6);
-  ASSERT_STREQ(b.data, "[1.001,\"a\\u003cb\\u003e\\u0026\\\"\"]");
+  /* what Prometheus 3.5 printed for query="a<b>&\"\b\f\u2028" */
+  api_string(&w, 1001, "a<b>&\"\b\f\xe2\x80\xa8\x01", 12);
+  ASSERT_STREQ(b.data, "[1.001,\"a\\u003cb\\u003e\\u0026\\\"\\b\\f"
+                       "\\u2028\\u0001\"]");
   tc_buf_release(&b);
 }
 
