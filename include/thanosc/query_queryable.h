@@ -45,7 +45,8 @@ struct query_queryable {
   struct promql_queryable base;
   query_fetch_fn *fetch;
   void *fetch_ctx;
-  int dedup;                   /* from the request's "dedup" */
+  int dedup;                   /* from the request's "dedup"; in effect
+                                  only with replica labels (as Thanos) */
   enum qdedup_algo algo;       /* --deduplication.func */
   struct qstrs replica_labels; /* from the request or the flag */
   qchunk_iter_fn *chunk_iter;  /* NULL: qselect_xor_iter */

@@ -44,7 +44,9 @@ static int qq_select(struct promql_queryable *pq,
                      struct promql_series_set **out) {
   struct query_queryable *q = (struct query_queryable *)pq;
   struct qstrs none = {NULL, 0};
-  const struct qstrs *rep = q->dedup ? &q->replica_labels : &none;
+  /* Thanos deduplicates only when replica labels are configured. */
+  int dedup = q->dedup && q->replica_labels.n > 0;
+  const struct qstrs *rep = dedup ? &q->replica_labels : &none;
   struct query_fetch f;
   memset(&f, 0, sizeof(f));
   int rc = q->fetch(q->fetch_ctx, h, ms, nms, rep, &f);
@@ -52,7 +54,7 @@ static int qq_select(struct promql_queryable *pq,
     return rc;
   struct qmerge *m = qmerge_new(f.sets, f.nsets, rep->v, rep->n);
   struct qselect_opts o = {
-      .dedup = q->dedup,
+      .dedup = dedup,
       .algo = q->algo,
       .func = h->func,
       .mint = h->start_ms,

@@ -75,8 +75,8 @@ static int fake_fetch(void *ctx, const struct promql_select_hints *h,
   return 0;
 }
 
-static void run(struct fake_store *s, int dedup, const char *expr,
-                int64_t t, struct tc_buf *out) {
+static void run_rep(struct fake_store *s, int dedup, size_t nrep,
+                    const char *expr, int64_t t, struct tc_buf *out) {
   struct query_queryable q;
   query_queryable_init(&q);
   static const char *rep[] = {"replica"};
@@ -85,7 +85,7 @@ static void run(struct fake_store *s, int dedup, const char *expr,
   q.dedup = dedup;
   q.algo = QDEDUP_PENALTY;
   q.replica_labels.v = rep;
-  q.replica_labels.n = 1;
+  q.replica_labels.n = nrep;
   struct promql_engine_opts eo;
   promql_engine_opts_default(&eo);
   struct promql_query pq = {.expr = expr, .start_ms = t, .end_ms = t};
@@ -97,6 +97,11 @@ static void run(struct fake_store *s, int dedup, const char *expr,
   tc_buf_reset(out);
   ASSERT_OK(api_write_query_result(out, &res, API_DATA_ANALYSIS, NULL, 0, 0));
   promql_result_release(&res);
+}
+
+static void run(struct fake_store *s, int dedup, const char *expr,
+                int64_t t, struct tc_buf *out) {
+  run_rep(s, dedup, 1, expr, t, out);
 }
 
 TEST(queryable_pipeline) {
@@ -140,6 +145,14 @@ TEST(queryable_pipeline) {
                "\"value\":[300,\"0\"]},{\"metric\":{\"job\":\"api\","
                "\"replica\":\"b\"},\"value\":[300,\"1\"]}],\"analysis\":{}}}");
   ASSERT_EQ(s.released, 4);
+
+  /* dedup asked for but no replica labels: nothing is deduplicated */
+  run_rep(&s, 1, 0, "count(reqs)", 300000, &out);
+  ASSERT_STREQ(out.data,
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+               "\"result\":[{\"metric\":{},\"value\":[300,\"2\"]}],"
+               "\"analysis\":{}}}");
+  ASSERT_EQ(s.seen_replicas, 0);
   tc_buf_release(&out);
   store_release(&s);
 }
