@@ -41,6 +41,17 @@ void httpc_release(struct httpc *h);
  */
 int httpc_do(struct httpc *h, const struct httpc_req *r, struct tc_buf *body);
 
+/*
+ * Streaming variant: fn gets the body piece by piece as it arrives, with the
+ * response status and Content-Type ("" when absent). A non-zero return from
+ * fn aborts the transfer and is returned as is (fn sets the message). An
+ * empty body never calls fn. Returns the status or a negative code.
+ */
+typedef int httpc_body_fn(void *data, int status, const char *content_type,
+                          const void *p, size_t n);
+int httpc_do_stream(struct httpc *h, const struct httpc_req *r,
+                    httpc_body_fn *fn, void *data);
+
 /* curl_global_init once, thread-safely. */
 void httpc_global_init(void);
 

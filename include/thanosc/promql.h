@@ -3,8 +3,8 @@
  * evaluator for instant and range queries (Prometheus 3.x semantics).
  *
  * Invariants:
- *  - Label sets are sorted by name, names are unique; strings are owned by
- *    the label set that holds them unless a comment says borrowed.
+ *  - Label sets (thanosc/labels.h) are sorted by name, names are unique;
+ *    the engine's own sets own their strings.
  *  - Timestamps are int64 milliseconds since the epoch; values are doubles.
  *  - Nothing here keeps global mutable state: one engine may run many
  *    queries concurrently on different threads, each query with its own
@@ -22,57 +22,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "thanosc/labels.h"
+
 /* ---- labels and matchers ------------------------------------------------ */
 
-struct promql_label {
-  char *name;  /* owned */
-  char *value; /* owned */
-};
+/* Label sets and matchers are thanosc/labels.h's. Helpers for the edits
+ * PromQL makes on owned label sets (the set stays sorted): */
 
-struct promql_labels {
-  struct promql_label *v; /* owned, sorted by name */
-  size_t n;
-};
-
-/* Value of label name, or NULL (borrowed from ls). */
-const char *promql_labels_get(const struct promql_labels *ls, const char *name);
-/* Sets (or, with value NULL or "", deletes) a label, keeping order. */
-void promql_labels_set(struct promql_labels *ls, const char *name,
-                       const char *value);
-void promql_labels_del(struct promql_labels *ls, const char *name);
-/* Deep copy into *dst (which is overwritten, not freed). */
-void promql_labels_copy(struct promql_labels *dst,
-                        const struct promql_labels *src);
-void promql_labels_release(struct promql_labels *ls);
-int promql_labels_cmp(const struct promql_labels *a,
-                      const struct promql_labels *b);
-/* Sorts an unsorted label array in place (after appending labels). */
-void promql_labels_sort(struct promql_labels *ls);
+/* Sets (or, with value NULL or "", deletes) a label. */
+void promql_labels_set(struct labels *ls, const char *name, const char *value);
+void promql_labels_del(struct labels *ls, const char *name);
 /* `{a="b", c="d"}` as Prometheus prints a label set; caller frees. */
-char *promql_labels_string(const struct promql_labels *ls);
-
-enum promql_match_type {
-  PROMQL_MATCH_EQ,  /* =  */
-  PROMQL_MATCH_NEQ, /* != */
-  PROMQL_MATCH_RE,  /* =~ */
-  PROMQL_MATCH_NRE, /* !~ */
-};
-
-struct promql_matcher {
-  enum promql_match_type type;
-  char *name;  /* owned */
-  char *value; /* owned */
-  void *re;    /* owned compiled pcre2 code for =~ and !~, fully anchored */
-};
-
-/* Compiles m->re from m->value for regex matchers; TC_EPARSE on bad regex. */
-int promql_matcher_compile(struct promql_matcher *m);
-/* Does value v (NULL means "label absent" = "") satisfy the matcher? */
-bool promql_matcher_matches(const struct promql_matcher *m, const char *v);
-void promql_matcher_release(struct promql_matcher *m);
-/* Do all matchers accept the label set? */
-bool promql_matchers_match(const struct promql_matcher *ms, size_t n,
-                           const struct promql_labels *ls);
+char *promql_labels_string(const struct labels *ls);
+/* Do all n matchers accept the label set (absent labels are "")? */
+bool promql_matchers_match(const struct matcher *ms, size_t n,
+                           const struct labels *ls);
 
 /* ---- AST ---------------------------------------------------------------- */
 
@@ -141,7 +105,7 @@ struct promql_expr {
 
   /* VECTOR_SEL (also the inner selector of a MATRIX_SEL) */
   char *name; /* metric name or NULL */
-  struct promql_matcher *matchers;
+  struct matcher *matchers;
   size_t nmatchers;
 
   /* VECTOR_SEL, MATRIX_SEL (on the inner selector), SUBQUERY */
@@ -247,7 +211,7 @@ struct promql_series_set_ops {
    * or a negative error code.
    */
   int (*next)(struct promql_series_set *ss,
-              const struct promql_labels **labels /* OUT */,
+              const struct labels **labels /* OUT */,
               struct promql_iter **it /* OUT */);
   void (*free)(struct promql_series_set *ss);
 };
@@ -261,7 +225,7 @@ struct promql_queryable_ops {
    * owned by the caller (free with its ops->free). */
   int (*select)(struct promql_queryable *q,
                 const struct promql_select_hints *hints,
-                const struct promql_matcher *ms, size_t nms,
+                const struct matcher *ms, size_t nms,
                 struct promql_series_set **out /* OUT */);
 };
 struct promql_queryable {
@@ -275,7 +239,7 @@ void promql_memstore_free(struct promql_memstore *ms);
 /* Appends a sample; samples of one series must come in time order. labels
  * are copied. is_histogram marks a native-histogram sample. */
 void promql_memstore_add(struct promql_memstore *ms,
-                         const struct promql_labels *labels, int64_t t,
+                         const struct labels *labels, int64_t t,
                          double v, bool is_histogram);
 /* Total samples held. */
 size_t promql_memstore_samples(const struct promql_memstore *ms);
@@ -297,7 +261,7 @@ struct promql_point {
 };
 
 struct promql_series {
-  struct promql_labels labels;
+  struct labels labels;
   struct promql_point *points; /* owned */
   size_t npoints;
 };

@@ -43,11 +43,19 @@ struct query_opts {
   char *alert_query_url;
   char *tenant_header, *default_tenant, *tenant_label;
   int enforce_tenancy;
+  char *tenant_cert_field;
+  struct strlist partition_labels, endpoint_groups_strict;
+  int enable_x_functions;
+  int64_t store_limit_series, store_limit_samples;
+  char *selector_relabel_file, *selector_relabel;
+  char *request_logging_file, *request_logging;
 };
 
 static const char query_summary[] =
     "Query node exposing PromQL enabled Query API with data retrieved from "
     "multiple store nodes.";
+
+#define QUERY_FLAGS_MAX 96
 
 /* The querier's own flags; the shared http/grpc/log flags come first. */
 static void query_flags(struct flag_def *f, struct query_opts *o) {
@@ -211,17 +219,114 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "(Deprecated): Addresses of only statically configured Thanos API "
        "servers that are always used, even if the health check fails. "
        "Useful if you have a caching layer on top."},
+      {"endpoint-group-strict", FLAG_STRINGS, &o->endpoint_groups_strict, NULL,
+       "(Deprecated, Experimental): DNS name of statically configured Thanos "
+       "API server groups (repeatable) that are always used, even if the "
+       "health check fails."},
+      {"query.enable-x-functions", FLAG_BOOL, &o->enable_x_functions, "false",
+       "Whether to enable extended rate functions (xrate, xincrease and "
+       "xdelta). Only has effect when used with Thanos engine."},
+      {"query.conn-metric.label", FLAG_STRINGS, NULL, NULL,
+       "Optional selection of query connection metric labels to be collected "
+       "from endpoint set"},
+      {"query.partition-label", FLAG_STRINGS, &o->partition_labels, NULL,
+       "Labels that partition the leaf queriers. This is used to scope down "
+       "the labelsets of leaf queriers when using the distributed query "
+       "mode. If set, these labels must form a partition of the leaf "
+       "queriers. Partition labels must not intersect with replica labels. "
+       "Every TSDB of a leaf querier must have these labels."},
+      {"selector.relabel-config-file", FLAG_STRING, &o->selector_relabel_file,
+       NULL,
+       "Path to YAML file with relabeling configuration that allows "
+       "selecting blocks to query based on their external labels. It "
+       "follows the Thanos sharding relabel-config syntax. For format "
+       "details see: https://thanos.io/tip/thanos/sharding.md/#relabelling"},
+      {"selector.relabel-config", FLAG_STRING, &o->selector_relabel, NULL,
+       "Alternative to 'selector.relabel-config-file' flag (mutually "
+       "exclusive). Content of YAML file with relabeling configuration that "
+       "allows selecting blocks to query based on their external labels."},
+      {"request.logging-config-file", FLAG_STRING, &o->request_logging_file,
+       NULL,
+       "Path to YAML file with request logging configuration. See format "
+       "details: https://thanos.io/tip/thanos/logging.md/#configuration"},
+      {"request.logging-config", FLAG_STRING, &o->request_logging, NULL,
+       "Alternative to 'request.logging-config-file' flag (mutually "
+       "exclusive). Content of YAML file with request logging "
+       "configuration. See format details: "
+       "https://thanos.io/tip/thanos/logging.md/#configuration"},
+      {"query.telemetry.request-duration-seconds-quantiles", FLAG_STRINGS, NULL,
+       NULL,
+       "The quantiles for exporting metrics about the request duration "
+       "quantiles."},
+      {"query.telemetry.request-samples-quantiles", FLAG_STRINGS, NULL, NULL,
+       "The quantiles for exporting metrics about the samples count "
+       "quantiles."},
+      {"query.telemetry.request-series-seconds-quantiles", FLAG_STRINGS, NULL,
+       NULL,
+       "The quantiles for exporting metrics about the series count "
+       "quantiles."},
+      {"query.tenant-certificate-field", FLAG_STRING, &o->tenant_cert_field, "",
+       "Use TLS client's certificate field to determine tenant for write "
+       "requests. Must be one of organization, organizationalUnit or "
+       "commonName. This setting will cause the query.tenant-header flag "
+       "value to be ignored."},
+      {"store.limits.request-series", FLAG_INT, &o->store_limit_series, "0",
+       "The maximum series allowed for a single Series request. The Series "
+       "call fails if this limit is exceeded. 0 means no limit."},
+      {"store.limits.request-samples", FLAG_INT, &o->store_limit_samples, "0",
+       "The maximum samples allowed for a single Series request, The Series "
+       "call fails if this limit is exceeded. 0 means no limit. NOTE: For "
+       "efficiency the limit is internally implemented as 'chunks limit' "
+       "considering each chunk contains a maximum of 120 samples."},
+      /* Hidden or deprecated in Thanos: accepted so that existing command
+       * lines keep working. */
       {"store", FLAG_STRINGS, &o->stores, NULL,
        "Deprecation Warning - This flag is deprecated and replaced with "
        "`endpoint`. Addresses of statically configured store API servers "
        "(repeatable).",
        NULL, FLAG_HIDDEN},
+      {"store-strict", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint-strict`.", NULL, FLAG_HIDDEN},
+      {"rule", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"metadata", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"exemplar", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"target", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"log.request.decision", FLAG_STRING, NULL, "",
+       "Deprecated, replaced with `request.logging-config`.", NULL,
+       FLAG_HIDDEN},
+      {"query.dynamic-lookback-delta", FLAG_BOOL, NULL, "true",
+       "Allow for larger lookback duration for queries based on resolution.",
+       NULL, FLAG_HIDDEN},
+      {"query.instant.default.max_source_resolution", FLAG_DURATION, NULL, "0s",
+       "Default value for max_source_resolution for instant queries.", NULL,
+       FLAG_HIDDEN},
+      {"store.sd-dns-resolver", FLAG_STRING, NULL, "miekgdns",
+       "Resolver to use. Possible options: [golang, miekgdns]", NULL,
+       FLAG_HIDDEN},
+      {"endpoint.info-timeout", FLAG_DURATION, NULL, "5s",
+       "Timeout of gRPC Info requests.", NULL, FLAG_HIDDEN},
+      {"rule.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for rules endpoint.", NULL, FLAG_HIDDEN},
+      {"target.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for targets endpoint.", NULL, FLAG_HIDDEN},
+      {"metric-metadata.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for metric metadata endpoint.", NULL,
+       FLAG_HIDDEN},
+      {"exemplar.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for exemplar endpoint.", NULL, FLAG_HIDDEN},
+      {"grpc.proxy-strategy", FLAG_ENUM, NULL, "eager",
+       "Strategy to use when proxying Series requests to leaf nodes.",
+       "eager|lazy", FLAG_HIDDEN},
       {0},
   };
+  if (TC_ARRAY_SIZE(t) > QUERY_FLAGS_MAX)
+    TC_BUG("query: %zu flags, room for %d", TC_ARRAY_SIZE(t), QUERY_FLAGS_MAX);
   memcpy(f, t, sizeof t);
 }
-
-#define QUERY_FLAGS_MAX 64
 
 /* A service that marks the process ready once the services before it
  * started, and not ready when the stop begins. */
@@ -252,9 +357,12 @@ static const struct grpc_method query_grpc_methods[] = {{0}};
 static int grpc_start(struct service *svc, struct runtime *rt) {
   struct query_grpc *g = svc->data;
   int rc = grpc_server_new(rt->loop, query_grpc_methods, &g->opts, &g->srv);
-  if (rc == 0)
+  if (rc == 0) {
+    char port[16];
+    snprintf(port, sizeof port, "%d", grpc_server_port(g->srv));
     LOG_INFO("listening for serving gRPC", "service", "gRPC/server", "address",
-             g->opts.address);
+             g->opts.address, "port", port);
+  }
   return rc;
 }
 
@@ -385,11 +493,21 @@ int cmd_query(int argc, char **argv) {
     code = cmd_server_opts_check(&o.srv, QUERY_CMD);
   if (rc || code)
     goto out;
-  if (o.endpoint_sd_config_file && o.endpoint_sd_config) {
-    fprintf(stderr, QUERY_CMD ": error: --endpoint.sd-config-file and "
-                              "--endpoint.sd-config are mutually exclusive\n");
-    code = 2;
-    goto out;
+  const struct {
+    const char *name, *file, *inline_;
+  } exclusive[] = {
+      {"endpoint.sd-config", o.endpoint_sd_config_file, o.endpoint_sd_config},
+      {"selector.relabel-config", o.selector_relabel_file, o.selector_relabel},
+      {"request.logging-config", o.request_logging_file, o.request_logging},
+  };
+  for (size_t i = 0; i < TC_ARRAY_SIZE(exclusive); i++) {
+    if (exclusive[i].file && exclusive[i].inline_) {
+      fprintf(stderr,
+              QUERY_CMD ": error: --%s-file and --%s are mutually exclusive\n",
+              exclusive[i].name, exclusive[i].name);
+      code = 2;
+      goto out;
+    }
   }
   if (o.max_concurrent <= 0) {
     fprintf(stderr,

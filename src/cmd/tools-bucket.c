@@ -85,6 +85,12 @@ static int bucket_cmd_done(struct bucket_cmd *c, int rc) {
   }
   objstore_close(c->os);
   strlist_release(&c->pos);
+  char *strs[] = {c->so.http_address, c->so.grpc_address, c->so.grpc_tls_cert,
+                  c->so.grpc_tls_key, c->so.grpc_tls_client_ca,
+                  c->so.log_level, c->so.log_format,
+                  c->so.objstore_config_file, c->so.objstore_config};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(strs); i++)
+    free(strs[i]);
   return rc;
 }
 
@@ -301,21 +307,39 @@ static int want_args(struct bucket_cmd *c, size_t n, const char *what) {
 int cmd_tools_bucket_get(int argc, char **argv) {
   struct bucket_cmd c = {0};
   int64_t off = 0, len = -1;
+  struct strlist ranges = {0};
   int rc;
   const struct flag_def own[] = {
       {"offset", FLAG_INT, &off, "0", "first byte"},
       {"length", FLAG_INT, &len, "-1", "bytes to read, -1 to the end"},
+      {"range", FLAG_STRINGS, &ranges, NULL,
+       "off:len, repeatable: several ranges on one connection"},
       {0}};
   if ((rc = bucket_cmd_open(&c, "thanosc tools bucket get", "Print an object.",
                             own, argc, argv)) >= 0 ||
-      (rc = want_args(&c, 1, "<name>")))
+      (rc = want_args(&c, 1, "<name>"))) {
+    strlist_release(&ranges);
     return bucket_cmd_done(&c, rc);
+  }
   if (off < 0) {
     fprintf(stderr, "%s: error: negative --offset\n", c.name);
     return bucket_cmd_done(&c, 2);
   }
-  rc = objstore_get_range(c.os, c.pos.v[0], (uint64_t)off, len, 0, write_out,
-                          NULL);
+  if (!ranges.n)
+    rc = objstore_get_range(c.os, c.pos.v[0], (uint64_t)off, len, 0,
+                            write_out, NULL);
+  for (size_t i = 0; i < ranges.n && rc >= 0; i++) {
+    unsigned long long o;
+    long long l;
+    if (sscanf(ranges.v[i], "%llu:%lld", &o, &l) != 2) {
+      fprintf(stderr, "%s: error: --range '%s' is not off:len\n", c.name,
+              ranges.v[i]);
+      strlist_release(&ranges);
+      return bucket_cmd_done(&c, 2);
+    }
+    rc = objstore_get_range(c.os, c.pos.v[0], o, l, 0, write_out, NULL);
+  }
+  strlist_release(&ranges);
   fflush(stdout);
   return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
 }

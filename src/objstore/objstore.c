@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -275,6 +276,57 @@ int objstore_get_buf(struct objstore *os, const char *name, unsigned flags,
   if (rc == TC_ELIMIT)
     rc = tc_error(TC_ELIMIT, "get '%s': larger than %zu bytes", name,
                   out->max);
+  return rc;
+}
+
+int objstore_get_range_buf(struct objstore *os, const char *name, uint64_t off,
+                           int64_t len, unsigned flags, struct tc_buf *out) {
+  int rc = objstore_get_range(os, name, off, len, flags, buf_write, out);
+  if (rc == TC_ELIMIT)
+    rc = tc_error(TC_ELIMIT, "get_range '%s': larger than %zu bytes", name,
+                  out->max);
+  return rc;
+}
+
+struct file_sink {
+  int fd;
+};
+
+static int file_write(void *data, const void *p, size_t n) {
+  struct file_sink *f = data;
+  while (n) {
+    ssize_t w = write(f->fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return tc_error(-errno, "write: %s", strerror(errno));
+    p = (const char *)p + w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int objstore_download(struct objstore *os, const char *name, unsigned flags,
+                      const char *path) {
+  char *tmp = xasprintf("%s.tmp-XXXXXX", path);
+  struct file_sink f = {mkostemp(tmp, O_CLOEXEC)};
+  int rc;
+  if (f.fd < 0) {
+    rc = tc_error(-errno, "download '%s' to '%s': %s", name, path,
+                  strerror(errno));
+    free(tmp);
+    return rc;
+  }
+  rc = objstore_get(os, name, flags, file_write, &f);
+  if (rc == 0 && fsync(f.fd) < 0)
+    rc = tc_error(-errno, "download '%s': fsync: %s", name, strerror(errno));
+  if (close(f.fd) < 0 && rc == 0)
+    rc = tc_error(-errno, "download '%s': close: %s", name, strerror(errno));
+  if (rc == 0 && rename(tmp, path) < 0)
+    rc = tc_error(-errno, "download '%s': rename: %s", name, strerror(errno));
+  if (rc < 0)
+    unlink(tmp);
+  free(tmp);
   return rc;
 }
 

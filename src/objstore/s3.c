@@ -39,6 +39,7 @@
 #define RETRY_CAP_MS 1000
 #define HASH_CHUNK (1 << 20)
 #define MAX_HDRS 24
+#define SIGNED_BODY_MAX (64 * 1024)
 
 struct s3_bucket {
   struct objstore base;
@@ -203,8 +204,12 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud) {
   struct s3_req *r = ud;
   uint64_t left = r->body_len - r->body_pos;
   size_t k = size * n < left ? size * n : (size_t)left;
-  if (k && r->src->read_at(r->src->data, p, k, r->body_off + r->body_pos) < 0)
+  int rc;
+  if (k && (rc = r->src->read_at(r->src->data, p, k,
+                                 r->body_off + r->body_pos)) < 0) {
+    r->user_rc = rc; /* the source's message stays recorded */
     return CURL_READFUNC_ABORT;
+  }
   r->body_pos += k;
   return k;
 }
@@ -465,7 +470,10 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
 
   subject(b, r, subj, sizeof subj);
   if (r->has_body && r->body_len) {
-    int want_sha = strcmp(b->scheme, "https") != 0;
+    /* Small bodies (XML) are hashed; object data goes UNSIGNED-PAYLOAD, as
+     * curl and the SDKs over TLS send it, checked by Content-MD5 when
+     * send_content_md5 is set: a second pass over gigabytes costs more. */
+    int want_sha = r->body_len <= SIGNED_BODY_MAX;
     if (want_sha || b->send_md5) {
       if ((rc = hash_body(r, want_sha ? hash : NULL,
                           b->send_md5 ? md5 : NULL)) < 0)
@@ -554,6 +562,8 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
     rc = tc_error(err_code_of(r->status, e.code), "%s: %ld %s%s%s", subj,
                   r->status, e.code[0] ? e.code : "",
                   e.message[0] ? ": " : "", e.message);
+    if (!strcmp(e.code, "ExpiredToken"))
+      s3_creds_invalidate(&b->creds);
     if (r->status >= 500 || r->status == 429 || retriable_code(e.code)) {
       LOG_DEBUG("s3 request retried", "op", r->op, "err", tc_errmsg(rc));
       continue;
@@ -574,10 +584,10 @@ struct merge {
 };
 
 static int emit(struct merge *m, const char *name) {
-  if (!strcmp(name, m->dir))
-    return 0; /* the "directory" object itself */
   free(m->last);
   m->last = xstrdup(name);
+  if (!strcmp(name, m->dir))
+    return 0; /* the "directory" object itself */
   return m->fn(m->data, name);
 }
 

@@ -39,7 +39,7 @@ int promql_bench_run(size_t nseries, size_t nsamples, int64_t step_ms) {
   promql_engine_opts_default(&o);
   o.max_samples = 0;
   for (size_t s = 0; s < nseries; s++) {
-    struct promql_labels l = {0};
+    struct labels l = {0};
     char inst[32], job[32];
     snprintf(inst, sizeof(inst), "i%zu", s);
     snprintf(job, sizeof(job), "job%zu", s % 10);
@@ -49,11 +49,11 @@ int promql_bench_run(size_t nseries, size_t nsamples, int64_t step_ms) {
     for (size_t i = 0; i < nsamples; i++)
       promql_memstore_add(ms, &l, (int64_t)i * scrape,
                           (double)(i * (s % 7 + 1)), false);
-    promql_labels_release(&l);
+    labels_release(&l);
   }
   for (size_t s = 0; s < nbucket_series; s++) {
     for (size_t b = 0; b < TC_ARRAY_SIZE(les); b++) {
-      struct promql_labels l = {0};
+      struct labels l = {0};
       char inst[32];
       snprintf(inst, sizeof(inst), "i%zu", s);
       promql_labels_set(&l, "__name__", "bench_latency_bucket");
@@ -62,7 +62,7 @@ int promql_bench_run(size_t nseries, size_t nsamples, int64_t step_ms) {
       for (size_t i = 0; i < nsamples / 5; i++)
         promql_memstore_add(ms, &l, (int64_t)i * scrape * 5,
                             (double)(i * (b + 1)), false);
-      promql_labels_release(&l);
+      labels_release(&l);
     }
   }
   end = (int64_t)(nsamples - 1) * scrape;

@@ -28,13 +28,13 @@
 #define DEFAULT_SUBQUERY_STEP_MS 60000
 
 struct vser {
-  struct promql_labels lbls;
+  struct labels lbls;
   double *v;
   uint8_t *ok;
 };
 
 struct mser {
-  struct promql_labels lbls;
+  struct labels lbls;
   int64_t *t;
   double *v;
   size_t n;
@@ -138,13 +138,13 @@ static inline int64_t ev_ts(const struct ev *ev, size_t i) {
 /* ---- values ------------------------------------------------------------- */
 
 static void vser_release(struct vser *s) {
-  promql_labels_release(&s->lbls);
+  labels_release(&s->lbls);
   free(s->v);
   free(s->ok);
 }
 
 static void mser_release(struct mser *s) {
-  promql_labels_release(&s->lbls);
+  labels_release(&s->lbls);
   free(s->t);
   free(s->v);
 }
@@ -163,7 +163,7 @@ static void val_release(struct val *v) {
 
 /* Appends a series with moved labels (lbls is consumed). */
 static struct vser *val_add(struct ev *ev, struct val *v,
-                            struct promql_labels *lbls) {
+                            struct labels *lbls) {
   struct vser *s;
   TC_GROW(v->s, v->cap, v->n + 1);
   s = &v->s[v->n++];
@@ -203,7 +203,7 @@ static void coll_release(struct coll *c) {
 
 /* Index of the output series for lbls (consumed). */
 static size_t coll_series(struct ev *ev, struct coll *c,
-                          struct promql_labels *lbls) {
+                          struct labels *lbls) {
   bool found;
   size_t *slot;
   tc_buf_reset(&c->key);
@@ -211,7 +211,7 @@ static size_t coll_series(struct ev *ev, struct coll *c,
   promql__labels_key(&c->key, lbls, NULL, 0, false, false);
   slot = promql__map_put(&c->map, c->key.data, c->key.len, c->out->n, &found);
   if (found) {
-    promql_labels_release(lbls);
+    labels_release(lbls);
     return *slot;
   }
   val_add(ev, c->out, lbls);
@@ -273,7 +273,7 @@ static int load(struct ev *ev, const struct promql_expr *sel, int64_t mint,
   struct promql_select_hints h = {mint, maxt, ev->nsteps > 1 ? ev->interval : 0,
                                   range, func};
   struct promql_series_set *ss = NULL;
-  const struct promql_labels *lbls;
+  const struct labels *lbls;
   struct promql_iter *it;
   size_t cap = 0;
   int rc;
@@ -324,7 +324,7 @@ static int load(struct ev *ev, const struct promql_expr *sel, int64_t mint,
       mser_release(&m);
       continue;
     }
-    promql_labels_copy(&m.lbls, lbls);
+    labels_copy(&m.lbls, lbls);
     TC_GROW(*out, cap, *nout + 1);
     (*out)[(*nout)++] = m;
   }
@@ -492,11 +492,11 @@ static bool fn_keeps_name(int fn) {
 
 /* Labels of absent()'s result: the selector's equality matchers. */
 static void absent_labels(const struct promql_expr *sel,
-                          struct promql_labels *l) {
+                          struct labels *l) {
   for (size_t i = 0; sel && i < sel->nmatchers; i++) {
-    const struct promql_matcher *m = &sel->matchers[i];
+    const struct matcher *m = &sel->matchers[i];
     size_t same = 0;
-    if (strcmp(m->name, "__name__") == 0 || m->type != PROMQL_MATCH_EQ)
+    if (strcmp(m->name, "__name__") == 0 || m->type != MATCH_EQ)
       continue;
     for (size_t j = 0; j < sel->nmatchers; j++)
       same += strcmp(sel->matchers[j].name, m->name) == 0;
@@ -518,7 +518,7 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
   coll_init(&c, out);
   if (fn == FN_ABSENT_OVER_TIME) {
     struct vser *s;
-    struct promql_labels l = {0};
+    struct labels l = {0};
     absent_labels(mv.sel, &l);
     s = val_add(ev, out, &l);
     for (size_t i = 0; i < ev->nsteps; i++) {
@@ -539,7 +539,7 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
   for (size_t k = 0; k < mv.nm && !*ev->rc; k++) {
     struct mser *m = &mv.m[k];
     size_t lo = 0, hi = 0, idx = SIZE_MAX;
-    struct promql_labels l;
+    struct labels l;
     if ((rc = ev_check(ev)) < 0)
       break;
     for (size_t i = 0; i < ev->nsteps; i++) {
@@ -577,7 +577,7 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
         continue;
       }
       if (idx == SIZE_MAX) {
-        promql_labels_copy(&l, &m->lbls);
+        labels_copy(&l, &m->lbls);
         if (!fn_keeps_name(fn))
           promql_labels_del(&l, "__name__");
         idx = coll_series(ev, &c, &l);
@@ -696,11 +696,11 @@ static int label_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   coll_init(&c, out);
   for (size_t k = 0; k < in->n && rc == 0; k++) {
     struct vser *s = &in->s[k];
-    struct promql_labels l;
+    struct labels l;
     size_t idx;
-    promql_labels_copy(&l, &s->lbls);
+    labels_copy(&l, &s->lbls);
     if (fn == FN_LABEL_REPLACE) {
-      const char *src = promql_labels_get(&s->lbls, str_arg(e->args[3]));
+      const char *src = labels_get(&s->lbls, str_arg(e->args[3]));
       if (!src)
         src = "";
       if (pcre2_match(re, (PCRE2_SPTR)src, strlen(src), 0, 0, md, NULL) >= 0) {
@@ -716,7 +716,7 @@ static int label_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
       tc_buf_init(&b, 0);
       tc_buf_adds(&b, "");
       for (size_t i = 3; i < e->nargs; i++) {
-        const char *v = promql_labels_get(&s->lbls, str_arg(e->args[i]));
+        const char *v = labels_get(&s->lbls, str_arg(e->args[i]));
         if (i > 3)
           tc_buf_adds(&b, str_arg(e->args[2]));
         tc_buf_adds(&b, v ? v : "");
@@ -785,14 +785,14 @@ static int vser_sort_cmp(const void *pa, const void *pb, void *arg) {
     return (c->fn == FN_SORT ? x < y : x > y) ? -1 : 1;
   }
   for (size_t i = 0; i < c->nlabels; i++) {
-    const char *x = promql_labels_get(&a->lbls, c->labels[i]);
-    const char *y = promql_labels_get(&b->lbls, c->labels[i]);
+    const char *x = labels_get(&a->lbls, c->labels[i]);
+    const char *y = labels_get(&b->lbls, c->labels[i]);
     int r = nat_cmp(x ? x : "", y ? y : "");
     if (r)
       return c->fn == FN_SORT_BY_LABEL_DESC ? -r : r;
   }
   {
-    int r = promql_labels_cmp(&a->lbls, &b->lbls);
+    int r = labels_compare(&a->lbls, &b->lbls);
     return c->fn == FN_SORT_BY_LABEL_DESC ? -r : r;
   }
 }
@@ -807,7 +807,7 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   double *le = xcalloc(n, sizeof(double));
   size_t ng = 0, gcap = 0;
   size_t *gout = NULL; /* group -> output series */
-  struct promql_labels *glab = NULL;
+  struct labels *glab = NULL;
   size_t glcap = 0;
   struct promql__bucket *bk = xmalloc(n * sizeof(*bk));
   struct coll c;
@@ -818,7 +818,7 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   coll_init(&c, out);
   /* group by all labels but le (the name included, as Prometheus does) */
   for (size_t k = 0; k < in->n; k++) {
-    const char *lv = promql_labels_get(&in->s[k].lbls, "le");
+    const char *lv = labels_get(&in->s[k].lbls, "le");
     bool found;
     size_t *slot;
     if (!lv || promql_parse_number(lv, strlen(lv), &le[k]) < 0) {
@@ -833,8 +833,8 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
     promql__labels_key(&key, &in->s[k].lbls, &le_name, 1, false, false);
     slot = promql__map_put(&groups, key.data, key.len, ng, &found);
     if (!found) {
-      struct promql_labels l;
-      promql_labels_copy(&l, &in->s[k].lbls);
+      struct labels l;
+      labels_copy(&l, &in->s[k].lbls);
       promql_labels_del(&l, "le");
       promql_labels_del(&l, "__name__");
       TC_GROW(gout, gcap, ng + 1);
@@ -866,7 +866,7 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
       if (fn == FN_HISTOGRAM_QUANTILES) {
         for (size_t q = 0; q < nsargs && rc == 0; q++) {
           struct promql__bucket *copy = xmalloc(nb * sizeof(*copy));
-          struct promql_labels l;
+          struct labels l;
           struct tc_buf qs;
           const char *qstr;
           memcpy(copy, bk, nb * sizeof(*copy));
@@ -882,7 +882,7 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
             tc_buf_adds(&qs, ".0");
           if (strcmp(qs.data, "+Inf") == 0)
             tc_buf_reset(&qs), tc_buf_adds(&qs, "+Inf");
-          promql_labels_copy(&l, &glab[g]);
+          labels_copy(&l, &glab[g]);
           promql_labels_set(&l, str_arg(e->args[1]), qs.data);
           tc_buf_release(&qs);
           rc = coll_set(ev, &c, coll_series(ev, &c, &l), i, r, NULL);
@@ -910,7 +910,7 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   val_compact_n(out, ev->nsteps);
   coll_release(&c);
   for (size_t g = 0; g < ng; g++)
-    promql_labels_release(&glab[g]);
+    labels_release(&glab[g]);
   free(glab);
   free(gout);
   free(bk);
@@ -970,7 +970,7 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
       out->sc[i] = fn == FN_PI ? M_PI : (double)ev_ts(ev, i) / 1000.0;
     goto out;
   case FN_VECTOR: {
-    struct promql_labels l = {0};
+    struct labels l = {0};
     struct vser *s;
     memset(out, 0, sizeof(*out));
     out->type = PROMQL_TYPE_VECTOR;
@@ -986,7 +986,7 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
   }
   if (!varg) {
     /* date functions without argument: vector(time()) */
-    struct promql_labels l = {0};
+    struct labels l = {0};
     struct vser *s;
     memset(&in, 0, sizeof(in));
     in.type = PROMQL_TYPE_VECTOR;
@@ -1018,7 +1018,7 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
     }
     break;
   case FN_ABSENT: {
-    struct promql_labels l = {0};
+    struct labels l = {0};
     const struct promql_expr *sel = unparen(varg);
     struct vser *s;
     memset(out, 0, sizeof(*out));
@@ -1095,8 +1095,8 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
         else if (!promql__math_fn(fn, s->v[i], nsargs ? args : NULL, &r))
           continue;
         if (idx == SIZE_MAX) {
-          struct promql_labels l;
-          promql_labels_copy(&l, &s->lbls);
+          struct labels l;
+          labels_copy(&l, &s->lbls);
           promql_labels_del(&l, "__name__");
           idx = coll_series(ev, &c, &l);
         }
@@ -1163,7 +1163,7 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
   struct tc_buf key;
   size_t *gid = NULL, ng = 0, *cnt = NULL, *off = NULL, *idx = NULL;
   double *vals = NULL, *cur = NULL;
-  struct promql_labels *glabels = NULL;
+  struct labels *glabels = NULL;
   size_t glcap = 0;
   struct coll c;
   size_t *cv_idx = NULL;
@@ -1193,9 +1193,9 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
                        !e->without, e->without);
     slot = promql__map_put(&groups, key.data, key.len, ng, &found);
     if (!found) {
-      struct promql_labels l = {0};
+      struct labels l = {0};
       for (size_t i = 0; i < in.s[k].lbls.n; i++) {
-        const struct promql_label *lb = &in.s[k].lbls.v[i];
+        const struct label *lb = &in.s[k].lbls.v[i];
         bool listed = false;
         for (size_t j = 0; j < e->ngrouping; j++)
           listed |= strcmp(e->grouping[j], lb->name) == 0;
@@ -1216,8 +1216,8 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
   cur = xmalloc((in.n ? in.n : 1) * sizeof(double));
   if (!keep_series && op != PROMQL_AGG_COUNT_VALUES)
     for (size_t g = 0; g < ng; g++) {
-      struct promql_labels l;
-      promql_labels_copy(&l, &glabels[g]);
+      struct labels l;
+      labels_copy(&l, &glabels[g]);
       val_add(ev, out, &l);
     }
   if (keep_series) {
@@ -1309,12 +1309,12 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
         /* count per distinct value, in order of first appearance */
         for (size_t j = 0; j < n; j++) {
           struct tc_buf vb;
-          struct promql_labels l;
+          struct labels l;
           size_t oi;
           struct vser *s;
           tc_buf_init(&vb, 0);
           promql__fmt_float(&vb, v[j]);
-          promql_labels_copy(&l, &glabels[g]);
+          labels_copy(&l, &glabels[g]);
           promql_labels_set(&l, pv.str, vb.data);
           tc_buf_release(&vb);
           oi = coll_series(ev, &c, &l);
@@ -1372,8 +1372,8 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
               continue;
           }
           if (cv_idx[k] == SIZE_MAX) {
-            struct promql_labels l;
-            promql_labels_copy(&l, &in.s[k].lbls);
+            struct labels l;
+            labels_copy(&l, &in.s[k].lbls);
             cv_idx[k] = coll_series(ev, &c, &l);
           }
           out->s[cv_idx[k]].ok[i] = 1;
@@ -1407,7 +1407,7 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
 out:
   coll_release(&c);
   for (size_t g = 0; g < ng; g++)
-    promql_labels_release(&glabels[g]);
+    labels_release(&glabels[g]);
   free(glabels);
   free(gid);
   free(cnt);
@@ -1484,8 +1484,8 @@ static int eval_vec_scalar(struct ev *ev, const struct promql_expr *e,
       if (!keep)
         continue;
       if (idx == SIZE_MAX) {
-        struct promql_labels l2;
-        promql_labels_copy(&l2, &s->lbls);
+        struct labels l2;
+        labels_copy(&l2, &s->lbls);
         if (drops_name(e->op) || e->return_bool)
           promql_labels_del(&l2, "__name__");
         idx = coll_series(ev, &c, &l2);
@@ -1499,7 +1499,7 @@ static int eval_vec_scalar(struct ev *ev, const struct promql_expr *e,
 
 /* Signature of a series for vector matching. */
 static void sig_key(struct tc_buf *b, const struct promql_expr *e,
-                    const struct promql_labels *l) {
+                    const struct labels *l) {
   tc_buf_reset(b);
   tc_buf_addc(b, 0);
   if (e->on)
@@ -1509,8 +1509,8 @@ static void sig_key(struct tc_buf *b, const struct promql_expr *e,
 }
 
 static char *match_labels_str(const struct promql_expr *e,
-                              const struct promql_labels *l) {
-  struct promql_labels m = {0};
+                              const struct labels *l) {
+  struct labels m = {0};
   char *s;
   for (size_t i = 0; i < l->n; i++) {
     bool listed = false;
@@ -1521,7 +1521,7 @@ static char *match_labels_str(const struct promql_expr *e,
       promql_labels_set(&m, l->v[i].name, l->v[i].value);
   }
   s = promql_labels_string(&m);
-  promql_labels_release(&m);
+  labels_release(&m);
   return s;
 }
 
@@ -1580,8 +1580,8 @@ static int eval_vec_vec(struct ev *ev, const struct promql_expr *e,
         if (op == PROMQL_OP_AND ? !in_r : op == PROMQL_OP_UNLESS ? in_r : false)
           continue;
         if (lidx[k] == SIZE_MAX) {
-          struct promql_labels l;
-          promql_labels_copy(&l, &lhs->s[k].lbls);
+          struct labels l;
+          labels_copy(&l, &lhs->s[k].lbls);
           lidx[k] = coll_series(ev, &c, &l);
         }
         out->s[lidx[k]].ok[i] = 1;
@@ -1592,8 +1592,8 @@ static int eval_vec_vec(struct ev *ev, const struct promql_expr *e,
           if (!rhs->s[k].ok[i] || slot_l[rsig[k]] == i)
             continue;
           if (ridx[k] == SIZE_MAX) {
-            struct promql_labels l;
-            promql_labels_copy(&l, &rhs->s[k].lbls);
+            struct labels l;
+            labels_copy(&l, &rhs->s[k].lbls);
             ridx[k] = coll_series(ev, &c, &l);
           }
           out->s[ridx[k]].ok[i] = 1;
@@ -1681,19 +1681,19 @@ static int eval_vec_vec(struct ev *ev, const struct promql_expr *e,
         pslot = promql__map_put(&pairs, (const char *)pk, sizeof(pk), 0,
                                 &found);
         if (!found) {
-          struct promql_labels l;
-          promql_labels_copy(&l, &many->s[k].lbls);
+          struct labels l;
+          labels_copy(&l, &many->s[k].lbls);
           if (drops_name(op) || e->return_bool)
             promql_labels_del(&l, "__name__");
           if (e->card == PROMQL_CARD_ONE_TO_ONE) {
             if (e->on) {
-              struct promql_labels kept = {0};
+              struct labels kept = {0};
               for (size_t j = 0; j < e->nmatch_labels; j++) {
-                const char *x = promql_labels_get(&l, e->match_labels[j]);
+                const char *x = labels_get(&l, e->match_labels[j]);
                 if (x)
                   promql_labels_set(&kept, e->match_labels[j], x);
               }
-              promql_labels_release(&l);
+              labels_release(&l);
               l = kept;
             } else {
               for (size_t j = 0; j < e->nmatch_labels; j++)
@@ -1702,7 +1702,7 @@ static int eval_vec_vec(struct ev *ev, const struct promql_expr *e,
           }
           for (size_t j = 0; j < e->ninclude; j++)
             promql_labels_set(&l, e->include[j],
-                              promql_labels_get(&one->s[ok].lbls,
+                              labels_get(&one->s[ok].lbls,
                                                 e->include[j]));
           *pslot = coll_series(ev, &c, &l);
         }
@@ -1790,9 +1790,9 @@ static int eval(struct ev *ev, const struct promql_expr *e, struct val *out) {
         struct coll c;
         coll_init(&c, out);
         for (size_t k = 0; k < in.n && rc == 0; k++) {
-          struct promql_labels l;
+          struct labels l;
           size_t idx;
-          promql_labels_copy(&l, &in.s[k].lbls);
+          labels_copy(&l, &in.s[k].lbls);
           promql_labels_del(&l, "__name__");
           idx = coll_series(ev, &c, &l);
           for (size_t i = 0; i < ev->nsteps && rc == 0; i++)
@@ -1831,7 +1831,7 @@ void promql_engine_opts_default(struct promql_engine_opts *o) {
 void promql_result_release(struct promql_result *r) {
   free(r->str);
   for (size_t i = 0; i < r->nseries; i++) {
-    promql_labels_release(&r->series[i].labels);
+    labels_release(&r->series[i].labels);
     free(r->series[i].points);
   }
   free(r->series);
@@ -1842,7 +1842,7 @@ void promql_result_release(struct promql_result *r) {
 }
 
 static int series_cmp(const void *a, const void *b) {
-  return promql_labels_cmp(&((const struct promql_series *)a)->labels,
+  return labels_compare(&((const struct promql_series *)a)->labels,
                            &((const struct promql_series *)b)->labels);
 }
 

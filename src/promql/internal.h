@@ -64,16 +64,12 @@ size_t *promql__map_get(struct promql__map *m, const char *k, size_t klen);
 
 /* Appends an unambiguous key of ls (labels named in `names` kept when
  * `keep`, dropped otherwise; __name__ also dropped when drop_name). */
-void promql__labels_key(struct tc_buf *b, const struct promql_labels *ls,
+void promql__labels_key(struct tc_buf *b, const struct labels *ls,
                         char **names, size_t nnames, bool keep,
                         bool drop_name);
 
 /* Go strconv.FormatFloat(v, 'f', -1, 64). */
 void promql__fmt_float(struct tc_buf *b, double v);
-/* Go strconv.FormatFloat(v, 'g', -1, 64) as Prometheus prints values. */
-void promql__fmt_value(struct tc_buf *b, double v);
-/* Go strconv.Quote(s). */
-void promql__quote(struct tc_buf *b, const char *s);
 /* Is s a valid legacy label name / metric name? */
 bool promql__valid_label_name(const char *s);
 bool promql__valid_metric_name(const char *s);
@@ -85,7 +81,7 @@ bool promql__is_stale(double v);
 /* Parser entry used by the .test runner for series lines: parses a metric
  * like `foo{a="b"}` into labels (matchers must be equality). */
 int promql__parse_metric(const char *s, size_t len,
-                         struct promql_labels *out /* OUT */,
+                         struct labels *out /* OUT */,
                          size_t *consumed /* OUT */, char **errmsg);
 
 /* Quantile of n values (sorted in place), Prometheus's interpolation. */

@@ -1,12 +1,10 @@
 /*
- * labels.c - the small vocabulary under the PromQL engine: sorted label
- * sets, label matchers on PCRE2 (fully anchored, RE2-like), a string hash
- * map used for grouping and matching, and Go-compatible number and string
- * formatting so printed queries and labels match Prometheus byte for byte.
+ * labels.c - the small vocabulary under the PromQL engine: in-place
+ * edits on thanosc/labels.h label sets, matching a label set against
+ * matchers, a string hash map used for grouping and matching, and
+ * Go-compatible number formatting so printed queries match Prometheus.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <math.h>
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +15,7 @@
 
 /* ---- labels ------------------------------------------------------------- */
 
-static size_t labels_find(const struct promql_labels *ls, const char *name,
+static size_t labels_find(const struct labels *ls, const char *name,
                           bool *found) {
   size_t lo = 0, hi = ls->n;
   while (lo < hi) {
@@ -36,25 +34,20 @@ static size_t labels_find(const struct promql_labels *ls, const char *name,
   return lo;
 }
 
-const char *promql_labels_get(const struct promql_labels *ls,
-                              const char *name) {
-  bool found;
-  size_t i = labels_find(ls, name, &found);
-  return found ? ls->v[i].value : NULL;
-}
-
-void promql_labels_del(struct promql_labels *ls, const char *name) {
+void promql_labels_del(struct labels *ls, const char *name) {
   bool found;
   size_t i = labels_find(ls, name, &found);
   if (!found)
     return;
-  free(ls->v[i].name);
-  free(ls->v[i].value);
+  if (!(ls->flags & LABELS_BORROWED)) {
+    free((char *)ls->v[i].name);
+    free((char *)ls->v[i].value);
+  }
   memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof(ls->v[0]));
   ls->n--;
 }
 
-void promql_labels_set(struct promql_labels *ls, const char *name,
+void promql_labels_set(struct labels *ls, const char *name,
                        const char *value) {
   bool found;
   size_t i;
@@ -62,83 +55,30 @@ void promql_labels_set(struct promql_labels *ls, const char *name,
     promql_labels_del(ls, name);
     return;
   }
+  if (ls->flags & LABELS_BORROWED)
+    TC_BUG("promql_labels_set on a borrowed label set");
   i = labels_find(ls, name, &found);
   if (found) {
     char *nv = xstrdup(value);
-    free(ls->v[i].value);
+    free((char *)ls->v[i].value);
     ls->v[i].value = nv;
     return;
   }
-  ls->v = xrealloc(ls->v, (ls->n + 1) * sizeof(ls->v[0]));
+  TC_GROW(ls->v, ls->cap, ls->n + 1);
   memmove(&ls->v[i + 1], &ls->v[i], (ls->n - i) * sizeof(ls->v[0]));
   ls->v[i].name = xstrdup(name);
   ls->v[i].value = xstrdup(value);
   ls->n++;
 }
 
-void promql_labels_copy(struct promql_labels *dst,
-                        const struct promql_labels *src) {
-  dst->n = src->n;
-  dst->v = src->n ? xmalloc(src->n * sizeof(src->v[0])) : NULL;
-  for (size_t i = 0; i < src->n; i++) {
-    dst->v[i].name = xstrdup(src->v[i].name);
-    dst->v[i].value = xstrdup(src->v[i].value);
-  }
-}
-
-void promql_labels_release(struct promql_labels *ls) {
-  for (size_t i = 0; i < ls->n; i++) {
-    free(ls->v[i].name);
-    free(ls->v[i].value);
-  }
-  free(ls->v);
-  ls->v = NULL;
-  ls->n = 0;
-}
-
-int promql_labels_cmp(const struct promql_labels *a,
-                      const struct promql_labels *b) {
-  size_t n = TC_MIN(a->n, b->n);
-  for (size_t i = 0; i < n; i++) {
-    int c = strcmp(a->v[i].name, b->v[i].name);
-    if (c)
-      return c;
-    c = strcmp(a->v[i].value, b->v[i].value);
-    if (c)
-      return c;
-  }
-  return a->n < b->n ? -1 : a->n > b->n;
-}
-
-static int label_cmp(const void *a, const void *b) {
-  return strcmp(((const struct promql_label *)a)->name,
-                ((const struct promql_label *)b)->name);
-}
-
-void promql_labels_sort(struct promql_labels *ls) {
-  if (ls->n > 1)
-    qsort(ls->v, ls->n, sizeof(ls->v[0]), label_cmp);
-}
-
-char *promql_labels_string(const struct promql_labels *ls) {
+char *promql_labels_string(const struct labels *ls) {
   struct tc_buf b;
   tc_buf_init(&b, 0);
-  tc_buf_addc(&b, '{');
-  for (size_t i = 0; i < ls->n; i++) {
-    if (i)
-      tc_buf_adds(&b, ", ");
-    if (promql__valid_label_name(ls->v[i].name))
-      tc_buf_adds(&b, ls->v[i].name);
-    else
-      promql__quote(&b, ls->v[i].name);
-    tc_buf_addc(&b, '=');
-    promql__quote(&b, ls->v[i].value);
-  }
-  tc_buf_addc(&b, '}');
+  labels_format(ls, &b);
   return tc_buf_detach(&b, NULL);
 }
 
-void promql__labels_key(struct tc_buf *b, const struct promql_labels *ls,
+void promql__labels_key(struct tc_buf *b, const struct labels *ls,
                         char **names, size_t nnames, bool keep,
                         bool drop_name) {
   for (size_t i = 0; i < ls->n; i++) {
@@ -158,67 +98,13 @@ void promql__labels_key(struct tc_buf *b, const struct promql_labels *ls,
   }
 }
 
-/* ---- matchers ----------------------------------------------------------- */
-
-int promql_matcher_compile(struct promql_matcher *m) {
-  int err;
-  PCRE2_SIZE off;
-  char *pat;
-  if (m->type != PROMQL_MATCH_RE && m->type != PROMQL_MATCH_NRE)
-    return 0;
-  pat = xasprintf("^(?:%s)$", m->value);
-  m->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-                        PCRE2_DOTALL | PCRE2_UTF | PCRE2_NO_UTF_CHECK, &err,
-                        &off, NULL);
-  free(pat);
-  if (!m->re) {
-    PCRE2_UCHAR msg[256];
-    pcre2_get_error_message(err, msg, sizeof(msg));
-    return tc_error(TC_EPARSE, "error parsing regexp: %s: `%s`", (char *)msg,
-                    m->value);
-  }
-  return 0;
-}
-
-bool promql_matcher_matches(const struct promql_matcher *m, const char *v) {
-  if (!v)
-    v = "";
-  switch (m->type) {
-  case PROMQL_MATCH_EQ:
-    return strcmp(m->value, v) == 0;
-  case PROMQL_MATCH_NEQ:
-    return strcmp(m->value, v) != 0;
-  case PROMQL_MATCH_RE:
-  case PROMQL_MATCH_NRE: {
-    pcre2_match_data *md;
-    int rc;
-    bool ok;
-    if (!m->re)
+bool promql_matchers_match(const struct matcher *ms, size_t n,
+                           const struct labels *ls) {
+  for (size_t i = 0; i < n; i++) {
+    const char *v = labels_get(ls, ms[i].name);
+    if (!matcher_matches_str(&ms[i], v ? v : ""))
       return false;
-    md = pcre2_match_data_create_from_pattern(m->re, NULL);
-    rc = pcre2_match(m->re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, NULL);
-    pcre2_match_data_free(md);
-    ok = rc >= 0;
-    return m->type == PROMQL_MATCH_RE ? ok : !ok;
   }
-  }
-  return false;
-}
-
-void promql_matcher_release(struct promql_matcher *m) {
-  free(m->name);
-  free(m->value);
-  if (m->re)
-    pcre2_code_free(m->re);
-  m->name = m->value = NULL;
-  m->re = NULL;
-}
-
-bool promql_matchers_match(const struct promql_matcher *ms, size_t n,
-                           const struct promql_labels *ls) {
-  for (size_t i = 0; i < n; i++)
-    if (!promql_matcher_matches(&ms[i], promql_labels_get(ls, ms[i].name)))
-      return false;
   return true;
 }
 
@@ -351,54 +237,6 @@ void promql__fmt_float(struct tc_buf *b, double v) {
     tc_buf_addc(b, '.');
     tc_buf_add(b, d + dp, nd - dp);
   }
-}
-
-void promql__fmt_value(struct tc_buf *b, double v) {
-  char d[32];
-  int nd, dp, exp;
-  if (isnan(v) || isinf(v) || v == 0) {
-    promql__fmt_float(b, v);
-    return;
-  }
-  if (v < 0) {
-    tc_buf_addc(b, '-');
-    v = -v;
-  }
-  shortest_digits(v, d, &nd, &dp);
-  exp = dp - 1;
-  if (exp < -4 || exp >= 21) {
-    tc_buf_addc(b, d[0]);
-    if (nd > 1) {
-      tc_buf_addc(b, '.');
-      tc_buf_add(b, d + 1, nd - 1);
-    }
-    tc_buf_addf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-    return;
-  }
-  promql__fmt_float(b, v);
-}
-
-void promql__quote(struct tc_buf *b, const char *s) {
-  tc_buf_addc(b, '"');
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    switch (*p) {
-    case '"': tc_buf_adds(b, "\\\""); break;
-    case '\\': tc_buf_adds(b, "\\\\"); break;
-    case '\n': tc_buf_adds(b, "\\n"); break;
-    case '\t': tc_buf_adds(b, "\\t"); break;
-    case '\r': tc_buf_adds(b, "\\r"); break;
-    case '\a': tc_buf_adds(b, "\\a"); break;
-    case '\b': tc_buf_adds(b, "\\b"); break;
-    case '\f': tc_buf_adds(b, "\\f"); break;
-    case '\v': tc_buf_adds(b, "\\v"); break;
-    default:
-      if (*p < 0x20 || *p == 0x7f)
-        tc_buf_addf(b, "\\x%02x", *p);
-      else
-        tc_buf_addc(b, (char)*p);
-    }
-  }
-  tc_buf_addc(b, '"');
 }
 
 static bool name_ok(const char *s, bool colon) {

@@ -11,7 +11,7 @@
 #include "thanosc/common.h"
 
 struct mem_series {
-  struct promql_labels labels;
+  struct labels labels;
   int64_t *t;
   double *v;
   uint8_t *hist; /* NULL until a histogram sample arrives */
@@ -91,7 +91,7 @@ static const struct promql_iter_ops mem_iter_ops = {mem_next, mem_seek,
                                                     mem_at, mem_err};
 
 static int set_next(struct promql_series_set *ss,
-                    const struct promql_labels **labels,
+                    const struct labels **labels,
                     struct promql_iter **it) {
   struct mem_set *s = (struct mem_set *)ss;
   const struct mem_series *ser;
@@ -117,13 +117,13 @@ static const struct promql_series_set_ops set_ops = {set_next, set_free};
 
 static int idx_cmp(const void *a, const void *b, void *arg) {
   struct promql_memstore *ms = arg;
-  return promql_labels_cmp(&ms->s[*(const size_t *)a].labels,
+  return labels_compare(&ms->s[*(const size_t *)a].labels,
                            &ms->s[*(const size_t *)b].labels);
 }
 
 static int mem_select(struct promql_queryable *q,
                       const struct promql_select_hints *hints,
-                      const struct promql_matcher *m, size_t nm,
+                      const struct matcher *m, size_t nm,
                       struct promql_series_set **out) {
   struct promql_memstore *ms = tc_container_of(q, struct promql_memstore, q);
   struct mem_set *s = xcalloc(1, sizeof(*s));
@@ -156,7 +156,7 @@ void promql_memstore_free(struct promql_memstore *ms) {
   if (!ms)
     return;
   for (size_t i = 0; i < ms->n; i++) {
-    promql_labels_release(&ms->s[i].labels);
+    labels_release(&ms->s[i].labels);
     free(ms->s[i].t);
     free(ms->s[i].v);
     free(ms->s[i].hist);
@@ -167,7 +167,7 @@ void promql_memstore_free(struct promql_memstore *ms) {
 }
 
 void promql_memstore_add(struct promql_memstore *ms,
-                         const struct promql_labels *labels, int64_t t,
+                         const struct labels *labels, int64_t t,
                          double v, bool is_histogram) {
   struct tc_buf key;
   bool found;
@@ -181,7 +181,7 @@ void promql_memstore_add(struct promql_memstore *ms,
   if (!found) {
     TC_GROW(ms->s, ms->cap, ms->n + 1);
     memset(&ms->s[ms->n], 0, sizeof(ms->s[0]));
-    promql_labels_copy(&ms->s[ms->n].labels, labels);
+    labels_copy(&ms->s[ms->n].labels, labels);
     ms->n++;
   }
   s = &ms->s[*slot];

@@ -592,7 +592,7 @@ void promql_expr_free(struct promql_expr *e) {
   free(e->str);
   free(e->name);
   for (size_t i = 0; i < e->nmatchers; i++)
-    promql_matcher_release(&e->matchers[i]);
+    matcher_release(&e->matchers[i]);
   free(e->matchers);
   for (size_t i = 0; i < e->nargs; i++)
     promql_expr_free(e->args[i]);
@@ -727,7 +727,7 @@ static bool parse_matchers(struct parser *p, struct promql_expr *vs) {
   size_t cap = 0;
   next(p);
   while (p->tok.t != T_RBRACE) {
-    struct promql_matcher m = {0};
+    struct matcher m = {0};
     int pos = p->tok.pos;
     if (p->tok.t == T_IDENT || p->tok.t == T_STRING) {
       m.name = xstrdup(p->tok.str);
@@ -742,7 +742,7 @@ static bool parse_matchers(struct parser *p, struct promql_expr *vs) {
     next(p);
     if (was_string && (p->tok.t == T_COMMA || p->tok.t == T_RBRACE)) {
       /* {"metric.name"} */
-      m.type = PROMQL_MATCH_EQ;
+      m.type = MATCH_EQ;
       m.value = m.name;
       m.name = xstrdup("__name__");
     } else {
@@ -752,12 +752,12 @@ static bool parse_matchers(struct parser *p, struct promql_expr *vs) {
         return false;
       }
       switch (p->tok.t) {
-      case T_ASSIGN: m.type = PROMQL_MATCH_EQ; break;
-      case T_EQL_RE: m.type = PROMQL_MATCH_RE; break;
-      case T_NEQ_RE: m.type = PROMQL_MATCH_NRE; break;
+      case T_ASSIGN: m.type = MATCH_EQ; break;
+      case T_EQL_RE: m.type = MATCH_RE; break;
+      case T_NEQ_RE: m.type = MATCH_NRE; break;
       case T_OP:
         if (p->tok.op == PROMQL_OP_NEQ) {
-          m.type = PROMQL_MATCH_NEQ;
+          m.type = MATCH_NEQ;
           break;
         }
         /* fallthrough */
@@ -775,10 +775,16 @@ static bool parse_matchers(struct parser *p, struct promql_expr *vs) {
       m.value = xstrdup(p->tok.str);
       next(p);
     }
-    if (promql_matcher_compile(&m) < 0) {
-      perr(p, pos, "%s", tc_errmsg(TC_EPARSE));
-      promql_matcher_release(&m);
-      return false;
+    {
+      /* m holds the parsed strings; matcher_init() copies and compiles */
+      struct matcher raw = m;
+      int rc = matcher_init(&m, raw.type, raw.name, raw.value);
+      free(raw.name);
+      free(raw.value);
+      if (rc < 0) {
+        perr(p, pos, "%s", tc_errmsg(rc));
+        return false;
+      }
     }
     TC_GROW(vs->matchers, cap, vs->nmatchers + 1);
     vs->matchers[vs->nmatchers++] = m;
@@ -799,7 +805,7 @@ static bool parse_matchers(struct parser *p, struct promql_expr *vs) {
 static bool finish_selector(struct parser *p, struct promql_expr *vs) {
   bool nonempty = false;
   for (size_t i = 0; i < vs->nmatchers; i++)
-    if (!promql_matcher_matches(&vs->matchers[i], ""))
+    if (!matcher_matches_str(&vs->matchers[i], ""))
       nonempty = true;
   if (!nonempty) {
     perr(p, vs->pos_start,
@@ -822,13 +828,13 @@ static struct promql_expr *parse_selector(struct parser *p, char *name,
   }
   if (name) {
     /* the metric name is the first matcher */
-    struct promql_matcher m = {PROMQL_MATCH_EQ, xstrdup("__name__"),
+    struct matcher m = {MATCH_EQ, xstrdup("__name__"),
                                xstrdup(name), NULL};
     for (size_t i = 0; i < vs->nmatchers; i++)
       if (strcmp(vs->matchers[i].name, "__name__") == 0) {
         perr(p, start, "metric name must not be set twice: \"%s\" or \"%s\"",
              name, vs->matchers[i].value);
-        promql_matcher_release(&m);
+        matcher_release(&m);
         goto fail;
       }
     vs->matchers = xrealloc(vs->matchers,
@@ -1485,7 +1491,7 @@ int promql_parse(const char *query, const struct promql_parse_opts *opts,
   return 0;
 }
 
-int promql__parse_metric(const char *s, size_t len, struct promql_labels *out,
+int promql__parse_metric(const char *s, size_t len, struct labels *out,
                          size_t *consumed, char **errmsg) {
   struct parser p = {0};
   char *copy = xstrndup(s, len);
@@ -1507,7 +1513,7 @@ int promql__parse_metric(const char *s, size_t len, struct promql_labels *out,
   }
   if (e) {
     for (size_t i = 0; i < e->nmatchers; i++) {
-      if (e->matchers[i].type != PROMQL_MATCH_EQ) {
+      if (e->matchers[i].type != MATCH_EQ) {
         perr(&p, 0, "only equality matchers allowed in series description");
         break;
       }
@@ -1517,7 +1523,7 @@ int promql__parse_metric(const char *s, size_t len, struct promql_labels *out,
   }
   free(p.tok.str);
   if (p.err || !e) {
-    promql_labels_release(out);
+    labels_release(out);
     *errmsg = p.err ? p.err : xstrdup("bad series description");
     rc = TC_EPARSE;
   }

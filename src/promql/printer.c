@@ -50,7 +50,7 @@ static void add_label_name(struct tc_buf *b, const char *n) {
   if (promql__valid_label_name(n))
     tc_buf_adds(b, n);
   else
-    promql__quote(b, n);
+    tc_go_quote(b, n, strlen(n));
 }
 
 static void add_labels(struct tc_buf *b, char **v, size_t n) {
@@ -102,16 +102,16 @@ static void add_selector(struct tc_buf *b, const struct promql_expr *e) {
   size_t n = 0;
   static const char *ops[] = {"=", "!=", "=~", "!~"};
   for (size_t i = 0; i < e->nmatchers; i++) {
-    const struct promql_matcher *m = &e->matchers[i];
+    const struct matcher *m = &e->matchers[i];
     struct tc_buf mb;
-    if (e->name && m->type == PROMQL_MATCH_EQ &&
+    if (e->name && m->type == MATCH_EQ &&
         strcmp(m->name, "__name__") == 0 && strcmp(m->value, e->name) == 0 &&
         *m->value)
       continue;
     tc_buf_init(&mb, 0);
     add_label_name(&mb, m->name);
     tc_buf_adds(&mb, ops[m->type]);
-    promql__quote(&mb, m->value);
+    tc_go_quote(&mb, m->value, strlen(m->value));
     ms[n++] = tc_buf_detach(&mb, NULL);
   }
   if (e->name)
@@ -145,7 +145,7 @@ static void print(struct tc_buf *b, const struct promql_expr *e) {
     }
     break;
   case PROMQL_STRING_LIT:
-    promql__quote(b, e->str);
+    tc_go_quote(b, e->str, strlen(e->str));
     break;
   case PROMQL_VECTOR_SEL:
     add_selector(b, e);

@@ -171,7 +171,7 @@ static int parse_values(const char *s, struct sval **out, size_t *n) {
 }
 
 /* Parses "metric values..." into labels and values. */
-static int parse_series_line(const char *line, struct promql_labels *l,
+static int parse_series_line(const char *line, struct labels *l,
                              struct sval **vals, size_t *n, char **err) {
   size_t consumed = 0;
   const char *p = line;
@@ -207,7 +207,7 @@ static int parse_series_line(const char *line, struct promql_labels *l,
     consumed = (size_t)(p - line) + i;
   }
   if (parse_values(line + consumed, vals, n) < 0) {
-    promql_labels_release(l);
+    labels_release(l);
     *err = xstrdup("bad values");
     return -1;
   }
@@ -231,7 +231,7 @@ static bool almost_equal(double a, double b) {
 }
 
 struct expect_series {
-  struct promql_labels l;
+  struct labels l;
   struct sval *v;
   size_t n;
   bool scalar;
@@ -259,7 +259,7 @@ static void evalcase_release(struct evalcase *c) {
   free(c->fail_re);
   free(c->string);
   for (size_t i = 0; i < c->nes; i++) {
-    promql_labels_release(&c->es[i].l);
+    labels_release(&c->es[i].l);
     free(c->es[i].v);
   }
   free(c->es);
@@ -391,11 +391,11 @@ static char *check(struct evalcase *c, struct promql_result *r) {
     struct promql_series *s = &r->series[i];
     struct expect_series *e = NULL;
     if (c->ordered) {
-      if (promql_labels_cmp(&c->es[i].l, &s->labels) == 0)
+      if (labels_compare(&c->es[i].l, &s->labels) == 0)
         e = &c->es[i];
     } else {
       for (size_t j = 0; j < c->nes && !e; j++)
-        if (promql_labels_cmp(&c->es[j].l, &s->labels) == 0)
+        if (labels_compare(&c->es[j].l, &s->labels) == 0)
           e = &c->es[j];
     }
     if (!e) {
@@ -559,7 +559,7 @@ static void do_load(struct runner *R, struct tline *ls, size_t n, size_t *i,
     step = 60000;
   }
   for ((*i)++; *i < n && ls[*i].s[0]; (*i)++) {
-    struct promql_labels l;
+    struct labels l;
     struct sval *v;
     size_t nv;
     char *err = NULL;
@@ -577,7 +577,7 @@ static void do_load(struct runner *R, struct tline *ls, size_t n, size_t *i,
       promql_memstore_add(R->ms, &l, (int64_t)k * step, v[k].v, v[k].hist);
     }
     if (nhcb) {
-      const char *name = promql_labels_get(&l, "__name__");
+      const char *name = labels_get(&l, "__name__");
       size_t nl = name ? strlen(name) : 0;
       if (nl > 7 && strcmp(name + nl - 7, "_bucket") == 0) {
         char *base = xstrndup(name, nl - 7);
@@ -589,7 +589,7 @@ static void do_load(struct runner *R, struct tline *ls, size_t n, size_t *i,
         free(base);
       }
     }
-    promql_labels_release(&l);
+    labels_release(&l);
     free(v);
   }
 }

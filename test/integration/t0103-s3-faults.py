@@ -321,6 +321,13 @@ report(rc == 0 and out == obj and h and "Credential=ASIAWEBID/" in h[0].get("aut
        and h[0].get("x-amz-security-token") == "webtoken",
        "web identity: requests signed with the STS credentials", err)
 report(sts_calls[0] == 1, "web identity: one STS call for fresh credentials", sts_calls[0])
+reset()
+sts_calls[0] = 0
+rules.append(["GET", r"/bkt/a/obj", "status:400:ExpiredToken"])
+rc, out, err, _ = tb(cfg("region: us-east-1", keys=False), "get", "a/obj", env=wi)
+report(rc == 0 and out == obj and sts_calls[0] == 2 and count("GET", r"/bkt/a/obj") == 2,
+       "web identity: ExpiredToken fetches new credentials and retries",
+       f"{sts_calls[0]} {err}")
 sts_ttl[0] = 60  # expires within the refresh margin: refreshed for each request
 sts_calls[0] = 0
 rc, out, err, _ = tb(mp.replace("  access_key: AKIDTEST\n  secret_key: SuperSecretKey42\n", ""),

@@ -78,9 +78,10 @@ struct index_pvalue {
 struct index_pname {
   const char *name;
   struct index_pvalue *v; /* owned, sorted by value */
-  size_t n;
+  size_t n, cap;
 };
 
+/* Not thread-safe: one reader serves one thread (the loop thread). */
 struct index_reader {
   struct tsdb_bytes src; /* owned */
   int version;

@@ -148,12 +148,15 @@ static int cmp_cstr(const void *a, const void *b) {
 }
 
 static int write_index(struct block_writer *w, uint64_t *series_max) {
-  /* Symbols: every name and value, sorted, unique. */
-  size_t total = 0;
+  /* Symbols: every name and value, sorted, unique, plus "" which
+   * Prometheus always has (the key of its all-postings list) so that our
+   * index is byte-identical to one Prometheus writes for the same data. */
+  size_t total = 1;
   for (size_t i = 0; i < w->nseries; i++)
     total += 2 * w->series[i].ls.n;
-  const char **syms = xcalloc(total ? total : 1, sizeof(char *));
+  const char **syms = xcalloc(total, sizeof(char *));
   size_t k = 0;
+  syms[k++] = "";
   for (size_t i = 0; i < w->nseries; i++)
     for (size_t j = 0; j < w->series[i].ls.n; j++) {
       syms[k++] = w->series[i].ls.v[j].name;

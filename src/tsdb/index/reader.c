@@ -175,7 +175,7 @@ static int read_postings_table(struct index_reader *r) {
     } else if (strcmp(pn->v[pn->n - 1].value, sv) >= 0) {
       return corrupt(r, sect, "entries not sorted");
     }
-    pn->v = xrealloc(pn->v, (pn->n + 1) * sizeof(pn->v[0]));
+    TC_GROW(pn->v, pn->cap, pn->n + 1);
     pn->v[pn->n].value = sv;
     pn->v[pn->n].off = off;
     pn->n++;

@@ -235,7 +235,8 @@ static int write_tables(struct index_writer *w) {
   struct tc_buf b, tbl;
   tc_buf_init(&b, 0);
   tc_buf_init(&tbl, 0);
-  qsort(w->pairs, w->npairs, 3 * sizeof(uint32_t), cmp_pair);
+  if (w->npairs > 1)
+    qsort(w->pairs, w->npairs, 3 * sizeof(uint32_t), cmp_pair);
   /* Label indices: one per name, values ascending (symbol order). */
   w->toc.label_indices = w->pos;
   uint64_t *lioff = xcalloc(w->nsyms + 1, sizeof(uint64_t));

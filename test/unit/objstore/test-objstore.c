@@ -202,3 +202,35 @@ TEST(objstore_metrics) {
   tc_buf_release(&b);
   objstore_close(os);
 }
+
+TEST(objstore_download_and_range_buf) {
+  struct objstore *os = objstore_faulty_new(objstore_mem_new());
+  struct tc_buf b = TC_BUF_INIT;
+  char *path = xasprintf("%s/dl", test_tmpdir());
+  ASSERT_OK(objstore_upload_buf(os, "a", "0123456789", 10));
+  ASSERT_OK(objstore_get_range_buf(os, "a", 2, 3, 0, &b));
+  ASSERT_EQ(b.len, 3);
+  ASSERT_MEMEQ(b.data, "234", 3);
+  ASSERT_OK(objstore_download(os, "a", 0, path));
+  FILE *f = fopen(path, "rb");
+  char got[16] = {0};
+  ASSERT_EQ(fread(got, 1, sizeof got, f), 10);
+  fclose(f);
+  ASSERT_STREQ(got, "0123456789");
+  /* A failed download leaves the old file whole and no temporary behind. */
+  objstore_faulty_set(os, OBJSTORE_OP_GET, 1, 0, TC_EIO);
+  ASSERT_OK(objstore_upload_buf(os, "a", "abcdefghijklmnop", 16));
+  ASSERT_EQ(objstore_download(os, "a", 0, path), TC_EIO);
+  f = fopen(path, "rb");
+  memset(got, 0, sizeof got);
+  ASSERT_EQ(fread(got, 1, sizeof got, f), 10);
+  fclose(f);
+  ASSERT_EQ(objstore_download(os, "missing", OBJSTORE_OPTIONAL, path),
+            TC_ENOTFOUND);
+  char *cmd = xasprintf("ls %s | grep -c tmp- >/dev/null", test_tmpdir());
+  ASSERT_NE(system(cmd), 0);
+  free(cmd);
+  free(path);
+  tc_buf_release(&b);
+  objstore_close(os);
+}

@@ -7,12 +7,12 @@
 static struct promql_memstore *fixture(void) {
   struct promql_memstore *ms = promql_memstore_new();
   for (int s = 0; s < 2; s++) {
-    struct promql_labels l = {0};
+    struct labels l = {0};
     promql_labels_set(&l, "__name__", "req");
     promql_labels_set(&l, "job", s ? "b" : "a");
     for (int i = 0; i <= 10; i++)
       promql_memstore_add(ms, &l, i * 60000, i * (s + 1), false);
-    promql_labels_release(&l);
+    labels_release(&l);
   }
   return ms;
 }

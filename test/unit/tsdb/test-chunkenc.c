@@ -43,6 +43,25 @@ TEST(chunkenc_xor_spec_vectors) {
   rec[0] = 1;
   memcpy(rec + 1, five, sizeof(five));
   ASSERT_UEQ(tc_crc32c(0, rec, sizeof(rec)), 0x3e0e4220u);
+  /* The same as a whole record. */
+  uint8_t full[1 + sizeof(rec) + 4 + 3];
+  full[0] = 0x16;
+  memcpy(full + 1, rec, sizeof(rec));
+  memcpy(full + 1 + sizeof(rec), "\x3e\x0e\x42\x20xyz", 7);
+  uint8_t enc;
+  const uint8_t *d;
+  size_t reclen;
+  ASSERT_OK(chunks_parse_record(full, sizeof(full), "obj", &enc, &d, &n, &reclen));
+  ASSERT_EQ(enc, 1);
+  ASSERT_EQ(n, sizeof(five));
+  ASSERT_EQ(reclen, sizeof(full) - 3);
+  for (size_t cut = 0; cut < reclen; cut++)
+    ASSERT_EQ(chunks_parse_record(full, cut, "obj", &enc, &d, &n, &reclen),
+              TC_ECORRUPT);
+  full[5] ^= 1;
+  ASSERT_EQ(chunks_parse_record(full, sizeof(full), "obj", &enc, &d, &n, &reclen),
+            TC_ECHECKSUM);
+  ASSERT(strstr(tc_errmsg(TC_ECHECKSUM), "obj: checksum mismatch") != NULL);
 }
 
 static uint64_t rnd_state = 88172645463325252ull;
