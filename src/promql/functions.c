@@ -126,7 +126,7 @@ static bool extrapolated_rate(const struct promql__window *w, bool counter,
   if (n < 2)
     return false;
   result = v[n - 1] - v[0];
-  if (counter) {
+  if (counter && w->nresets != 0) {
     double prev = v[0];
     for (size_t i = 1; i < n; i++) {
       if (v[i] < prev)
@@ -197,6 +197,14 @@ int promql__range_fn(int fn, const struct promql__window *w, double *out,
     double c = 0;
     if (!n)
       return false;
+    if (fn == FN_RESETS && w->nresets >= 0) {
+      *out = (double)w->nresets;
+      return true;
+    }
+    if (fn == FN_CHANGES && w->nchanges >= 0) {
+      *out = (double)w->nchanges;
+      return true;
+    }
     for (size_t i = 1; i < n; i++) {
       if (fn == FN_RESETS ? v[i] < v[i - 1]
                           : (v[i] != v[i - 1] &&
