@@ -1,12 +1,10 @@
 /*
  * query.h - small types shared by the querier's library pieces
- * (query_api.h, query_params.h, query_iter.h, query_merge.h).
+ * (query_api.h, query_params.h, query_dedup.h, query_merge.h).
  *
- * struct qlabel has the same layout as struct label of labels.h (tsdb
- * branch: { const char *name; const char *value; }), so a sorted label
- * array from there can be passed where a qlabel array is asked for once
- * both are on main. TODO(query): switch to struct labels when labels.h
- * lands on main.
+ * Label arrays are labels.h's struct label (name, value), sorted by name;
+ * where an API takes "const struct label *ls, size_t n" the strings are
+ * borrowed for the call.
  */
 #ifndef THANOSC_QUERY_H
 #define THANOSC_QUERY_H
@@ -14,11 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One label; strings are borrowed from whoever owns the label set. */
-struct qlabel {
-  const char *name;
-  const char *value;
-};
+#include "thanosc/labels.h"
 
 /* One float sample: t in milliseconds since the epoch. */
 struct qsample {
@@ -26,8 +20,9 @@ struct qsample {
   double v;
 };
 
-/* Prometheus labels.Compare over two sorted label arrays. */
-int qlabels_compare(const struct qlabel *a, size_t na, const struct qlabel *b,
+/* Prometheus labels.Compare over two sorted label arrays (labels_compare()
+ * for bare arrays). */
+int qlabels_compare(const struct label *a, size_t na, const struct label *b,
                     size_t nb);
 
 #endif

@@ -75,17 +75,17 @@ enum api_data_flags {
 void api_query_data_end(struct jsonw *w, unsigned flags);
 
 /* A label set as a JSON object, jsoniter WriteString escaping. */
-void api_labels(struct jsonw *w, const struct qlabel *ls, size_t n);
+void api_labels(struct jsonw *w, const struct label *ls, size_t n);
 /* {"metric":{..},"value":[<ts>,"<v>"]} */
-void api_vector_sample(struct jsonw *w, const struct qlabel *ls, size_t n,
+void api_vector_sample(struct jsonw *w, const struct label *ls, size_t n,
                        int64_t t, double v);
 /* {"metric":{..},"values":[[<ts>,"<v>"],...]}; "values" left out when
  * ns == 0. */
-void api_matrix_series(struct jsonw *w, const struct qlabel *ls, size_t n,
+void api_matrix_series(struct jsonw *w, const struct label *ls, size_t n,
                        const struct qsample *s, size_t ns);
 /* Streaming form of api_matrix_series(): begin, points, end. has_points
  * must say whether at least one api_matrix_point() call follows. */
-void api_matrix_series_begin(struct jsonw *w, const struct qlabel *ls,
+void api_matrix_series_begin(struct jsonw *w, const struct label *ls,
                              size_t n, int has_points);
 void api_matrix_point(struct jsonw *w, int64_t t, double v);
 void api_matrix_series_end(struct jsonw *w, int has_points);
@@ -103,7 +103,7 @@ struct api_hist_bucket {
 void api_histogram(struct jsonw *w, double count, double sum,
                    const struct api_hist_bucket *b, size_t n);
 /* {"metric":{..},"histogram":[<ts>,{..}]} */
-void api_vector_histogram(struct jsonw *w, const struct qlabel *ls, size_t n,
+void api_vector_histogram(struct jsonw *w, const struct label *ls, size_t n,
                           int64_t t, double count, double sum,
                           const struct api_hist_bucket *b, size_t nb);
 /* In a matrix series: after the "values" (if any), open "histograms" with
@@ -128,7 +128,7 @@ struct api_store_status {
   const char *name;        /* address */
   int64_t last_check_ns;   /* unix nanoseconds, printed as RFC3339Nano */
   const char *last_error;  /* NULL -> null */
-  const struct qlabel *const *label_sets; /* nsets label arrays */
+  const struct label *const *label_sets; /* nsets label arrays */
   const size_t *label_set_lens;
   size_t nsets;
   int64_t min_time, max_time; /* milliseconds */
@@ -143,10 +143,6 @@ struct api_store_status {
 void api_stores(struct jsonw *w, const struct api_store_status *st, size_t n);
 
 struct promql_result;
-struct promql_labels;
-
-/* api_labels() over the engine's label set. */
-void api_promql_labels(struct jsonw *w, const struct promql_labels *ls);
 
 /*
  * A whole success body for a query result of the PromQL engine: envelope,

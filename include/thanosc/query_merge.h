@@ -44,7 +44,7 @@ struct qchunk {
 
 /* One series from one endpoint. */
 struct qseries {
-  const struct qlabel *labels; /* sorted by name */
+  const struct label *labels; /* sorted by name */
   size_t nlabels;
   const struct qchunk *chunks; /* sorted by min_time */
   size_t nchunks;
@@ -62,7 +62,7 @@ struct qseries_set {
 
 /* One merged series. */
 struct qmerged {
-  const struct qlabel *labels; /* replica labels removed */
+  const struct label *labels; /* replica labels removed */
   size_t nlabels;
   const struct qchunk *chunks; /* deduplicated, sorted by (min, max) */
   size_t nchunks;

@@ -37,7 +37,7 @@ struct query_fetch {
  * tc_error() message; on error out->release is not called.
  */
 typedef int query_fetch_fn(void *ctx, const struct promql_select_hints *h,
-                           const struct promql_matcher *ms, size_t nms,
+                           const struct matcher *ms, size_t nms,
                            const struct qstrs *replica_labels,
                            struct query_fetch *out /* OUT */);
 

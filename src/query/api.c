@@ -101,7 +101,7 @@ void api_query_data_end(struct jsonw *w, unsigned flags) {
   jsonw_obj_end(w);
 }
 
-void api_labels(struct jsonw *w, const struct qlabel *ls, size_t n) {
+void api_labels(struct jsonw *w, const struct label *ls, size_t n) {
   jsonw_obj_begin(w);
   for (size_t i = 0; i < n; i++) {
     jsonw_key_plain(w, ls[i].name, strlen(ls[i].name));
@@ -110,7 +110,7 @@ void api_labels(struct jsonw *w, const struct qlabel *ls, size_t n) {
   jsonw_obj_end(w);
 }
 
-void api_vector_sample(struct jsonw *w, const struct qlabel *ls, size_t n,
+void api_vector_sample(struct jsonw *w, const struct label *ls, size_t n,
                        int64_t t, double v) {
   jsonw_obj_begin(w);
   jsonw_key(w, "metric");
@@ -123,7 +123,7 @@ void api_vector_sample(struct jsonw *w, const struct qlabel *ls, size_t n,
   jsonw_obj_end(w);
 }
 
-void api_matrix_series_begin(struct jsonw *w, const struct qlabel *ls,
+void api_matrix_series_begin(struct jsonw *w, const struct label *ls,
                              size_t n, int has_points) {
   jsonw_obj_begin(w);
   jsonw_key(w, "metric");
@@ -147,7 +147,7 @@ void api_matrix_series_end(struct jsonw *w, int has_points) {
   jsonw_obj_end(w);
 }
 
-void api_matrix_series(struct jsonw *w, const struct qlabel *ls, size_t n,
+void api_matrix_series(struct jsonw *w, const struct label *ls, size_t n,
                        const struct qsample *s, size_t ns) {
   api_matrix_series_begin(w, ls, n, ns > 0);
   for (size_t i = 0; i < ns; i++)
@@ -183,7 +183,7 @@ void api_histogram(struct jsonw *w, double count, double sum,
   jsonw_obj_end(w);
 }
 
-void api_vector_histogram(struct jsonw *w, const struct qlabel *ls, size_t n,
+void api_vector_histogram(struct jsonw *w, const struct label *ls, size_t n,
                           int64_t t, double count, double sum,
                           const struct api_hist_bucket *b, size_t nb) {
   jsonw_obj_begin(w);
@@ -338,15 +338,6 @@ void api_stores(struct jsonw *w, const struct api_store_status *st,
 
 /* ---- engine results ---- */
 
-void api_promql_labels(struct jsonw *w, const struct promql_labels *ls) {
-  jsonw_obj_begin(w);
-  for (size_t i = 0; i < ls->n; i++) {
-    jsonw_key_plain(w, ls->v[i].name, strlen(ls->v[i].name));
-    jsonw_str_plain(w, ls->v[i].value, strlen(ls->v[i].value));
-  }
-  jsonw_obj_end(w);
-}
-
 static const char *result_type_name(int type) {
   switch (type) {
   case PROMQL_TYPE_SCALAR: return "scalar";
@@ -383,7 +374,7 @@ int api_write_query_result(struct tc_buf *b, const struct promql_result *r,
         continue;
       jsonw_obj_begin(&w);
       jsonw_key(&w, "metric");
-      api_promql_labels(&w, &s->labels);
+      api_labels(&w, s->labels.v, s->labels.n);
       jsonw_key(&w, "value");
       jsonw_arr_begin(&w);
       jsonw_ts_ms(&w, s->points[0].t);
@@ -399,7 +390,7 @@ int api_write_query_result(struct tc_buf *b, const struct promql_result *r,
       const struct promql_series *s = &r->series[i];
       jsonw_obj_begin(&w);
       jsonw_key(&w, "metric");
-      api_promql_labels(&w, &s->labels);
+      api_labels(&w, s->labels.v, s->labels.n);
       if (s->npoints) {
         jsonw_key(&w, "values");
         jsonw_arr_begin(&w);

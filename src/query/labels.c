@@ -1,5 +1,5 @@
 /*
- * labels.c - the querier's minimal label-set helpers over struct qlabel
+ * labels.c - the querier's minimal label-set helpers over struct label
  * arrays (include/thanosc/query.h), until labels.h from the tsdb branch
  * is on main.
  */
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-int qlabels_compare(const struct qlabel *a, size_t na, const struct qlabel *b,
+int qlabels_compare(const struct label *a, size_t na, const struct label *b,
                     size_t nb) {
   size_t n = na < nb ? na : nb;
   for (size_t i = 0; i < n; i++) {

@@ -21,7 +21,7 @@
 
 struct entry {
   const struct qseries *s;
-  struct qlabel *labels; /* stripped copy (owned) or NULL: use s->labels */
+  struct label *labels; /* stripped copy (owned) or NULL: use s->labels */
   size_t nlabels;
 };
 
@@ -71,7 +71,7 @@ void qseries_array_set_init(struct qseries_array_set *s,
 
 /* ---- cursors ---- */
 
-static const struct qlabel *entry_labels(const struct entry *e, size_t *n) {
+static const struct label *entry_labels(const struct entry *e, size_t *n) {
   if (e->labels || !e->s) {
     *n = e->nlabels;
     return e->labels;
@@ -127,8 +127,8 @@ static void stable_sort(struct entry *v, size_t n) {
       size_t i = lo, j = mid, k = lo;
       while (i < mid && j < hi) {
         size_t na, nb;
-        const struct qlabel *la = entry_labels(&v[i], &na);
-        const struct qlabel *lb = entry_labels(&v[j], &nb);
+        const struct label *la = entry_labels(&v[i], &na);
+        const struct label *lb = entry_labels(&v[j], &nb);
         aux[k++] = qlabels_compare(lb, nb, la, na) < 0 ? v[j++] : v[i++];
       }
       while (i < mid)
@@ -165,8 +165,8 @@ static int cursor_fill(struct qmerge *m, struct cursor *c) {
 
 static int cursor_less(const struct cursor *a, const struct cursor *b) {
   size_t na, nb;
-  const struct qlabel *la = entry_labels(&a->cur, &na);
-  const struct qlabel *lb = entry_labels(&b->cur, &nb);
+  const struct label *la = entry_labels(&a->cur, &na);
+  const struct label *lb = entry_labels(&b->cur, &nb);
   int c = qlabels_compare(la, na, lb, nb);
   return c < 0 || (c == 0 && a->index < b->index);
 }
@@ -284,7 +284,7 @@ int qmerge_next(struct qmerge *m, const struct qmerged **out) {
    * is destroyed, stripped labels live in the eager buffers. */
   struct cursor *c = heap_pop(m);
   size_t nl;
-  const struct qlabel *ls = entry_labels(&c->cur, &nl);
+  const struct label *ls = entry_labels(&c->cur, &nl);
   m->out.nchunks = 0;
   m->out.nsources = 0;
   for (;;) {
@@ -298,7 +298,7 @@ int qmerge_next(struct qmerge *m, const struct qmerged **out) {
     if (m->nheap == 0)
       break;
     size_t n2;
-    const struct qlabel *l2 = entry_labels(&m->heap[0]->cur, &n2);
+    const struct label *l2 = entry_labels(&m->heap[0]->cur, &n2);
     if (qlabels_compare(ls, nl, l2, n2) != 0)
       break;
     c = heap_pop(m);

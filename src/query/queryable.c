@@ -19,7 +19,7 @@ struct fetched_set {
 };
 
 static int fetched_next(struct promql_series_set *ss,
-                        const struct promql_labels **labels,
+                        const struct labels **labels,
                         struct promql_iter **it) {
   struct fetched_set *s = (struct fetched_set *)ss;
   return s->inner->ops->next(s->inner, labels, it);
@@ -40,7 +40,7 @@ static const struct promql_series_set_ops fetched_ops = {
 
 static int qq_select(struct promql_queryable *pq,
                      const struct promql_select_hints *h,
-                     const struct promql_matcher *ms, size_t nms,
+                     const struct matcher *ms, size_t nms,
                      struct promql_series_set **out) {
   struct query_queryable *q = (struct query_queryable *)pq;
   struct qstrs none = {NULL, 0};

@@ -198,8 +198,8 @@ struct qselect_set {
   struct qmerge *m; /* owned */
   struct qselect_opts o;
   int counter;
-  /* the current series: all owned, rebuilt by every next() */
-  struct promql_labels labels;
+  /* the current series, rebuilt by every next() */
+  struct labels labels; /* strings borrowed from the merge */
   struct promql_iter **chunk_its; /* decoded chunks, in group order */
   size_t nchunk_its, cap_chunk_its;
   size_t *group;
@@ -211,7 +211,7 @@ struct qselect_set {
 };
 
 static void set_clear(struct qselect_set *s) {
-  promql_labels_release(&s->labels);
+  labels_release(&s->labels);
   qdedup_iter_free(s->dedup);
   s->dedup = NULL;
   for (size_t i = 0; i < s->nchunk_its; i++)
@@ -227,7 +227,7 @@ static void set_clear(struct qselect_set *s) {
 }
 
 static int set_next(struct promql_series_set *ss,
-                    const struct promql_labels **labels,
+                    const struct labels **labels,
                     struct promql_iter **it) {
   struct qselect_set *s = (struct qselect_set *)ss;
   const struct qmerged *ms;
@@ -236,12 +236,11 @@ static int set_next(struct promql_series_set *ss,
   if (rc <= 0)
     return rc;
 
-  s->labels.v = xcalloc(ms->nlabels ? ms->nlabels : 1, sizeof(*s->labels.v));
-  s->labels.n = ms->nlabels;
-  for (size_t i = 0; i < ms->nlabels; i++) {
-    s->labels.v[i].name = xstrdup(ms->labels[i].name);
-    s->labels.v[i].value = xstrdup(ms->labels[i].value);
-  }
+  /* borrowed from the merge, which keeps them until its next call */
+  labels_init(&s->labels);
+  s->labels.flags = LABELS_BORROWED;
+  for (size_t i = 0; i < ms->nlabels; i++)
+    labels_add_borrowed(&s->labels, ms->labels[i].name, ms->labels[i].value);
 
   size_t n = ms->nchunks, ng = n ? 1 : 0;
   TC_GROW(s->group, s->cap_group, n + 1);

@@ -288,7 +288,7 @@ int query_check_selector(void *ctx, const char *selector, int *has_nonempty) {
   if (e->kind == PROMQL_VECTOR_SEL && e->offset_ms == 0 &&
       e->at == PROMQL_AT_NONE) {
     for (size_t i = 0; i < e->nmatchers; i++)
-      if (!promql_matcher_matches(&e->matchers[i], ""))
+      if (!matcher_matches_str(&e->matchers[i], ""))
         *has_nonempty = 1;
     promql_expr_free(e);
     return 0;

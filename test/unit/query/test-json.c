@@ -219,9 +219,9 @@ TEST(json_writer_structure) {
   tc_buf_release(&b);
 }
 
-static const struct qlabel m1[] = {
+static const struct label m1[] = {
     {"__name__", "m"}, {"a", "tab\\there"}, {"b", "nl\nx"}};
-static const struct qlabel m2[] = {
+static const struct label m2[] = {
     {"__name__", "m"}, {"a", "x<y>&z"}, {"b", "q\"uo\\te"}};
 
 TEST(api_vector_and_matrix) {
@@ -378,9 +378,9 @@ TEST(api_label_lists_and_series) {
 }
 
 TEST(api_stores_shape) {
-  static const struct qlabel ext1[] = {{"cluster", "a"}, {"replica", "0"}};
-  static const struct qlabel ext2[] = {{"cluster", "b"}};
-  const struct qlabel *sets1[] = {ext1, ext2};
+  static const struct label ext1[] = {{"cluster", "a"}, {"replica", "0"}};
+  static const struct label ext2[] = {{"cluster", "b"}};
+  const struct label *sets1[] = {ext1, ext2};
   size_t lens1[] = {2, 1};
   struct api_store_status st[] = {
       {"store", "10.0.0.1:10901", 1700000000123456789LL, NULL, NULL, NULL, 0,
@@ -418,12 +418,13 @@ TEST(api_stores_shape) {
 }
 
 TEST(api_engine_results) {
-  struct promql_label l1[] = {{"__name__", "up"}, {"job", "a<b>"}};
-  struct promql_label l2[] = {{"__name__", "up"}, {"job", "b"}};
+  struct label l1[] = {{"__name__", "up"}, {"job", "a<b>"}};
+  struct label l2[] = {{"__name__", "up"}, {"job", "b"}};
   struct promql_point p1[] = {{1000, 1}, {16000, 0.5}};
   struct promql_point p2[] = {{1000, 1e-7}};
-  struct promql_series s[] = {{{l1, 2}, p1, 2}, {{l2, 2}, p2, 1},
-                              {{l2, 2}, NULL, 0}};
+  struct promql_series s[] = {{{l1, 2, 2, LABELS_BORROWED}, p1, 2},
+                              {{l2, 2, 2, LABELS_BORROWED}, p2, 1},
+                              {{l2, 2, 2, LABELS_BORROWED}, NULL, 0}};
   char *warns[] = {"PromQL warning: x"};
   struct promql_result r = {0};
   r.type = PROMQL_TYPE_MATRIX;
@@ -479,7 +480,7 @@ TEST(api_engine_results) {
 }
 
 TEST(api_histograms) {
-  static const struct qlabel m[] = {{"__name__", "h"}};
+  static const struct label m[] = {{"__name__", "h"}};
   static const struct api_hist_bucket b[] = {
       {1, -4, -2.82842712474619, 1},
       {3, -0.001, 0.001, 2},

@@ -38,11 +38,11 @@ static void merge_all(struct qseries_set *const *sets, size_t n,
 }
 
 TEST(merge_sorted_sets) {
-  static const struct qlabel up_a[] = {{"__name__", "up"}, {"job", "a"}};
-  static const struct qlabel up_b[] = {{"__name__", "up"}, {"job", "b"}};
-  static const struct qlabel up_c[] = {{"__name__", "up"}, {"job", "c"}};
-  static const struct qlabel up[] = {{"__name__", "up"}};
-  static const struct qlabel x[] = {{"__name__", "x"}};
+  static const struct label up_a[] = {{"__name__", "up"}, {"job", "a"}};
+  static const struct label up_b[] = {{"__name__", "up"}, {"job", "b"}};
+  static const struct label up_c[] = {{"__name__", "up"}, {"job", "c"}};
+  static const struct label up[] = {{"__name__", "up"}};
+  static const struct label x[] = {{"__name__", "x"}};
   /* sidecar: recent chunks; store: old chunks and one identical copy */
   static const struct qchunk side_a[] = {{100, 199, 1, d1, 3},
                                          {200, 299, 1, d2, 2}};
@@ -81,11 +81,11 @@ TEST(merge_sorted_sets) {
 
 TEST(merge_replica_labels) {
   /* Removing "replica" reorders series inside one input. */
-  static const struct qlabel a1[] = {{"a", "1"}, {"replica", "0"}, {"z", "9"}};
-  static const struct qlabel a2[] = {{"a", "1"}, {"replica", "1"}, {"z", "1"}};
-  static const struct qlabel b1[] = {{"a", "1"}, {"replica", "2"}, {"z", "1"}};
-  static const struct qlabel b2[] = {{"a", "1"}, {"replica", "2"}, {"z", "9"}};
-  static const struct qlabel b3[] = {{"a", "2"}, {"rule_replica", "x"}};
+  static const struct label a1[] = {{"a", "1"}, {"replica", "0"}, {"z", "9"}};
+  static const struct label a2[] = {{"a", "1"}, {"replica", "1"}, {"z", "1"}};
+  static const struct label b1[] = {{"a", "1"}, {"replica", "2"}, {"z", "1"}};
+  static const struct label b2[] = {{"a", "1"}, {"replica", "2"}, {"z", "9"}};
+  static const struct label b3[] = {{"a", "2"}, {"rule_replica", "x"}};
   static const struct qchunk c0[] = {{0, 100, 1, d1, 3}};
   static const struct qchunk c1[] = {{5, 105, 1, d2, 2}};
   static const struct qchunk c2[] = {{50, 150, 1, d3, 1}};
@@ -119,7 +119,7 @@ struct failing_set {
 };
 
 static int failing_next(struct qseries_set *s, const struct qseries **out) {
-  static const struct qlabel l[] = {{"a", "1"}};
+  static const struct label l[] = {{"a", "1"}};
   static const struct qseries one = {l, 1, NULL, 0};
   struct failing_set *f = (struct failing_set *)s;
   if (f->calls++ == 0) {

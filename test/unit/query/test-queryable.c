@@ -22,10 +22,10 @@ struct fake_store {
   size_t seen_replicas;
 };
 
-static const struct qlabel lab_a[] = {{"__name__", "reqs"},
+static const struct label lab_a[] = {{"__name__", "reqs"},
                                       {"job", "api"},
                                       {"replica", "a"}};
-static const struct qlabel lab_b[] = {{"__name__", "reqs"},
+static const struct label lab_b[] = {{"__name__", "reqs"},
                                       {"job", "api"},
                                       {"replica", "b"}};
 
@@ -57,7 +57,7 @@ static void fetch_release(struct query_fetch *f) {
 }
 
 static int fake_fetch(void *ctx, const struct promql_select_hints *h,
-                      const struct promql_matcher *ms, size_t nms,
+                      const struct matcher *ms, size_t nms,
                       const struct qstrs *rep, struct query_fetch *out) {
   struct fake_store *s = ctx;
   (void)ms;

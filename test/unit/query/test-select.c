@@ -34,7 +34,7 @@ static void fake_free(void *ctx, struct promql_iter *it) {
 
 /* Runs the whole set; appends "labels: t=v t=v ... | " per series. */
 static void collect(struct promql_series_set *ss, struct tc_buf *b) {
-  const struct promql_labels *ls;
+  const struct labels *ls;
   struct promql_iter *it;
   int rc;
   while ((rc = ss->ops->next(ss, &ls, &it)) == 1) {
@@ -62,9 +62,9 @@ static const struct qsample b2[] = {{32000, 4}, {42000, 5}, {52000, 6},
 static const struct qchunk ca[] = {CHK(a1, 0, 20000), CHK(a2, 30000, 40000),
                                    CHK(a3, 90000, 100000)};
 static const struct qchunk cb[] = {CHK(b1, 2000, 22000), CHK(b2, 32000, 72000)};
-static const struct qlabel la[] = {{"job", "x"}, {"replica", "a"}};
-static const struct qlabel lb[] = {{"job", "x"}, {"replica", "b"}};
-static const struct qlabel lj[] = {{"job", "x"}};
+static const struct label la[] = {{"job", "x"}, {"replica", "a"}};
+static const struct label lb[] = {{"job", "x"}, {"replica", "b"}};
+static const struct label lj[] = {{"job", "x"}};
 
 static struct promql_series_set *mk(struct qseries_array_set *sa,
                                     struct qseries_array_set *sb,
@@ -157,7 +157,7 @@ TEST(select_counter_and_seek) {
 
   /* seek through the set's iterator, bounded to [25000, 65000] */
   ss = mk(&sa, &sb, &xa, &xb, 1, "max_over_time", 25000, 65000);
-  const struct promql_labels *ls;
+  const struct labels *ls;
   struct promql_iter *it;
   ASSERT_EQ(ss->ops->next(ss, &ls, &it), 1);
   ASSERT_EQ(it->ops->seek(it, 31000), PROMQL_SAMPLE_FLOAT);
@@ -188,7 +188,7 @@ TEST(select_decode_error) {
   struct qseries_array_set sa, sb;
   struct promql_series_set *ss =
       mk(&sa, &sb, &x1, &x2, 0, NULL, INT64_MIN, INT64_MAX);
-  const struct promql_labels *ls;
+  const struct labels *ls;
   struct promql_iter *it;
   ASSERT_EQ(ss->ops->next(ss, &ls, &it), TC_ECORRUPT);
   ASSERT_STREQ(tc_errmsg(TC_ECORRUPT),
