@@ -63,6 +63,12 @@ typedef int query_check_selector_fn(void *ctx, const char *selector,
 /* A query_check_selector_fn over the PromQL parser (src/query/selector.c);
  * ctx is unused. */
 int query_check_selector(void *ctx, const char *selector, int *has_nonempty);
+/* The matchers of a selector (as query_check_selector() accepts it),
+ * appended to out (initialised to {0} by the caller, freed with
+ * matchers_release()): what a StoreAPI request for match[] or a
+ * storeMatch[] filter needs. TC_EPARSE as query_check_selector(). */
+struct matchers;
+int query_selector_matchers(const char *selector, struct matchers *out);
 
 enum query_engine {
   QUERY_ENGINE_PROMETHEUS,
