@@ -76,6 +76,11 @@ void jsonw_sample_value(struct jsonw *w, double v);
 void jsonw_scalar_value(struct jsonw *w, double v);
 void jsonw_ts_ms(struct jsonw *w, int64_t t);
 void jsonw_ts_float(struct jsonw *w, int64_t t);
+/* A float64 as a JSON number the way encoding/json (and jsoniter's
+ * compatible mode) prints it: shortest 'f', or 'e' with a one-digit minimum
+ * exponent below 1e-6 / from 1e21 (NaN and Inf are not JSON: written as
+ * null, where Go would fail). */
+void jsonw_float(struct jsonw *w, double v);
 
 /* ---- helpers shared with other writers ---- */
 
