@@ -9,6 +9,8 @@
  * (STYLE lesson 10): the first tc_buf failure (TC_ELIMIT past the buffer's
  * cap) is kept in w->err, later calls do nothing, and jsonw_finish()
  * reports it. Nesting deeper than JSONW_MAX_DEPTH is TC_ELIMIT as well.
+ * The writer only appends, so a caller streaming a large response may
+ * send what the buffer holds and tc_buf_reset() it between any two calls.
  *
  * String escaping comes in the two flavours Prometheus mixes (see
  * shared/spec/http-api.md section 7):

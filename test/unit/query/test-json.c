@@ -536,3 +536,26 @@ TEST(api_stats) {
                "\"peakSamples\":3}},\"analysis\":{}}}");
   tc_buf_release(&b);
 }
+
+TEST(json_writer_drain) {
+  /* Draining the buffer between calls keeps the output whole. */
+  struct tc_buf b = TC_BUF_INIT, all = TC_BUF_INIT;
+  struct jsonw w;
+  jsonw_init(&w, &b);
+  jsonw_obj_begin(&w);
+  jsonw_key(&w, "a");
+  tc_buf_add(&all, b.data, b.len);
+  tc_buf_reset(&b);
+  jsonw_arr_begin(&w);
+  jsonw_int(&w, 1);
+  tc_buf_add(&all, b.data, b.len);
+  tc_buf_reset(&b);
+  jsonw_int(&w, 2);
+  jsonw_arr_end(&w);
+  jsonw_obj_end(&w);
+  ASSERT_OK(jsonw_finish(&w));
+  tc_buf_add(&all, b.data, b.len);
+  ASSERT_STREQ(all.data, "{\"a\":[1,2]}");
+  tc_buf_release(&b);
+  tc_buf_release(&all);
+}
