@@ -230,9 +230,7 @@ int prom_parse_lowest_timestamp(const char *text, size_t n, int64_t *ms) {
       char *e;
       errno = 0;
       double s = strtod(tmp, &e);
-      while (*e == ' ')
-        e++;
-      if (e == tmp || errno || !isfinite(s))
+      if (e == tmp || errno || !isfinite(s) || (*e && *e != ' '))
         break;
       if (s * 1000.0 >= 9.2e18) /* MaxInt64: no data yet */
         *ms = INT64_MAX;

@@ -154,6 +154,8 @@ struct series_job {
   struct prom_matcher *ms;
   size_t nms;
   struct labels ext; /* final external labels */
+  char **drop;       /* without_replica_labels that are external labels */
+  size_t ndrop;
   int64_t mint, maxt;
   /* worker state */
   int64_t nseries, nchunks;
@@ -178,6 +180,7 @@ static void job_closed(uv_handle_t *h) {
   struct series_job *j = h->data;
   thanos__series_request__free_unpacked(j->req, NULL);
   free(j->ms);
+  free(j->drop);
   labels_release(&j->ext);
   tc_buf_release(&j->scratch);
   tc_buf_release(&j->q);
@@ -209,7 +212,15 @@ static int queue_msg(struct series_job *j, const ProtobufCMessage *m) {
   return 0;
 }
 
-/* Series labels merged with the external ones (external win), sorted. */
+static int dropped(const struct series_job *j, const char *name) {
+  for (size_t i = 0; i < j->ndrop; i++)
+    if (!strcmp(j->drop[i], name))
+      return 1;
+  return 0;
+}
+
+/* Series labels merged with the external ones (external win), sorted,
+ * without the replica labels the request names. */
 static Thanos__Label *merge_labels(struct series_job *j,
                                    Prometheus__Label *const *sl, size_t sn,
                                    size_t *nout) {
@@ -219,6 +230,10 @@ static Thanos__Label *merge_labels(struct series_job *j,
     int c = a >= sn        ? 1
             : b >= j->ext.n ? -1
                             : strcmp(sl[a]->name, j->ext.v[b].name);
+    if (c < 0 && dropped(j, sl[a]->name)) {
+      a++; /* Prometheus added the external label itself */
+      continue;
+    }
     thanos__label__init(&out[k]);
     if (c < 0) {
       out[k].name = sl[a]->name, out[k].value = sl[a]->value, a++;
@@ -518,6 +533,10 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
   j->maxt = r->max_time;
   if (j->mint > j->maxt)
     goto early;
+  j->drop = xcalloc(r->n_without_replica_labels + 1, sizeof *j->drop);
+  for (size_t i = 0; i < r->n_without_replica_labels; i++)
+    if (labels_get(&j->ext, r->without_replica_labels[i]))
+      j->drop[j->ndrop++] = r->without_replica_labels[i];
   ext_without(&j->ext, r->without_replica_labels, r->n_without_replica_labels);
   j->chunk_limit = sc->limit_samples ? sc->limit_samples / XOR_SAMPLES_PER_CHUNK
                                      : 0;
