@@ -174,6 +174,10 @@ struct series_job {
   struct tc_buf sending;
   size_t sending_off;
   int work_done, finished;
+  /* for the debug log */
+  uint64_t start_ns, read_ns, waits;
+  uint64_t frames, bytes;
+  int streamed;
 };
 
 static void job_closed(uv_handle_t *h) {
@@ -195,8 +199,10 @@ static void job_closed(uv_handle_t *h) {
 static int queue_msg(struct series_job *j, const ProtobufCMessage *m) {
   size_t n = protobuf_c_message_get_packed_size(m);
   pthread_mutex_lock(&j->mu);
-  while (j->q.len > QUEUE_HWM && !atomic_load(&j->cancelled))
+  while (j->q.len > QUEUE_HWM && !atomic_load(&j->cancelled)) {
+    j->waits++;
     pthread_cond_wait(&j->cv, &j->mu);
+  }
   if (atomic_load(&j->cancelled)) {
     pthread_mutex_unlock(&j->mu);
     return tc_error(TC_ECANCELED, "context canceled");
@@ -393,7 +399,9 @@ static void series_work(struct tc_work *w) {
     int64_t left = grpc_call_time_left_ms(j->call);
     r.timeout_ms = left == INT64_MAX ? 0 : (long)TC_MAX(left, 1);
     rc = prom_remote_read(&r);
+    j->frames = r.frames, j->bytes = r.bytes, j->streamed = r.streamed;
   }
+  j->read_ns = uv_hrtime() - j->start_ns;
   free_prev(j);
   j->rc = rc;
   if (rc)
@@ -408,6 +416,20 @@ static void finish(struct series_job *j, int code, const char *msg) {
   if (j->finished)
     return;
   j->finished = 1;
+  if (tc_log_enabled(TC_LOG_DEBUG) && j->start_ns) {
+    char v[6][32];
+    snprintf(v[0], sizeof v[0], "%.3f",
+             (double)(uv_hrtime() - j->start_ns) / 1e9);
+    snprintf(v[1], sizeof v[1], "%.3f", (double)j->read_ns / 1e9);
+    snprintf(v[2], sizeof v[2], "%" PRId64, j->nseries);
+    snprintf(v[3], sizeof v[3], "%" PRIu64, j->frames);
+    snprintf(v[4], sizeof v[4], "%" PRIu64, j->bytes);
+    snprintf(v[5], sizeof v[5], "%" PRIu64, j->waits);
+    LOG_DEBUG("series done", "code", grpc_code_name(code), "secs", v[0],
+              "read_secs", v[1], "series", v[2], "frames", v[3], "bytes",
+              v[4], "queue_waits", v[5], "streamed",
+              j->streamed ? "true" : "false");
+  }
   grpc_call_finish(j->call, code, msg ? "%s" : NULL, msg);
   uv_close((uv_handle_t *)&j->async, job_closed);
 }
@@ -542,6 +564,7 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
                                      : 0;
   if (sc->limit_samples && !j->chunk_limit)
     j->chunk_limit = 1;
+  j->start_ns = uv_hrtime();
   uv_async_init(grpc_call_loop(c), &j->async, on_async);
   j->async.data = j;
   grpc_call_set_data(c, j);
