@@ -480,11 +480,17 @@ static int parse_frames(struct read_state *st) {
       return tc_error(TC_ECHECKSUM, "remote read: frame checksum mismatch "
                                     "(a Prometheus error mid-stream?)");
     st->off = (size_t)((const char *)msg + len - st->buf.data);
+    st->r->frames++;
+    if (st->r->frame_fn) {
+      int rc = st->r->frame_fn(st->r->data, msg, len);
+      if (rc)
+        return rc;
+      continue;
+    }
     Prometheus__ChunkedReadResponse *cr =
         prometheus__chunked_read_response__unpack(NULL, len, msg);
     if (!cr)
       return tc_error(TC_EPARSE, "remote read: bad ChunkedReadResponse");
-    st->r->frames++;
     int rc = 0;
     for (size_t i = 0; i < cr->n_chunked_series && !rc; i++)
       rc = st->r->fn(st->r->data, cr->chunked_series[i]);
