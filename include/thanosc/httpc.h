@@ -24,6 +24,7 @@ struct httpc_req {
   long timeout_ms;           /* whole request; 0 = none */
   long connect_timeout_ms;   /* 0 = libcurl's default */
   int insecure_skip_verify;
+  long buffer_size;          /* receive buffer (CURLOPT_BUFFERSIZE); 0 = default */
 };
 
 /* A reusable connection (an easy handle); optional. */
@@ -40,6 +41,17 @@ void httpc_release(struct httpc *h);
  * for a transport failure, with a message naming the URL without its query.
  */
 int httpc_do(struct httpc *h, const struct httpc_req *r, struct tc_buf *body);
+
+/*
+ * Streaming variant: fn gets the body piece by piece as it arrives, with the
+ * response status and Content-Type ("" when absent). A non-zero return from
+ * fn aborts the transfer and is returned as is (fn sets the message). An
+ * empty body never calls fn. Returns the status or a negative code.
+ */
+typedef int httpc_body_fn(void *data, int status, const char *content_type,
+                          const void *p, size_t n);
+int httpc_do_stream(struct httpc *h, const struct httpc_req *r,
+                    httpc_body_fn *fn, void *data);
 
 /* curl_global_init once, thread-safely. */
 void httpc_global_init(void);

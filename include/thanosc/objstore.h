@@ -13,7 +13,8 @@
  * errors, as Thanos's strict YAML decoding makes them.
  *
  * The API is synchronous and thread-safe: callers run it on a worker
- * thread, and several threads may use one struct objstore at once.
+ * thread, and several threads may use one struct objstore at once. Callbacks
+ * run on the calling thread, before the call returns.
  *
  * Names are object keys: "dir/sub/obj". Iteration is one level deep unless
  * OBJSTORE_RECURSIVE is given, yields names in byte order, and yields
@@ -164,6 +165,15 @@ int objstore_get_range(struct objstore *os, const char *name, uint64_t off,
 /* Whole object into out (appended; the tc_buf cap applies). */
 int objstore_get_buf(struct objstore *os, const char *name, unsigned flags,
                      struct tc_buf *out);
+/* A range into out (appended; the tc_buf cap applies). */
+int objstore_get_range_buf(struct objstore *os, const char *name, uint64_t off,
+                           int64_t len, unsigned flags, struct tc_buf *out);
+/*
+ * Downloads the whole object into path atomically (a temporary file next to
+ * it, fsync, rename): path holds all of the object or is left untouched.
+ */
+int objstore_download(struct objstore *os, const char *name, unsigned flags,
+                      const char *path);
 /* 1 when the object exists, 0 when not, <0 on error. */
 int objstore_exists(struct objstore *os, const char *name);
 int objstore_attributes(struct objstore *os, const char *name, unsigned flags,

@@ -31,10 +31,25 @@ void httpc_release(struct httpc *h) {
 struct sink {
   struct tc_buf *body;
   int err;
+  CURL *curl;
+  httpc_body_fn *fn; /* streaming: instead of body */
+  void *data;
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   struct sink *s = ud;
+  if (s->fn) {
+    long status = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(s->curl, CURLINFO_CONTENT_TYPE, &ctype);
+    int rc = s->fn(s->data, (int)status, ctype ? ctype : "", p, size * n);
+    if (rc) {
+      s->err = rc;
+      return 0;
+    }
+    return size * n;
+  }
   if (tc_buf_add(s->body, p, size * n) < 0) {
     s->err = TC_ELIMIT;
     return 0;
@@ -48,11 +63,12 @@ static char *url_for_msg(const char *url) {
   return xstrndup(url, n);
 }
 
-int httpc_do(struct httpc *h, const struct httpc_req *r, struct tc_buf *body) {
+static int perform(struct httpc *h, const struct httpc_req *r,
+                   struct sink *sink_in) {
   httpc_global_init();
   CURL *c = h && h->curl ? h->curl : curl_easy_init();
   struct curl_slist *hdrs = NULL;
-  struct sink sink = {body, 0};
+  struct sink sink = *sink_in;
   int rc;
   if (!c)
     TC_BUG("curl_easy_init");
@@ -78,20 +94,25 @@ int httpc_do(struct httpc *h, const struct httpc_req *r, struct tc_buf *body) {
   hdrs = curl_slist_append(hdrs, "Expect:");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  sink.curl = c;
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   if (r->timeout_ms)
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   if (r->connect_timeout_ms)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+  if (r->buffer_size)
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, r->buffer_size);
   if (r->insecure_skip_verify) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   CURLcode cc = curl_easy_perform(c);
-  if (sink.err) {
+  if (sink.err && sink.fn) {
+    rc = sink.err; /* the callback's code and message */
+  } else if (sink.err) {
     char *u = url_for_msg(r->url);
     rc = tc_error(TC_ELIMIT, "%s %s: response larger than %zu bytes",
-                  r->method, u, body->max);
+                  r->method, u, sink.body->max);
     free(u);
   } else if (cc != CURLE_OK) {
     char *u = url_for_msg(r->url);
@@ -107,4 +128,15 @@ int httpc_do(struct httpc *h, const struct httpc_req *r, struct tc_buf *body) {
   if (!h)
     curl_easy_cleanup(c);
   return rc;
+}
+
+int httpc_do(struct httpc *h, const struct httpc_req *r, struct tc_buf *body) {
+  struct sink sink = {.body = body};
+  return perform(h, r, &sink);
+}
+
+int httpc_do_stream(struct httpc *h, const struct httpc_req *r,
+                    httpc_body_fn *fn, void *data) {
+  struct sink sink = {.fn = fn, .data = data};
+  return perform(h, r, &sink);
 }

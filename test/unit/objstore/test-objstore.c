@@ -202,3 +202,63 @@ TEST(objstore_metrics) {
   tc_buf_release(&b);
   objstore_close(os);
 }
+
+TEST(objstore_download_and_range_buf) {
+  struct objstore *os = objstore_faulty_new(objstore_mem_new());
+  struct tc_buf b = TC_BUF_INIT;
+  char *path = xasprintf("%s/dl", test_tmpdir());
+  ASSERT_OK(objstore_upload_buf(os, "a", "0123456789", 10));
+  ASSERT_OK(objstore_get_range_buf(os, "a", 2, 3, 0, &b));
+  ASSERT_EQ(b.len, 3);
+  ASSERT_MEMEQ(b.data, "234", 3);
+  ASSERT_OK(objstore_download(os, "a", 0, path));
+  FILE *f = fopen(path, "rb");
+  char got[16] = {0};
+  ASSERT_EQ(fread(got, 1, sizeof got, f), 10);
+  fclose(f);
+  ASSERT_STREQ(got, "0123456789");
+  /* A failed download leaves the old file whole and no temporary behind. */
+  objstore_faulty_set(os, OBJSTORE_OP_GET, 1, 0, TC_EIO);
+  ASSERT_OK(objstore_upload_buf(os, "a", "abcdefghijklmnop", 16));
+  ASSERT_EQ(objstore_download(os, "a", 0, path), TC_EIO);
+  f = fopen(path, "rb");
+  memset(got, 0, sizeof got);
+  ASSERT_EQ(fread(got, 1, sizeof got, f), 10);
+  fclose(f);
+  ASSERT_EQ(objstore_download(os, "missing", OBJSTORE_OPTIONAL, path),
+            TC_ENOTFOUND);
+  char *cmd = xasprintf("ls %s | grep -c tmp- >/dev/null", test_tmpdir());
+  ASSERT_NE(system(cmd), 0);
+  free(cmd);
+  free(path);
+  tc_buf_release(&b);
+  objstore_close(os);
+}
+
+/* A backend that fills only some slots answers TC_ENOTSUP for the rest. */
+static int ro_open(struct objstore *os, struct objstore_cfg *cfg) {
+  (void)cfg;
+  os->bucket = xstrdup("ro");
+  return 0;
+}
+
+static const struct objstore_ops ro_ops = {
+    .name = "RO",
+    .instance_size = sizeof(struct objstore),
+    .open = ro_open,
+};
+
+TEST(objstore_missing_slots) {
+  struct objstore *os;
+  struct tc_buf b = TC_BUF_INIT;
+  struct objstore_attrs a;
+  ASSERT_OK(objstore_open_ops(&ro_ops, NULL, &os));
+  ASSERT_EQ(objstore_upload_buf(os, "a", "x", 1), TC_ENOTSUP);
+  ASSERT(strstr(tc_errmsg(TC_ENOTSUP), "RO"));
+  ASSERT_EQ(objstore_get_buf(os, "a", 0, &b), TC_ENOTSUP);
+  ASSERT_EQ(objstore_exists(os, "a"), TC_ENOTSUP);
+  ASSERT_EQ(objstore_attributes(os, "a", 0, &a), TC_ENOTSUP);
+  ASSERT_EQ(objstore_delete(os, "a"), TC_ENOTSUP);
+  ASSERT_EQ(objstore_iter(os, "", 0, NULL, NULL), TC_ENOTSUP);
+  objstore_close(os);
+}
