@@ -565,7 +565,8 @@ int bucket_store_sync(struct bucket_store *s) {
     s->blocks[s->nblocks++] = job.out[i];
     nloaded_now++;
   }
-  qsort(s->blocks, s->nblocks, sizeof(*s->blocks), cmp_block);
+  if (s->nblocks > 1)
+    qsort(s->blocks, s->nblocks, sizeof(*s->blocks), cmp_block);
   size_t total = s->nblocks;
   pthread_mutex_unlock(&s->lock);
   counts[2] = total;

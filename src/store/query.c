@@ -452,13 +452,15 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
   if (rc)
     goto out;
   /* Sort, then merge equal label sets (same series in several blocks). */
-  qsort(q->v, q->n, sizeof(*q->v), cmp_qseries);
+  if (q->n > 1)
+    qsort(q->v, q->n, sizeof(*q->v), cmp_qseries);
   size_t w = 0;
   for (size_t i = 0; i < q->n; i++) {
     if (w > 0 && labels_equal(&q->v[w - 1].ls, &q->v[i].ls)) {
       struct qseries *d = &q->v[w - 1];
       d->c = xrealloc(d->c, (d->nc + q->v[i].nc + 1) * sizeof(*d->c));
-      memcpy(d->c + d->nc, q->v[i].c, q->v[i].nc * sizeof(*d->c));
+      if (q->v[i].nc)
+        memcpy(d->c + d->nc, q->v[i].c, q->v[i].nc * sizeof(*d->c));
       d->nc += q->v[i].nc;
       labels_release(&q->v[i].ls);
       free(q->v[i].c);
@@ -475,7 +477,8 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
     q->n = (size_t)req->limit;
   }
   for (size_t i = 0; i < q->n; i++)
-    qsort(q->v[i].c, q->v[i].nc, sizeof(struct qchunk), cmp_qchunk);
+    if (q->v[i].nc > 1)
+      qsort(q->v[i].c, q->v[i].nc, sizeof(struct qchunk), cmp_qchunk);
 out:
   matchers_release(&ms);
   matchers_release(&hint);
@@ -813,7 +816,8 @@ static int cmp_str(const void *a, const void *b) {
 
 /* Sorts l and removes duplicates; keeps the first limit (0 = all). */
 static void strlist_sort_uniq(struct strlist *l, int64_t limit) {
-  qsort(l->v, l->n, sizeof(char *), cmp_str);
+  if (l->n > 1)
+    qsort(l->v, l->n, sizeof(char *), cmp_str);
   size_t w = 0;
   for (size_t i = 0; i < l->n; i++) {
     if (w > 0 && !strcmp(l->v[w - 1], l->v[i])) {
