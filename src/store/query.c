@@ -429,6 +429,9 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
                   (long long)q->mint, (long long)q->maxt);
     goto out;
   }
+  /* --min-time/--max-time also cut chunks, as Thanos does. */
+  q->mint = TC_MAX(q->mint, s->o.min_time);
+  q->maxt = TC_MIN(q->maxt, s->o.max_time);
   bucket_store_snapshot(s, &q->blocks, &q->nblocks);
   choose_blocks(q->blocks, q->nblocks, q->mint, q->maxt,
                 req->max_resolution_window, &hint, &bs);
