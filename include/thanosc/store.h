@@ -193,6 +193,7 @@ struct bucket_store_opts {
   int64_t consistency_delay_ms;
   int64_t ignore_deletion_marks_delay_ms;
   int block_sync_concurrency;
+  int meta_fetch_concurrency;        /* --block-meta-fetch-concurrency */
   uint64_t series_limit;             /* --store.limits.request-series */
   uint64_t samples_limit;            /* --store.limits.request-samples */
   struct store_relabel *relabel;     /* borrowed, may be NULL */
