@@ -50,6 +50,11 @@ struct qselect_opts {
   qchunk_iter_fn *chunk_iter;
   qchunk_iter_free_fn *chunk_iter_free;
   void *chunk_ctx;
+  /* Nonzero: raw chunks under counter functions are read as they are, not
+   * through the counter-reset iterator (resets() then counts resets as
+   * Prometheus does, unlike Thanos). Downsampled counter parts always go
+   * through it. */
+  int raw_counters;
 };
 
 /*

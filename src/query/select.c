@@ -521,7 +521,15 @@ static int set_next(struct promql_series_set *ss,
   }
   start[ng] = s->nchunk_its;
 
-  if (s->mode == READ_COUNTER)
+  int counter_groups = s->mode == READ_COUNTER;
+  if (counter_groups && s->o.raw_counters) {
+    /* only downsampled data needs the counter-reset reading then */
+    counter_groups = 0;
+    for (size_t i = 0; i < n; i++)
+      if (ms->chunks[i].aggr)
+        counter_groups = 1;
+  }
+  if (counter_groups)
     s->counters = xcalloc(ng, sizeof(*s->counters));
   else
     s->chains = xcalloc(ng, sizeof(*s->chains));
@@ -529,7 +537,7 @@ static int set_next(struct promql_series_set *ss,
   s->reps = xcalloc(ng, sizeof(*s->reps));
   for (size_t g = 0; g < ng; g++) {
     struct promql_iter *group_it;
-    if (s->mode == READ_COUNTER) {
+    if (counter_groups) {
       struct counter_iter *c = &s->counters[g];
       c->base.ops = &counter_ops;
       c->chunks = s->chunk_its + start[g];
