@@ -233,9 +233,12 @@ struct store_query;
  * Starts a Series request: picks blocks (time range, external labels,
  * resolution), selects series and their chunk references, merges and sorts
  * them. *out is owned (store_query_free()). TC_EINVAL for bad matchers,
- * TC_ELIMIT naming the series or chunks limit.
+ * TC_ELIMIT naming the series or chunks limit, TC_ECANCELED as soon as
+ * cancelled(arg) (may be NULL; polled between blocks and series) says so.
  */
+typedef int store_cancelled_fn(void *arg); /* thread-safe: 1 = stop */
 int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
+                       store_cancelled_fn *cancelled, void *arg,
                        struct store_query **out /* OUT */);
 /*
  * Appends the next SeriesResponse messages (each as uvarint length +

@@ -51,6 +51,8 @@ struct qseries {
 struct store_query {
   struct bucket_store *s;      /* borrowed */
   uint64_t pool_held;          /* bytes of the chunk pool this batch holds */
+  store_cancelled_fn *cancelled; /* may be NULL */
+  void *cancel_arg;
   struct store_block **blocks; /* referenced snapshot */
   size_t nblocks;
   struct store_block **used; /* queried blocks (borrowed) */
@@ -342,6 +344,10 @@ static int block_select(struct store_query *q, struct store_block *b,
   if (!rc)
     rc = preload_series(b, ids, nids);
   for (size_t i = 0; i < nids && !rc; i++) {
+    if (i % 1024 == 0 && q->cancelled && q->cancelled(q->cancel_arg)) {
+      rc = tc_error(TC_ECANCELED, "context canceled");
+      break;
+    }
     rc = lazy_index_series(&b->index, ids[i], &q->arena, &s);
     if (rc)
       break;
@@ -381,7 +387,7 @@ static int block_select(struct store_query *q, struct store_block *b,
   index_series_release(&s);
   free(ids);
   free(idx.v);
-  if (rc && rc != TC_ELIMIT)
+  if (rc && rc != TC_ELIMIT && rc != TC_ECANCELED)
     rc = tc_error(rc, "block %s: %s", b->meta.ulid, tc_errmsg(rc));
   return rc;
 }
@@ -407,11 +413,14 @@ void store_query_free(struct store_query *q) {
 }
 
 int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
+                       store_cancelled_fn *cancelled, void *arg,
                        struct store_query **out) {
   qmetrics_init();
   metric_inc(metric_child(m_series_req));
   struct store_query *q = xcalloc(1, sizeof(*q));
   q->s = s;
+  q->cancelled = cancelled;
+  q->cancel_arg = arg;
   struct matchers ms = {0}, hint = {0};
   struct bset bs = {0};
   q->mint = req->min_time;

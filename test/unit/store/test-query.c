@@ -133,7 +133,7 @@ static int run(struct bucket_store *s, int64_t mint, int64_t maxt,
   memset(g, 0, sizeof(*g));
   g->first_mint = INT64_MAX;
   struct store_query *q;
-  int rc = store_series_start(s, &req, &q);
+  int rc = store_series_start(s, &req, NULL, NULL, &q);
   if (rc)
     return rc;
   struct tc_buf out = TC_BUF_INIT;
