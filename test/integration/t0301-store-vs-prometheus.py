@@ -19,6 +19,7 @@ import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
 
 t = G.Tap("t0301-store-vs-prometheus")
+S.kill_on_exit(t)
 G.gen_stubs(t.tmp)
 import grpc  # noqa: E402
 import info_pb2  # noqa: E402
