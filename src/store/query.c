@@ -76,14 +76,14 @@ static struct metric *m_series_req, *m_chunks_fetched, *m_series_fetched;
 static void qmetrics_init(void) {
   if (m_series_req)
     return;
-  m_series_req = metric_counter("thanos_bucket_store_series_requests_total",
+  m_series_req = metric_counter("thanosc_store_series_requests_total",
                                 "Total number of Series requests (thanosc).",
                                 "");
   m_series_fetched = metric_counter(
-      "thanos_bucket_store_series_fetched_total",
+      "thanosc_store_series_entries_read_total",
       "Total number of series entries read from the bucket (thanosc).", "");
   m_chunks_fetched = metric_counter(
-      "thanos_bucket_store_chunks_fetched_total",
+      "thanosc_store_chunks_fetched_total",
       "Total number of chunks fetched from the bucket (thanosc).", "");
 }
 
