@@ -52,20 +52,28 @@ void xor_enc_reset(struct xor_enc *e) {
   e->trailing = 0;
 }
 
-/* Writes the low n bits of v (n <= 64), highest first. */
+/* Writes the low n bits of v (n <= 64), highest first: one unaligned
+ * big-endian 64-bit store per field. Bytes past e->len are kept zero, so
+ * the partial last byte can simply be or-ed into. */
 static void enc_bits(struct xor_enc *e, uint64_t v, unsigned n) {
-  while (n > 0) {
-    if (e->free_bits == 0) {
-      TC_GROW(e->b, e->cap, e->len + 1);
-      e->b[e->len++] = 0;
-      e->free_bits = 8;
-    }
-    unsigned k = n < e->free_bits ? n : e->free_bits;
-    uint8_t chunk = (uint8_t)((v >> (n - k)) & ((1u << k) - 1));
-    e->b[e->len - 1] |= (uint8_t)(chunk << (e->free_bits - k));
-    e->free_bits = (uint8_t)(e->free_bits - k);
-    n -= k;
+  if (n > 56) {
+    enc_bits(e, v >> 32, n - 32);
+    enc_bits(e, v, 32);
+    return;
   }
+  if (n == 0)
+    return;
+  TC_GROW(e->b, e->cap, e->len + 9);
+  uint64_t bitpos = (uint64_t)e->len * 8 - e->free_bits;
+  size_t byte = (size_t)(bitpos >> 3);
+  unsigned off = (unsigned)(bitpos & 7);
+  uint64_t w = off ? (uint64_t)e->b[byte] << 56 : 0;
+  w |= (v & ((1ull << n) - 1)) << (64 - n - off);
+  w = __builtin_bswap64(w);
+  memcpy(e->b + byte, &w, 8);
+  bitpos += n;
+  e->len = (size_t)((bitpos + 7) >> 3);
+  e->free_bits = (uint8_t)(e->len * 8 - bitpos);
 }
 
 static void enc_uvarint(struct xor_enc *e, uint64_t v) {
