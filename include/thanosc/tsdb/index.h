@@ -102,7 +102,8 @@ int index_reader_open_file(struct index_reader *r, const char *path);
 int index_reader_open(struct index_reader *r, struct tsdb_bytes *src);
 void index_reader_close(struct index_reader *r);
 
-/* Symbol by v2 reference (borrowed); TC_ECORRUPT when out of range. */
+/* Symbol by reference as stored in series entries (v2: position, v1: file
+ * offset), borrowed; TC_ECORRUPT when there is no such symbol. */
 int index_reader_symbol(struct index_reader *r, uint64_t ref,
                         const char **s /* OUT */);
 
