@@ -278,3 +278,80 @@ TEST(index_postings_ops) {
   ASSERT_EQ(postings_err(p), TC_ECORRUPT);
   postings_free(p);
 }
+
+static uint64_t prng = 0x9e3779b97f4a7c15ull;
+static uint64_t next_rand(void) {
+  prng ^= prng << 13;
+  prng ^= prng >> 7;
+  prng ^= prng << 17;
+  return prng;
+}
+
+/* Random sorted list over [0, 200) with density 1/k. */
+static size_t rand_list(uint64_t *out, unsigned k) {
+  size_t n = 0;
+  for (uint64_t v = 0; v < 200; v++)
+    if (next_rand() % k == 0)
+      out[n++] = v;
+  return n;
+}
+
+TEST(index_postings_random_against_reference) {
+  for (int round = 0; round < 300; round++) {
+    uint64_t l[4][200];
+    size_t n[4];
+    for (int i = 0; i < 4; i++)
+      n[i] = rand_list(l[i], 1 + (unsigned)(next_rand() % 5));
+    bool in[4][200] = {{0}};
+    for (int i = 0; i < 4; i++)
+      for (size_t k = 0; k < n[i]; k++)
+        in[i][l[i][k]] = true;
+    int which = round % 3;
+    struct postings **its = malloc(3 * sizeof(*its));
+    for (int i = 0; i < 3; i++)
+      its[i] = postings_from_ids(l[i], n[i]);
+    struct postings *p = which == 0 ? postings_intersect(its, 3)
+                         : which == 1 ? postings_merge(its, 3)
+                                      : postings_without(
+                                            postings_merge(its, 3),
+                                            postings_from_ids(l[3], n[3]));
+    bool want[200];
+    for (int v = 0; v < 200; v++) {
+      bool any = in[0][v] || in[1][v] || in[2][v];
+      bool all = in[0][v] && in[1][v] && in[2][v];
+      want[v] = which == 0 ? all : which == 1 ? any : any && !in[3][v];
+    }
+    /* Alternate next and seek to random targets. */
+    uint64_t pos = 0;
+    bool started = false;
+    for (;;) {
+      bool ok;
+      uint64_t target = 0, lo;
+      bool seek = next_rand() % 3 == 0;
+      if (seek) {
+        target = (started ? pos : 0) + next_rand() % 20;
+        /* seek stays put when already at or past the target */
+        lo = started && pos > target ? pos : target;
+        ok = postings_seek(p, target);
+      } else {
+        lo = started ? pos + 1 : 0;
+        ok = postings_next(p);
+      }
+      uint64_t exp = 200;
+      for (uint64_t v = lo; v < 200; v++)
+        if (want[v]) {
+          exp = v;
+          break;
+        }
+      if (!ok) {
+        ASSERT_EQ(exp, 200);
+        break;
+      }
+      ASSERT_UEQ(postings_at(p), exp);
+      pos = postings_at(p);
+      started = true;
+    }
+    ASSERT_OK(postings_err(p));
+    postings_free(p);
+  }
+}
