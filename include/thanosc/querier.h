@@ -90,6 +90,7 @@ void querier_post(struct querier *q, struct querier_post *p);
 struct querier_task {
   void (*run)(struct querier_task *t);
   struct querier_task *next;
+  uint64_t queued_ns; /* set by querier_task_submit() */
 };
 void querier_task_submit(struct querier *q, struct querier_task *t);
 

@@ -22,7 +22,46 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/log.h"
+#include "thanosc/metrics.h"
 #include "thanosc/storepb.h"
+
+/* thanos_store_nodes_grpc_connections: healthy endpoints by external
+ * label sets and component. Children cannot be removed, so the ones seen
+ * before are set to 0 first. */
+static struct metric *conns;
+static struct metric_child **conn_seen;
+static size_t nconn_seen;
+static struct querier *conn_q; /* the live querier, NULL after its stop */
+
+static void conns_collect(void *data) {
+  (void)data;
+  struct querier *q = conn_q;
+  if (!q)
+    return;
+  for (size_t i = 0; i < nconn_seen; i++)
+    metric_set(conn_seen[i], 0);
+  for (struct qep *e = q->eps; e; e = e->next) {
+    if (!e->healthy)
+      continue;
+    struct tc_buf b = TC_BUF_INIT;
+    for (size_t i = 0; i < e->nlsets; i++) {
+      if (i)
+        tc_buf_addc(&b, ',');
+      labels_format(&e->lsets[i], &b);
+    }
+    const char *comp = e->component ? e->component : "";
+    struct metric_child *c = metric_with(conns, b.data ? b.data : "", comp);
+    int known = 0;
+    for (size_t i = 0; i < nconn_seen && !known; i++)
+      known = conn_seen[i] == c;
+    if (!known) {
+      conn_seen = xrealloc(conn_seen, (nconn_seen + 1) * sizeof(*conn_seen));
+      conn_seen[nconn_seen++] = c;
+    }
+    metric_add(c, 1);
+    tc_buf_release(&b);
+  }
+}
 
 static int64_t now_unix_ns(void) {
   struct timespec ts;
@@ -538,6 +577,16 @@ static void timer_start(struct querier *q, uv_timer_t *t, uv_timer_cb cb,
 }
 
 int qep_set_init(struct querier *q) {
+  conns = metric_gauge("thanos_store_nodes_grpc_connections",
+                       "Number of gRPC connection to Store APIs. Opened "
+                       "connection means healthy store APIs available for "
+                       "Querier.",
+                       "external_labels,store_type");
+  static int registered;
+  if (!registered)
+    metrics_add_collector(conns_collect, NULL);
+  registered = 1;
+  conn_q = q;
   for (size_t i = 0; i < q->cfg.nendpoints; i++)
     spec_add(q, q->cfg.endpoints[i], 0, QEP_SRC_FLAG);
   for (size_t i = 0; i < q->cfg.nstrict; i++)
@@ -569,6 +618,8 @@ int qep_set_init(struct querier *q) {
 }
 
 void qep_set_stop(struct querier *q) {
+  if (conn_q == q)
+    conn_q = NULL;
   uv_close((uv_handle_t *)&q->info_timer, querier_handle_closed);
   uv_close((uv_handle_t *)&q->dns_timer, querier_handle_closed);
   uv_close((uv_handle_t *)&q->sd_timer, querier_handle_closed);
