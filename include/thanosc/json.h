@@ -9,6 +9,8 @@
  * (STYLE lesson 10): the first tc_buf failure (TC_ELIMIT past the buffer's
  * cap) is kept in w->err, later calls do nothing, and jsonw_finish()
  * reports it. Nesting deeper than JSONW_MAX_DEPTH is TC_ELIMIT as well.
+ * The writer only appends, so a caller streaming a large response may
+ * send what the buffer holds and tc_buf_reset() it between any two calls.
  *
  * String escaping comes in the two flavours Prometheus mixes (see
  * shared/spec/http-api.md section 7):
@@ -76,6 +78,11 @@ void jsonw_sample_value(struct jsonw *w, double v);
 void jsonw_scalar_value(struct jsonw *w, double v);
 void jsonw_ts_ms(struct jsonw *w, int64_t t);
 void jsonw_ts_float(struct jsonw *w, int64_t t);
+/* A float64 as a JSON number the way encoding/json (and jsoniter's
+ * compatible mode) prints it: shortest 'f', or 'e' with a one-digit minimum
+ * exponent below 1e-6 / from 1e21 (NaN and Inf are not JSON: written as
+ * null, where Go would fail). */
+void jsonw_float(struct jsonw *w, double v);
 
 /* ---- helpers shared with other writers ---- */
 

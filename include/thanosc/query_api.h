@@ -155,6 +155,23 @@ int api_write_query_result(struct tc_buf *b, const struct promql_result *r,
                            unsigned data_flags, const char *const *extra,
                            size_t nextra, size_t warn_limit);
 
+/* Prometheus's query stats (stats=<anything>): seconds and counts. */
+struct api_query_stats {
+  double eval_total, result_sort, query_preparation, inner_eval, exec_queue,
+      exec_total;
+  int64_t total_queryable_samples, peak_samples;
+};
+/* ,"stats":{"timings":{...},"samples":{...}} inside the data object,
+ * after "result" (and before Thanos's "analysis"). */
+void api_query_stats(struct jsonw *w, const struct api_query_stats *st);
+/* api_write_query_result() with a "stats" object when st is not NULL. */
+int api_write_query_result_stats(struct tc_buf *b,
+                                 const struct promql_result *r,
+                                 unsigned data_flags,
+                                 const struct api_query_stats *st,
+                                 const char *const *extra, size_t nextra,
+                                 size_t warn_limit);
+
 /*
  * The errorType for a failed query evaluation, as Thanos's query handlers
  * map engine errors: parse errors bad_data, cancellation canceled, timeouts

@@ -74,6 +74,12 @@ struct qmerge;
 /* sets and replica_labels are borrowed for the life of the merge. */
 struct qmerge *qmerge_new(struct qseries_set *const *sets, size_t nsets,
                           const char *const *replica_labels, size_t nrep);
+/*
+ * Declares that input i already comes without the replica labels and
+ * sorted (its store honoured without_replica_labels), so it is streamed
+ * instead of read whole. Call before the first qmerge_next().
+ */
+void qmerge_input_stripped(struct qmerge *m, size_t i);
 /* 1 with *out, 0 at the end, or the first input error. */
 int qmerge_next(struct qmerge *m, const struct qmerged **out /* OUT */);
 void qmerge_free(struct qmerge *m);

@@ -63,6 +63,12 @@ typedef int query_check_selector_fn(void *ctx, const char *selector,
 /* A query_check_selector_fn over the PromQL parser (src/query/selector.c);
  * ctx is unused. */
 int query_check_selector(void *ctx, const char *selector, int *has_nonempty);
+/* The matchers of a selector (as query_check_selector() accepts it),
+ * appended to out (initialised to {0} by the caller, freed with
+ * matchers_release()): what a StoreAPI request for match[] or a
+ * storeMatch[] filter needs. TC_EPARSE as query_check_selector(). */
+struct matchers;
+int query_selector_matchers(const char *selector, struct matchers *out);
 
 enum query_engine {
   QUERY_ENGINE_PROMETHEUS,
@@ -142,6 +148,17 @@ int query_parse_label_values(const struct qparams *p,
 
 void query_opts_release(struct query_opts *o);
 void query_meta_req_release(struct query_meta_req *r);
+
+/*
+ * The engine's lookback delta for a query, as Thanos's
+ * LookbackDeltaFactory picks it: lookback_ms is --query.lookback-delta
+ * (0 means Prometheus's 5m), dynamic is --query.dynamic-lookback-delta.
+ * With dynamic lookback a max_source_resolution above the raw level (or
+ * above the 5m level) raises the lookback to at least 5m (1h). A request's
+ * own lookback_delta parameter, when > 0, replaces this value.
+ */
+int64_t query_lookback_delta(int64_t lookback_ms, int dynamic,
+                             int64_t max_source_resolution_ms);
 
 /* ---- the value parsers, exposed for reuse and tests ---- */
 

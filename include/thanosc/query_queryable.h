@@ -24,6 +24,9 @@
 struct query_fetch {
   struct qseries_set **sets; /* filled by fetch() */
   size_t nsets;
+  /* Optional, nsets entries: nonzero when that endpoint honoured
+   * without_replica_labels (its series come stripped and sorted). */
+  const unsigned char *stripped;
   /* Called once when the series set built from these sets is freed (or
    * right away if building it fails). May be NULL. */
   void (*release)(struct query_fetch *f);

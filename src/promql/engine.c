@@ -1211,38 +1211,83 @@ out:
 
 /* ---- aggregation -------------------------------------------------------- */
 
-static int topk_cmp_desc(double a, double b) {
-  /* NaN is the smallest for topk */
-  if (isnan(a))
-    return isnan(b) ? 0 : 1;
-  if (isnan(b))
-    return -1;
-  return a > b ? -1 : a < b;
-}
-
-struct ksort {
-  const double *v;
+/*
+ * topk/bottomk selection exactly as Prometheus does it, ties included: a
+ * heap of k (Go's container/heap) over the input in order, the root being
+ * the element to replace (the smallest for topk, the largest for bottomk,
+ * NaN first). ix/v hold n series indices and values; on return the first
+ * `take` entries of ix are the selected series.
+ */
+struct kheap {
+  size_t *ix;
+  double *v;
   bool bottom;
 };
 
-static int kidx_cmp(const void *pa, const void *pb, void *arg) {
-  const struct ksort *k = arg;
-  size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-  double x = k->v[a], y = k->v[b];
-  int r;
-  if (k->bottom) {
-    if (isnan(x))
-      r = isnan(y) ? 0 : 1;
-    else if (isnan(y))
-      r = -1;
-    else
-      r = x < y ? -1 : x > y;
-  } else {
-    r = topk_cmp_desc(x, y);
+static bool kh_less(const struct kheap *h, size_t i, size_t j) {
+  double a = h->v[i], b = h->v[j];
+  if (isnan(a))
+    return true;
+  return h->bottom ? a > b : a < b;
+}
+
+static void kh_swap(struct kheap *h, size_t i, size_t j) {
+  size_t ti = h->ix[i];
+  double tv = h->v[i];
+  h->ix[i] = h->ix[j];
+  h->v[i] = h->v[j];
+  h->ix[j] = ti;
+  h->v[j] = tv;
+}
+
+static void kh_up(struct kheap *h, size_t j) {
+  while (j > 0) {
+    size_t i = (j - 1) / 2;
+    if (!kh_less(h, j, i))
+      break;
+    kh_swap(h, i, j);
+    j = i;
   }
-  if (r)
-    return r;
-  return a < b ? -1 : a > b;
+}
+
+static bool kh_down(struct kheap *h, size_t i0, size_t n) {
+  size_t i = i0;
+  for (;;) {
+    size_t j1 = 2 * i + 1, j;
+    if (j1 >= n)
+      break;
+    j = j1;
+    if (j1 + 1 < n && kh_less(h, j1 + 1, j1))
+      j = j1 + 1;
+    if (!kh_less(h, j, i))
+      break;
+    kh_swap(h, i, j);
+    i = j;
+  }
+  return i > i0;
+}
+
+static size_t khheap_select(size_t *ix, double *v, size_t n, size_t k,
+                            bool bottom) {
+  struct kheap h = {ix, v, bottom};
+  size_t hn = 0;
+  for (size_t j = 0; j < n; j++) {
+    double x = v[j];
+    size_t xi = ix[j];
+    if (hn < k) {
+      ix[hn] = xi;
+      v[hn] = x;
+      kh_up(&h, hn++);
+      continue;
+    }
+    if ((bottom ? v[0] > x : v[0] < x) || (isnan(v[0]) && !isnan(x))) {
+      ix[0] = xi;
+      v[0] = x;
+      if (k > 1 && !kh_down(&h, 0, hn))
+        kh_up(&h, 0);
+    }
+  }
+  return hn;
 }
 
 static bool int64_ok(double v) {
@@ -1436,15 +1481,8 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
           if ((uint64_t)k < n)
             take = (size_t)k;
         }
-        if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK) {
-          struct ksort ks = {in.s ? NULL : NULL, op == PROMQL_AGG_BOTTOMK};
-          double *allv = xmalloc(in.n * sizeof(double));
-          for (size_t j = 0; j < n; j++)
-            allv[ix[j]] = v[j];
-          ks.v = allv;
-          qsort_r(ix, n, sizeof(size_t), kidx_cmp, &ks);
-          free(allv);
-        }
+        if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK)
+          take = khheap_select(ix, v, n, take, op == PROMQL_AGG_BOTTOMK);
         for (size_t j = 0; j < take; j++) {
           size_t k = ix[j];
           if (op == PROMQL_AGG_LIMIT_RATIO) {
@@ -1713,8 +1751,17 @@ static int eval_vec_vec(struct ev *ev, const struct promql_expr *e,
     for (size_t g = 0; g <= nsig; g++)
       matched_step[g] = SIZE_MAX;
     for (size_t i = 0; i < ev->nsteps && rc == 0; i++) {
+      bool any_many = false, any_one = false;
       if ((rc = ev_check(ev)) < 0)
         break;
+      /* as Prometheus: nothing (and no matching error) when a side is
+       * empty at this step */
+      for (size_t k = 0; k < many->n && !any_many; k++)
+        any_many = many->s[k].ok[i];
+      for (size_t k = 0; k < one->n && !any_one; k++)
+        any_one = one->s[k].ok[i];
+      if (!any_many || !any_one)
+        continue;
       for (size_t k = 0; k < one->n; k++) {
         if (!one->s[k].ok[i])
           continue;

@@ -27,6 +27,7 @@ struct promql_memstore {
   struct mem_series *s;
   size_t n, cap;
   struct promql__map idx; /* label key -> series index */
+  size_t last;            /* series of the previous add (bulk loads) */
   size_t samples;
 };
 
@@ -177,18 +178,23 @@ void promql_memstore_add(struct promql_memstore *ms,
   bool found;
   size_t *slot;
   struct mem_series *s;
-  tc_buf_init(&key, 0);
-  promql__labels_key(&key, labels, NULL, 0, false, false);
-  slot = promql__map_put(&ms->idx, key.data ? key.data : "", key.len, ms->n,
-                         &found);
-  tc_buf_release(&key);
-  if (!found) {
-    TC_GROW(ms->s, ms->cap, ms->n + 1);
-    memset(&ms->s[ms->n], 0, sizeof(ms->s[0]));
-    labels_copy(&ms->s[ms->n].labels, labels);
-    ms->n++;
+  if (ms->last < ms->n && labels_equal(&ms->s[ms->last].labels, labels)) {
+    s = &ms->s[ms->last];
+  } else {
+    tc_buf_init(&key, 0);
+    promql__labels_key(&key, labels, NULL, 0, false, false);
+    slot = promql__map_put(&ms->idx, key.data ? key.data : "", key.len, ms->n,
+                           &found);
+    tc_buf_release(&key);
+    if (!found) {
+      TC_GROW(ms->s, ms->cap, ms->n + 1);
+      memset(&ms->s[ms->n], 0, sizeof(ms->s[0]));
+      labels_copy(&ms->s[ms->n].labels, labels);
+      ms->n++;
+    }
+    ms->last = *slot;
+    s = &ms->s[*slot];
   }
-  s = &ms->s[*slot];
   /* keep time order: a later load may overwrite or insert */
   size_t pos = s->n;
   while (pos > 0 && s->t[pos - 1] > t)

@@ -1581,9 +1581,16 @@ static struct promql_expr *parse_expr(struct parser *p, int minprec) {
              "set operator \"%s\" not allowed in binary scalar expression",
              promql_op_name(op));
       if (e->has_matching &&
-          (lt != PROMQL_TYPE_VECTOR || rt != PROMQL_TYPE_VECTOR))
-        terr(p, e->pos_start,
-             "vector matching only allowed between instant vectors");
+          (lt != PROMQL_TYPE_VECTOR || rt != PROMQL_TYPE_VECTOR)) {
+        /* as Prometheus: an error only with matching labels; otherwise
+         * the matching clause is dropped */
+        if (e->nmatch_labels)
+          terr(p, e->pos_start,
+               "vector matching only allowed between instant vectors");
+        e->has_matching = false;
+        e->on = false;
+        e->card = PROMQL_CARD_ONE_TO_ONE;
+      }
       if (lt == PROMQL_TYPE_VECTOR && rt == PROMQL_TYPE_VECTOR)
         e->has_matching = true;
       if (is_setop(op)) {

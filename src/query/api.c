@@ -348,9 +348,44 @@ static const char *result_type_name(int type) {
   return NULL;
 }
 
+void api_query_stats(struct jsonw *w, const struct api_query_stats *st) {
+  static const char *const names[] = {
+      "evalTotalTime", "resultSortTime", "queryPreparationTime",
+      "innerEvalTime", "execQueueTime",  "execTotalTime"};
+  const double v[] = {st->eval_total,  st->result_sort, st->query_preparation,
+                      st->inner_eval, st->exec_queue,  st->exec_total};
+  jsonw_key(w, "stats");
+  jsonw_obj_begin(w);
+  jsonw_key(w, "timings");
+  jsonw_obj_begin(w);
+  for (size_t i = 0; i < 6; i++) {
+    jsonw_key(w, names[i]);
+    jsonw_float(w, v[i]);
+  }
+  jsonw_obj_end(w);
+  jsonw_key(w, "samples");
+  jsonw_obj_begin(w);
+  jsonw_key(w, "totalQueryableSamples");
+  jsonw_int(w, st->total_queryable_samples);
+  jsonw_key(w, "peakSamples");
+  jsonw_int(w, st->peak_samples);
+  jsonw_obj_end(w);
+  jsonw_obj_end(w);
+}
+
 int api_write_query_result(struct tc_buf *b, const struct promql_result *r,
                            unsigned data_flags, const char *const *extra,
                            size_t nextra, size_t warn_limit) {
+  return api_write_query_result_stats(b, r, data_flags, NULL, extra, nextra,
+                                      warn_limit);
+}
+
+int api_write_query_result_stats(struct tc_buf *b,
+                                 const struct promql_result *r,
+                                 unsigned data_flags,
+                                 const struct api_query_stats *st,
+                                 const char *const *extra, size_t nextra,
+                                 size_t warn_limit) {
   const char *type = result_type_name(r->type);
   if (!type)
     return tc_error(TC_EINVAL, "query result of type %d", (int)r->type);
@@ -403,6 +438,8 @@ int api_write_query_result(struct tc_buf *b, const struct promql_result *r,
     jsonw_arr_end(&w);
     break;
   }
+  if (st)
+    api_query_stats(&w, st);
   api_query_data_end(&w, data_flags);
   size_t nwarn = r->nwarnings + nextra;
   const char **warn = calloc(nwarn ? nwarn : 1, sizeof(*warn));

@@ -606,11 +606,18 @@ void jsonw_ts_ms(struct jsonw *w, int64_t t) {
 }
 
 void jsonw_ts_float(struct jsonw *w, int64_t t) {
+  jsonw_float(w, (double)t / 1000);
+}
+
+void jsonw_float(struct jsonw *w, double x) {
   /* encoding/json: 'f' unless 0 < |x| < 1e-6 or |x| >= 1e21, then 'e'
    * with the exponent's leading zero dropped (e-07 -> e-7). */
   char tmp[JSON_FLOAT_MAX];
-  double x = (double)t / 1000;
   double a = fabs(x);
+  if (isnan(x) || isinf(x)) {
+    jsonw_null(w);
+    return;
+  }
   size_t n;
   if (a != 0 && (a < 1e-6 || a >= 1e21)) {
     n = json_format_float(tmp, x, 'e');

@@ -1,22 +1,14 @@
 /*
- * labels.c - the querier's minimal label-set helpers over struct label
- * arrays (include/thanosc/query.h), until labels.h from the tsdb branch
- * is on main.
+ * labels.c - label arrays as the querier passes them around (a borrowed
+ * struct label array and its length, include/thanosc/query.h), compared
+ * through labels.h's Prometheus-compatible labels_compare().
  */
 #include "thanosc/query.h"
 
-#include <string.h>
-
 int qlabels_compare(const struct label *a, size_t na, const struct label *b,
                     size_t nb) {
-  size_t n = na < nb ? na : nb;
-  for (size_t i = 0; i < n; i++) {
-    int c = strcmp(a[i].name, b[i].name);
-    if (c)
-      return c;
-    c = strcmp(a[i].value, b[i].value);
-    if (c)
-      return c;
-  }
-  return (na > nb) - (na < nb);
+  /* Views only: labels_compare() reads, never frees. */
+  const struct labels la = {(struct label *)a, na, na, LABELS_BORROWED};
+  const struct labels lb = {(struct label *)b, nb, nb, LABELS_BORROWED};
+  return labels_compare(&la, &lb);
 }

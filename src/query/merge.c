@@ -229,6 +229,11 @@ struct qmerge *qmerge_new(struct qseries_set *const *sets, size_t nsets,
   return m;
 }
 
+void qmerge_input_stripped(struct qmerge *m, size_t i) {
+  if (i < m->ncur && !m->started)
+    m->cur[i].eager = 0;
+}
+
 static int merge_start(struct qmerge *m) {
   for (size_t i = 0; i < m->ncur; i++) {
     struct cursor *c = &m->cur[i];

@@ -634,6 +634,27 @@ static int parse_query_opts(const struct qparams *p,
   return 0;
 }
 
+int64_t query_lookback_delta(int64_t lookback_ms, int dynamic,
+                             int64_t max_source_resolution_ms) {
+  /* raw, 5m and 1h downsampling levels */
+  static const int64_t res[] = {0, 5 * 60 * 1000, 60 * 60 * 1000};
+  int64_t lds[3];
+  size_t n = dynamic ? 3 : 1;
+  int64_t ld = lookback_ms > 0 ? lookback_ms : 5 * 60 * 1000;
+  int64_t cur = ld;
+  for (size_t i = 0; i < n; i++) {
+    if (ld < res[i])
+      cur = res[i];
+    lds[i] = cur;
+  }
+  for (size_t i = n - 1; i >= 1; i--) {
+    int64_t left = TC_MAX(res[i - 1], ld);
+    if (left < max_source_resolution_ms)
+      return lds[i];
+  }
+  return lds[0];
+}
+
 void query_opts_release(struct query_opts *o) {
   free(o->replica_labels.v);
   free(o->store_matchers.v);

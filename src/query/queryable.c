@@ -53,6 +53,9 @@ static int qq_select(struct promql_queryable *pq,
   if (rc)
     return rc;
   struct qmerge *m = qmerge_new(f.sets, f.nsets, rep->v, rep->n);
+  for (size_t i = 0; f.stripped && i < f.nsets; i++)
+    if (f.stripped[i])
+      qmerge_input_stripped(m, i);
   struct qselect_opts o = {
       .dedup = dedup,
       .algo = q->algo,

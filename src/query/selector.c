@@ -252,10 +252,11 @@ static char *rewrite_keyword_metric(const char *s) {
   return tc_buf_detach(&b, NULL);
 }
 
-int query_check_selector(void *ctx, const char *selector, int *has_nonempty) {
+/* Parses selector; appends its matchers to out unless out is NULL. */
+static int parse_selector(const char *selector, struct matchers *out,
+                          int *has_nonempty) {
   struct promql_expr *e = NULL;
   char *msg = NULL;
-  (void)ctx;
   *has_nonempty = 0;
   int rc = promql_parse(selector, NULL, &e, &msg);
   if (rc) {
@@ -273,11 +274,13 @@ int query_check_selector(void *ctx, const char *selector, int *has_nonempty) {
   }
   if (rc && msg && strstr(msg, "must contain at least one non-empty matcher")) {
     /* The query parser refuses {a=""}; a metric selector is fine with it
-     * and the API reports the missing non-empty matcher itself. */
+     * and the API reports the missing non-empty matcher itself. Such a
+     * selector has only empty-matching matchers, which the small
+     * selector parser of labels.h reads. */
     free(msg);
-    if (!*selector_end(selector))
-      return 0;
-    return unexpected_token(selector);
+    if (*selector_end(selector))
+      return unexpected_token(selector);
+    return out ? selector_parse(selector, out) : 0;
   }
   if (rc) {
     rc = tc_error(TC_EPARSE, "%s", msg ? msg : "parse error");
@@ -285,14 +288,28 @@ int query_check_selector(void *ctx, const char *selector, int *has_nonempty) {
     return rc;
   }
   free(msg);
-  if (e->kind == PROMQL_VECTOR_SEL && e->offset_ms == 0 &&
-      e->at == PROMQL_AT_NONE) {
-    for (size_t i = 0; i < e->nmatchers; i++)
-      if (!matcher_matches_str(&e->matchers[i], ""))
-        *has_nonempty = 1;
+  if (e->kind != PROMQL_VECTOR_SEL || e->offset_ms != 0 ||
+      e->at != PROMQL_AT_NONE) {
     promql_expr_free(e);
-    return 0;
+    return unexpected_token(selector);
+  }
+  for (size_t i = 0; i < e->nmatchers && !rc; i++) {
+    const struct matcher *m = &e->matchers[i];
+    if (!matcher_matches_str(m, ""))
+      *has_nonempty = 1;
+    if (out)
+      rc = matchers_add(out, m->type, m->name, m->value);
   }
   promql_expr_free(e);
-  return unexpected_token(selector);
+  return rc;
+}
+
+int query_check_selector(void *ctx, const char *selector, int *has_nonempty) {
+  (void)ctx;
+  return parse_selector(selector, NULL, has_nonempty);
+}
+
+int query_selector_matchers(const char *selector, struct matchers *out) {
+  int nonempty;
+  return parse_selector(selector, out, &nonempty);
 }

@@ -140,6 +140,10 @@ TEST(grpc_unary_and_stream) {
                                  "\"LabelNames\",grpc_service=\"thanos.Store\","
                                  "grpc_type=\"unary\"} 1"));
   ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handling_seconds_bucket{"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_sent_total{grpc_method="
+                                 "\"Series\",grpc_service=\"thanos.Store\","
+                                 "grpc_type=\"server_stream\"} 20000"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_received_total{"));
   tc_buf_release(&m);
   fixture_stop(&f);
 }
@@ -387,5 +391,79 @@ TEST(grpc_client_keepalive) {
   wait_done(&f, &p);
   ASSERT_EQ(p.code, GRPC_OK);
   ASSERT_EQ(p.msgs, 50000);
+  fixture_stop(&f);
+}
+
+TEST(grpc_client_reconnects_after_backoff) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  int port = grpc_server_port(f.srv);
+  /* The server goes away: the call fails, the client backs off. */
+  int done = 0;
+  grpc_server_stop(f.srv, stopped, &done);
+  while (!done)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  grpc_server_free(f.srv);
+  struct result a = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &a);
+  wait_done(&f, &a);
+  ASSERT_EQ(a.code, GRPC_UNAVAILABLE);
+  /* It comes back on the same port; after the backoff calls work again. */
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  struct grpc_server_opts so = {.address = addr};
+  ASSERT_OK(
+      grpc_server_new(&f.loop, grpc_teststore_methods(&f.ts), &so, &f.srv));
+  uint64_t t0 = uv_now(&f.loop);
+  int ok = 0;
+  while (!ok && uv_now(&f.loop) - t0 < 5000) {
+    struct result r = {0};
+    call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &r);
+    wait_done(&f, &r);
+    ok = r.code == GRPC_OK && r.msgs == 10;
+    if (!ok) {
+      ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
+      uv_sleep(100);
+      uv_update_time(&f.loop);
+    }
+  }
+  ASSERT(ok);
+  fixture_stop(&f);
+}
+
+struct free_in_done {
+  struct grpc_client *cl;
+  int ndone;
+  int codes[2];
+};
+
+static void done_frees_client(struct grpc_client_call *k, int code,
+                              const char *msg, void *data) {
+  struct free_in_done *x = data;
+  x->codes[x->ndone++] = code;
+  grpc_client_free(x->cl); /* the first one frees; the second is a no-op */
+  ASSERT_EQ(
+      grpc_client_call_start(x->cl, "/x.Y/Z", "", 0, 0, NULL, NULL, NULL, NULL),
+      TC_ESTATE);
+}
+
+TEST(grpc_client_free_from_callback) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  struct free_in_done x = {.cl = f.cl};
+  struct grpc_client_call *a, *b;
+  Thanos__SeriesRequest *r = series_req("slow");
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &a));
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &b));
+  for (int i = 0; i < 20; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+  grpc_client_call_cancel(a);
+  while (x.ndone < 2)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  ASSERT_EQ(x.codes[0], GRPC_CANCELLED);
+  ASSERT_EQ(x.codes[1], GRPC_CANCELLED);
+  f.cl = NULL;
   fixture_stop(&f);
 }

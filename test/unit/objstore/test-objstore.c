@@ -234,3 +234,31 @@ TEST(objstore_download_and_range_buf) {
   tc_buf_release(&b);
   objstore_close(os);
 }
+
+/* A backend that fills only some slots answers TC_ENOTSUP for the rest. */
+static int ro_open(struct objstore *os, struct objstore_cfg *cfg) {
+  (void)cfg;
+  os->bucket = xstrdup("ro");
+  return 0;
+}
+
+static const struct objstore_ops ro_ops = {
+    .name = "RO",
+    .instance_size = sizeof(struct objstore),
+    .open = ro_open,
+};
+
+TEST(objstore_missing_slots) {
+  struct objstore *os;
+  struct tc_buf b = TC_BUF_INIT;
+  struct objstore_attrs a;
+  ASSERT_OK(objstore_open_ops(&ro_ops, NULL, &os));
+  ASSERT_EQ(objstore_upload_buf(os, "a", "x", 1), TC_ENOTSUP);
+  ASSERT(strstr(tc_errmsg(TC_ENOTSUP), "RO"));
+  ASSERT_EQ(objstore_get_buf(os, "a", 0, &b), TC_ENOTSUP);
+  ASSERT_EQ(objstore_exists(os, "a"), TC_ENOTSUP);
+  ASSERT_EQ(objstore_attributes(os, "a", 0, &a), TC_ENOTSUP);
+  ASSERT_EQ(objstore_delete(os, "a"), TC_ENOTSUP);
+  ASSERT_EQ(objstore_iter(os, "", 0, NULL, NULL), TC_ENOTSUP);
+  objstore_close(os);
+}

@@ -513,3 +513,49 @@ TEST(api_histograms) {
                "\"2\"]]}]]}]");
   tc_buf_release(&out);
 }
+
+TEST(api_stats) {
+  /* the shape and number format Prometheus 3.5 printed for stats=1 */
+  struct api_query_stats st = {0.000282632, 0,        0.000090076,
+                               0.00011428,  2.747e-7, 1e21,
+                               3,           3};
+  struct promql_result r = {0};
+  r.type = PROMQL_TYPE_SCALAR;
+  r.t = 1000;
+  r.scalar = 1;
+  struct tc_buf b = TC_BUF_INIT;
+  ASSERT_OK(api_write_query_result_stats(&b, &r, API_DATA_ANALYSIS, &st, NULL,
+                                         0, 0));
+  ASSERT_STREQ(b.data,
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\","
+               "\"result\":[1,\"1\"],\"stats\":{\"timings\":{"
+               "\"evalTotalTime\":0.000282632,\"resultSortTime\":0,"
+               "\"queryPreparationTime\":0.000090076,\"innerEvalTime\":"
+               "0.00011428,\"execQueueTime\":2.747e-7,\"execTotalTime\":"
+               "1e+21},\"samples\":{\"totalQueryableSamples\":3,"
+               "\"peakSamples\":3}},\"analysis\":{}}}");
+  tc_buf_release(&b);
+}
+
+TEST(json_writer_drain) {
+  /* Draining the buffer between calls keeps the output whole. */
+  struct tc_buf b = TC_BUF_INIT, all = TC_BUF_INIT;
+  struct jsonw w;
+  jsonw_init(&w, &b);
+  jsonw_obj_begin(&w);
+  jsonw_key(&w, "a");
+  tc_buf_add(&all, b.data, b.len);
+  tc_buf_reset(&b);
+  jsonw_arr_begin(&w);
+  jsonw_int(&w, 1);
+  tc_buf_add(&all, b.data, b.len);
+  tc_buf_reset(&b);
+  jsonw_int(&w, 2);
+  jsonw_arr_end(&w);
+  jsonw_obj_end(&w);
+  ASSERT_OK(jsonw_finish(&w));
+  tc_buf_add(&all, b.data, b.len);
+  ASSERT_STREQ(all.data, "{\"a\":[1,2]}");
+  tc_buf_release(&b);
+  tc_buf_release(&all);
+}

@@ -103,6 +103,27 @@ TEST(merge_replica_labels) {
                          "{a=2}:1:[0-100] ");
   tc_buf_release(&out);
 
+  /* An input that already comes stripped is streamed as it is. */
+  static const struct label s1l[] = {{"a", "1"}, {"z", "1"}};
+  static const struct label s2l[] = {{"a", "1"}, {"z", "9"}};
+  const struct qseries pre[] = {{s1l, 2, c2, 1}, {s2l, 2, c2, 1}};
+  struct qseries_array_set p;
+  qseries_array_set_init(&a, s1, 2);
+  qseries_array_set_init(&p, pre, 2);
+  struct qseries_set *mixed[] = {&a.base, &p.base};
+  struct qmerge *mm = qmerge_new(mixed, 2, rep, 1);
+  qmerge_input_stripped(mm, 1);
+  qmerge_input_stripped(mm, 7); /* out of range: ignored */
+  const struct qmerged *ms;
+  tc_buf_init(&out, 0);
+  while (qmerge_next(mm, &ms) == 1)
+    describe(&out, ms);
+  qmerge_free(mm);
+  ASSERT_STREQ(out.data, "{a=1,z=1}:2:[0-100 50-150] "
+                         "{a=1,z=9}:2:[0-100 50-150] ");
+  ASSERT_EQ(p.i, 2);
+  tc_buf_release(&out);
+
   /* Replicas within one input collapse too. */
   const struct qseries s3[] = {{a2, 3, c0, 1}, {b1, 3, c1, 1}};
   qseries_array_set_init(&a, s3, 2);

@@ -435,3 +435,28 @@ TEST(params_go_quote) {
   ASSERT_STREQ(b.data, "\"a\\x01\\x7f\xc3\xa9\\u0085\\u2028\\t\"");
   tc_buf_release(&b);
 }
+
+TEST(params_lookback_delta) {
+  static const struct {
+    int64_t ld;
+    int dynamic;
+    int64_t msr, want;
+  } c[] = {
+      {0, 1, 0, 300000},           /* default 5m, raw */
+      {0, 1, 300000, 300000},      /* 5m level: not above max(5m, 5m) */
+      {0, 1, 300001, 3600000},     /* above 5m: the 1h level's lookback */
+      {0, 1, 60000, 300000},       /* auto resolution of a 5m step */
+      {60000, 1, 0, 60000},        /* 1m flag, raw */
+      {60000, 1, 120000, 300000},  /* above the 1m flag: 5m */
+      {60000, 1, 3600001, 3600000},
+      {60000, 0, 3600001, 60000},  /* not dynamic: always the flag */
+      {7200000, 1, 3600001, 7200000},
+      {7200000, 1, 7200001, 7200000},
+  };
+  for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+    int64_t got = query_lookback_delta(c[i].ld, c[i].dynamic, c[i].msr);
+    if (got != c[i].want)
+      TEST_FAIL_("case %zu: %lld, want %lld", i, (long long)got,
+                 (long long)c[i].want);
+  }
+}

@@ -70,6 +70,8 @@ static int fake_fetch(void *ctx, const struct promql_select_hints *h,
   }
   out->sets = s->sets;
   out->nsets = 2;
+  static const unsigned char stripped[] = {0, 0};
+  out->stripped = stripped;
   out->release = fetch_release;
   out->data = s;
   return 0;

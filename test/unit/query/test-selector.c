@@ -4,6 +4,7 @@
  * /api/v1/series?match[]=...).
  */
 #include "test.h"
+#include "thanosc/labels.h"
 #include "thanosc/query_params.h"
 
 TEST(selector_check) {
@@ -85,4 +86,32 @@ TEST(selector_in_series_params) {
   ASSERT_OK(query_parse_labels(&p2, &d, &m));
   ASSERT_EQ(m.store_matchers.n, 1);
   query_meta_req_release(&m);
+}
+
+TEST(selector_matchers) {
+  struct matchers ms = {0};
+  ASSERT_OK(query_selector_matchers("up{job=~\"a|b\",x!=\"\"}", &ms));
+  ASSERT_EQ(ms.n, 3);
+  ASSERT_STREQ(ms.v[0].name, "__name__");
+  ASSERT_STREQ(ms.v[0].value, "up");
+  ASSERT_EQ(ms.v[1].type, MATCH_RE);
+  ASSERT_STREQ(ms.v[1].name, "job");
+  ASSERT_TRUE(matcher_matches_str(&ms.v[1], "b"));
+  ASSERT_EQ(ms.v[2].type, MATCH_NEQ);
+  matchers_release(&ms);
+
+  ASSERT_OK(query_selector_matchers("sum", &ms));
+  ASSERT_EQ(ms.n, 1);
+  ASSERT_STREQ(ms.v[0].value, "sum");
+  matchers_release(&ms);
+
+  ASSERT_OK(query_selector_matchers("{a=\"\"}", &ms));
+  ASSERT_EQ(ms.n, 1);
+  ASSERT_STREQ(ms.v[0].name, "a");
+  ASSERT_STREQ(ms.v[0].value, "");
+  matchers_release(&ms);
+
+  ASSERT_EQ(query_selector_matchers("up + 1", &ms), TC_EPARSE);
+  ASSERT_STREQ(tc_errmsg(TC_EPARSE), "1:4: parse error: unexpected <op:+>");
+  matchers_release(&ms);
 }
