@@ -14,8 +14,9 @@
  *     without_replica_labels);
  *   - series with identical label sets (HA replicas after replica-label
  *     removal, or the same series from a sidecar and a store gateway) are
- *     joined: their chunks are pooled, byte-identical chunks kept once,
- *     and the rest sorted by (min time, max time).
+ *     joined: their chunks are pooled, byte-identical chunks kept once
+ *     (compared on the first present part in Thanos's order raw, count,
+ *     max, min, sum, counter), and the rest sorted by (min, max) time.
  *
  * qmerge_overlap_split() then splits a joined chunk list into groups of
  * non-overlapping chunks ("replicas"), the input of the penalty dedup
@@ -34,12 +35,35 @@
 
 #include "thanosc/query.h"
 
-/* One chunk as received (storepb.AggrChunk raw part); bytes borrowed. */
+/* The aggregate parts of a downsampled chunk, indexed as storepb.Aggr
+ * minus one (COUNT=1 .. COUNTER=5). */
+enum qaggr {
+  QAGGR_COUNT,
+  QAGGR_SUM,
+  QAGGR_MIN,
+  QAGGR_MAX,
+  QAGGR_COUNTER,
+  QAGGR_N,
+};
+
+/* One part of an aggregate chunk; absent when data is NULL. */
+struct qchunk_part {
+  int encoding; /* storepb Chunk.Encoding */
+  const uint8_t *data;
+  size_t len;
+};
+
+/*
+ * One chunk as received (storepb.AggrChunk); bytes borrowed. The raw part
+ * is (encoding, data, len), absent when data is NULL; aggr, when not NULL,
+ * points to QAGGR_N parts of a downsampled chunk.
+ */
 struct qchunk {
   int64_t min_time, max_time;
   int encoding;        /* storepb Chunk.Encoding: XOR = 0 */
   const uint8_t *data; /* borrowed */
   size_t len;
+  const struct qchunk_part *aggr; /* NULL for raw-only chunks */
 };
 
 /* One series from one endpoint. */

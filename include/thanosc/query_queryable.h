@@ -55,6 +55,7 @@ struct query_queryable {
   qchunk_iter_fn *chunk_iter;  /* NULL: qselect_xor_iter */
   qchunk_iter_free_fn *chunk_iter_free;
   void *chunk_ctx;
+  int raw_counters;            /* see struct qselect_opts */
 };
 
 /* Sets base.ops; fill the other fields before use. */

@@ -14,6 +14,13 @@
  *              chunks overlap, samples not after the last returned one are
  *              skipped (Thanos chunkSeriesIterator), limited to [mint, maxt].
  *
+ * Which part of a (downsampled) chunk is read follows the hint's function
+ * (qselect_aggrs_from_func): one aggregate, falling back to the raw part;
+ * sum/count averages unless a raw part exists; and for counter functions
+ * the counter aggregate (or raw) through Thanos's counter-reset iterator,
+ * which also runs on raw data, hiding resets (Thanos issue 3644: resets()
+ * through a Thanos querier counts none) and dropping NaN samples.
+ *
  * Chunk decoding belongs to the TSDB code, so it comes in as a callback
  * (qchunk_iter_fn): given a received chunk, return an iterator over its
  * samples. The returned iterators are released with qchunk_iter_free_fn.
@@ -43,6 +50,11 @@ struct qselect_opts {
   qchunk_iter_fn *chunk_iter;
   qchunk_iter_free_fn *chunk_iter_free;
   void *chunk_ctx;
+  /* Nonzero: raw chunks under counter functions are read as they are, not
+   * through the counter-reset iterator (resets() then counts resets as
+   * Prometheus does, unlike Thanos). Downsampled counter parts always go
+   * through it. */
+  int raw_counters;
 };
 
 /*
@@ -55,6 +67,16 @@ struct qselect_opts {
 #define QCHUNK_STOREPB_FLOAT_HISTOGRAM 2
 struct promql_iter *qselect_xor_iter(void *ctx, const struct qchunk *c);
 void qselect_xor_iter_free(void *ctx, struct promql_iter *it);
+
+/*
+ * The storepb.Aggr values (COUNT=1, SUM=2, MIN=3, MAX=4, COUNTER=5) Thanos
+ * reads for a selection under the hint's function (aggrsFromFunc): min*,
+ * max*, count*, sum_* one aggregate; rate, increase, irate, resets the
+ * counter; otherwise count and sum (an average). Fills aggrs, returns 1
+ * or 2. Use them for the Series request's aggregates field; the select set
+ * reads the chunks' parts the same way.
+ */
+size_t qselect_aggrs_from_func(const char *func, int aggrs[2]);
 
 /* m is owned by the result; o is copied. */
 struct promql_series_set *qselect_set_new(struct qmerge *m,

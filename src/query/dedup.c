@@ -252,7 +252,10 @@ static enum promql_sample_type pen_next(struct promql_iter *it) {
 
 static enum promql_sample_type pen_seek(struct promql_iter *it, int64_t t) {
   struct pen_node *d = (struct pen_node *)it;
-  /* Not the inputs' seek: iterate with next so no gap is missed. */
+  /* Not the inputs' seek: iterate with next so no gap is missed. One
+   * deliberate difference from Thanos: when the side in use has no sample
+   * at all (an empty first replica before any next()), Thanos reads a
+   * stale timestamp from it; here next() picks the other side first. */
   for (;;) {
     enum promql_sample_type cur = d->use_a ? d->aval : d->bval;
     if (cur != PROMQL_SAMPLE_NONE) {

@@ -249,17 +249,34 @@ static int merge_start(struct qmerge *m) {
   return 0;
 }
 
+/* The part Thanos identifies a chunk by: the first present one of raw,
+ * count, max, min, sum, counter. */
+static struct qchunk_part identity(const struct qchunk *c) {
+  static const enum qaggr order[] = {QAGGR_COUNT, QAGGR_MAX, QAGGR_MIN,
+                                     QAGGR_SUM, QAGGR_COUNTER};
+  struct qchunk_part p = {c->encoding, c->data, c->len};
+  if (p.data || !c->aggr)
+    return p;
+  for (size_t i = 0; i < TC_ARRAY_SIZE(order); i++)
+    if (c->aggr[order[i]].data)
+      return c->aggr[order[i]];
+  return p;
+}
+
 static int chunk_cmp(const void *pa, const void *pb) {
   const struct qchunk *a = pa, *b = pb;
   if (a->min_time != b->min_time)
     return a->min_time < b->min_time ? -1 : 1;
   if (a->max_time != b->max_time)
     return a->max_time < b->max_time ? -1 : 1;
-  if (a->encoding != b->encoding)
-    return a->encoding < b->encoding ? -1 : 1;
-  if (a->len != b->len)
-    return a->len < b->len ? -1 : 1;
-  return a->len ? memcmp(a->data, b->data, a->len) : 0;
+  struct qchunk_part x = identity(a), y = identity(b);
+  if (x.encoding != y.encoding)
+    return x.encoding < y.encoding ? -1 : 1;
+  if (x.len != y.len)
+    return x.len < y.len ? -1 : 1;
+  if ((x.data != NULL) != (y.data != NULL))
+    return x.data ? 1 : -1;
+  return x.len ? memcmp(x.data, y.data, x.len) : 0;
 }
 
 static void add_chunks(struct qmerge *m, const struct qseries *s) {

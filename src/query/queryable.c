@@ -66,6 +66,7 @@ static int qq_select(struct promql_queryable *pq,
       .chunk_iter_free =
           q->chunk_iter ? q->chunk_iter_free : qselect_xor_iter_free,
       .chunk_ctx = q->chunk_ctx,
+      .raw_counters = q->raw_counters,
   };
   struct fetched_set *s = xcalloc(1, sizeof(*s));
   s->base.ops = &fetched_ops;

@@ -11,6 +11,7 @@
  */
 #include "thanosc/query_select.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,192 @@ static const struct promql_iter_ops bounded_ops = {.next = bounded_next,
                                                    .at = bounded_at,
                                                    .err = bounded_err};
 
+/* ---- downsampled data: counter resets and averages ---- */
+
+/*
+ * Thanos's ApplyCounterResetsSeriesIterator: over a group's chunks, a
+ * running counter total that hides resets (a drop adds the new value), NaN
+ * samples (staleness markers) skipped, and a sample repeating the previous
+ * timestamp taken as the true last raw value of a downsampled chunk.
+ * Used for rate, increase, irate and resets, on raw data too (which is why
+ * resets() finds none through a Thanos querier).
+ */
+struct counter_iter {
+  struct promql_iter base;
+  struct promql_iter **chunks; /* borrowed from the set */
+  size_t n, i;
+  size_t total;
+  int64_t last_t; /* 0 before the first sample, as in Thanos */
+  double last_v, total_v;
+  enum promql_sample_type last_type;
+  int err;
+};
+
+static enum promql_sample_type counter_seek(struct promql_iter *it,
+                                            int64_t x);
+
+static enum promql_sample_type counter_next(struct promql_iter *it) {
+  struct counter_iter *c = (struct counter_iter *)it;
+  for (;;) {
+    if (c->i >= c->n)
+      return PROMQL_SAMPLE_NONE;
+    struct promql_iter *ci = c->chunks[c->i];
+    c->last_type = ci->ops->next(ci);
+    if (c->last_type == PROMQL_SAMPLE_NONE) {
+      int rc = ci->ops->err(ci);
+      if (rc) {
+        c->err = rc;
+        c->i = c->n;
+        return PROMQL_SAMPLE_NONE;
+      }
+      c->i++;
+      /* chunks may overlap: never go back in time */
+      return counter_seek(it, c->last_t + 1);
+    }
+    int64_t t;
+    double v;
+    ci->ops->at(ci, &t, &v);
+    if (c->last_type != PROMQL_SAMPLE_FLOAT) {
+      c->last_t = t;
+      return c->last_type;
+    }
+    if (isnan(v))
+      continue;
+    if (c->total == 0) {
+      c->total++;
+      c->last_t = t;
+      c->last_v = v;
+      c->total_v = v;
+      return PROMQL_SAMPLE_FLOAT;
+    }
+    if (t > c->last_t) {
+      c->total_v += v >= c->last_v ? v - c->last_v : v;
+      c->last_t = t;
+      c->last_v = v;
+      c->total++;
+      return PROMQL_SAMPLE_FLOAT;
+    }
+    /* the true last value of the previous chunk */
+    if (t == c->last_t)
+      c->last_v = v;
+  }
+}
+
+static enum promql_sample_type counter_seek(struct promql_iter *it,
+                                            int64_t x) {
+  struct counter_iter *c = (struct counter_iter *)it;
+  /* next, not the chunks' seek, so no reset is missed */
+  for (;;) {
+    if (c->last_t >= x)
+      return c->last_type;
+    if (counter_next(it) == PROMQL_SAMPLE_NONE)
+      return PROMQL_SAMPLE_NONE;
+  }
+}
+
+static void counter_at(struct promql_iter *it, int64_t *t, double *v) {
+  struct counter_iter *c = (struct counter_iter *)it;
+  *t = c->last_t;
+  *v = c->total_v;
+}
+
+static int counter_err(struct promql_iter *it) {
+  return ((struct counter_iter *)it)->err;
+}
+
+static const struct promql_iter_ops counter_ops = {.next = counter_next,
+                                                   .seek = counter_seek,
+                                                   .at = counter_at,
+                                                   .err = counter_err};
+
+/* Thanos's AverageChunkIterator: sum / count of a downsampled chunk. */
+struct avg_iter {
+  struct promql_iter base;
+  struct promql_iter *cnt, *sum; /* borrowed from the set */
+  int64_t t;
+  double v;
+  int err;
+};
+
+static enum promql_sample_type avg_next(struct promql_iter *it) {
+  struct avg_iter *a = (struct avg_iter *)it;
+  enum promql_sample_type c = a->cnt->ops->next(a->cnt);
+  enum promql_sample_type s = a->sum->ops->next(a->sum);
+  if (c != s) {
+    a->err = tc_error(TC_ECORRUPT, "sum and count iterator not aligned");
+    return PROMQL_SAMPLE_NONE;
+  }
+  if (c == PROMQL_SAMPLE_NONE)
+    return c;
+  int64_t ct, st;
+  double cv, sv;
+  a->cnt->ops->at(a->cnt, &ct, &cv);
+  a->sum->ops->at(a->sum, &st, &sv);
+  if (ct != st) {
+    a->err = tc_error(TC_ECORRUPT, "sum and count timestamps not aligned");
+    return PROMQL_SAMPLE_NONE;
+  }
+  a->t = ct;
+  a->v = sv / cv;
+  return PROMQL_SAMPLE_FLOAT;
+}
+
+static enum promql_sample_type avg_seek(struct promql_iter *it, int64_t t) {
+  struct avg_iter *a = (struct avg_iter *)it;
+  (void)t;
+  a->err = tc_error(TC_ENOTSUP, "seek used, but not implemented");
+  return PROMQL_SAMPLE_NONE;
+}
+
+static void avg_at(struct promql_iter *it, int64_t *t, double *v) {
+  struct avg_iter *a = (struct avg_iter *)it;
+  *t = a->t;
+  *v = a->v;
+}
+
+static int avg_err(struct promql_iter *it) {
+  struct avg_iter *a = (struct avg_iter *)it;
+  int rc = a->cnt->ops->err(a->cnt);
+  if (!rc)
+    rc = a->sum->ops->err(a->sum);
+  return rc ? rc : a->err;
+}
+
+static const struct promql_iter_ops avg_ops = {
+    .next = avg_next, .seek = avg_seek, .at = avg_at, .err = avg_err};
+
+/* Which parts of the chunks a query reads (Thanos aggrsFromFunc). */
+enum read_mode {
+  READ_AVG,     /* count and sum: raw if present, else sum / count */
+  READ_ONE,     /* one aggregate (or raw) */
+  READ_COUNTER, /* the counter aggregate (or raw), resets applied */
+};
+
+static int has_prefix(const char *s, const char *p) {
+  return strncmp(s, p, strlen(p)) == 0;
+}
+
+size_t qselect_aggrs_from_func(const char *f, int aggrs[2]) {
+  if (!f)
+    f = "";
+  if (!strcmp(f, "min") || has_prefix(f, "min_"))
+    aggrs[0] = QAGGR_MIN + 1;
+  else if (!strcmp(f, "max") || has_prefix(f, "max_"))
+    aggrs[0] = QAGGR_MAX + 1;
+  else if (!strcmp(f, "count") || has_prefix(f, "count_"))
+    aggrs[0] = QAGGR_COUNT + 1;
+  else if (has_prefix(f, "sum_")) /* "sum" wants the samples themselves */
+    aggrs[0] = QAGGR_SUM + 1;
+  else if (qdedup_is_counter_func(f))
+    aggrs[0] = QAGGR_COUNTER + 1;
+  else {
+    aggrs[0] = QAGGR_COUNT + 1;
+    aggrs[1] = QAGGR_SUM + 1;
+    return 2;
+  }
+  return 1;
+}
+
 /* ---- the series set ---- */
 
 struct qselect_set {
@@ -198,13 +385,20 @@ struct qselect_set {
   struct qmerge *m; /* owned */
   struct qselect_opts o;
   int counter;
+  enum read_mode mode;
+  enum qaggr aggr; /* READ_ONE, READ_COUNTER */
   /* the current series, rebuilt by every next() */
   struct labels labels; /* strings borrowed from the merge */
-  struct promql_iter **chunk_its; /* decoded chunks, in group order */
+  struct promql_iter **chunk_its; /* one per chunk, in group order */
   size_t nchunk_its, cap_chunk_its;
+  struct promql_iter **decoded; /* from chunk_iter(), to chunk_iter_free() */
+  size_t ndecoded, cap_decoded;
+  struct avg_iter **avgs; /* owned */
+  size_t navgs, cap_avgs;
   size_t *group;
   size_t cap_group;
   struct chain_iter *chains;
+  struct counter_iter *counters;
   struct bounded_iter *bounds;
   struct promql_iter **reps;
   struct promql_iter *dedup;
@@ -214,16 +408,72 @@ static void set_clear(struct qselect_set *s) {
   labels_release(&s->labels);
   qdedup_iter_free(s->dedup);
   s->dedup = NULL;
-  for (size_t i = 0; i < s->nchunk_its; i++)
-    if (s->chunk_its[i] && s->o.chunk_iter_free)
-      s->o.chunk_iter_free(s->o.chunk_ctx, s->chunk_its[i]);
+  for (size_t i = 0; i < s->navgs; i++)
+    free(s->avgs[i]);
+  s->navgs = 0;
+  for (size_t i = 0; i < s->ndecoded; i++)
+    if (s->o.chunk_iter_free)
+      s->o.chunk_iter_free(s->o.chunk_ctx, s->decoded[i]);
+  s->ndecoded = 0;
   s->nchunk_its = 0;
   free(s->chains);
+  free(s->counters);
   free(s->bounds);
   free(s->reps);
   s->chains = NULL;
+  s->counters = NULL;
   s->bounds = NULL;
   s->reps = NULL;
+}
+
+/* Decodes one part of chunk c (NULL with a message when it fails). */
+static struct promql_iter *decode(struct qselect_set *s,
+                                  const struct qchunk *c,
+                                  const struct qchunk_part *p) {
+  struct qchunk view = {c->min_time, c->max_time, p->encoding, p->data,
+                        p->len, NULL};
+  struct promql_iter *it = s->o.chunk_iter(s->o.chunk_ctx, &view);
+  if (it) {
+    TC_GROW(s->decoded, s->cap_decoded, s->ndecoded + 1);
+    s->decoded[s->ndecoded++] = it;
+  }
+  return it;
+}
+
+/* The iterator for chunk c as the query reads it (getFirstIterator). */
+static struct promql_iter *chunk_iterator(struct qselect_set *s,
+                                          const struct qchunk *c) {
+  struct qchunk_part raw = {c->encoding, c->data, c->len};
+  if (s->mode != READ_AVG) {
+    const struct qchunk_part *p = &raw;
+    if (c->aggr && c->aggr[s->aggr].data)
+      p = &c->aggr[s->aggr];
+    if (!p->data) {
+      tc_error(TC_ECORRUPT, "no valid chunk found");
+      return NULL;
+    }
+    return decode(s, c, p);
+  }
+  if (raw.data || !c->aggr)
+    return raw.data ? decode(s, c, &raw)
+                    : (tc_error(TC_ECORRUPT, "no valid chunk found"), NULL);
+  const struct qchunk_part *cp = &c->aggr[QAGGR_COUNT];
+  const struct qchunk_part *sp = &c->aggr[QAGGR_SUM];
+  if (!cp->data || !sp->data) {
+    tc_error(TC_ECORRUPT, "no valid chunk found");
+    return NULL;
+  }
+  struct promql_iter *sum = decode(s, c, sp);
+  struct promql_iter *cnt = sum ? decode(s, c, cp) : NULL;
+  if (!cnt)
+    return NULL;
+  struct avg_iter *a = xcalloc(1, sizeof(*a));
+  a->base.ops = &avg_ops;
+  a->cnt = cnt;
+  a->sum = sum;
+  TC_GROW(s->avgs, s->cap_avgs, s->navgs + 1);
+  s->avgs[s->navgs++] = a;
+  return &a->base;
 }
 
 static int set_next(struct promql_series_set *ss,
@@ -259,7 +509,7 @@ static int set_next(struct promql_series_set *ss,
     for (size_t i = 0; i < n; i++) {
       if (s->group[i] != g)
         continue;
-      struct promql_iter *ci = s->o.chunk_iter(s->o.chunk_ctx, &ms->chunks[i]);
+      struct promql_iter *ci = chunk_iterator(s, &ms->chunks[i]);
       if (!ci) {
         free(start);
         return tc_error_wrap(TC_ECORRUPT, "decode chunk [%lld, %lld]",
@@ -271,17 +521,38 @@ static int set_next(struct promql_series_set *ss,
   }
   start[ng] = s->nchunk_its;
 
-  s->chains = xcalloc(ng, sizeof(*s->chains));
+  int counter_groups = s->mode == READ_COUNTER;
+  if (counter_groups && s->o.raw_counters) {
+    /* only downsampled data needs the counter-reset reading then */
+    counter_groups = 0;
+    for (size_t i = 0; i < n; i++)
+      if (ms->chunks[i].aggr)
+        counter_groups = 1;
+  }
+  if (counter_groups)
+    s->counters = xcalloc(ng, sizeof(*s->counters));
+  else
+    s->chains = xcalloc(ng, sizeof(*s->chains));
   s->bounds = xcalloc(ng, sizeof(*s->bounds));
   s->reps = xcalloc(ng, sizeof(*s->reps));
   for (size_t g = 0; g < ng; g++) {
-    struct chain_iter *c = &s->chains[g];
-    c->base.ops = &chain_ops;
-    c->chunks = s->chunk_its + start[g];
-    c->n = start[g + 1] - start[g];
+    struct promql_iter *group_it;
+    if (counter_groups) {
+      struct counter_iter *c = &s->counters[g];
+      c->base.ops = &counter_ops;
+      c->chunks = s->chunk_its + start[g];
+      c->n = start[g + 1] - start[g];
+      group_it = &c->base;
+    } else {
+      struct chain_iter *c = &s->chains[g];
+      c->base.ops = &chain_ops;
+      c->chunks = s->chunk_its + start[g];
+      c->n = start[g + 1] - start[g];
+      group_it = &c->base;
+    }
     struct bounded_iter *b = &s->bounds[g];
     b->base.ops = &bounded_ops;
-    b->it = &c->base;
+    b->it = group_it;
     b->mint = s->o.mint;
     b->maxt = s->o.maxt;
     s->reps[g] = &b->base;
@@ -305,6 +576,8 @@ static void set_free(struct promql_series_set *ss) {
   set_clear(s);
   qmerge_free(s->m);
   free(s->chunk_its);
+  free(s->decoded);
+  free(s->avgs);
   free(s->group);
   free(s);
 }
@@ -319,5 +592,12 @@ struct promql_series_set *qselect_set_new(struct qmerge *m,
   s->m = m;
   s->o = *o;
   s->counter = qdedup_is_counter_func(o->func);
+  int aggrs[2];
+  if (qselect_aggrs_from_func(o->func, aggrs) == 2) {
+    s->mode = READ_AVG;
+  } else {
+    s->aggr = (enum qaggr)(aggrs[0] - 1);
+    s->mode = s->aggr == QAGGR_COUNTER ? READ_COUNTER : READ_ONE;
+  }
   return &s->base;
 }

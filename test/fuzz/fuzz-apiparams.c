@@ -5,9 +5,11 @@
  * The input is split on '\n' into "key=value" pairs (a line without '='
  * is a key with an empty value); every endpoint parser runs over the same
  * pairs, and the value parsers and JSON string writers run over each raw
- * value. Nothing may crash, leak or read out of bounds, and every error
- * must come with a message.
+ * value. Nothing may crash, leak or read out of bounds, every error must
+ * come with a message, and the encoding/json-style string escaping must
+ * always give JSON that jansson accepts.
  */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!rc)
     query_meta_req_release(&qm);
 
+  /* The float formatter must round-trip any double, in every layout. */
+  for (size_t off = 0; off + 8 <= size && off < 64; off += 8) {
+    double f;
+    char out[JSON_FLOAT_MAX];
+    memcpy(&f, data + off, 8);
+    if (f != f || f - f != 0)
+      continue; /* NaN, Inf */
+    static const char fmts[] = {'f', 'e', 'g'};
+    for (size_t k = 0; k < 3; k++) {
+      json_format_float(out, f, fmts[k]);
+      if (strtod(out, NULL) != f)
+        abort();
+    }
+  }
+
   struct tc_buf b;
   tc_buf_init(&b, 1 << 20);
   for (size_t i = 0; i < n; i++) {
@@ -107,6 +124,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     jsonw_init(&w, &b);
     jsonw_arr_begin(&w);
     jsonw_str(&w, pairs[i].value, pairs[i].value_len);
+    jsonw_arr_end(&w);
+    if (jsonw_finish(&w))
+      abort();
+    json_error_t jerr;
+    json_t *doc = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &jerr);
+    if (!doc)
+      abort(); /* escaped output must always be valid JSON */
+    json_decref(doc);
+    tc_buf_reset(&b);
+    jsonw_init(&w, &b);
+    jsonw_arr_begin(&w);
     jsonw_str_plain(&w, pairs[i].value, pairs[i].value_len);
     if (!query_parse_go_float(pairs[i].value, pairs[i].value_len, &f)) {
       jsonw_sample_value(&w, f);

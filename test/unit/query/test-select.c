@@ -236,3 +236,95 @@ TEST(select_xor_chunks) {
   ASSERT_STREQ(tc_errmsg(TC_ENOTSUP),
                "chunk encoding 1 (HISTOGRAM) is not supported");
 }
+
+/* A set over one series from one store, read under func. */
+struct one_series {
+  struct qseries x;
+  struct qseries_array_set sa;
+  struct qseries_set *sets[1];
+};
+
+static struct promql_series_set *open_func(struct one_series *o1,
+                                           const struct qchunk *c, size_t nc,
+                                           const char *func) {
+  o1->x = (struct qseries){lj, 1, c, nc};
+  qseries_array_set_init(&o1->sa, &o1->x, 1);
+  o1->sets[0] = &o1->sa.base;
+  struct qselect_opts o = {.func = func,
+                           .mint = INT64_MIN,
+                           .maxt = INT64_MAX,
+                           .chunk_iter = fake_decode,
+                           .chunk_iter_free = fake_free};
+  return qselect_set_new(qmerge_new(o1->sets, 1, NULL, 0), &o);
+}
+
+/* Appends "labels: t=v ... | " of that series. */
+static void read_func(const struct qchunk *c, size_t nc, const char *func,
+                      struct tc_buf *out) {
+  struct one_series o1;
+  struct promql_series_set *ss = open_func(&o1, c, nc, func);
+  tc_buf_reset(out);
+  collect(ss, out);
+  ss->ops->free(ss);
+}
+
+TEST(select_counter_resets_and_aggregates) {
+  struct tc_buf out = TC_BUF_INIT;
+  /* raw data under rate(): resets hidden, NaN (staleness) dropped */
+  static const struct qsample raw[] = {
+      {0, 5}, {10, 8}, {20, 2}, {30, NAN}, {40, 4}};
+  static const struct qchunk rc[] = {CHK(raw, 0, 40)};
+  read_func(rc, 1, "rate", &out);
+  ASSERT_STREQ(out.data, "job=x: 0=5 10=8 20=10 40=12 | ");
+  read_func(rc, 1, "max_over_time", &out);
+  ASSERT_STREQ(out.data, "job=x: 0=5 10=8 20=2 30=nan 40=4 | ");
+
+  /* downsampled counter chunks: the repeated timestamp at a chunk's end
+   * is the true last raw value (45), compared with the next chunk's first
+   * (3): a reset, so 3 is added */
+  static const struct qsample ctr1[] = {{0, 10}, {300, 40}, {300, 45}};
+  static const struct qsample ctr2[] = {{600, 3}, {900, 9}};
+  static const struct qsample cnt[] = {{0, 2}, {300, 4}};
+  static const struct qsample sum[] = {{0, 10}, {300, 20}};
+  static const struct qsample mn[] = {{0, 1}, {300, 2}};
+  struct qchunk_part p1[QAGGR_N] = {{0}}, p2[QAGGR_N] = {{0}};
+  p1[QAGGR_COUNTER] = (struct qchunk_part){1, (const uint8_t *)ctr1, 3};
+  p1[QAGGR_COUNT] = (struct qchunk_part){1, (const uint8_t *)cnt, 2};
+  p1[QAGGR_SUM] = (struct qchunk_part){1, (const uint8_t *)sum, 2};
+  p1[QAGGR_MIN] = (struct qchunk_part){1, (const uint8_t *)mn, 2};
+  p2[QAGGR_COUNTER] = (struct qchunk_part){1, (const uint8_t *)ctr2, 2};
+  p2[QAGGR_COUNT] = (struct qchunk_part){1, (const uint8_t *)cnt, 0};
+  p2[QAGGR_SUM] = (struct qchunk_part){1, (const uint8_t *)sum, 0};
+  const struct qchunk ag[] = {{0, 300, 0, NULL, 0, p1},
+                              {600, 900, 0, NULL, 0, p2}};
+  read_func(ag, 2, "increase", &out);
+  ASSERT_STREQ(out.data, "job=x: 0=10 300=40 600=43 900=49 | ");
+  read_func(ag, 1, NULL, &out); /* average: sum / count */
+  ASSERT_STREQ(out.data, "job=x: 0=5 300=5 | ");
+  read_func(ag, 1, "min_over_time", &out);
+  ASSERT_STREQ(out.data, "job=x: 0=1 300=2 | ");
+  /* max is not in the chunk and there is no raw part */
+  struct one_series o1;
+  struct promql_series_set *ss = open_func(&o1, ag, 1, "max_over_time");
+  const struct labels *ls;
+  struct promql_iter *it;
+  ASSERT_EQ(ss->ops->next(ss, &ls, &it), TC_ECORRUPT);
+  ss->ops->free(ss);
+  tc_buf_release(&out);
+
+  int a[2];
+  ASSERT_EQ(qselect_aggrs_from_func("min_over_time", a), 1);
+  ASSERT_EQ(a[0], 3);
+  ASSERT_EQ(qselect_aggrs_from_func("max", a), 1);
+  ASSERT_EQ(a[0], 4);
+  ASSERT_EQ(qselect_aggrs_from_func("count_over_time", a), 1);
+  ASSERT_EQ(a[0], 1);
+  ASSERT_EQ(qselect_aggrs_from_func("sum_over_time", a), 1);
+  ASSERT_EQ(a[0], 2);
+  ASSERT_EQ(qselect_aggrs_from_func("rate", a), 1);
+  ASSERT_EQ(a[0], 5);
+  ASSERT_EQ(qselect_aggrs_from_func("sum", a), 2);
+  ASSERT_EQ(qselect_aggrs_from_func(NULL, a), 2);
+  ASSERT_EQ(a[0], 1);
+  ASSERT_EQ(a[1], 2);
+}
