@@ -160,6 +160,9 @@ static void series_done(struct querier_fan *f) {
   send_warnings(c, f);
   struct qseries_set **sets = qfan_sets(f);
   struct qmerge *m = qmerge_new(sets, f->nstreams, p->wrl.v, p->wrl.n);
+  for (size_t i = 0; i < f->nstreams; i++)
+    if (f->streams[i].stripped)
+      qmerge_input_stripped(m, i);
   const struct qmerged *s;
   int rc;
   while ((rc = qmerge_next(m, &s)) > 0) {
@@ -173,17 +176,31 @@ static void series_done(struct querier_fan *f) {
       lp[i] = &lv[i];
     }
     Thanos__AggrChunk *cv = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cv));
-    Thanos__Chunk *rv = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*rv));
+    /* per chunk: raw, then the QAGGR_N aggregate parts */
+    Thanos__Chunk *rv =
+        xcalloc((s->nchunks ? s->nchunks : 1) * (1 + QAGGR_N), sizeof(*rv));
     Thanos__AggrChunk **cp = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cp));
     for (size_t i = 0; i < s->nchunks; i++) {
+      const struct qchunk *qc = &s->chunks[i];
+      Thanos__Chunk *ch = &rv[i * (1 + QAGGR_N)];
+      Thanos__Chunk **slot[1 + QAGGR_N] = {&cv[i].raw,   &cv[i].count,
+                                           &cv[i].sum,   &cv[i].min,
+                                           &cv[i].max,   &cv[i].counter};
       thanos__aggr_chunk__init(&cv[i]);
-      thanos__chunk__init(&rv[i]);
-      rv[i].type = s->chunks[i].encoding;
-      rv[i].data.data = (uint8_t *)s->chunks[i].data;
-      rv[i].data.len = s->chunks[i].len;
-      cv[i].min_time = s->chunks[i].min_time;
-      cv[i].max_time = s->chunks[i].max_time;
-      cv[i].raw = &rv[i];
+      cv[i].min_time = qc->min_time;
+      cv[i].max_time = qc->max_time;
+      for (int k = 0; k < 1 + QAGGR_N; k++) {
+        const uint8_t *d = k == 0 ? qc->data
+                           : qc->aggr ? qc->aggr[k - 1].data
+                                      : NULL;
+        if (!d)
+          continue;
+        thanos__chunk__init(&ch[k]);
+        ch[k].type = k == 0 ? qc->encoding : qc->aggr[k - 1].encoding;
+        ch[k].data.data = (uint8_t *)d;
+        ch[k].data.len = k == 0 ? qc->len : qc->aggr[k - 1].len;
+        *slot[k] = &ch[k];
+      }
       cp[i] = &cv[i];
     }
     ser.labels = lp;

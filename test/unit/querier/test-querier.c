@@ -26,7 +26,7 @@ struct qfix {
   struct querier *q;
 };
 
-static void qfix_start(struct qfix *f, int64_t response_timeout_ms) {
+static void qfix_servers(struct qfix *f) {
   memset(f, 0, sizeof *f);
   ASSERT_OK(uv_loop_init(&f->loop));
   const char *ext[2] = {"replica=0", "replica=1"};
@@ -47,6 +47,10 @@ static void qfix_start(struct qfix *f, int64_t response_timeout_ms) {
              grpc_server_port(f->srv[i]));
     f->eps[i] = f->addr[i];
   }
+}
+
+static void qfix_start(struct qfix *f, int64_t response_timeout_ms) {
+  qfix_servers(f);
   struct querier_config cfg = {.endpoints = f->eps,
                                .nendpoints = 2,
                                .info_interval_ms = 100,
@@ -211,5 +215,33 @@ TEST(querier_dead_endpoint_dropped) {
   ASSERT_EQ(f.nstreams, 1);
   ASSERT_EQ(nseries(&f), 10);
   qfan_release(&f);
+  qfix_stop(&x);
+}
+
+TEST(querier_dns_and_sd_config) {
+  struct qfix x;
+  qfix_servers(&x);
+  char dns[80], sd[200];
+  snprintf(dns, sizeof dns, "dns+localhost:%s", strchr(x.addr[0], ':') + 1);
+  snprintf(sd, sizeof sd,
+           "endpoints:\n  - address: \"%s\"\n    strict: true\n", x.addr[1]);
+  const char *eps[] = {dns};
+  struct querier_config cfg = {.endpoints = eps,
+                               .nendpoints = 1,
+                               .sd_inline = sd,
+                               .info_interval_ms = 100,
+                               .client = &x.co,
+                               .max_concurrent = 1};
+  ASSERT_OK(querier_new(&x.loop, &cfg, &x.q));
+  wait_healthy(&x, 2);
+  int strict = 0, found = 0;
+  for (struct qep *e = x.q->eps; e; e = e->next) {
+    if (strcmp(e->addr, x.addr[0]) == 0)
+      found++;
+    if (strcmp(e->addr, x.addr[1]) == 0)
+      strict = e->strict;
+  }
+  ASSERT_EQ(found, 1);
+  ASSERT_EQ(strict, 1);
   qfix_stop(&x);
 }
