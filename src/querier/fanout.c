@@ -278,6 +278,19 @@ static int start_call(struct querier_fan *f, struct qfan_stream *s,
     r.range = f->range_ms;
     r.without_replica_labels = wrl_v;
     r.n_without_replica_labels = wrl_n;
+    /* Thanos's storeHintsFromPromHints: step, function, range */
+    Thanos__QueryHints qh = THANOS__QUERY_HINTS__INIT;
+    Thanos__Func fn = THANOS__FUNC__INIT;
+    Thanos__Grouping gr = THANOS__GROUPING__INIT;
+    Thanos__Range rg = THANOS__RANGE__INIT;
+    fn.name = (char *)(f->func ? f->func : "");
+    rg.millis = f->range_ms;
+    qh.step_millis = f->step_ms;
+    qh.func = &fn;
+    qh.grouping = &gr;
+    qh.range = &rg;
+    if (!f->skip_chunks)
+      r.query_hints = &qh;
     rc = grpc_client_call_startm(cl, "/thanos.Store/Series", &r.base,
                                  f->timeout_ms, on_msg, on_done, s, &s->call);
   } else if (f->kind == QFAN_LABEL_NAMES) {
