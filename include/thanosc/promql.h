@@ -300,6 +300,23 @@ int promql_exec(const struct promql_engine_opts *opts,
                 const struct promql_query *q, struct promql_result *res /* OUT */,
                 char **errmsg /* OUT */);
 
+/* ---- HTTP API bodies ---------------------------------------------------- */
+
+struct tc_buf;
+/* Appends r as a Prometheus /api/v1/query(_range) success body. */
+void promql_result_json(const struct promql_result *r, struct tc_buf *b);
+/* "bad_data" (parse errors, bad arguments), "timeout", "canceled" or
+ * "execution", as Prometheus's API maps query errors. */
+const char *promql_error_type(int code);
+/* Appends {"status":"error","errorType":...,"error":msg}. */
+void promql_error_json(int code, const char *msg, struct tc_buf *b);
+
+/* Loads OpenMetrics/Prometheus text exposition with timestamps (seconds)
+ * into ms; lines without a timestamp get default_ms. Returns the number of
+ * samples or TC_EPARSE with the line number in the message. */
+int promql_memstore_load_text(struct promql_memstore *ms, const char *path,
+                              int64_t default_ms);
+
 /* ---- conformance runner ------------------------------------------------- */
 
 struct promql_test_opts {

@@ -86,6 +86,10 @@ int indexheader_open(const char *path, struct objstore *bkt,
                      const char *index_name, struct index_cache *cache,
                      const char *ulid, struct tsdb_bytes *src /* OUT */);
 
+/* Gives the mapped pages back to the page cache: the index reader copies
+ * what it needs at open, so they are only read again on demand. */
+void indexheader_drop_pages(struct tsdb_bytes *src);
+
 /*
  * Ranges of the index object read ahead of index_reader_series() calls:
  * while set, reads inside one of them are served from memory. The ranges
@@ -128,6 +132,7 @@ struct bucket_store_opts {
   uint64_t samples_limit;            /* --store.limits.request-samples */
   struct store_relabel *relabel;     /* borrowed, may be NULL */
   struct index_cache *cache;         /* borrowed, may be NULL */
+  uint64_t chunk_pool_size;          /* bytes of chunk reads at once, 0 = any */
 };
 
 struct bucket_store {
@@ -140,6 +145,7 @@ struct bucket_store {
   struct bucket_store__meta_cache *metas; /* sync-thread only */
   size_t nmetas, metascap;
   atomic_int synced;                 /* first sync done */
+  atomic_uint_fast64_t chunk_bytes;  /* chunk read buffers held now */
 };
 
 /* Creates the data dir. bkt and o->relabel are borrowed. */

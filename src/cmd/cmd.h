@@ -57,6 +57,7 @@ int cmd_tools_store_serve_test(int argc, char **argv); /* hidden, tests */
 int cmd_tools_promql_parse(int argc, char **argv);
 int cmd_tools_promql_test(int argc, char **argv);
 int cmd_tools_promql_bench(int argc, char **argv);
+int cmd_tools_promql_eval(int argc, char **argv);
 
 /* Looks name up in a NULL-terminated table and runs it; prints the table on
  * --help or an unknown name. prefix is what precedes name ("thanosc tools"). */

@@ -4,6 +4,7 @@
  * HTTP server (/metrics, probes), the block sync (ready after the first
  * one) and the gRPC StoreAPI over the bucket (src/store/).
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,9 @@ int cmd_store(int argc, char **argv) {
     goto out;
   }
   metrics_register_process();
+  /* Few malloc arenas: block loads run on many threads, and per-thread
+   * arenas would keep their peak after the loads are done. */
+  mallopt(M_ARENA_MAX, 2);
   cache = index_cache_new(o.index_cache_size);
   struct bucket_store bs;
   uint64_t series_limit = (uint64_t)(o.request_series > 0 ? o.request_series
@@ -318,6 +322,7 @@ int cmd_store(int argc, char **argv) {
       .samples_limit = samples_limit,
       .relabel = relabel,
       .cache = cache,
+      .chunk_pool_size = o.chunk_pool_size,
   };
   rc = bucket_store_init(&bs, bkt, &bo);
   if (rc) {

@@ -27,6 +27,11 @@
 
 #define DEFAULT_SUBQUERY_STEP_MS 60000
 
+#define MONOTONICITY_INFO                                                    \
+  "PromQL info: input to histogram_quantile needed to be fixed for "         \
+  "monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/" \
+  "functions/#histogram_quantile) for metric name \"%s\""
+
 struct vser {
   struct labels lbls;
   double *v;
@@ -66,7 +71,18 @@ struct ev {
   char **err;
   int *rc;
   struct promql_result *res; /* for warnings */
+  const char *query;         /* for annotation positions */
 };
+
+/* Go's %g of a float (strconv 'g', -1): "NaN", "+Inf", "1.01". */
+static const char *gfmt(double v, char buf[40]) {
+  struct tc_buf b;
+  tc_buf_init(&b, 0);
+  tc_format_float(&b, v);
+  snprintf(buf, 40, "%s", b.data ? b.data : "");
+  tc_buf_release(&b);
+  return buf;
+}
 
 static int ev_fail(struct ev *ev, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -85,11 +101,14 @@ static int ev_fail(struct ev *ev, int code, const char *fmt, ...) {
   return code;
 }
 
-static void ev_warn(struct ev *ev, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void ev_warn(struct ev *ev, const char *fmt, ...) {
+/* Records an annotation ("PromQL warning: ..." or "PromQL info: ...")
+ * ending with the position of the expression it is about, as Prometheus
+ * does: " (line:col)". pos < 0 leaves the position out. */
+static void ev_warn(struct ev *ev, int pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ev_warn(struct ev *ev, int pos, const char *fmt, ...) {
   va_list ap;
-  char *m;
+  char *m, *t;
   struct promql_result *r = ev->res;
   va_start(ap, fmt);
   if (vasprintf(&m, fmt, ap) < 0)
@@ -97,6 +116,17 @@ static void ev_warn(struct ev *ev, const char *fmt, ...) {
   va_end(ap);
   if (!m)
     return;
+  if (pos >= 0 && ev->query) {
+    int line = 1, last_nl = -1;
+    for (int i = 0; i < pos && ev->query[i]; i++)
+      if (ev->query[i] == '\n') {
+        line++;
+        last_nl = i;
+      }
+    t = xasprintf("%s (%d:%d)", m, line, pos - last_nl);
+    free(m);
+    m = t;
+  }
   for (size_t i = 0; i < r->nwarnings; i++)
     if (strcmp(r->warnings[i], m) == 0) {
       free(m);
@@ -513,6 +543,7 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
   struct coll c;
   int rc;
   double args[4];
+  char gb[40];
   if ((rc = eval_matrix(ev, marg, e->func->name, &mv)) < 0)
     return rc;
   coll_init(&c, out);
@@ -536,12 +567,26 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
     }
     goto done;
   }
+  bool want_resets = fn == FN_RATE || fn == FN_INCREASE || fn == FN_RESETS;
+  uint32_t *pre = NULL; /* prefix counts of resets or changes */
+  size_t precap = 0;
   for (size_t k = 0; k < mv.nm && !*ev->rc; k++) {
     struct mser *m = &mv.m[k];
     size_t lo = 0, hi = 0, idx = SIZE_MAX;
     struct labels l;
     if ((rc = ev_check(ev)) < 0)
       break;
+    if (want_resets || fn == FN_CHANGES) {
+      /* pre[j]: resets (or changes) between samples 0..j, exact integers,
+       * so a window's count is pre[hi-1] - pre[lo] in O(1) */
+      TC_GROW(pre, precap, m->n);
+      pre[0] = 0;
+      for (size_t j = 1; j < m->n; j++)
+        pre[j] = pre[j - 1] +
+                 (want_resets ? m->v[j] < m->v[j - 1]
+                              : (m->v[j] != m->v[j - 1] &&
+                                 !(isnan(m->v[j]) && isnan(m->v[j - 1]))));
+    }
     for (size_t i = 0; i < ev->nsteps; i++) {
       int64_t ref = ref_time(ev, mv.at, mv.at_ms, mv.offset, i);
       struct promql__window w;
@@ -557,8 +602,9 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
         args[a] = sargs[a][i];
       if (fn == FN_QUANTILE_OVER_TIME && hi > lo &&
           (isnan(args[0]) || args[0] < 0 || args[0] > 1))
-        ev_warn(ev, "PromQL warning: quantile value should be between 0 and "
-                    "1, got %g", args[0]);
+        ev_warn(ev, e->args[0]->pos_start,
+                "PromQL warning: quantile value should be between 0 and 1, "
+                "got %s", gfmt(args[0], gb));
       w.t = m->t + lo;
       w.v = m->v + lo;
       w.n = hi - lo;
@@ -566,6 +612,14 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
       w.range = mv.range;
       w.eval_t = ev_ts(ev, i);
       w.args = args;
+      w.nresets = w.nchanges = -1;
+      if (pre && hi > lo) {
+        int64_t cnt = (int64_t)pre[hi - 1] - (int64_t)pre[lo];
+        if (want_resets)
+          w.nresets = cnt;
+        else
+          w.nchanges = cnt;
+      }
       if (!promql__range_fn(fn, &w, &r, &err)) {
         if (err) {
           rc = ev_fail(ev, TC_EEXEC, "%s, got: %g", err,
@@ -575,6 +629,18 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
           break;
         }
         continue;
+      }
+      if (idx == SIZE_MAX && (fn == FN_RATE || fn == FN_INCREASE)) {
+        const char *mn = labels_get(&m->lbls, "__name__");
+        size_t ml = mn ? strlen(mn) : 0;
+        if (mn && !(ml >= 6 && strcmp(mn + ml - 6, "_total") == 0) &&
+            !(ml >= 4 && strcmp(mn + ml - 4, "_sum") == 0) &&
+            !(ml >= 6 && strcmp(mn + ml - 6, "_count") == 0) &&
+            !(ml >= 7 && strcmp(mn + ml - 7, "_bucket") == 0))
+          ev_warn(ev, marg->pos_start,
+                  "PromQL info: metric might not be a counter, name does not "
+                  "end in _total/_sum/_count/_bucket: \"%s\"",
+                  mn);
       }
       if (idx == SIZE_MAX) {
         labels_copy(&l, &m->lbls);
@@ -586,11 +652,30 @@ static int eval_range_fn(struct ev *ev, const struct promql_expr *e,
         break;
     }
   }
+  free(pre);
 done:
   rc = *ev->rc;
   coll_release(&c);
   val_release(&mv);
   return rc;
+}
+
+/* Prometheus 3 label names: any non-empty valid UTF-8. */
+static bool utf8_label_name(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  if (!*p)
+    return false;
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2
+            : (*p >> 3) == 30 ? 3 : -1;
+    if (n < 0)
+      return false;
+    p++;
+    for (int i = 0; i < n; i++, p++)
+      if ((*p & 0xC0) != 0x80)
+        return false;
+  }
+  return true;
 }
 
 /* A string argument (a literal, maybe in parentheses). */
@@ -682,7 +767,7 @@ static int label_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   pcre2_match_data *md = NULL;
   struct coll c;
   int rc = 0;
-  if (!promql__valid_label_name(dst) && strcmp(dst, "__name__") != 0)
+  if (!utf8_label_name(dst))
     return ev_fail(ev, TC_EEXEC, "invalid destination label name in %s(): %s",
                    e->func->name, dst);
   if (fn == FN_LABEL_REPLACE) {
@@ -809,6 +894,9 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   size_t *gout = NULL; /* group -> output series */
   struct labels *glab = NULL;
   size_t glcap = 0;
+  const char **gname = NULL; /* metric name per group, borrowed from in */
+  size_t gncap = 0;
+  char gb[40];
   struct promql__bucket *bk = xmalloc(n * sizeof(*bk));
   struct coll c;
   int rc = 0;
@@ -823,9 +911,11 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
     size_t *slot;
     if (!lv || promql_parse_number(lv, strlen(lv), &le[k]) < 0) {
       gid[k] = SIZE_MAX;
-      ev_warn(ev, "PromQL warning: bucket label \"le\" is missing or has a "
-                  "malformed value of \"%s\"",
-              lv ? lv : "");
+      const char *mn = labels_get(&in->s[k].lbls, "__name__");
+      ev_warn(ev, e->args[fn == FN_HISTOGRAM_QUANTILES ? 0 : e->nargs - 1]->pos_start,
+              "PromQL warning: bucket label \"le\" is missing or has a "
+              "malformed value of \"%s\" for metric name \"%s\"",
+              lv ? lv : "", mn ? mn : "");
       continue;
     }
     tc_buf_reset(&key);
@@ -839,6 +929,8 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
       promql_labels_del(&l, "__name__");
       TC_GROW(gout, gcap, ng + 1);
       TC_GROW(glab, glcap, ng + 1);
+      TC_GROW(gname, gncap, ng + 1);
+      gname[ng] = labels_get(&in->s[k].lbls, "__name__");
       if (fn == FN_HISTOGRAM_QUANTILES) {
         glab[ng] = l;
         gout[ng++] = 0;
@@ -873,8 +965,8 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
           r = promql__bucket_quantile(sargs[q][i], copy, nb, &flags);
           free(copy);
           if (flags & 1)
-            ev_warn(ev, "PromQL info: input to histogram_quantile needed to "
-                        "be fixed for monotonicity");
+            ev_warn(ev, e->args[0]->pos_start, MONOTONICITY_INFO,
+                    gname[g] ? gname[g] : "");
           tc_buf_init(&qs, 0);
           promql__fmt_float(&qs, sargs[q][i]);
           qstr = qs.data;
@@ -892,8 +984,8 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
       if (fn == FN_HISTOGRAM_QUANTILE) {
         r = promql__bucket_quantile(sargs[0][i], bk, nb, &flags);
         if (flags & 1)
-          ev_warn(ev, "PromQL info: input to histogram_quantile needed to be "
-                      "fixed for monotonicity");
+          ev_warn(ev, e->args[1]->pos_start, MONOTONICITY_INFO,
+                  gname[g] ? gname[g] : "");
       } else {
         r = promql__bucket_fraction(sargs[0][i], sargs[1][i], bk, nb);
       }
@@ -902,9 +994,10 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
     for (size_t q = 0; fn != FN_HISTOGRAM_FRACTION && q < nsargs; q++) {
       double qv = sargs[q][i];
       if (isnan(qv) || qv < 0 || qv > 1)
-        ev_warn(ev, "PromQL warning: quantile value should be between 0 and 1, "
-                    "got %g",
-                qv);
+        ev_warn(ev, e->args[fn == FN_HISTOGRAM_QUANTILES ? 2 + q : 0]->pos_start,
+                "PromQL warning: quantile value should be between 0 and 1, "
+                "got %s",
+                gfmt(qv, gb));
     }
   }
   val_compact_n(out, ev->nsteps);
@@ -912,6 +1005,7 @@ static int hist_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
   for (size_t g = 0; g < ng; g++)
     labels_release(&glab[g]);
   free(glab);
+  free(gname);
   free(gout);
   free(bk);
   free(le);
@@ -1054,8 +1148,9 @@ static int eval_call(struct ev *ev, const struct promql_expr *e,
     *out = in;
     memset(&in, 0, sizeof(in));
     if (ev->qstart != ev->qend)
-      ev_warn(ev, "PromQL warning: sort is ineffective for range queries "
-                  "since results are always ordered by labels");
+      ev_warn(ev, e->pos_start,
+              "PromQL warning: sort is ineffective for range queries "
+              "since results are always ordered by labels");
     if (ev->nsteps == 1 && out->n > 1)
       qsort_r(out->s, out->n, sizeof(struct vser), vser_sort_cmp, &c);
     break;
@@ -1116,38 +1211,83 @@ out:
 
 /* ---- aggregation -------------------------------------------------------- */
 
-static int topk_cmp_desc(double a, double b) {
-  /* NaN is the smallest for topk */
-  if (isnan(a))
-    return isnan(b) ? 0 : 1;
-  if (isnan(b))
-    return -1;
-  return a > b ? -1 : a < b;
-}
-
-struct ksort {
-  const double *v;
+/*
+ * topk/bottomk selection exactly as Prometheus does it, ties included: a
+ * heap of k (Go's container/heap) over the input in order, the root being
+ * the element to replace (the smallest for topk, the largest for bottomk,
+ * NaN first). ix/v hold n series indices and values; on return the first
+ * `take` entries of ix are the selected series.
+ */
+struct kheap {
+  size_t *ix;
+  double *v;
   bool bottom;
 };
 
-static int kidx_cmp(const void *pa, const void *pb, void *arg) {
-  const struct ksort *k = arg;
-  size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-  double x = k->v[a], y = k->v[b];
-  int r;
-  if (k->bottom) {
-    if (isnan(x))
-      r = isnan(y) ? 0 : 1;
-    else if (isnan(y))
-      r = -1;
-    else
-      r = x < y ? -1 : x > y;
-  } else {
-    r = topk_cmp_desc(x, y);
+static bool kh_less(const struct kheap *h, size_t i, size_t j) {
+  double a = h->v[i], b = h->v[j];
+  if (isnan(a))
+    return true;
+  return h->bottom ? a > b : a < b;
+}
+
+static void kh_swap(struct kheap *h, size_t i, size_t j) {
+  size_t ti = h->ix[i];
+  double tv = h->v[i];
+  h->ix[i] = h->ix[j];
+  h->v[i] = h->v[j];
+  h->ix[j] = ti;
+  h->v[j] = tv;
+}
+
+static void kh_up(struct kheap *h, size_t j) {
+  while (j > 0) {
+    size_t i = (j - 1) / 2;
+    if (!kh_less(h, j, i))
+      break;
+    kh_swap(h, i, j);
+    j = i;
   }
-  if (r)
-    return r;
-  return a < b ? -1 : a > b;
+}
+
+static bool kh_down(struct kheap *h, size_t i0, size_t n) {
+  size_t i = i0;
+  for (;;) {
+    size_t j1 = 2 * i + 1, j;
+    if (j1 >= n)
+      break;
+    j = j1;
+    if (j1 + 1 < n && kh_less(h, j1 + 1, j1))
+      j = j1 + 1;
+    if (!kh_less(h, j, i))
+      break;
+    kh_swap(h, i, j);
+    i = j;
+  }
+  return i > i0;
+}
+
+static size_t khheap_select(size_t *ix, double *v, size_t n, size_t k,
+                            bool bottom) {
+  struct kheap h = {ix, v, bottom};
+  size_t hn = 0;
+  for (size_t j = 0; j < n; j++) {
+    double x = v[j];
+    size_t xi = ix[j];
+    if (hn < k) {
+      ix[hn] = xi;
+      v[hn] = x;
+      kh_up(&h, hn++);
+      continue;
+    }
+    if ((bottom ? v[0] > x : v[0] < x) || (isnan(v[0]) && !isnan(x))) {
+      ix[0] = xi;
+      v[0] = x;
+      if (k > 1 && !kh_down(&h, 0, hn))
+        kh_up(&h, 0);
+    }
+  }
+  return hn;
 }
 
 static bool int64_ok(double v) {
@@ -1168,6 +1308,7 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
   struct coll c;
   size_t *cv_idx = NULL;
   int rc = 0;
+  char gb[40];
   bool keep_series = op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK ||
                      op == PROMQL_AGG_LIMITK || op == PROMQL_AGG_LIMIT_RATIO;
 
@@ -1180,7 +1321,7 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
     goto out;
   if (op == PROMQL_AGG_COUNT_VALUES) {
     const char *ln = pv.str;
-    if (!promql__valid_label_name(ln))
+    if (!utf8_label_name(ln))
       { rc = ev_fail(ev, TC_EEXEC, "invalid label name \"%s\"", ln); goto out; }
   }
   gid = xmalloc((in.n ? in.n : 1) * sizeof(size_t));
@@ -1262,8 +1403,9 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
     }
     if (op == PROMQL_AGG_QUANTILE && off[ng] > 0 &&
         (isnan(param) || param < 0 || param > 1))
-      ev_warn(ev, "PromQL warning: quantile value should be between 0 and 1, "
-                  "got %g", param);
+      ev_warn(ev, e->param->pos_start,
+              "PromQL warning: quantile value should be between 0 and 1, "
+              "got %s", gfmt(param, gb));
     for (size_t g = 0; g < ng; g++) {
       size_t n = cnt[g];
       double *v = vals + off[g];
@@ -1339,15 +1481,8 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
           if ((uint64_t)k < n)
             take = (size_t)k;
         }
-        if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK) {
-          struct ksort ks = {in.s ? NULL : NULL, op == PROMQL_AGG_BOTTOMK};
-          double *allv = xmalloc(in.n * sizeof(double));
-          for (size_t j = 0; j < n; j++)
-            allv[ix[j]] = v[j];
-          ks.v = allv;
-          qsort_r(ix, n, sizeof(size_t), kidx_cmp, &ks);
-          free(allv);
-        }
+        if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK)
+          take = khheap_select(ix, v, n, take, op == PROMQL_AGG_BOTTOMK);
         for (size_t j = 0; j < take; j++) {
           size_t k = ix[j];
           if (op == PROMQL_AGG_LIMIT_RATIO) {
@@ -1391,9 +1526,10 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
   if (op == PROMQL_AGG_LIMIT_RATIO) {
     for (size_t i = 0; i < ev->nsteps; i++)
       if (pv.sc[i] > 1 || pv.sc[i] < -1) {
-        ev_warn(ev, "PromQL warning: ratio value should be between -1 and 1, "
-                    "got %g, capping to %d",
-                pv.sc[i], pv.sc[i] > 1 ? 1 : -1);
+        ev_warn(ev, e->param->pos_start,
+                "PromQL warning: ratio value should be between -1 and 1, "
+                "got %s, capping to %d",
+                gfmt(pv.sc[i], gb), pv.sc[i] > 1 ? 1 : -1);
         break;
       }
   }
@@ -1615,8 +1751,17 @@ static int eval_vec_vec(struct ev *ev, const struct promql_expr *e,
     for (size_t g = 0; g <= nsig; g++)
       matched_step[g] = SIZE_MAX;
     for (size_t i = 0; i < ev->nsteps && rc == 0; i++) {
+      bool any_many = false, any_one = false;
       if ((rc = ev_check(ev)) < 0)
         break;
+      /* as Prometheus: nothing (and no matching error) when a side is
+       * empty at this step */
+      for (size_t k = 0; k < many->n && !any_many; k++)
+        any_many = many->s[k].ok[i];
+      for (size_t k = 0; k < one->n && !any_one; k++)
+        any_one = one->s[k].ok[i];
+      if (!any_many || !any_one)
+        continue;
       for (size_t k = 0; k < one->n; k++) {
         if (!one->s[k].ok[i])
           continue;
@@ -1892,6 +2037,7 @@ int promql_exec(const struct promql_engine_opts *opts,
   ev.err = errmsg;
   ev.rc = &rc;
   ev.res = res;
+  ev.query = q->expr;
   if (!instant && promql_expr_type(e) != PROMQL_TYPE_SCALAR &&
       promql_expr_type(e) != PROMQL_TYPE_VECTOR) {
     ev_fail(&ev, TC_EEXEC,

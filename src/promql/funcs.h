@@ -15,6 +15,9 @@ struct promql__window {
   int64_t range;  /* window length; it starts (exclusive) at ref - range */
   int64_t eval_t; /* evaluation time (predict_linear's intercept) */
   const double *args; /* scalar arguments at this step */
+  /* Counter resets (v[j] < v[j-1]) and changes inside the window when the
+   * caller knows them from prefix counts, else -1. */
+  int64_t nresets, nchanges;
 };
 
 /* Returns 1 with *out set, 0 for "no sample"; *err set on bad arguments. */

@@ -126,7 +126,7 @@ static bool extrapolated_rate(const struct promql__window *w, bool counter,
   if (n < 2)
     return false;
   result = v[n - 1] - v[0];
-  if (counter) {
+  if (counter && w->nresets != 0) {
     double prev = v[0];
     for (size_t i = 1; i < n; i++) {
       if (v[i] < prev)
@@ -197,6 +197,14 @@ int promql__range_fn(int fn, const struct promql__window *w, double *out,
     double c = 0;
     if (!n)
       return false;
+    if (fn == FN_RESETS && w->nresets >= 0) {
+      *out = (double)w->nresets;
+      return true;
+    }
+    if (fn == FN_CHANGES && w->nchanges >= 0) {
+      *out = (double)w->nchanges;
+      return true;
+    }
     for (size_t i = 1; i < n; i++) {
       if (fn == FN_RESETS ? v[i] < v[i - 1]
                           : (v[i] != v[i - 1] &&
@@ -352,6 +360,17 @@ static double go_max(double a, double b) {
   return a > b ? a : b;
 }
 
+/* Go's math.Log2 (and Log10 = Log2 * Ln2/Ln10): results differ from the
+ * C library's in the last bit, which the date functions can turn into a
+ * different minute. */
+static double go_log2(double x) {
+  int e;
+  double f = frexp(x, &e);
+  if (f == 0.5)
+    return (double)(e - 1);
+  return log(f) * (1 / M_LN2) + (double)e;
+}
+
 /* days since 1970-01-01 -> civil date (Howard Hinnant's algorithm). */
 static void civil(int64_t days, int64_t *y, int *m, int *d) {
   int64_t z = days + 719468;
@@ -373,14 +392,26 @@ static double date_fn(int fn, double v) {
   int64_t s, days, secs, y;
   int m, d;
   static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (isnan(v) || isinf(v) || fabs(v) > 9.2e15)
-    return NAN;
-  s = (int64_t)v;
-  days = s / 86400;
-  secs = s % 86400;
-  if (secs < 0) {
-    secs += 86400;
-    days--;
+  /* Go's int64(f) on amd64 (NaN and out of range give MinInt64), then
+   * time.Unix().UTC(), whose calendar math runs on a uint64 count of
+   * seconds since year -292277022399: mirror its wrap-around */
+  if (isnan(v) || v >= 9223372036854775807.0 || v < -9223372036854775808.0)
+    s = INT64_MIN;
+  else
+    s = (int64_t)v;
+  {
+    /* Go 1.23+ unixToAbsolute: 1970 counted from March 1, -292277022400 */
+    const uint64_t base = 9223372028741760000ULL;
+    uint64_t u = (uint64_t)s + base;
+    if (u >= base) {
+      uint64_t e = u - base;
+      days = (int64_t)(e / 86400);
+      secs = (int64_t)(e % 86400);
+    } else {
+      uint64_t e = base - u;
+      days = -(int64_t)((e + 86399) / 86400);
+      secs = (int64_t)((86400 - e % 86400) % 86400);
+    }
   }
   civil(days, &y, &m, &d);
   switch (fn) {
@@ -409,8 +440,8 @@ bool promql__math_fn(int fn, double v, const double *args, double *out) {
   case FN_EXP: *out = exp(v); break;
   case FN_SQRT: *out = sqrt(v); break;
   case FN_LN: *out = log(v); break;
-  case FN_LOG2: *out = log2(v); break;
-  case FN_LOG10: *out = log10(v); break;
+  case FN_LOG2: *out = go_log2(v); break;
+  case FN_LOG10: *out = go_log2(v) * (M_LN2 / M_LN10); break;
   case FN_SIN: *out = sin(v); break;
   case FN_COS: *out = cos(v); break;
   case FN_TAN: *out = tan(v); break;

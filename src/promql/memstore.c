@@ -4,11 +4,15 @@
  * unit tests and the benchmark through the same promql_queryable interface
  * the querier implements over StoreAPI.
  */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "promql/internal.h"
 #include "thanosc/common.h"
+#include "thanosc/error.h"
 
 struct mem_series {
   struct labels labels;
@@ -23,6 +27,7 @@ struct promql_memstore {
   struct mem_series *s;
   size_t n, cap;
   struct promql__map idx; /* label key -> series index */
+  size_t last;            /* series of the previous add (bulk loads) */
   size_t samples;
 };
 
@@ -173,18 +178,23 @@ void promql_memstore_add(struct promql_memstore *ms,
   bool found;
   size_t *slot;
   struct mem_series *s;
-  tc_buf_init(&key, 0);
-  promql__labels_key(&key, labels, NULL, 0, false, false);
-  slot = promql__map_put(&ms->idx, key.data ? key.data : "", key.len, ms->n,
-                         &found);
-  tc_buf_release(&key);
-  if (!found) {
-    TC_GROW(ms->s, ms->cap, ms->n + 1);
-    memset(&ms->s[ms->n], 0, sizeof(ms->s[0]));
-    labels_copy(&ms->s[ms->n].labels, labels);
-    ms->n++;
+  if (ms->last < ms->n && labels_equal(&ms->s[ms->last].labels, labels)) {
+    s = &ms->s[ms->last];
+  } else {
+    tc_buf_init(&key, 0);
+    promql__labels_key(&key, labels, NULL, 0, false, false);
+    slot = promql__map_put(&ms->idx, key.data ? key.data : "", key.len, ms->n,
+                           &found);
+    tc_buf_release(&key);
+    if (!found) {
+      TC_GROW(ms->s, ms->cap, ms->n + 1);
+      memset(&ms->s[ms->n], 0, sizeof(ms->s[0]));
+      labels_copy(&ms->s[ms->n].labels, labels);
+      ms->n++;
+    }
+    ms->last = *slot;
+    s = &ms->s[*slot];
   }
-  s = &ms->s[*slot];
   /* keep time order: a later load may overwrite or insert */
   size_t pos = s->n;
   while (pos > 0 && s->t[pos - 1] > t)
@@ -229,4 +239,116 @@ size_t promql_memstore_samples(const struct promql_memstore *ms) {
 
 struct promql_queryable *promql_memstore_queryable(struct promql_memstore *ms) {
   return &ms->q;
+}
+
+/* Parses `{a="b",c="d"}` (OpenMetrics label syntax) into l; returns the
+ * position after '}' or NULL. */
+static const char *parse_text_labels(const char *p, struct labels *l) {
+  struct tc_buf name, val;
+  tc_buf_init(&name, 0);
+  tc_buf_init(&val, 0);
+  p++; /* { */
+  for (;;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    if (*p == '}') {
+      p++;
+      break;
+    }
+    tc_buf_reset(&name);
+    tc_buf_reset(&val);
+    tc_buf_adds(&name, "");
+    tc_buf_adds(&val, "");
+    if (*p == '"') {
+      p++;
+      while (*p && *p != '"')
+        tc_buf_addc(&name, *p++);
+      if (*p)
+        p++;
+    } else {
+      while (*p && *p != '=' && *p != ' ')
+        tc_buf_addc(&name, *p++);
+    }
+    if (*p != '=' || p[1] != '"') {
+      p = NULL;
+      break;
+    }
+    p += 2;
+    while (*p && *p != '"') {
+      if (*p == '\\' && p[1]) {
+        p++;
+        tc_buf_addc(&val, *p == 'n' ? '\n' : *p);
+        p++;
+        continue;
+      }
+      tc_buf_addc(&val, *p++);
+    }
+    if (*p != '"') {
+      p = NULL;
+      break;
+    }
+    p++;
+    promql_labels_set(l, name.data, val.data);
+  }
+  tc_buf_release(&name);
+  tc_buf_release(&val);
+  return p;
+}
+
+int promql_memstore_load_text(struct promql_memstore *ms, const char *path,
+                              int64_t default_ms) {
+  FILE *f = fopen(path, "r");
+  char *line = NULL;
+  size_t cap = 0, lineno = 0;
+  int n = 0, rc = 0;
+  if (!f)
+    return tc_error(-errno, "open '%s': %s", path, strerror(errno));
+  while (getline(&line, &cap, f) >= 0) {
+    struct labels l = LABELS_INIT;
+    const char *p = line, *st;
+    char *end;
+    double v, ts;
+    int64_t t = default_ms;
+    lineno++;
+    while (*p == ' ')
+      p++;
+    if (*p == '#' || *p == '\n' || !*p)
+      continue;
+    st = p;
+    while (*p && *p != '{' && *p != ' ')
+      p++;
+    if (p > st) {
+      char *name = xstrndup(st, (size_t)(p - st));
+      promql_labels_set(&l, "__name__", name);
+      free(name);
+    }
+    if (*p == '{' && !(p = parse_text_labels(p, &l)))
+      goto bad;
+    while (*p == ' ')
+      p++;
+    st = p;
+    while (*p && *p != ' ' && *p != '\n')
+      p++;
+    if (promql_parse_number(st, (size_t)(p - st), &v) < 0)
+      goto bad;
+    while (*p == ' ')
+      p++;
+    if (*p && *p != '\n' && *p != '#') {
+      ts = strtod(p, &end);
+      if (end == p)
+        goto bad;
+      t = (int64_t)llround(ts * 1000.0);
+    }
+    promql_memstore_add(ms, &l, t, v, false);
+    labels_release(&l);
+    n++;
+    continue;
+  bad:
+    labels_release(&l);
+    rc = tc_error(TC_EPARSE, "'%s' line %zu: bad sample", path, lineno);
+    break;
+  }
+  free(line);
+  fclose(f);
+  return rc < 0 ? rc : n;
 }

@@ -54,7 +54,11 @@ struct parser {
   int pos;
   struct token tok; /* current */
   bool exp_funcs;
-  char *err;    /* first error message (owned) */
+  char *err;    /* first syntax error message (owned) */
+  char *terr;   /* first type-check error (reported when no syntax error) */
+  int parens, brackets; /* open ( and [ for the lexer's balance errors */
+  bool after_lbracket;  /* the previous token was '[' */
+  bool braces;          /* inside { } */
   int errpos;
   int depth;
 };
@@ -84,6 +88,38 @@ static void perr(struct parser *p, int pos, const char *fmt, ...) {
   p->err = xasprintf("%d:%d: parse error: %s", line, col, msg ? msg : "?");
   free(msg);
   p->errpos = pos;
+}
+
+/* A type-check error, as Prometheus's checkAST reports after parsing:
+ * parsing goes on and a later syntax error takes precedence. */
+static void terr(struct parser *p, int pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void terr(struct parser *p, int pos, const char *fmt, ...) {
+  va_list ap;
+  char *msg, *save;
+  if (p->terr || p->err)
+    return;
+  va_start(ap, fmt);
+  if (vasprintf(&msg, fmt, ap) < 0)
+    msg = NULL;
+  va_end(ap);
+  save = p->err;
+  p->err = NULL;
+  perr(p, pos, "%s", msg ? msg : "?");
+  p->terr = p->err;
+  p->err = save;
+  free(msg);
+}
+
+/* Prometheus's names of value types in some messages. */
+static const char *vtype_name(enum promql_type t) {
+  switch (t) {
+  case PROMQL_TYPE_SCALAR: return "scalar";
+  case PROMQL_TYPE_VECTOR: return "vector";
+  case PROMQL_TYPE_MATRIX: return "matrix";
+  case PROMQL_TYPE_STRING: return "string";
+  default: return "none";
+  }
 }
 
 /* ---- lexer -------------------------------------------------------------- */
@@ -220,6 +256,20 @@ out:
   return rc;
 }
 
+/* Skips digits with single underscores between them. */
+static int scan_digits(const char *in, int len, int i) {
+  while (i < len) {
+    if (isdigit((unsigned char)in[i]))
+      i++;
+    else if (in[i] == '_' && i > 0 && isdigit((unsigned char)in[i - 1]) &&
+             i + 1 < len && isdigit((unsigned char)in[i + 1]))
+      i++;
+    else
+      break;
+  }
+  return i;
+}
+
 /* Decodes a quoted string starting at in[pos] (the quote). */
 static int lex_string(struct parser *p, struct token *t) {
   char q = p->in[p->pos];
@@ -230,7 +280,8 @@ static int lex_string(struct parser *p, struct token *t) {
   for (;;) {
     char c;
     if (i >= p->len) {
-      perr(p, p->pos, "unterminated quoted string");
+      perr(p, p->pos, q == '`' ? "unterminated raw string"
+                               : "unterminated quoted string");
       goto fail;
     }
     c = p->in[i];
@@ -265,7 +316,7 @@ static int lex_string(struct parser *p, struct token *t) {
     case '\'':
     case '"':
       if (c != q) {
-        perr(p, i - 2, "unknown escape sequence U+%04X '%c'", c, c);
+        perr(p, p->pos, "unknown escape sequence U+%04X '%c'", c, c);
         goto fail;
       }
       tc_buf_addc(&b, c);
@@ -278,7 +329,7 @@ static int lex_string(struct parser *p, struct token *t) {
       for (int k = 0; k < nd; k++, i++) {
         int d = i < p->len ? p->in[i] : 0;
         if (!isxdigit(d)) {
-          perr(p, i, "illegal character U+%04X '%c' in escape sequence", d,
+          perr(p, p->pos, "illegal character U+%04X '%c' in escape sequence", d,
                d);
           goto fail;
         }
@@ -288,7 +339,7 @@ static int lex_string(struct parser *p, struct token *t) {
         tc_buf_addc(&b, (char)cp);
       } else {
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) {
-          perr(p, i, "escape sequence is an invalid Unicode code point");
+          perr(p, p->pos, "escape sequence is an invalid Unicode code point");
           goto fail;
         }
         if (cp < 0x80) {
@@ -314,19 +365,19 @@ static int lex_string(struct parser *p, struct token *t) {
         int v = c - '0';
         for (int k = 0; k < 2; k++, i++) {
           if (i >= p->len || p->in[i] < '0' || p->in[i] > '7') {
-            perr(p, i, "illegal character in escape sequence");
+            perr(p, p->pos, "illegal character in escape sequence");
             goto fail;
           }
           v = v * 8 + (p->in[i] - '0');
         }
         if (v > 255) {
-          perr(p, i, "octal escape value > 255: %d", v);
+          perr(p, p->pos, "octal escape value > 255: %d", v);
           goto fail;
         }
         tc_buf_addc(&b, (char)v);
         break;
       }
-      perr(p, i - 2, "unknown escape sequence U+%04X '%c'", (unsigned char)c,
+      perr(p, p->pos, "unknown escape sequence U+%04X '%c'", (unsigned char)c,
            c);
       goto fail;
     }
@@ -344,6 +395,7 @@ fail:
 static void next(struct parser *p) {
   struct token *t = &p->tok;
   const char *in = p->in;
+  p->after_lbracket = t->t == T_LBRACKET;
   free(t->str);
   memset(t, 0, sizeof(*t));
   if (p->err) {
@@ -364,18 +416,57 @@ static void next(struct parser *p) {
   t->pos = p->pos;
   if (p->pos >= p->len) {
     t->t = T_EOF;
+    if (p->braces)
+      perr(p, p->pos, "unexpected end of input inside braces");
+    else if (p->parens)
+      perr(p, p->pos, "unclosed left parenthesis");
+    else if (p->brackets && !p->after_lbracket)
+      perr(p, p->pos, "unclosed left bracket");
     return;
   }
   char c = in[p->pos];
   char c2 = p->pos + 1 < p->len ? in[p->pos + 1] : 0;
   t->len = 1;
   switch (c) {
-  case '(': t->t = T_LPAREN; break;
-  case ')': t->t = T_RPAREN; break;
-  case '{': t->t = T_LBRACE; break;
-  case '}': t->t = T_RBRACE; break;
-  case '[': t->t = T_LBRACKET; break;
-  case ']': t->t = T_RBRACKET; break;
+  case '(':
+    t->t = T_LPAREN;
+    p->parens++;
+    break;
+  case ')':
+    if (!p->parens) {
+      perr(p, p->pos + 1, "unexpected right parenthesis ')'");
+      t->t = T_BAD;
+      return;
+    }
+    t->t = T_RPAREN;
+    p->parens--;
+    break;
+  case '{':
+    t->t = T_LBRACE;
+    p->braces = true;
+    break;
+  case '}':
+    if (!p->braces) {
+      perr(p, p->pos, "unexpected character: '}'");
+      t->t = T_BAD;
+      return;
+    }
+    t->t = T_RBRACE;
+    p->braces = false;
+    break;
+  case '[':
+    t->t = T_LBRACKET;
+    p->brackets++;
+    break;
+  case ']':
+    if (!p->brackets) {
+      perr(p, p->pos, "unexpected right bracket ']'");
+      t->t = T_BAD;
+      return;
+    }
+    t->t = T_RBRACKET;
+    p->brackets--;
+    break;
   case ',': t->t = T_COMMA; break;
   case ':': t->t = T_COLON; break;
   case '@': t->t = T_AT; break;
@@ -400,7 +491,8 @@ static void next(struct parser *p) {
     } else if (c2 == '~') {
       t->t = T_NEQ_RE; t->len = 2;
     } else {
-      perr(p, p->pos, "unexpected character after '!': '%c'", c2);
+      perr(p, p->pos, "unexpected character after '!'%s: '%c'",
+           p->braces ? " inside braces" : "", c2);
       t->t = T_BAD;
     }
     break;
@@ -430,24 +522,23 @@ static void next(struct parser *p) {
         while (i < p->len && (isxdigit((unsigned char)in[i]) || in[i] == '_'))
           i++;
       } else {
-        while (i < p->len) {
-          char d = in[i];
-          if (isdigit((unsigned char)d) || d == '.' || d == '_') {
-            i++;
-          } else if ((d == 'e' || d == 'E') && i + 1 < p->len &&
-                     (isdigit((unsigned char)in[i + 1]) ||
-                      ((in[i + 1] == '+' || in[i + 1] == '-') &&
-                       i + 2 < p->len &&
-                       isdigit((unsigned char)in[i + 2])))) {
-            i += 2;
-          } else if (strchr("smhdwy", d) && d) {
-            /* duration: digits and units only */
-            break;
-          } else {
-            break;
-          }
+        /* digits [. digits] [e [+-] digits], single '_' between digits */
+        bool plain = true;
+        i = scan_digits(in, p->len, i);
+        if (i < p->len && in[i] == '.') {
+          plain = false;
+          i = scan_digits(in, p->len, i + 1);
         }
-        if (i < p->len && in[i] && strchr("smhdwy", in[i])) {
+        if (i < p->len && (in[i] == 'e' || in[i] == 'E') &&
+            !(i + 1 < p->len && strchr("smhdwy", in[i + 1]) && in[i + 1])) {
+          plain = false;
+          i++;
+          if (i < p->len && (in[i] == '+' || in[i] == '-'))
+            i++;
+          i = scan_digits(in, p->len, i);
+        }
+        if (plain && i < p->len && in[i] && strchr("smhdwy", in[i]) &&
+            !memchr(in + s, '_', (size_t)(i - s))) {
           /* a duration like 1h30m or 10s53ms */
           int j = s;
           while (j < p->len && (isdigit((unsigned char)in[j]) ||
@@ -461,8 +552,26 @@ static void next(struct parser *p) {
             return;
           }
           if (promql_parse_duration(in + s, (size_t)(j - s), &ms) < 0) {
-            perr(p, s, "bad number or duration syntax: \"%.*s\"", j - s,
-                 in + s);
+            /* well-formed number+unit pairs in a wrong order get Go's
+             * ParseDuration message, anything else is bad syntax */
+            bool pairs = true;
+            for (int k = s; k < j && pairs;) {
+              int d0 = k;
+              while (k < j && isdigit((unsigned char)in[k]))
+                k++;
+              if (k == d0 || k == j)
+                pairs = false;
+              else if (in[k] == 'm' && k + 1 < j && in[k + 1] == 's')
+                k += 2;
+              else
+                k++;
+            }
+            if (pairs)
+              perr(p, s, "not a valid duration string: \"%.*s\"", j - s,
+                   in + s);
+            else
+              perr(p, s, "bad number or duration syntax: \"%.*s\"", j - s,
+                   in + s);
             t->t = T_BAD;
             return;
           }
@@ -473,7 +582,8 @@ static void next(struct parser *p) {
           return;
         }
       }
-      if (i < p->len && (is_alnum((unsigned char)in[i]) || in[i] == '.')) {
+      if (i < p->len &&
+          (is_alnum((unsigned char)in[i]) || in[i] == '.' || in[i] == '_')) {
         perr(p, s, "bad number or duration syntax: \"%.*s\"", i - s + 1,
              in + s);
         t->t = T_BAD;
@@ -493,6 +603,13 @@ static void next(struct parser *p) {
       int i = p->pos;
       while (i < p->len && (is_alnum((unsigned char)in[i]) || in[i] == ':'))
         i++;
+      if (p->braces && memchr(in + p->pos, ':', (size_t)(i - p->pos))) {
+        perr(p, (int)((const char *)memchr(in + p->pos, ':',
+                                            (size_t)(i - p->pos)) - in),
+             "unexpected character inside braces: ':'");
+        t->t = T_BAD;
+        return;
+      }
       t->t = T_IDENT;
       t->len = i - p->pos;
       t->str = xstrndup(in + p->pos, (size_t)t->len);
@@ -636,30 +753,60 @@ static struct promql_expr *node(enum promql_node k, int start, int end) {
   return e;
 }
 
+static bool is_keyword(const char *s) {
+  static const char *kw[] = {"by", "without", "on", "ignoring", "group_left",
+                             "group_right", "bool", "offset"};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(kw); i++)
+    if (strcasecmp(kw[i], s) == 0)
+      return true;
+  return false;
+}
+
+static enum promql_op agg_op(const char *s);
+
+/* Prometheus's Item.desc(): `identifier "x"`, `"}"`, `<op:+>`, `<by>`. */
 static const char *tok_desc(struct parser *p, const struct token *t,
                             char *buf, size_t n) {
+  static const char *punct[] = {
+      [T_LPAREN] = "\"(\"",   [T_RPAREN] = "\")\"",   [T_LBRACE] = "\"{\"",
+      [T_RBRACE] = "\"}\"",   [T_LBRACKET] = "\"[\"", [T_RBRACKET] = "\"]\"",
+      [T_COMMA] = "\",\"",    [T_ASSIGN] = "\"=\"",   [T_COLON] = "\":\"",
+      [T_AT] = "<op:@>",    [T_EQL_RE] = "<op:=~>", [T_NEQ_RE] = "<op:!~>",
+  };
   switch (t->t) {
   case T_EOF: return "end of input";
-  case T_IDENT: snprintf(buf, n, "identifier \"%s\"", t->str); return buf;
-  case T_NUMBER: snprintf(buf, n, "number \"%.*s\"", t->len, p->in + t->pos); return buf;
-  case T_DURATION: snprintf(buf, n, "duration \"%.*s\"", t->len, p->in + t->pos); return buf;
-  case T_STRING: snprintf(buf, n, "string \"%.*s\"", t->len > 1 ? t->len - 2 : 0, p->in + t->pos + 1); return buf;
-  case T_LPAREN: return "left parenthesis \"(\"";
-  case T_RPAREN: return "right parenthesis \")\"";
-  case T_LBRACE: return "left brace \"{\"";
-  case T_RBRACE: return "right brace \"}\"";
-  case T_LBRACKET: return "left bracket \"[\"";
-  case T_RBRACKET: return "right bracket \"]\"";
-  case T_COMMA: return "comma \",\"";
-  case T_ASSIGN: return "\"=\"";
-  case T_COLON: return "colon \":\"";
-  case T_AT: return "@";
-  case T_EQL_RE: return "\"=~\"";
-  case T_NEQ_RE: return "\"!~\"";
+  case T_IDENT:
+    if (is_keyword(t->str))
+      snprintf(buf, n, "<%s>", t->str);
+    else if (agg_op(t->str) != PROMQL_OP_NONE)
+      snprintf(buf, n, "<aggr:%s>", t->str);
+    else
+      snprintf(buf, n, "%sidentifier \"%s\"",
+               strchr(t->str, ':') ? "metric " : "", t->str);
+    return buf;
+  case T_NUMBER:
+    snprintf(buf, n, "number \"%.*s\"", t->len, p->in + t->pos);
+    return buf;
+  case T_DURATION:
+    snprintf(buf, n, "duration \"%.*s\"", t->len, p->in + t->pos);
+    return buf;
+  case T_STRING: {
+    struct tc_buf b;
+    char *raw = xstrndup(p->in + t->pos, (size_t)t->len);
+    tc_buf_init(&b, 0);
+    tc_go_quote(&b, raw, strlen(raw));
+    snprintf(buf, n, "string %s", b.data);
+    tc_buf_release(&b);
+    free(raw);
+    return buf;
+  }
   case T_OP:
     snprintf(buf, n, "<op:%s>", promql_op_name(t->op));
     return buf;
-  default: return "token";
+  default:
+    if ((size_t)t->t < TC_ARRAY_SIZE(punct) && punct[t->t])
+      return punct[t->t];
+    return "token";
   }
 }
 
@@ -691,11 +838,16 @@ static struct promql_expr *parse_expr(struct parser *p, int minprec);
 static bool parse_label_list(struct parser *p, char ***out, size_t *n,
                              const char *what) {
   size_t cap = 0;
-  if (!expect(p, T_LPAREN, what))
+  if (p->tok.t != T_LPAREN) {
+    char ctx[96];
+    snprintf(ctx, sizeof(ctx), "%s, expected \"(\"", what);
+    unexpected(p, ctx);
     return false;
+  }
+  next(p);
   while (p->tok.t != T_RPAREN) {
     char *name;
-    if (p->tok.t == T_IDENT && !strchr(p->tok.str, ':')) {
+    if (p->tok.t == T_IDENT) {
       name = xstrdup(p->tok.str);
     } else if (p->tok.t == T_STRING) {
       name = xstrdup(p->tok.str);
@@ -735,7 +887,7 @@ static bool parse_matchers(struct parser *p, struct promql_expr *vs) {
                (p->tok.op == PROMQL_OP_ATAN2 || is_setop(p->tok.op))) {
       m.name = xstrndup(p->in + p->tok.pos, (size_t)p->tok.len);
     } else {
-      unexpected(p, "in label matching, expected label");
+      unexpected(p, "in label matching, expected identifier or \"}\"");
       return false;
     }
     bool was_string = p->tok.t == T_STRING;
@@ -793,7 +945,7 @@ static bool parse_matchers(struct parser *p, struct promql_expr *vs) {
       continue;
     }
     if (p->tok.t != T_RBRACE) {
-      unexpected(p, "in label matching, expected comma or right brace");
+      unexpected(p, "in label matching, expected \",\" or \"}\"");
       return false;
     }
   }
@@ -807,11 +959,9 @@ static bool finish_selector(struct parser *p, struct promql_expr *vs) {
   for (size_t i = 0; i < vs->nmatchers; i++)
     if (!matcher_matches_str(&vs->matchers[i], ""))
       nonempty = true;
-  if (!nonempty) {
-    perr(p, vs->pos_start,
+  if (!nonempty)
+    terr(p, vs->pos_start,
          "vector selector must contain at least one non-empty matcher");
-    return false;
-  }
   return true;
 }
 
@@ -865,11 +1015,9 @@ static enum promql_type arg_type(const struct promql_func *f, size_t i) {
 static bool check_type(struct parser *p, struct promql_expr *e,
                        enum promql_type want, const char *ctx) {
   enum promql_type got = promql_expr_type(e);
-  if (got != want) {
-    perr(p, e->pos_start, "expected type %s in %s, got %s",
+  if (got != want)
+    terr(p, e->pos_start, "expected type %s in %s, got %s",
          promql_type_name(want), ctx, promql_type_name(got));
-    return false;
-  }
   return true;
 }
 
@@ -879,10 +1027,7 @@ static struct promql_expr *parse_call(struct parser *p, char *name, int start) {
   size_t cap = 0;
   if (!f || (f->experimental && !p->exp_funcs)) {
     if (f)
-      perr(p, start,
-           "function \"%s\" is not enabled (to enable use "
-           "--enable-feature=promql-experimental-functions)",
-           name);
+      perr(p, start, "function \"%s\" is not enabled", name);
     else
       perr(p, start, "unknown function with name \"%s\"", name);
     free(name);
@@ -921,17 +1066,16 @@ static struct promql_expr *parse_call(struct parser *p, char *name, int start) {
                                 : n >= min && n <= min + (size_t)f->variadic;
     if (!ok) {
       if (f->variadic == 0)
-        perr(p, start, "expected %d argument(s) in call to \"%s\", got %zu",
+        terr(p, start, "expected %d argument(s) in call to \"%s\", got %zu",
              f->nargs, f->name, n);
       else if (n < min)
-        perr(p, start,
+        terr(p, start,
              "expected at least %d argument(s) in call to \"%s\", got %zu",
              f->nargs, f->name, n);
       else
-        perr(p, start,
+        terr(p, start,
              "expected at most %d argument(s) in call to \"%s\", got %zu",
              f->nargs + f->variadic, f->name, n);
-      goto fail;
     }
     for (size_t i = 0; i < n; i++) {
       char ctx[128];
@@ -964,53 +1108,54 @@ static struct promql_expr *parse_aggregate(struct parser *p, enum promql_op op,
   }
   next(p);
   {
-    struct promql_expr *a = NULL, *b = NULL;
-    if (p->tok.t == T_RPAREN) {
-      perr(p, p->tok.pos, "no arguments for aggregate expression provided");
-      goto fail;
-    }
-    a = parse_expr(p, 0);
-    if (!a)
-      goto fail;
-    if (p->tok.t == T_COMMA) {
-      next(p);
-      b = parse_expr(p, 0);
-      if (!b) {
-        promql_expr_free(a);
-        goto fail;
-      }
-    }
-    if (p->tok.t != T_RPAREN) {
-      promql_expr_free(a);
-      promql_expr_free(b);
-      unexpected(p, "in aggregation");
-      goto fail;
-    }
-    e->pos_end = p->tok.pos + 1;
-    next(p);
+    struct promql_expr *args[3] = {NULL, NULL, NULL};
+    size_t nargs = 0, want;
     bool wants_param = op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK ||
                        op == PROMQL_AGG_QUANTILE ||
                        op == PROMQL_AGG_COUNT_VALUES ||
                        op == PROMQL_AGG_LIMITK || op == PROMQL_AGG_LIMIT_RATIO;
-    if (wants_param) {
-      if (!b) {
+    while (p->tok.t != T_RPAREN) {
+      struct promql_expr *a = parse_expr(p, 0);
+      if (!a)
+        goto agg_fail;
+      if (nargs < TC_ARRAY_SIZE(args))
+        args[nargs] = a;
+      else
         promql_expr_free(a);
-        perr(p, start, "wrong number of arguments for aggregate expression "
-                       "provided, expected 2, got 1");
-        goto fail;
+      nargs++;
+      if (p->tok.t == T_COMMA) {
+        next(p);
+        continue;
       }
-      e->param = a;
-      e->expr = b;
-    } else {
-      if (b) {
-        promql_expr_free(a);
-        promql_expr_free(b);
-        perr(p, start, "wrong number of arguments for aggregate expression "
-                       "provided, expected 1, got 2");
-        goto fail;
+      if (p->tok.t != T_RPAREN) {
+        unexpected(p, "in aggregation");
+        goto agg_fail;
       }
-      e->expr = a;
     }
+    e->pos_end = p->tok.pos + 1;
+    next(p);
+    want = wants_param ? 2 : 1;
+    if (nargs == 0) {
+      perr(p, start, "no arguments for aggregate expression provided");
+      goto agg_fail;
+    }
+    if (nargs != want) {
+      perr(p, start, "wrong number of arguments for aggregate expression "
+                     "provided, expected %zu, got %zu", want, nargs);
+      goto agg_fail;
+    }
+    if (wants_param) {
+      e->param = args[0];
+      e->expr = args[1];
+    } else {
+      e->expr = args[0];
+    }
+    goto agg_ok;
+  agg_fail:
+    for (size_t i = 0; i < TC_ARRAY_SIZE(args); i++)
+      promql_expr_free(args[i]);
+    goto fail;
+  agg_ok:;
   }
   if (ident_is(&p->tok, "by") || ident_is(&p->tok, "without")) {
     if (have_mod) {
@@ -1040,6 +1185,10 @@ fail:
 static bool parse_duration_value(struct parser *p, int64_t *ms, bool allow_sign,
                                  const char *ctx) {
   int sign = 1;
+  if (p->tok.t == T_EOF && p->after_lbracket) {
+    perr(p, p->tok.pos, "unexpected end of input in duration expression");
+    return false;
+  }
   if (allow_sign && p->tok.t == T_OP &&
       (p->tok.op == PROMQL_OP_SUB || p->tok.op == PROMQL_OP_ADD)) {
     sign = p->tok.op == PROMQL_OP_SUB ? -1 : 1;
@@ -1116,8 +1265,9 @@ static struct promql_expr *parse_primary(struct parser *p) {
       if ((aop == PROMQL_AGG_LIMITK || aop == PROMQL_AGG_LIMIT_RATIO) &&
           !p->exp_funcs) {
         perr(p, start,
-             "limitk() and limit_ratio() are experimental and must be "
-             "enabled with --enable-feature=promql-experimental-functions");
+             "%s() is experimental and must be enabled with "
+             "--enable-feature=promql-experimental-functions",
+             aop == PROMQL_AGG_LIMITK ? "limitk" : "limit_ratio");
         return NULL;
       }
       return parse_aggregate(p, aop, start);
@@ -1157,8 +1307,7 @@ static struct promql_expr *parse_primary(struct parser *p) {
   return NULL;
 }
 
-static bool parse_at(struct parser *p, struct promql_expr *target) {
-  int pos = p->tok.pos;
+static bool parse_at(struct parser *p, struct promql_expr *target, int pos) {
   if (target->at != PROMQL_AT_NONE) {
     perr(p, pos, "@ <timestamp> may not be set multiple times");
     return false;
@@ -1167,8 +1316,8 @@ static bool parse_at(struct parser *p, struct promql_expr *target) {
   if (ident_is(&p->tok, "start") || ident_is(&p->tok, "end")) {
     target->at = ident_is(&p->tok, "start") ? PROMQL_AT_START : PROMQL_AT_END;
     next(p);
-    if (!expect(p, T_LPAREN, "in @ modifier") ||
-        !expect(p, T_RPAREN, "in @ modifier"))
+    if (!expect(p, T_LPAREN, "in @, expected timestamp") ||
+        !expect(p, T_RPAREN, "in @, expected timestamp"))
       return false;
     return true;
   }
@@ -1182,15 +1331,24 @@ static bool parse_at(struct parser *p, struct promql_expr *target) {
     }
     if (p->tok.t == T_NUMBER)
       v = p->tok.num;
+    else if (p->tok.t == T_IDENT && (strcasecmp(p->tok.str, "inf") == 0 ||
+                                     strcasecmp(p->tok.str, "nan") == 0))
+      v = tolower((unsigned char)p->tok.str[0]) == 'i' ? INFINITY : NAN;
     else if (p->tok.t == T_DURATION)
       v = p->tok.num / 1000.0;
     else {
-      unexpected(p, "in @ modifier, expected timestamp");
+      unexpected(p, "in @, expected timestamp");
       return false;
     }
     v *= sign;
     if (!isfinite(v) || fabs(v * 1000) > 9.2e18) {
-      perr(p, pos, "timestamp out of bounds for @ modifier: %f", v);
+      if (isnan(v))
+        perr(p, pos, "timestamp out of bounds for @ modifier: NaN");
+      else if (isinf(v))
+        perr(p, pos, "timestamp out of bounds for @ modifier: %cInf",
+             v > 0 ? '+' : '-');
+      else
+        perr(p, pos, "timestamp out of bounds for @ modifier: %f", v);
       return false;
     }
     target->at = PROMQL_AT_TIME;
@@ -1208,14 +1366,39 @@ static struct promql_expr *parse_postfix(struct parser *p,
       int lb = p->tok.pos;
       bool sub = false;
       next(p);
-      if (!parse_duration_value(p, &range, false, "in subquery or range selector"))
+      int dpos = p->tok.pos;
+      if (!parse_duration_value(p, &range, true,
+                                "in subquery selector, expected number or "
+                                "duration"))
         goto fail;
+      if (range <= 0) {
+        perr(p, dpos, "duration must be greater than 0");
+        goto fail;
+      }
       if (p->tok.t == T_COLON) {
         sub = true;
         next(p);
-        if (p->tok.t != T_RBRACKET &&
-            !parse_duration_value(p, &step, false, "in subquery"))
+        int spos = p->tok.pos;
+        if (p->tok.t == T_COLON) {
+          perr(p, p->tok.pos, "unexpected colon ':'");
           goto fail;
+        }
+        if (p->tok.t != T_RBRACKET &&
+            !parse_duration_value(p, &step, true,
+                                  "in subquery selector, expected number or "
+                                  "duration"))
+          goto fail;
+        if (p->tok.t == T_COLON) {
+          perr(p, p->tok.pos, "unexpected colon ':'");
+          goto fail;
+        }
+        if (p->tok.t != T_RBRACKET || step < 0 ||
+            (step == 0 && p->in[spos] != ']')) {
+          if (step <= 0 && p->in[spos] != ']') {
+            perr(p, spos, "duration must be greater than 0");
+            goto fail;
+          }
+        }
       }
       if (p->tok.t != T_RBRACKET) {
         unexpected(p, sub ? "in subquery selector" : "in range selector");
@@ -1226,15 +1409,11 @@ static struct promql_expr *parse_postfix(struct parser *p,
       if (!sub) {
         struct promql_expr *m;
         if (e->kind != PROMQL_VECTOR_SEL) {
-          perr(p, e->pos_start, "ranges only allowed for vector selectors");
+          perr(p, lb, "ranges only allowed for vector selectors");
           goto fail;
         }
         if (e->offset_ms || e->at != PROMQL_AT_NONE) {
           perr(p, lb, "no offset modifiers allowed before range");
-          goto fail;
-        }
-        if (range <= 0) {
-          perr(p, lb, "range must be greater than 0");
           goto fail;
         }
         m = node(PROMQL_MATRIX_SEL, e->pos_start, end);
@@ -1244,20 +1423,10 @@ static struct promql_expr *parse_postfix(struct parser *p,
       } else {
         struct promql_expr *s;
         enum promql_type ty = promql_expr_type(e);
-        if (ty != PROMQL_TYPE_VECTOR) {
-          perr(p, e->pos_start,
+        if (ty != PROMQL_TYPE_VECTOR)
+          terr(p, e->pos_start,
                "subquery is only allowed on instant vector, got %s instead",
-               promql_type_name(ty));
-          goto fail;
-        }
-        if (range <= 0) {
-          perr(p, lb, "range must be greater than 0");
-          goto fail;
-        }
-        if (step < 0) {
-          perr(p, lb, "step must be greater than 0");
-          goto fail;
-        }
+               vtype_name(ty));
         s = node(PROMQL_SUBQUERY, e->pos_start, end);
         s->expr = e;
         s->range_ms = range;
@@ -1273,27 +1442,26 @@ static struct promql_expr *parse_postfix(struct parser *p,
         target = e->expr;
       else if (e->kind != PROMQL_VECTOR_SEL && e->kind != PROMQL_SUBQUERY) {
         if (is_at)
-          perr(p, p->tok.pos, "@ modifier must be preceded by an instant "
+          perr(p, e->pos_start, "@ modifier must be preceded by an instant "
                               "vector selector or range vector selector or "
                               "a subquery");
         else
-          perr(p, p->tok.pos, "offset modifier must be preceded by an "
+          perr(p, e->pos_start, "offset modifier must be preceded by an "
                               "instant vector selector or range vector "
                               "selector or a subquery");
         goto fail;
       }
       if (is_at) {
-        if (!parse_at(p, target))
+        if (!parse_at(p, target, e->pos_start))
           goto fail;
       } else {
-        int pos = p->tok.pos;
         int64_t off;
         if (target->offset_ms) {
-          perr(p, pos, "offset may not be set multiple times");
+          perr(p, e->pos_start, "offset may not be set multiple times");
           goto fail;
         }
         next(p);
-        if (!parse_duration_value(p, &off, true, "in offset modifier"))
+        if (!parse_duration_value(p, &off, true, "in offset, expected number or duration"))
           goto fail;
         target->offset_ms = off;
       }
@@ -1326,13 +1494,10 @@ static struct promql_expr *parse_unary(struct parser *p) {
     }
     {
       enum promql_type ty = promql_expr_type(in);
-      if (ty != PROMQL_TYPE_SCALAR && ty != PROMQL_TYPE_VECTOR) {
-        perr(p, start, "unary expression only allowed on expressions of type "
-                       "scalar or instant vector, got %s",
+      if (ty != PROMQL_TYPE_SCALAR && ty != PROMQL_TYPE_VECTOR)
+        terr(p, start, "unary expression only allowed on expressions of type "
+                       "scalar or instant vector, got \"%s\"",
              promql_type_name(ty));
-        promql_expr_free(in);
-        return NULL;
-      }
     }
     e = node(PROMQL_UNARY, start, in->pos_end);
     e->op = op;
@@ -1401,54 +1566,50 @@ static struct promql_expr *parse_expr(struct parser *p, int minprec) {
                        rt = promql_expr_type(e->rhs);
       bool lok = lt == PROMQL_TYPE_SCALAR || lt == PROMQL_TYPE_VECTOR;
       bool rok = rt == PROMQL_TYPE_SCALAR || rt == PROMQL_TYPE_VECTOR;
-      if (e->return_bool && !is_comparison(op)) {
-        perr(p, oppos, "bool modifier can only be used on comparison operators");
-        goto fail;
-      }
+      if (e->return_bool && !is_comparison(op))
+        terr(p, oppos, "bool modifier can only be used on comparison operators");
       if (is_comparison(op) && !e->return_bool && lt == PROMQL_TYPE_SCALAR &&
-          rt == PROMQL_TYPE_SCALAR) {
-        perr(p, e->pos_start, "comparisons between scalars must use BOOL modifier");
-        goto fail;
-      }
-      if (!lok || !rok) {
-        perr(p, e->pos_start, "binary expression must contain only scalar and instant vector types");
-        goto fail;
-      }
+          rt == PROMQL_TYPE_SCALAR)
+        terr(p, oppos, "comparisons between scalars must use BOOL modifier");
+      if (!lok || !rok)
+        terr(p, !lok ? e->lhs->pos_start : e->rhs->pos_start,
+             "binary expression must contain only scalar and instant vector "
+             "types");
       if (is_setop(op) &&
-          (lt == PROMQL_TYPE_SCALAR || rt == PROMQL_TYPE_SCALAR)) {
-        perr(p, e->pos_start,
+          (lt == PROMQL_TYPE_SCALAR || rt == PROMQL_TYPE_SCALAR))
+        terr(p, e->pos_start,
              "set operator \"%s\" not allowed in binary scalar expression",
              promql_op_name(op));
-        goto fail;
-      }
       if (e->has_matching &&
           (lt != PROMQL_TYPE_VECTOR || rt != PROMQL_TYPE_VECTOR)) {
-        perr(p, e->pos_start, "vector matching only allowed between instant vectors");
-        goto fail;
+        /* as Prometheus: an error only with matching labels; otherwise
+         * the matching clause is dropped */
+        if (e->nmatch_labels)
+          terr(p, e->pos_start,
+               "vector matching only allowed between instant vectors");
+        e->has_matching = false;
+        e->on = false;
+        e->card = PROMQL_CARD_ONE_TO_ONE;
       }
       if (lt == PROMQL_TYPE_VECTOR && rt == PROMQL_TYPE_VECTOR)
         e->has_matching = true;
       if (is_setop(op)) {
         if (e->card == PROMQL_CARD_MANY_TO_ONE ||
-            e->card == PROMQL_CARD_ONE_TO_MANY) {
-          perr(p, e->pos_start, "no grouping allowed for \"%s\" operation",
+            e->card == PROMQL_CARD_ONE_TO_MANY)
+          terr(p, e->pos_start, "no grouping allowed for \"%s\" operation",
                promql_op_name(op));
-          goto fail;
-        }
         if (e->has_matching)
           e->card = PROMQL_CARD_MANY_TO_MANY;
       }
-      if (e->card == PROMQL_CARD_MANY_TO_ONE ||
-          e->card == PROMQL_CARD_ONE_TO_MANY) {
-        if (e->on)
-          for (size_t i = 0; i < e->ninclude; i++)
-            if (str_in(e->match_labels, e->nmatch_labels, e->include[i])) {
-              perr(p, e->pos_start,
-                   "label \"%s\" must not occur in ON and GROUP clause at once",
-                   e->include[i]);
-              goto fail;
-            }
-      }
+      if ((e->card == PROMQL_CARD_MANY_TO_ONE ||
+           e->card == PROMQL_CARD_ONE_TO_MANY) && e->on)
+        for (size_t i = 0; i < e->ninclude; i++)
+          if (str_in(e->match_labels, e->nmatch_labels, e->include[i])) {
+            terr(p, oppos,
+                 "label \"%s\" must not occur in ON and GROUP clause at once",
+                 e->include[i]);
+            break;
+          }
     }
     lhs = e;
     continue;
@@ -1482,6 +1643,11 @@ int promql_parse(const char *query, const struct promql_parse_opts *opts,
       unexpected(&p, NULL);
   }
   free(p.tok.str);
+  if (!p.err && p.terr) {
+    p.err = p.terr;
+    p.terr = NULL;
+  }
+  free(p.terr);
   if (p.err) {
     promql_expr_free(e);
     *errmsg = p.err;
@@ -1522,6 +1688,7 @@ int promql__parse_metric(const char *s, size_t len, struct labels *out,
     *consumed = (size_t)e->pos_end;
   }
   free(p.tok.str);
+  free(p.terr);
   if (p.err || !e) {
     labels_release(out);
     *errmsg = p.err ? p.err : xstrdup("bad series description");

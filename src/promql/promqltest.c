@@ -243,6 +243,9 @@ struct evalcase {
   int64_t start, end, step;
   char *expr;
   bool fail, ordered, warn, info, no_warn, no_info;
+  /* `expect warn|info msg:|regex:` lines: [0] warnings, [1] infos */
+  char **amsg[2], **are[2];
+  size_t namsg[2], nare[2];
   char *fail_msg, *fail_re;
   bool has_string;
   char *string;
@@ -253,7 +256,20 @@ struct evalcase {
   bool has_hist;
 };
 
+static void strv_push(char ***v, size_t *n, const char *s) {
+  *v = xrealloc(*v, (*n + 1) * sizeof(char *));
+  (*v)[(*n)++] = xstrdup(s);
+}
+
 static void evalcase_release(struct evalcase *c) {
+  for (int k = 0; k < 2; k++) {
+    for (size_t i = 0; i < c->namsg[k]; i++)
+      free(c->amsg[k][i]);
+    for (size_t i = 0; i < c->nare[k]; i++)
+      free(c->are[k][i]);
+    free(c->amsg[k]);
+    free(c->are[k]);
+  }
   free(c->expr);
   free(c->fail_msg);
   free(c->fail_re);
@@ -350,6 +366,40 @@ static char *check(struct evalcase *c, struct promql_result *r) {
       return xstrdup("expected warnings, got none");
     if (c->info && !have_i)
       return xstrdup("expected info annotations, got none");
+  }
+  for (int k = 0; k < 2; k++) {
+    /* every expected message must be produced; with expectations, every
+     * produced annotation of that kind must be expected */
+    for (size_t i = 0; i < c->namsg[k]; i++) {
+      bool found = false;
+      for (size_t j = 0; j < r->nwarnings && !found; j++)
+        found = strcmp(r->warnings[j], c->amsg[k][i]) == 0;
+      if (!found)
+        return xasprintf("expected annotation \"%s\"%s%s", c->amsg[k][i],
+                         r->nwarnings ? ", got " : "",
+                         r->nwarnings ? r->warnings[0] : "");
+    }
+    for (size_t i = 0; i < c->nare[k]; i++) {
+      bool found = false;
+      for (size_t j = 0; j < r->nwarnings && !found; j++)
+        found = regex_match(c->are[k][i], r->warnings[j]);
+      if (!found)
+        return xasprintf("expected annotation matching /%s/", c->are[k][i]);
+    }
+    if (c->namsg[k] + c->nare[k] == 0)
+      continue;
+    for (size_t j = 0; j < r->nwarnings; j++) {
+      bool info = strncmp(r->warnings[j], "PromQL info", 11) == 0;
+      bool ok = false;
+      if (info != (k == 1))
+        continue;
+      for (size_t i = 0; i < c->namsg[k] && !ok; i++)
+        ok = strcmp(r->warnings[j], c->amsg[k][i]) == 0;
+      for (size_t i = 0; i < c->nare[k] && !ok; i++)
+        ok = regex_match(c->are[k][i], r->warnings[j]);
+      if (!ok)
+        return xasprintf("unexpected annotation: %s", r->warnings[j]);
+    }
   }
   if (c->no_warn || c->no_info) {
     for (size_t i = 0; i < r->nwarnings; i++) {
@@ -653,10 +703,17 @@ static int parse_eval(struct runner *R, struct tline *ls, size_t n, size_t *i,
         c->no_warn = true;
       } else if (strncmp(x, "no_info", 7) == 0) {
         c->no_info = true;
-      } else if (strncmp(x, "warn", 4) == 0) {
-        c->warn = true;
-      } else if (strncmp(x, "info", 4) == 0) {
-        c->info = true;
+      } else if (strncmp(x, "warn", 4) == 0 || strncmp(x, "info", 4) == 0) {
+        int k = x[0] == 'i';
+        char *arg = trim(x + 4);
+        if (k)
+          c->info = true;
+        else
+          c->warn = true;
+        if (strncmp(arg, "msg:", 4) == 0)
+          strv_push(&c->amsg[k], &c->namsg[k], trim(arg + 4));
+        else if (strncmp(arg, "regex:", 6) == 0)
+          strv_push(&c->are[k], &c->nare[k], trim(arg + 6));
       } else if (strncmp(x, "string ", 7) == 0) {
         char *v = trim(x + 7);
         size_t vl = strlen(v);

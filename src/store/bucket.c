@@ -12,6 +12,7 @@
  * take referenced snapshots under the lock.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,7 @@ static int block_load(struct bucket_store *s, struct block_meta *meta,
   rc = index_reader_open(&b->index, &src);
   if (rc)
     goto out;
+  indexheader_drop_pages(&b->index.src);
   if (b->meta.thanos.nsegment_files > 0) {
     b->segs = xcalloc(b->meta.thanos.nsegment_files, sizeof(char *));
     for (size_t i = 0; i < b->meta.thanos.nsegment_files; i++)
@@ -602,6 +604,8 @@ int bucket_store_sync(struct bucket_store *s) {
     snprintf(b, sizeof b, "%zu", ndropped);
     LOG_INFO("blocks synced", "loaded", a, "dropped", b);
   }
+  /* Loads freed their temporary buffers: give the memory back. */
+  malloc_trim(0);
   atomic_store(&s->synced, 1);
   return 0;
 }

@@ -49,6 +49,8 @@ struct qseries {
 };
 
 struct store_query {
+  struct bucket_store *s;      /* borrowed */
+  uint64_t pool_held;          /* bytes of the chunk pool this batch holds */
   struct store_block **blocks; /* referenced snapshot */
   size_t nblocks;
   struct store_block **used; /* queried blocks (borrowed) */
@@ -63,6 +65,8 @@ struct store_query {
   struct tc_buf *bufs; /* range buffers of the current batch */
   size_t nbufs, bufcap;
 };
+
+static void pool_give_back(struct store_query *q);
 
 static struct metric *m_series_req, *m_chunks_fetched, *m_series_fetched;
 
@@ -384,6 +388,7 @@ static int block_select(struct store_query *q, struct store_block *b,
 void store_query_free(struct store_query *q) {
   if (!q)
     return;
+  pool_give_back(q);
   for (size_t i = 0; i < q->n; i++) {
     labels_release(&q->v[i].ls);
     free(q->v[i].c);
@@ -404,6 +409,7 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
   qmetrics_init();
   metric_inc(metric_child(m_series_req));
   struct store_query *q = xcalloc(1, sizeof(*q));
+  q->s = s;
   struct matchers ms = {0}, hint = {0};
   struct bset bs = {0};
   q->mint = req->min_time;
@@ -428,8 +434,15 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
                        .chunks = s->o.samples_limit
                                      ? (s->o.samples_limit + 119) / 120
                                      : 0};
+  /* Blocks whose external labels the matchers reject are not queried. */
   q->used = bs.v;
-  q->nused = bs.n;
+  q->nused = 0;
+  for (size_t i = 0; i < bs.n; i++) {
+    struct matchers idx;
+    if (block_matchers(bs.v[i], &ms, &idx))
+      q->used[q->nused++] = bs.v[i];
+    free(idx.v);
+  }
   bs.v = NULL;
   for (size_t i = 0; i < q->nused && !rc; i++)
     rc = block_select(q, q->used[i], &ms, req->without_replica_labels,
@@ -551,6 +564,23 @@ static int fetch_one(struct store_query *q, struct cref *r) {
                   r->seg, r->off);
 }
 
+/* Reserves n bytes of --chunk-pool-size for this batch's reads. */
+static int pool_take(struct store_query *q, uint64_t n) {
+  uint64_t max = q->s->o.chunk_pool_size;
+  uint64_t now = atomic_fetch_add(&q->s->chunk_bytes, n) + n;
+  q->pool_held += n;
+  if (max && now > max)
+    return tc_error(TC_ELIMIT, "chunk pool exhausted: %llu bytes of chunk "
+                    "reads in flight exceed --chunk-pool-size=%llu",
+                    (unsigned long long)now, (unsigned long long)max);
+  return 0;
+}
+
+static void pool_give_back(struct store_query *q) {
+  atomic_fetch_sub(&q->s->chunk_bytes, q->pool_held);
+  q->pool_held = 0;
+}
+
 static int fetch_chunks(struct store_query *q, size_t from, size_t to) {
   size_t n = 0;
   for (size_t i = from; i < to; i++)
@@ -576,6 +606,9 @@ static int fetch_chunks(struct store_query *q, size_t from, size_t to) {
         end = (uint64_t)r[j].off + EST_CHUNK_SIZE;
       j++;
     }
+    rc = pool_take(q, end - start);
+    if (rc)
+      break;
     struct tc_buf *b = new_buf(q);
     rc = fetch(r[i].b, r[i].seg, start, end - start, b);
     for (size_t x = i; x < j && !rc; x++) {
@@ -757,6 +790,7 @@ int store_series_next(struct store_query *q, struct tc_buf *out,
     for (size_t i = 0; i < q->nbufs; i++)
       tc_buf_release(&q->bufs[i]);
     q->nbufs = 0;
+    pool_give_back(q);
     q->next = to;
   }
   if (!rc && q->next >= q->n) {
@@ -821,6 +855,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     if (!block_matchers(b, &ms, &idx))
       continue;
     const char *ev = label ? labels_get(&b->ext, label) : NULL;
+    bool any = false; /* a series matched (with matchers) */
     pthread_mutex_lock(&b->lock);
     if (idx.n == 0 && !ev) {
       /* No series filter: straight from the postings offset table. */
@@ -856,6 +891,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
           inrange = se.chunks[k].maxt >= start && se.chunks[k].mint <= end;
         if (rc || !inrange)
           continue;
+        any = true;
         if (label) {
           const char *v = labels_get(&se.lset, label);
           if (v)
@@ -869,14 +905,10 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
       free(ids);
     }
     pthread_mutex_unlock(&b->lock);
-    if (!label && idx.n == 0)
+    /* External label names count when the block has matching series. */
+    if (!label && (idx.n == 0 || any))
       for (size_t k = 0; k < b->ext.n; k++)
         strlist_push(out, b->ext.v[k].name);
-    else if (!label && b->ext.n) {
-      /* ext names count when some series matched: approximate by block */
-      for (size_t k = 0; k < b->ext.n; k++)
-        strlist_push(out, b->ext.v[k].name);
-    }
     if (label && idx.n == 0 && ev)
       strlist_push(out, ev);
     free(idx.v);

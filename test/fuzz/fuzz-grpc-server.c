@@ -52,7 +52,7 @@ static int exchange(const uint8_t *data, size_t size, const char *needle) {
     memcpy(msg + sizeof preface - 1, data, size);
   size_t n = sizeof preface - 1 + size, off = 0;
   int eof = 0, seen = 0;
-  uint64_t deadline = uv_hrtime() + 2000000000ull;
+  uint64_t deadline = uv_hrtime() + (needle ? 10000000000ull : 2000000000ull);
   while (!eof && !seen && uv_hrtime() < deadline) {
     if (off < n) {
       ssize_t w = write(fd, msg + off, n - off);

@@ -136,6 +136,7 @@ struct postings *index_reader_select(struct index_reader *r,
 
 /* ---- writer (stage machine: symbols, series, postings, TOC) ---- */
 
+struct tsdb_strtab;
 struct index_writer {
   int fd;
   char *path; /* owned */
@@ -145,6 +146,7 @@ struct index_writer {
   struct index_toc toc;
   char **syms; /* owned, sorted ascending */
   size_t nsyms, symcap;
+  struct tsdb_strtab *symtab; /* owned: symbol -> reference */
   /* series seen: labels of the last one, and per-pair postings */
   struct labels last;
   uint64_t last_ref;

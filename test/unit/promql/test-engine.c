@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include "thanosc/buf.h"
 #include "thanosc/promql.h"
 
 static struct promql_memstore *fixture(void) {
@@ -62,5 +63,75 @@ TEST(promql_engine_max_samples) {
   ASSERT_STREQ(err, "query processing would load too many samples into "
                     "memory in query execution");
   free(err);
+  promql_memstore_free(ms);
+}
+
+TEST(promql_engine_cancel) {
+  struct promql_memstore *ms = fixture();
+  struct promql_engine_opts o;
+  volatile int cancel = 1;
+  struct promql_query q = {"sum(req)", 0, 600000, 60000, 0, &cancel};
+  struct promql_result r;
+  char *err = NULL;
+  promql_engine_opts_default(&o);
+  ASSERT_EQ(promql_exec(&o, promql_memstore_queryable(ms), &q, &r, &err),
+            TC_ECANCELED);
+  free(err);
+  promql_memstore_free(ms);
+}
+
+TEST(promql_engine_lookback_per_query) {
+  struct promql_memstore *ms = fixture();
+  struct promql_engine_opts o;
+  /* last sample at 10m; at 12m it is 2m old */
+  struct promql_query q = {"req", 720000, 720000, 0, 60000, NULL};
+  struct promql_result r;
+  char *err = NULL;
+  promql_engine_opts_default(&o);
+  ASSERT_OK(promql_exec(&o, promql_memstore_queryable(ms), &q, &r, &err));
+  ASSERT_EQ(r.nseries, 0);
+  promql_result_release(&r);
+  q.lookback_ms = 0; /* engine default 5m */
+  ASSERT_OK(promql_exec(&o, promql_memstore_queryable(ms), &q, &r, &err));
+  ASSERT_EQ(r.nseries, 2);
+  promql_result_release(&r);
+  promql_memstore_free(ms);
+}
+
+TEST(promql_engine_histogram_unsupported) {
+  struct promql_memstore *ms = promql_memstore_new();
+  struct labels l = LABELS_INIT;
+  struct promql_engine_opts o;
+  struct promql_query q = {"rate(h[5m])", 300000, 300000, 0, 0, NULL};
+  struct promql_result r;
+  char *err = NULL;
+  promql_labels_set(&l, "__name__", "h");
+  promql_memstore_add(ms, &l, 60000, 0, true);
+  promql_memstore_add(ms, &l, 120000, 0, true);
+  labels_release(&l);
+  promql_engine_opts_default(&o);
+  ASSERT_EQ(promql_exec(&o, promql_memstore_queryable(ms), &q, &r, &err),
+            TC_ENOTSUP);
+  ASSERT_STREQ(err, "native histograms are not supported yet");
+  free(err);
+  promql_memstore_free(ms);
+}
+
+TEST(promql_engine_json) {
+  struct promql_memstore *ms = fixture();
+  struct promql_engine_opts o;
+  struct promql_query q = {"req{job=\"b\"} / 4", 90500, 90500, 0, 0, NULL};
+  struct promql_result r;
+  struct tc_buf b;
+  char *err = NULL;
+  promql_engine_opts_default(&o);
+  ASSERT_OK(promql_exec(&o, promql_memstore_queryable(ms), &q, &r, &err));
+  tc_buf_init(&b, 0);
+  promql_result_json(&r, &b);
+  ASSERT_STREQ(b.data, "{\"status\":\"success\",\"data\":{\"resultType\":"
+                       "\"vector\",\"result\":[{\"metric\":{\"job\":\"b\"},"
+                       "\"value\":[90.5,\"0.5\"]}]}}");
+  tc_buf_release(&b);
+  promql_result_release(&r);
   promql_memstore_free(ms);
 }

@@ -42,7 +42,24 @@ TEST(promql_parse_print) {
 TEST(promql_parse_errors) {
   fails("1 +", "1:4: parse error: unexpected end of input");
   fails("1 < 2",
-        "1:1: parse error: comparisons between scalars must use BOOL modifier");
+        "1:3: parse error: comparisons between scalars must use BOOL modifier");
+  fails("foo{", "1:5: parse error: unexpected end of input inside braces");
+  fails("sum(foo", "1:8: parse error: unclosed left parenthesis");
+  fails(")", "1:2: parse error: unexpected right parenthesis ')'");
+  fails("foo{a=\"b\" c=\"d\"}", "1:11: parse error: unexpected identifier "
+                                   "\"c\" in label matching, expected \",\" "
+                                   "or \"}\"");
+  fails("topk(1, 2, foo)", "1:1: parse error: wrong number of arguments for "
+                           "aggregate expression provided, expected 2, got 3");
+  fails("foo offset 5m offset 1m",
+        "1:1: parse error: offset may not be set multiple times");
+  fails("rate(foo)[5m]",
+        "1:10: parse error: ranges only allowed for vector selectors");
+  fails("foo + \"a\"", "1:7: parse error: binary expression must contain "
+                        "only scalar and instant vector types");
+  fails("1.2.3", "1:1: parse error: bad number or duration syntax: \"1.2.\"");
+  fails("foo[2d1w]",
+        "1:5: parse error: not a valid duration string: \"2d1w\"");
   fails("rate(foo)", "1:6: parse error: expected type range vector in call "
                      "to function \"rate\", got instant vector");
   fails("{}", "1:1: parse error: vector selector must contain at least one "
