@@ -24,6 +24,7 @@ struct httpc_req {
   long timeout_ms;           /* whole request; 0 = none */
   long connect_timeout_ms;   /* 0 = libcurl's default */
   int insecure_skip_verify;
+  long buffer_size;          /* receive buffer (CURLOPT_BUFFERSIZE); 0 = default */
 };
 
 /* A reusable connection (an easy handle); optional. */

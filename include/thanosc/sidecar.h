@@ -81,6 +81,9 @@ int prom_label_api(const char *url, const char *name,
  * returned. force_samples asks only for SAMPLES (tests, benchmarks).
  */
 typedef int prom_chunked_fn(void *data, const Prometheus__ChunkedSeries *s);
+/* Streamed mode without decoding: one ChunkedReadResponse message as it
+ * came (checksum verified), borrowed for the call. */
+typedef int prom_frame_fn(void *data, const uint8_t *msg, size_t n);
 struct prom_read {
   const char *url;
   const struct prom_matcher *ms;
@@ -89,6 +92,7 @@ struct prom_read {
   long timeout_ms;
   int force_samples;
   prom_chunked_fn *fn;
+  prom_frame_fn *frame_fn; /* optional: streamed frames go here instead */
   void *data;
   /* OUT: what Prometheus answered with */
   int streamed;

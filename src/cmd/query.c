@@ -1,8 +1,9 @@
 /*
  * query.c - the `thanosc query` role: Thanos's querier flags (same names,
- * defaults and help) and the wiring of its services on the runtime. For
- * now it serves the HTTP server's built-in routes (/metrics, /-/healthy,
- * /-/ready); the PromQL API and the endpoint set plug in here.
+ * defaults and help) and the wiring of its services on the runtime: the
+ * querier (src/querier: endpoint set, fan-out, evaluation threads), its
+ * Prometheus HTTP API on the HTTP server next to the built-in routes
+ * (/metrics, /-/healthy, /-/ready), and its StoreAPI on the gRPC server.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +17,12 @@
 #include "thanosc/log.h"
 #include "thanosc/loop.h"
 #include "thanosc/metrics.h"
+#include "thanosc/querier.h"
+#include "thanosc/json.h"
 
 #define QUERY_CMD "thanosc query"
 
-struct query_opts {
+struct query_cmd_opts {
   struct server_opts srv;
   int grpc_client_tls_secure, grpc_client_tls_skip_verify;
   char *grpc_client_tls_cert, *grpc_client_tls_key, *grpc_client_tls_ca;
@@ -34,7 +37,7 @@ struct query_opts {
   char *dedup_func;
   struct strlist replica_labels, selector_labels, endpoints, endpoints_strict;
   struct strlist endpoint_groups, stores, store_sd_files, features;
-  int auto_downsampling, partial_response;
+  int auto_downsampling, partial_response, dynamic_lookback, raw_counters;
   char *active_query_path;
   int64_t store_response_timeout_ms, store_unhealthy_timeout_ms;
   int64_t store_sd_interval_ms, store_sd_dns_interval_ms;
@@ -58,7 +61,7 @@ static const char query_summary[] =
 #define QUERY_FLAGS_MAX 96
 
 /* The querier's own flags; the shared http/grpc/log flags come first. */
-static void query_flags(struct flag_def *f, struct query_opts *o) {
+static void query_flags(struct flag_def *f, struct query_cmd_opts *o) {
   struct flag_def t[] = {
       {"grpc-client-tls-secure", FLAG_BOOL, &o->grpc_client_tls_secure, "false",
        "Use TLS when talking to the gRPC server"},
@@ -298,7 +301,7 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
       {"log.request.decision", FLAG_STRING, NULL, "",
        "Deprecated, replaced with `request.logging-config`.", NULL,
        FLAG_HIDDEN},
-      {"query.dynamic-lookback-delta", FLAG_BOOL, NULL, "true",
+      {"query.dynamic-lookback-delta", FLAG_BOOL, &o->dynamic_lookback, "true",
        "Allow for larger lookback duration for queries based on resolution.",
        NULL, FLAG_HIDDEN},
       {"query.instant.default.max_source_resolution", FLAG_DURATION, NULL, "0s",
@@ -318,6 +321,11 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        FLAG_HIDDEN},
       {"exemplar.partial-response", FLAG_BOOL, NULL, "true",
        "Enable partial response for exemplar endpoint.", NULL, FLAG_HIDDEN},
+      {"query.raw-counters", FLAG_BOOL, &o->raw_counters, "true",
+       "thanosc: read raw chunks under rate/increase/irate/resets as "
+       "Prometheus does (--no-query.raw-counters: through Thanos's "
+       "counter-reset iterator, where resets() counts none).",
+       NULL, FLAG_HIDDEN},
       {"grpc.proxy-strategy", FLAG_ENUM, NULL, "eager",
        "Strategy to use when proxying Series requests to leaf nodes.",
        "eager|lazy", FLAG_HIDDEN},
@@ -342,21 +350,20 @@ static void ready_stop(struct service *svc, service_stopped_fn *done) {
 }
 
 /*
- * The gRPC server on --grpc-address as a runtime service. The querier's
- * StoreAPI and Info methods are not served yet: calls get UNIMPLEMENTED.
+ * The gRPC server on --grpc-address as a runtime service, serving the
+ * querier's StoreAPI and Info.
  */
 struct query_grpc {
   struct service svc;
   struct grpc_server *srv;
   struct grpc_server_opts opts;
+  const struct grpc_method *methods;
   service_stopped_fn *done;
 };
 
-static const struct grpc_method query_grpc_methods[] = {{0}};
-
 static int grpc_start(struct service *svc, struct runtime *rt) {
   struct query_grpc *g = svc->data;
-  int rc = grpc_server_new(rt->loop, query_grpc_methods, &g->opts, &g->srv);
+  int rc = grpc_server_new(rt->loop, g->methods, &g->opts, &g->srv);
   if (rc == 0) {
     char port[16];
     snprintf(port, sizeof port, "%d", grpc_server_port(g->srv));
@@ -406,8 +413,73 @@ static const char *nonempty(const char *s) {
   return s && *s ? s : NULL;
 }
 
+/* The querier as a service: nothing to start (it was created with the
+ * loop), stopped last so that HTTP and gRPC requests drain first. */
+struct query_svc {
+  struct service svc;
+  struct querier *q;
+  service_stopped_fn *done;
+};
+
+static int querier_svc_start(struct service *svc, struct runtime *rt) {
+  (void)svc;
+  (void)rt;
+  return 0;
+}
+
+static void querier_svc_stopped(void *data) {
+  struct query_svc *s = data;
+  s->done(&s->svc);
+}
+
+static void querier_svc_stop(struct service *svc, service_stopped_fn *done) {
+  struct query_svc *s = svc->data;
+  s->done = done;
+  querier_stop(s->q, querier_svc_stopped, s);
+}
+
+/* /api/v1/status/flags: every flag with its value as a string. */
+static char *flags_json(const struct flag_def *const *tables) {
+  struct tc_buf b = TC_BUF_INIT;
+  struct jsonw w;
+  jsonw_init(&w, &b);
+  jsonw_obj_begin(&w);
+  for (const struct flag_def *const *t = tables; *t; t++) {
+    for (const struct flag_def *f = *t; f->name; f++) {
+      char v[64] = "";
+      const char *val = v;
+      struct tc_buf list = TC_BUF_INIT;
+      if (!f->dst) {
+        val = f->def ? f->def : "";
+      } else if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
+        val = *(char **)f->dst ? *(char **)f->dst : "";
+      } else if (f->type == FLAG_BOOL) {
+        val = *(int *)f->dst ? "true" : "false";
+      } else if (f->type == FLAG_INT) {
+        snprintf(v, sizeof v, "%lld", (long long)*(int64_t *)f->dst);
+      } else if (f->type == FLAG_DURATION) {
+        format_duration_ms(*(int64_t *)f->dst, v, sizeof v);
+      } else if (f->type == FLAG_STRINGS) {
+        const struct strlist *l = f->dst;
+        for (size_t i = 0; i < l->n; i++)
+          tc_buf_addf(&list, "%s%s", i ? "," : "", l->v[i]);
+        val = list.data ? list.data : "";
+      } else {
+        val = f->def ? f->def : "";
+      }
+      jsonw_key(&w, f->name);
+      jsonw_cstr(&w, val);
+      tc_buf_release(&list);
+    }
+  }
+  jsonw_obj_end(&w);
+  jsonw_finish(&w);
+  return tc_buf_detach(&b, NULL);
+}
+
 /* Wires the services on the runtime and runs until stopped: exit code. */
-static int query_run(struct query_opts *o) {
+static int query_run(struct query_cmd_opts *o,
+                     const struct flag_def *const *tables) {
   struct runtime rt;
   int rc = runtime_init(&rt);
   if (rc < 0) {
@@ -435,11 +507,80 @@ static int query_run(struct query_opts *o) {
                               .grace_ms = o->srv.grpc_grace_ms};
   struct service ready = {
       .name = "prober", .start = ready_start, .stop = ready_stop};
+  struct grpc_client_opts copts = {
+      .tls = o->grpc_client_tls_secure,
+      .tls_cert = nonempty(o->grpc_client_tls_cert),
+      .tls_key = nonempty(o->grpc_client_tls_key),
+      .tls_ca = nonempty(o->grpc_client_tls_ca),
+      .server_name = nonempty(o->grpc_client_server_name),
+      .tls_skip_verify = o->grpc_client_tls_skip_verify,
+      .compression = o->grpc_compression};
+  struct strlist eps = {0};
+  for (size_t i = 0; i < o->endpoints.n; i++)
+    strlist_push(&eps, o->endpoints.v[i]);
+  for (size_t i = 0; i < o->stores.n; i++)
+    strlist_push(&eps, o->stores.v[i]);
+  char *fj = flags_json(tables);
+  struct querier_config qc = {
+      .endpoints = (const char *const *)eps.v,
+      .nendpoints = eps.n,
+      .strict = (const char *const *)o->endpoints_strict.v,
+      .nstrict = o->endpoints_strict.n,
+      .sd_file = nonempty(o->endpoint_sd_config_file),
+      .sd_inline = nonempty(o->endpoint_sd_config),
+      .sd_reload_ms = o->endpoint_sd_reload_ms,
+      .dns_interval_ms = o->store_sd_dns_interval_ms,
+      .unhealthy_timeout_ms = o->store_unhealthy_timeout_ms,
+      .response_timeout_ms = o->store_response_timeout_ms,
+      .client = &copts,
+      .route_prefix = nonempty(o->web_route_prefix)
+                          ? o->web_route_prefix
+                          : nonempty(o->web_external_prefix),
+      .query_timeout_ms = o->query_timeout_ms,
+      .max_concurrent = o->max_concurrent,
+      .max_samples = o->max_samples,
+      .lookback_ms = o->lookback_delta_ms,
+      .dynamic_lookback = o->dynamic_lookback,
+      .raw_counters = o->raw_counters,
+      .dedup_algo = strcmp(o->dedup_func, "chain") == 0 ? QDEDUP_CHAIN
+                                                        : QDEDUP_PENALTY,
+      .selector_labels = (const char *const *)o->selector_labels.v,
+      .nselector_labels = o->selector_labels.n,
+      .flags_json = fj,
+  };
+  for (size_t i = 0; i < o->features.n; i++)
+    if (strstr(o->features.v[i], "promql-experimental-functions"))
+      qc.experimental_functions = 1;
+  qc.defaults.partial_response = o->partial_response;
+  qc.defaults.replica_labels =
+      (struct qstrs){(const char **)o->replica_labels.v, o->replica_labels.n};
+  qc.defaults.auto_downsampling = o->auto_downsampling;
+  qc.defaults.default_step_ns = o->default_step_ms * 1000000;
+  qc.defaults.metadata_range_ns = o->metadata_default_range_ms * 1000000;
+  qc.defaults.engine = strcmp(o->promql_engine, "thanos") == 0
+                           ? QUERY_ENGINE_THANOS
+                           : QUERY_ENGINE_PROMETHEUS;
+  struct querier *q = NULL;
+  struct query_svc qsvc = {0};
+  rc = querier_new(rt.loop, &qc, &q);
+  if (rc < 0) {
+    LOG_ERROR("querier", "err", tc_errmsg(rc));
+    goto out;
+  }
+  qsvc.q = q;
+  qsvc.svc = (struct service){.name = "querier",
+                              .start = querier_svc_start,
+                              .stop = querier_svc_stop,
+                              .data = &qsvc};
+  grpc.methods = querier_grpc_methods(q);
   rc = http_server_add_builtin_routes(http);
+  if (rc == 0)
+    rc = querier_http_routes(q, http);
   if (rc < 0) {
     LOG_ERROR("http routes", "err", tc_errmsg(rc));
     goto out;
   }
+  runtime_add(&rt, &qsvc.svc);
   /* Started in this order, stopped in reverse: not ready first, then
    * gRPC drains, then HTTP (so probes answer until the end). */
   runtime_add(&rt, http_server_service(http));
@@ -459,27 +600,14 @@ out:
   http_server_free(http);
   if (grpc.srv)
     grpc_server_free(grpc.srv);
+  querier_free(q);
+  free(fj);
+  strlist_release(&eps);
   return code;
 }
 
-/* Frees what flags_parse() stored: strings, enums and string lists. */
-static void flag_values_release(const struct flag_def *const *tables) {
-  for (const struct flag_def *const *t = tables; *t; t++) {
-    for (const struct flag_def *f = *t; f->name; f++) {
-      if (!f->dst)
-        continue;
-      if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
-        free(*(char **)f->dst);
-        *(char **)f->dst = NULL;
-      } else if (f->type == FLAG_STRINGS) {
-        strlist_release(f->dst);
-      }
-    }
-  }
-}
-
 int cmd_query(int argc, char **argv) {
-  struct query_opts o = {0};
+  struct query_cmd_opts o = {0};
   struct flag_def shared[CMD_SERVER_FLAGS_MAX + 1];
   struct flag_def own[QUERY_FLAGS_MAX];
   cmd_server_flags(shared, &o.srv,
@@ -519,8 +647,8 @@ int cmd_query(int argc, char **argv) {
   }
 
   split_label_flags(&o.replica_labels);
-  code = query_run(&o);
+  code = query_run(&o, tables);
 out:
-  flag_values_release(tables);
+  cmd_flags_release(tables);
   return code;
 }

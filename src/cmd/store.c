@@ -4,6 +4,7 @@
  * HTTP server (/metrics, probes), the block sync (ready after the first
  * one) and the gRPC StoreAPI over the bucket (src/store/).
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,9 @@ int cmd_store(int argc, char **argv) {
     goto out;
   }
   metrics_register_process();
+  /* Few malloc arenas: block loads run on many threads, and per-thread
+   * arenas would keep their peak after the loads are done. */
+  mallopt(M_ARENA_MAX, 2);
   cache = index_cache_new(o.index_cache_size);
   struct bucket_store bs;
   uint64_t series_limit = (uint64_t)(o.request_series > 0 ? o.request_series
@@ -314,10 +318,13 @@ int cmd_store(int argc, char **argv) {
       .consistency_delay_ms = o.consistency_delay_ms,
       .ignore_deletion_marks_delay_ms = o.ignore_deletion_marks_delay_ms,
       .block_sync_concurrency = (int)TC_MIN(o.block_sync_concurrency, 64),
+      .meta_fetch_concurrency =
+          (int)TC_MAX(1, TC_MIN(o.block_meta_fetch_concurrency, 64)),
       .series_limit = series_limit,
       .samples_limit = samples_limit,
       .relabel = relabel,
       .cache = cache,
+      .chunk_pool_size = o.chunk_pool_size,
   };
   rc = bucket_store_init(&bs, bkt, &bo);
   if (rc) {

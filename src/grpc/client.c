@@ -98,10 +98,13 @@ struct grpc_client {
   int freeing;
   int kick_closed;
   int in_process;
+  int closing;      /* grpc_client_free() called */
+  int free_pending; /* ... from inside a callback */
 };
 
 static void client_process(struct grpc_client *cl);
 static void client_maybe_gone(struct grpc_client *cl);
+static void client_free_now(struct grpc_client *cl);
 
 static void on_client_kick(uv_idle_t *h);
 
@@ -578,6 +581,14 @@ again:
       }
       continue;
     }
+    if (!k->final && k->sid < 0 && k->conn && k->conn->draining &&
+        !cl->closing) {
+      /* Not sent yet and the server said GOAWAY: use a new connection. */
+      k->conn = client_conn(cl);
+      if (!k->conn)
+        call_set_final(k, GRPC_UNAVAILABLE, 1, "connection error: %s",
+                       cl->last_err ? cl->last_err : "cannot connect");
+    }
     if (!k->final && k->sid < 0 && k->conn && k->conn->ready) {
       submit_call(k);
       grpc__conn_kick(&k->conn->c);
@@ -599,6 +610,10 @@ again:
     }
   }
   cl->in_process = 0;
+  if (cl->free_pending) {
+    cl->free_pending = 0;
+    client_free_now(cl);
+  }
 }
 
 static void on_client_kick(uv_idle_t *h) {
@@ -670,7 +685,7 @@ int grpc_client_call_start(struct grpc_client *cl, const char *path,
                            grpc_client_msg_fn *on_msg,
                            grpc_client_done_fn *on_done, void *data,
                            struct grpc_client_call **out) {
-  if (cl->freeing)
+  if (cl->closing)
     return tc_error(TC_ESTATE, "grpc client is closing");
   struct grpc_client_call *k = xcalloc(1, sizeof *k);
   int rc = grpc__frame_msg(&k->req, req, n, cl->snappy, (size_t)UINT32_MAX);
@@ -743,9 +758,7 @@ static void client_maybe_gone(struct grpc_client *cl) {
   free(cl);
 }
 
-void grpc_client_free(struct grpc_client *cl) {
-  if (!cl || cl->freeing)
-    return;
+static void client_free_now(struct grpc_client *cl) {
   for (struct grpc_client_call *k = cl->calls; k; k = k->next)
     if (!k->final)
       call_set_final(k, GRPC_CANCELLED, 1, "grpc client closing");
@@ -764,4 +777,15 @@ void grpc_client_free(struct grpc_client *cl) {
       uv_cancel((uv_req_t *)&cc->gai);
     grpc__conn_close(&cc->c);
   }
+}
+
+void grpc_client_free(struct grpc_client *cl) {
+  if (!cl || cl->closing)
+    return;
+  cl->closing = 1;
+  if (cl->in_process) { /* called from on_msg/on_done: finish afterwards */
+    cl->free_pending = 1;
+    return;
+  }
+  client_free_now(cl);
 }

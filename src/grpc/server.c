@@ -27,13 +27,14 @@
 
 #include "grpc/internal.h"
 #include "thanosc/common.h"
+#include "thanosc/decbuf.h"
 #include "thanosc/error.h"
 #include "thanosc/grpc.h"
 #include "thanosc/log.h"
 #include "thanosc/metrics.h"
 
-#define OUT_HIGH (1u << 20)  /* writable() turns false above */
-#define OUT_LOW (256u << 10) /* on_writable fires below */
+#define OUT_HIGH (256u << 10) /* writable() turns false above */
+#define OUT_LOW (64u << 10)   /* on_writable fires below */
 #define OUT_HARD (64u << 20) /* send() refuses above */
 #define MD_MAX 16384         /* request metadata bytes */
 
@@ -109,7 +110,8 @@ struct grpc_server {
 
 /* ------------------------------------------------------------ metrics */
 
-static struct metric *m_started, *m_handled, *m_seconds;
+static struct metric *m_started, *m_handled, *m_seconds, *m_msg_recv,
+    *m_msg_sent;
 
 static void metrics_init(void) {
   static const double buckets[] = {0.001, 0.01, 0.1, 0.3, 0.6, 1,   3,   6,  9,
@@ -128,6 +130,14 @@ static void metrics_init(void) {
       "Histogram of response latency (seconds) of gRPC that had been "
       "application-level handled by the server.",
       "grpc_method,grpc_service,grpc_type", buckets, TC_ARRAY_SIZE(buckets));
+  m_msg_recv = metric_counter("grpc_server_msg_received_total",
+                              "Total number of RPC stream messages received "
+                              "on the server.",
+                              "grpc_method,grpc_service,grpc_type");
+  m_msg_sent = metric_counter("grpc_server_msg_sent_total",
+                              "Total number of gRPC stream messages sent by "
+                              "the server.",
+                              "grpc_method,grpc_service,grpc_type");
 }
 
 /* Splits "/pkg.Service/Method" into service and method (static storage). */
@@ -152,6 +162,7 @@ static void metrics_started(struct grpc_call *c) {
   char svc[128], meth[128];
   split_path(c->m->path, svc, sizeof svc, meth, sizeof meth);
   metric_inc(metric_with(m_started, meth, svc, type_name(c->m)));
+  metric_inc(metric_with(m_msg_recv, meth, svc, type_name(c->m)));
 }
 
 static void metrics_handled(struct grpc_call *c, int code) {
@@ -164,6 +175,11 @@ static void metrics_handled(struct grpc_call *c, int code) {
       metric_with(m_handled, grpc_code_name(code), meth, svc, type_name(c->m)));
   double secs = (double)(uv_hrtime() - c->start_ns) / 1e9;
   metric_observe(metric_with(m_seconds, meth, svc, type_name(c->m)), secs);
+  /* Added once at the end rather than per message: same totals, no label
+   * lookup on the streaming hot path. */
+  if (c->sent_msgs)
+    metric_add(metric_with(m_msg_sent, meth, svc, type_name(c->m)),
+               c->sent_msgs);
 }
 
 /* ---------------------------------------------------------- call basics */
@@ -442,11 +458,55 @@ void grpc_call_finish(struct grpc_call *c, int code, const char *fmt, ...) {
 
 /* ------------------------------------------------- request processing */
 
+/* grpc.health.v1.Health/Check, served unless the table has its own:
+ * SERVING (1) for "" or a service of the table, NOT_SERVING (2) while
+ * stopping, NOT_FOUND for other services, as grpc-go's health server. */
+static void health_check(struct grpc_call *c, const uint8_t *req, size_t len,
+                         void *data) {
+  struct grpc_server *s = c->srv;
+  struct decbuf d = decbuf_make(req, len);
+  const char *svc = "";
+  size_t svclen = 0;
+  while (decbuf_len(&d) > 0 && !d.err) {
+    uint64_t tag = decbuf_uvarint(&d);
+    if (tag == 0x0a) {
+      svc = decbuf_uvarint_str(&d, &svclen);
+    } else if ((tag & 7) == 0) {
+      decbuf_uvarint(&d);
+    } else if ((tag & 7) == 2) {
+      decbuf_skip(&d, decbuf_uvarint(&d));
+    } else {
+      d.err = TC_ECORRUPT;
+    }
+  }
+  if (d.err) {
+    grpc_call_finish(c, GRPC_INTERNAL, "grpc: error unmarshalling request");
+    return;
+  }
+  int known = svclen == 0;
+  for (const struct grpc_method *m = s->table; m->path && !known; m++) {
+    const char *p = m->path + 1, *slash = strchr(p, '/');
+    known = slash && (size_t)(slash - p) == svclen && !memcmp(p, svc, svclen);
+  }
+  if (!known) {
+    grpc_call_finish(c, GRPC_NOT_FOUND, "unknown service");
+    return;
+  }
+  uint8_t resp[2] = {0x08, s->stopping ? 2 : 1};
+  int rc = grpc_call_send_bytes(c, resp, sizeof resp);
+  grpc_call_finish(c, grpc_code_from_tc(rc), rc ? "%s" : NULL, tc_errmsg(rc));
+}
+
+static const struct grpc_method health_method = {
+    "/grpc.health.v1.Health/Check", GRPC_UNARY, health_check, NULL};
+
 static const struct grpc_method *method_find(struct grpc_server *s,
                                              const char *path) {
   for (const struct grpc_method *m = s->table; m->path; m++)
     if (!strcmp(m->path, path))
       return m;
+  if (!strcmp(path, health_method.path))
+    return &health_method;
   return NULL;
 }
 

@@ -115,23 +115,13 @@ char *grpc_percent_encode(const char *s) {
   return r ? r : xstrdup("");
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 char *grpc_percent_decode(const char *s) {
   size_t n = strlen(s);
   char *out = xmalloc(n + 1), *o = out;
   for (size_t i = 0; i < n; i++) {
     int hi, lo;
-    if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-        (lo = hexval(s[i + 2])) >= 0) {
+    if (s[i] == '%' && i + 2 < n && (hi = tc_hexval(s[i + 1])) >= 0 &&
+        (lo = tc_hexval(s[i + 2])) >= 0) {
       *o++ = (char)(hi << 4 | lo);
       i += 2;
     } else {

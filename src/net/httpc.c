@@ -100,6 +100,8 @@ static int perform(struct httpc *h, const struct httpc_req *r,
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   if (r->connect_timeout_ms)
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+  if (r->buffer_size)
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, r->buffer_size);
   if (r->insecure_skip_verify) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -68,6 +68,8 @@ struct s3_bucket {
   pthread_mutex_t pool_lock;
   CURL *pool[POOL_MAX];
   int npool;
+  CURLSH *share;      /* DNS cache and TLS sessions across the pool */
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 };
 
 static struct s3_bucket *s3b(struct objstore *os) {
@@ -147,6 +149,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     const char *sp = strchr(line, ' ');
     r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
     r->content_length = -1;
+    /* A 200 to a ranged get is the whole object: drop what comes before
+     * the bytes wanted (the range start plus what was delivered). */
+    r->skip = r->status == 200 && r->ranged ? r->range_off + r->delivered : 0;
     return len;
   }
   char *colon = strchr(line, ':');
@@ -242,6 +247,31 @@ static void pool_put(struct s3_bucket *b, CURL *c) {
   pthread_mutex_unlock(&b->pool_lock);
   if (c)
     curl_easy_cleanup(c);
+}
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
+                       void *ud) {
+  (void)c;
+  (void)a;
+  pthread_mutex_lock(&((struct s3_bucket *)ud)->share_locks[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *ud) {
+  (void)c;
+  pthread_mutex_unlock(&((struct s3_bucket *)ud)->share_locks[d]);
+}
+
+static void share_init(struct s3_bucket *b) {
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&b->share_locks[i], NULL);
+  b->share = curl_share_init();
+  if (!b->share)
+    TC_BUG("curl_share_init");
+  curl_share_setopt(b->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt(b->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt(b->share, CURLSHOPT_USERDATA, b);
+  curl_share_setopt(b->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(b->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
 /* The raw path of a request: "/bucket/key" or "/key". Caller frees. */
@@ -369,6 +399,7 @@ static int setup(struct s3_bucket *b, struct s3_req *r, CURL *c,
   curl_easy_reset(c);
   curl_easy_setopt(c, CURLOPT_URL, url.data);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_SHARE, b->share);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hl);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
@@ -519,13 +550,6 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
     pool_put(b, c);
     if (r->user_rc) {
       rc = r->user_rc;
-      break;
-    }
-    /* A 200 to a resumed get means the range was ignored: drop what we
-     * already have. Handled by skip on the next attempt only when the body
-     * did not start flowing yet. */
-    if (cc == CURLE_OK && r->status == 200 && resumed && r->fn) {
-      rc = tc_error(TC_EPROTO, "%s: server ignored the resume range", subj);
       break;
     }
     if (r->overflow) {
@@ -1016,6 +1040,7 @@ static int s3_open(struct objstore *os, struct objstore_cfg *cfg) {
 
   pthread_mutex_init(&b->pool_lock, NULL);
   httpc_global_init();
+  share_init(b);
   const char *bucket = objstore_cfg_str(cfg, "bucket", "");
   const char *endpoint = objstore_cfg_str(cfg, "endpoint", "");
   const char *region = objstore_cfg_str(cfg, "region", "");
@@ -1137,6 +1162,11 @@ static void s3_close(struct objstore *os) {
   for (int i = 0; i < b->npool; i++)
     curl_easy_cleanup(b->pool[i]);
   pthread_mutex_destroy(&b->pool_lock);
+  if (b->share) {
+    curl_share_cleanup(b->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+      pthread_mutex_destroy(&b->share_locks[i]);
+  }
   if (b->name)
     s3_creds_free(&b->creds);
   free_list(b->meta, b->nmeta);

@@ -230,9 +230,7 @@ int prom_parse_lowest_timestamp(const char *text, size_t n, int64_t *ms) {
       char *e;
       errno = 0;
       double s = strtod(tmp, &e);
-      while (*e == ' ')
-        e++;
-      if (e == tmp || errno || !isfinite(s))
+      if (e == tmp || errno || !isfinite(s) || (*e && *e != ' '))
         break;
       if (s * 1000.0 >= 9.2e18) /* MaxInt64: no data yet */
         *ms = INT64_MAX;
@@ -458,15 +456,16 @@ struct read_state {
   struct prom_read *r;
   enum read_mode mode;
   int status;
-  struct tc_buf buf; /* streamed: unparsed bytes; samples: whole body */
-  size_t off;        /* streamed: parsed prefix of buf */
+  struct tc_buf buf; /* streamed: a frame cut short; samples: the body */
 };
 
-/* Cuts complete frames out of buf and hands their series over. */
-static int parse_frames(struct read_state *st) {
+/* Hands over the complete frames at the start of [p, p+n); *used gets
+ * the bytes they took. */
+static int parse_frames(struct read_state *st, const char *p, size_t n,
+                        size_t *used) {
+  *used = 0;
   for (;;) {
-    struct decbuf d = decbuf_make(st->buf.data + st->off,
-                                  st->buf.len - st->off);
+    struct decbuf d = decbuf_make(p + *used, n - *used);
     uint64_t len = decbuf_uvarint(&d);
     if (d.err)
       return 0; /* need more */
@@ -481,13 +480,19 @@ static int parse_frames(struct read_state *st) {
     if (tc_crc32c(0, msg, len) != crc)
       return tc_error(TC_ECHECKSUM, "remote read: frame checksum mismatch "
                                     "(a Prometheus error mid-stream?)");
-    st->off = (size_t)((const char *)msg + len - st->buf.data);
+    *used = (size_t)((const char *)msg + len - p);
+    st->r->frames++;
+    int rc;
+    if (st->r->frame_fn) {
+      if ((rc = st->r->frame_fn(st->r->data, msg, len)))
+        return rc;
+      continue;
+    }
     Prometheus__ChunkedReadResponse *cr =
         prometheus__chunked_read_response__unpack(NULL, len, msg);
     if (!cr)
       return tc_error(TC_EPARSE, "remote read: bad ChunkedReadResponse");
-    st->r->frames++;
-    int rc = 0;
+    rc = 0;
     for (size_t i = 0; i < cr->n_chunked_series && !rc; i++)
       rc = st->r->fn(st->r->data, cr->chunked_series[i]);
     prometheus__chunked_read_response__free_unpacked(cr, NULL);
@@ -528,16 +533,32 @@ static int on_read_body(void *data, int status, const char *ctype,
                                  "%u bytes", SAMPLES_MAX);
     return 0;
   }
-  /* Streamed: drop the parsed prefix before growing. */
-  if (st->off && st->off == st->buf.len) {
-    st->buf.len = st->off = 0;
-  } else if (st->off > (1u << 20)) {
-    memmove(st->buf.data, st->buf.data + st->off, st->buf.len - st->off);
-    st->buf.len -= st->off;
-    st->off = 0;
+  /* Streamed: frames wholly inside this piece are parsed in place; only
+   * a frame cut by the piece's end is kept (buf) until the rest comes. */
+  size_t used;
+  int rc;
+  if (st->buf.len) {
+    size_t need = 0;
+    struct decbuf d = decbuf_make(st->buf.data, st->buf.len);
+    uint64_t len = decbuf_uvarint(&d);
+    if (!d.err && len <= FRAME_MAX)
+      need = (size_t)(st->buf.len - decbuf_len(&d)) + 4 + len - st->buf.len;
+    size_t take = need && need < n ? need : n;
+    tc_buf_add(&st->buf, p, take);
+    if ((rc = parse_frames(st, st->buf.data, st->buf.len, &used)))
+      return rc;
+    if (used < st->buf.len) { /* still incomplete: n was all there was */
+      memmove(st->buf.data, st->buf.data + used, st->buf.len - used);
+      st->buf.len -= used;
+      return 0;
+    }
+    st->buf.len = 0;
+    p = (const char *)p + take;
+    n -= take;
   }
-  tc_buf_add(&st->buf, p, n);
-  return parse_frames(st);
+  if ((rc = parse_frames(st, p, n, &used)))
+    return rc;
+  return tc_buf_add(&st->buf, (const char *)p + used, n - used);
 }
 
 /* One ChunkedSeries with the chunks of ts. */
@@ -624,7 +645,8 @@ int prom_remote_read(struct prom_read *r) {
   struct httpc_req req = {.method = "POST", .url = u, .headers = hdrs,
                           .body = body.data, .body_len = body.len,
                           .timeout_ms = r->timeout_ms,
-                          .connect_timeout_ms = 5000};
+                          .connect_timeout_ms = 5000,
+                          .buffer_size = 512 << 10};
   r->streamed = 0;
   r->frames = r->bytes = 0;
   int rc = httpc_do_stream(NULL, &req, on_read_body, &st);
@@ -637,9 +659,9 @@ int prom_remote_read(struct prom_read *r) {
   rc = 0;
   if (st.mode == MODE_SAMPLES) {
     rc = samples_body(&st);
-  } else if (st.mode == MODE_STREAMED && st.off != st.buf.len) {
+  } else if (st.mode == MODE_STREAMED && st.buf.len) {
     rc = tc_error(TC_EPROTO, "remote read: stream ended inside a frame "
-                             "(%zu bytes left)", st.buf.len - st.off);
+                             "(%zu bytes left)", st.buf.len);
   }
 out:
   tc_buf_release(&st.buf);

@@ -13,6 +13,7 @@
  * uploads run on the worker pool.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +346,10 @@ int sidecar_run(const struct sidecar_opts *o) {
   }
   metrics_register_process();
   shipper_metrics_register();
+  /* Series buffers of a few MiB come and go per request: keep them in the
+   * heap instead of mmap/munmap (and zeroed pages) every time. */
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   r->o = o;
   r->rt = &rt;
   sidecar_init(&r->sc, o->prom_url);

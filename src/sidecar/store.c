@@ -28,6 +28,7 @@
 #include "thanosc/tsdb/chunkenc.h"
 
 #define QUEUE_HWM (4u << 20)
+#define BATCH_MAX (256u << 10)
 
 /* ---------------------------------------------------------- shared state */
 
@@ -144,6 +145,21 @@ static void ext_without(struct labels *ext, char **without, size_t n) {
 
 /* ------------------------------------------------------------- Series */
 
+/* A label and a chunk of a streamed frame, pointing into the frame. */
+struct raw_label {
+  const uint8_t *raw; /* the whole Label message */
+  size_t rawn;
+  const char *name;
+  size_t namen;
+};
+
+struct raw_chunk {
+  int64_t mint, maxt;
+  uint64_t type;
+  const uint8_t *data;
+  size_t n;
+};
+
 struct series_job {
   struct sidecar *sc;
   struct grpc_call *call;
@@ -154,13 +170,20 @@ struct series_job {
   struct prom_matcher *ms;
   size_t nms;
   struct labels ext; /* final external labels */
+  char **drop;       /* without_replica_labels that are external labels */
+  size_t ndrop;
   int64_t mint, maxt;
   /* worker state */
   int64_t nseries, nchunks;
   int64_t chunk_limit;
   Prometheus__Label **prev; /* labels of the previous frame (for counting) */
   size_t nprev;
-  struct tc_buf scratch;
+  struct tc_buf scratch;  /* batch being built (uvarint len + message) */
+  struct raw_label *rl;   /* frame decoding scratch */
+  size_t rlcap;
+  struct raw_chunk *rch;
+  size_t rchcap;
+  struct tc_buf labkey, prevkey; /* raw label bytes of this/last frame */
   int rc;
   char *errmsg;
   /* shared queue */
@@ -172,14 +195,23 @@ struct series_job {
   struct tc_buf sending;
   size_t sending_off;
   int work_done, finished;
+  /* for the debug log */
+  uint64_t start_ns, read_ns, waits;
+  uint64_t frames, bytes;
+  int streamed;
 };
 
 static void job_closed(uv_handle_t *h) {
   struct series_job *j = h->data;
   thanos__series_request__free_unpacked(j->req, NULL);
   free(j->ms);
+  free(j->drop);
   labels_release(&j->ext);
   tc_buf_release(&j->scratch);
+  tc_buf_release(&j->labkey);
+  tc_buf_release(&j->prevkey);
+  free(j->rl);
+  free(j->rch);
   tc_buf_release(&j->q);
   tc_buf_release(&j->sending);
   free(j->errmsg);
@@ -188,28 +220,63 @@ static void job_closed(uv_handle_t *h) {
   free(j);
 }
 
-/* Worker: queues one packed message, waiting while the queue is full. */
-static int queue_msg(struct series_job *j, const ProtobufCMessage *m) {
-  size_t n = protobuf_c_message_get_packed_size(m);
+/*
+ * Worker: hands the batch in scratch (uvarint length + message, repeated)
+ * to the loop. An idle loop (empty queue) gets it at once by a buffer swap;
+ * otherwise the batch grows to BATCH_MAX and is then appended, waiting
+ * while the queue holds more than QUEUE_HWM. final hands over whatever
+ * is there.
+ */
+static int flush_batch(struct series_job *j, int final) {
+  if (!j->scratch.len)
+    return 0;
   pthread_mutex_lock(&j->mu);
-  while (j->q.len > QUEUE_HWM && !atomic_load(&j->cancelled))
+  if (j->q.len && !final && j->scratch.len < BATCH_MAX) {
+    pthread_mutex_unlock(&j->mu);
+    return 0;
+  }
+  while (j->q.len > QUEUE_HWM && !atomic_load(&j->cancelled)) {
+    j->waits++;
     pthread_cond_wait(&j->cv, &j->mu);
+  }
   if (atomic_load(&j->cancelled)) {
     pthread_mutex_unlock(&j->mu);
     return tc_error(TC_ECANCELED, "context canceled");
   }
   int wake = j->q.len == 0;
-  tc_buf_put_uvarint(&j->q, n);
-  tc_buf_reserve(&j->q, n);
-  protobuf_c_message_pack(m, (uint8_t *)j->q.data + j->q.len);
-  j->q.len += n;
+  if (wake) {
+    struct tc_buf t = j->q;
+    j->q = j->scratch;
+    j->scratch = t;
+  } else {
+    tc_buf_add(&j->q, j->scratch.data, j->scratch.len);
+  }
+  j->scratch.len = 0;
   pthread_mutex_unlock(&j->mu);
   if (wake)
     uv_async_send(&j->async);
   return 0;
 }
 
-/* Series labels merged with the external ones (external win), sorted. */
+/* Worker: queues one packed message. */
+static int queue_msg(struct series_job *j, const ProtobufCMessage *m) {
+  size_t n = protobuf_c_message_get_packed_size(m);
+  tc_buf_put_uvarint(&j->scratch, n);
+  tc_buf_reserve(&j->scratch, n);
+  protobuf_c_message_pack(m, (uint8_t *)j->scratch.data + j->scratch.len);
+  j->scratch.len += n;
+  return flush_batch(j, 0);
+}
+
+static int dropped(const struct series_job *j, const char *name) {
+  for (size_t i = 0; i < j->ndrop; i++)
+    if (!strcmp(j->drop[i], name))
+      return 1;
+  return 0;
+}
+
+/* Series labels merged with the external ones (external win), sorted,
+ * without the replica labels the request names. */
 static Thanos__Label *merge_labels(struct series_job *j,
                                    Prometheus__Label *const *sl, size_t sn,
                                    size_t *nout) {
@@ -219,6 +286,10 @@ static Thanos__Label *merge_labels(struct series_job *j,
     int c = a >= sn        ? 1
             : b >= j->ext.n ? -1
                             : strcmp(sl[a]->name, j->ext.v[b].name);
+    if (c < 0 && dropped(j, sl[a]->name)) {
+      a++; /* Prometheus added the external label itself */
+      continue;
+    }
     thanos__label__init(&out[k]);
     if (c < 0) {
       out[k].name = sl[a]->name, out[k].value = sl[a]->value, a++;
@@ -364,6 +435,257 @@ static int on_series_labels(void *data, const struct labels *ls) {
   return rc;
 }
 
+/* Wire decoding of one field: tag, then the value or the bytes. */
+static int pb_field(struct decbuf *d, unsigned *field, unsigned *wt,
+                    uint64_t *v, const uint8_t **b, size_t *n) {
+  uint64_t tag = decbuf_uvarint(d);
+  *field = (unsigned)(tag >> 3), *wt = (unsigned)(tag & 7);
+  switch (*wt) {
+  case 0: *v = decbuf_uvarint(d); break;
+  case 1: decbuf_skip(d, 8); break;
+  case 2:
+    *n = (size_t)decbuf_uvarint(d);
+    *b = decbuf_bytes(d, *n);
+    break;
+  case 5: decbuf_skip(d, 4); break;
+  default: d->err = TC_ECORRUPT;
+  }
+  return d->err ? tc_error(TC_EPARSE, "remote read: bad protobuf in a "
+                                      "frame") : 0;
+}
+
+static int name_cmp(const char *a, size_t an, const char *b) {
+  size_t bn = strlen(b);
+  int c = memcmp(a, b, TC_MIN(an, bn));
+  return c ? c : an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+static int dropped_n(const struct series_job *j, const char *name, size_t n) {
+  for (size_t i = 0; i < j->ndrop; i++)
+    if (!name_cmp(name, n, j->drop[i]))
+      return 1;
+  return 0;
+}
+
+static size_t uvs(uint64_t v) { return (size_t)tc_uvarint_size(v); }
+
+static size_t encode_uvarint(uint8_t *o, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    o[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  o[n++] = (uint8_t)v;
+  return n;
+}
+
+/* Worker: one streamed frame (a ChunkedReadResponse). */
+static int frame_series(struct series_job *j, const uint8_t *p, size_t n);
+
+static int on_frame(void *data, const uint8_t *msg, size_t n) {
+  struct series_job *j = data;
+  if (atomic_load(&j->cancelled) || grpc_call_cancelled(j->call))
+    return tc_error(TC_ECANCELED, "context canceled");
+  struct decbuf d = decbuf_make(msg, n);
+  unsigned f, wt;
+  uint64_t v;
+  const uint8_t *b = NULL;
+  size_t bn = 0;
+  int rc;
+  while (decbuf_len(&d) > 0) {
+    if ((rc = pb_field(&d, &f, &wt, &v, &b, &bn)))
+      return rc;
+    if (f == 1 && wt == 2 && (rc = frame_series(j, b, bn)))
+      return rc;
+  }
+  return flush_batch(j, 0);
+}
+
+/* Size of an ext label as a Label message (without its tag and length). */
+static size_t ext_label_size(const struct label *l) {
+  size_t a = strlen(l->name), b = strlen(l->value);
+  return (a ? 1 + uvs(a) + a : 0) + (b ? 1 + uvs(b) + b : 0);
+}
+
+/*
+ * One ChunkedSeries (p, n) straight into a SeriesResponse in the batch,
+ * without decoding it into structs: Label messages are the same on both
+ * sides and are copied as they are, external labels merged in by name
+ * (they win), each Chunk rewrapped as AggrChunk{min, max, raw: Chunk{type
+ * - 1, data}}.
+ */
+static int frame_series(struct series_job *j, const uint8_t *p, size_t n) {
+  struct decbuf d = decbuf_make(p, n);
+  size_t nl = 0, nc = 0;
+  unsigned f, wt;
+  uint64_t v = 0;
+  const uint8_t *b = NULL;
+  size_t bn = 0;
+  int rc;
+  tc_buf_reset(&j->labkey);
+  while (decbuf_len(&d) > 0) {
+    if ((rc = pb_field(&d, &f, &wt, &v, &b, &bn)))
+      return rc;
+    if (f == 1 && wt == 2) {
+      TC_GROW(j->rl, j->rlcap, nl + 1);
+      struct raw_label *l = &j->rl[nl++];
+      *l = (struct raw_label){.raw = b, .rawn = bn, .name = "", .namen = 0};
+      struct decbuf ld = decbuf_make(b, bn);
+      unsigned lf, lwt;
+      uint64_t lv;
+      const uint8_t *lb = NULL;
+      size_t lbn = 0;
+      while (decbuf_len(&ld) > 0) {
+        if ((rc = pb_field(&ld, &lf, &lwt, &lv, &lb, &lbn)))
+          return rc;
+        if (lf == 1 && lwt == 2)
+          l->name = (const char *)lb, l->namen = lbn;
+      }
+      tc_buf_put_uvarint(&j->labkey, bn);
+      tc_buf_add(&j->labkey, b, bn);
+    } else if (f == 2 && wt == 2) {
+      TC_GROW(j->rch, j->rchcap, nc + 1);
+      struct raw_chunk *c = &j->rch[nc++];
+      *c = (struct raw_chunk){0};
+      struct decbuf cd = decbuf_make(b, bn);
+      unsigned cf, cwt;
+      uint64_t cv = 0;
+      const uint8_t *cb = NULL;
+      size_t cbn = 0;
+      while (decbuf_len(&cd) > 0) {
+        if ((rc = pb_field(&cd, &cf, &cwt, &cv, &cb, &cbn)))
+          return rc;
+        if (cf == 1 && cwt == 0)
+          c->mint = (int64_t)cv;
+        else if (cf == 2 && cwt == 0)
+          c->maxt = (int64_t)cv;
+        else if (cf == 3 && cwt == 0)
+          c->type = cv;
+        else if (cf == 4 && cwt == 2)
+          c->data = cb, c->n = cbn;
+      }
+      if (c->type < 1 || c->type > 3)
+        return tc_error(TC_ENOTSUP, "remote read: chunk encoding %d is not "
+                                    "supported", (int)c->type);
+    }
+  }
+  /* Limits: a series split over frames repeats its labels. */
+  if (j->labkey.len != j->prevkey.len ||
+      memcmp(j->labkey.data, j->prevkey.data, j->labkey.len)) {
+    j->nseries++;
+    if (j->sc->limit_series && j->nseries > j->sc->limit_series)
+      return tc_error(TC_ELIMIT, "exceeded series limit: limit %" PRId64
+                                 " violated (got %" PRId64 ")",
+                      j->sc->limit_series, j->nseries);
+    struct tc_buf t = j->prevkey;
+    j->prevkey = j->labkey;
+    j->labkey = t;
+  }
+  j->nchunks += (int64_t)nc;
+  if (j->chunk_limit && j->nchunks > j->chunk_limit)
+    return tc_error(TC_ELIMIT, "exceeded chunks limit: limit %" PRId64
+                               " violated (got %" PRId64 ")",
+                    j->chunk_limit, j->nchunks);
+
+  /* Pass 1: sizes. Pass 2: bytes. */
+  size_t series = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t body = 0;
+    uint8_t *o = NULL;
+    if (pass) {
+      size_t resp = 1 + uvs(series) + series;
+      tc_buf_put_uvarint(&j->scratch, resp);
+      tc_buf_reserve(&j->scratch, resp);
+      o = (uint8_t *)j->scratch.data + j->scratch.len;
+      *o++ = 0x0a;
+      o += encode_uvarint(o, series);
+    }
+    size_t a = 0, e = 0;
+    while (a < nl || e < j->ext.n) {
+      int c = a >= nl         ? 1
+              : e >= j->ext.n ? -1
+                              : name_cmp(j->rl[a].name, j->rl[a].namen,
+                                         j->ext.v[e].name);
+      if (c < 0 && dropped_n(j, j->rl[a].name, j->rl[a].namen)) {
+        a++;
+        continue;
+      }
+      if (c < 0) {
+        size_t m = j->rl[a].rawn;
+        body += 1 + uvs(m) + m;
+        if (pass) {
+          *o++ = 0x0a;
+          o += encode_uvarint(o, m);
+          memcpy(o, j->rl[a].raw, m);
+          o += m;
+        }
+        a++;
+        continue;
+      }
+      const struct label *l = &j->ext.v[e++];
+      if (c == 0)
+        a++;
+      size_t m = ext_label_size(l);
+      body += 1 + uvs(m) + m;
+      if (pass) {
+        size_t x = strlen(l->name), y = strlen(l->value);
+        *o++ = 0x0a;
+        o += encode_uvarint(o, m);
+        if (x) {
+          *o++ = 0x0a;
+          o += encode_uvarint(o, x);
+          memcpy(o, l->name, x);
+          o += x;
+        }
+        if (y) {
+          *o++ = 0x12;
+          o += encode_uvarint(o, y);
+          memcpy(o, l->value, y);
+          o += y;
+        }
+      }
+    }
+    for (size_t i = 0; i < nc; i++) {
+      const struct raw_chunk *c = &j->rch[i];
+      uint64_t type = c->type - 1;
+      size_t raw = (type ? 1 + uvs(type) : 0) +
+                   (c->n ? 1 + uvs(c->n) + c->n : 0);
+      size_t aggr = (c->mint ? 1 + uvs((uint64_t)c->mint) : 0) +
+                    (c->maxt ? 1 + uvs((uint64_t)c->maxt) : 0) + 1 +
+                    uvs(raw) + raw;
+      body += 1 + uvs(aggr) + aggr;
+      if (!pass)
+        continue;
+      *o++ = 0x12;
+      o += encode_uvarint(o, aggr);
+      if (c->mint) {
+        *o++ = 0x08;
+        o += encode_uvarint(o, (uint64_t)c->mint);
+      }
+      if (c->maxt) {
+        *o++ = 0x10;
+        o += encode_uvarint(o, (uint64_t)c->maxt);
+      }
+      *o++ = 0x1a;
+      o += encode_uvarint(o, raw);
+      if (type) {
+        *o++ = 0x08;
+        o += encode_uvarint(o, type);
+      }
+      if (c->n) {
+        *o++ = 0x12;
+        o += encode_uvarint(o, c->n);
+        memcpy(o, c->data, c->n);
+        o += c->n;
+      }
+    }
+    if (!pass)
+      series = body;
+    else
+      j->scratch.len = (size_t)((char *)o - j->scratch.data);
+  }
+  return 0;
+}
 static void series_work(struct tc_work *w) {
   struct series_job *j = w->data;
   int rc;
@@ -374,11 +696,16 @@ static void series_work(struct tc_work *w) {
     struct prom_read r = {.url = j->sc->prom_url, .ms = j->ms, .n = j->nms,
                           .start = j->mint, .end = j->maxt,
                           .force_samples = j->sc->force_samples,
-                          .fn = on_series, .data = j};
+                          .fn = on_series, .frame_fn = on_frame,
+                          .data = j};
     int64_t left = grpc_call_time_left_ms(j->call);
     r.timeout_ms = left == INT64_MAX ? 0 : (long)TC_MAX(left, 1);
     rc = prom_remote_read(&r);
+    j->frames = r.frames, j->bytes = r.bytes, j->streamed = r.streamed;
   }
+  if (!rc)
+    rc = flush_batch(j, 1);
+  j->read_ns = uv_hrtime() - j->start_ns;
   free_prev(j);
   j->rc = rc;
   if (rc)
@@ -393,6 +720,20 @@ static void finish(struct series_job *j, int code, const char *msg) {
   if (j->finished)
     return;
   j->finished = 1;
+  if (tc_log_enabled(TC_LOG_DEBUG) && j->start_ns) {
+    char v[6][32];
+    snprintf(v[0], sizeof v[0], "%.3f",
+             (double)(uv_hrtime() - j->start_ns) / 1e9);
+    snprintf(v[1], sizeof v[1], "%.3f", (double)j->read_ns / 1e9);
+    snprintf(v[2], sizeof v[2], "%" PRId64, j->nseries);
+    snprintf(v[3], sizeof v[3], "%" PRIu64, j->frames);
+    snprintf(v[4], sizeof v[4], "%" PRIu64, j->bytes);
+    snprintf(v[5], sizeof v[5], "%" PRIu64, j->waits);
+    LOG_DEBUG("series done", "code", grpc_code_name(code), "secs", v[0],
+              "read_secs", v[1], "series", v[2], "frames", v[3], "bytes",
+              v[4], "queue_waits", v[5], "streamed",
+              j->streamed ? "true" : "false");
+  }
   grpc_call_finish(j->call, code, msg ? "%s" : NULL, msg);
   uv_close((uv_handle_t *)&j->async, job_closed);
 }
@@ -518,11 +859,16 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
   j->maxt = r->max_time;
   if (j->mint > j->maxt)
     goto early;
+  j->drop = xcalloc(r->n_without_replica_labels + 1, sizeof *j->drop);
+  for (size_t i = 0; i < r->n_without_replica_labels; i++)
+    if (labels_get(&j->ext, r->without_replica_labels[i]))
+      j->drop[j->ndrop++] = r->without_replica_labels[i];
   ext_without(&j->ext, r->without_replica_labels, r->n_without_replica_labels);
   j->chunk_limit = sc->limit_samples ? sc->limit_samples / XOR_SAMPLES_PER_CHUNK
                                      : 0;
   if (sc->limit_samples && !j->chunk_limit)
     j->chunk_limit = 1;
+  j->start_ns = uv_hrtime();
   uv_async_init(grpc_call_loop(c), &j->async, on_async);
   j->async.data = j;
   grpc_call_set_data(c, j);

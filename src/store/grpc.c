@@ -34,22 +34,58 @@ struct series_job {
   char *msg; /* owned: the worker thread's error message */
   bool done;
   int busy, cancelled;
+  int waiting; /* queued at the concurrency gate */
+  struct series_job *next; /* in the gate's queue */
   struct tc_buf batch;
 };
 
+static void series_queue(struct series_job *j);
+
 static void job_free(struct series_job *j) {
+  struct store_service *svc = j->svc;
   if (j->req)
     thanos__series_request__free_unpacked(j->req, NULL);
   store_query_free(j->q);
   free(j->msg);
   tc_buf_release(&j->batch);
-  atomic_fetch_sub(&j->svc->inflight, 1);
+  if (!j->waiting)
+    atomic_fetch_sub(&svc->inflight, 1);
   free(j);
+  /* The gate: the oldest waiting call takes the freed place. */
+  struct series_job *w = svc->gate_head;
+  if (w && (svc->max_concurrency <= 0 ||
+            atomic_load(&svc->inflight) < svc->max_concurrency)) {
+    svc->gate_head = w->next;
+    if (!svc->gate_head)
+      svc->gate_tail = NULL;
+    w->waiting = 0;
+    atomic_fetch_add(&svc->inflight, 1);
+    series_queue(w);
+  }
+}
+
+/* Takes j out of the gate's queue (cancelled while waiting). */
+static void gate_remove(struct series_job *j) {
+  struct store_service *svc = j->svc;
+  struct series_job **pp = &svc->gate_head;
+  struct series_job *prev = NULL;
+  for (; *pp; prev = *pp, pp = &(*pp)->next) {
+    if (*pp == j) {
+      *pp = j->next;
+      if (svc->gate_tail == j)
+        svc->gate_tail = prev;
+      return;
+    }
+  }
 }
 
 static void job_end(struct series_job *j, int code, const char *msg) {
   grpc_call_finish(j->call, code, msg ? "%s" : NULL, msg);
   job_free(j);
+}
+
+static int call_cancelled(void *call) {
+  return grpc_call_cancelled(call);
 }
 
 static void series_work(uv_work_t *w) {
@@ -58,18 +94,19 @@ static void series_work(uv_work_t *w) {
   if (grpc_call_cancelled(j->call))
     return;
   if (!j->q) {
-    j->rc = store_series_start(j->svc->bs, j->req, &j->q);
+    j->rc = store_series_start(j->svc->bs, j->req, call_cancelled, j->call,
+                               &j->q);
     thanos__series_request__free_unpacked(j->req, NULL);
     j->req = NULL;
   }
+  if (!j->rc && grpc_call_cancelled(j->call))
+    j->rc = tc_error(TC_ECANCELED, "context canceled");
   if (!j->rc)
     j->rc = store_series_next(j->q, &j->batch, BATCH_BYTES, &j->done);
   /* Messages are thread-local: carry it to the loop. */
   if (j->rc)
     j->msg = xstrdup(tc_errmsg(j->rc));
 }
-
-static void series_queue(struct series_job *j);
 
 static void on_writable(struct grpc_call *c) {
   series_queue(grpc_call_data(c));
@@ -125,6 +162,8 @@ static void series_queue(struct series_job *j) {
 static void series_cancel(struct grpc_call *c) {
   struct series_job *j = grpc_call_data(c);
   j->cancelled = 1;
+  if (j->waiting)
+    gate_remove(j);
   if (!j->busy)
     job_end(j, GRPC_CANCELLED, "context canceled");
 }
@@ -137,16 +176,6 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
     grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "unmarshal SeriesRequest");
     return;
   }
-  if (svc->max_concurrency > 0 &&
-      atomic_load(&svc->inflight) >= svc->max_concurrency) {
-    /* Thanos queues on a gate; we refuse beyond the limit. */
-    thanos__series_request__free_unpacked(r, NULL);
-    grpc_call_finish(c, GRPC_RESOURCE_EXHAUSTED,
-                     "too many concurrent Series requests (limit %d)",
-                     svc->max_concurrency);
-    return;
-  }
-  atomic_fetch_add(&svc->inflight, 1);
   struct series_job *j = xcalloc(1, sizeof(*j));
   j->svc = svc;
   j->call = c;
@@ -154,6 +183,18 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
   tc_buf_init(&j->batch, 0);
   grpc_call_set_data(c, j);
   grpc_call_on_cancel(c, series_cancel);
+  if (svc->max_concurrency > 0 &&
+      atomic_load(&svc->inflight) >= svc->max_concurrency) {
+    /* As Thanos's gate: wait for a place (or the deadline). */
+    j->waiting = 1;
+    if (svc->gate_tail)
+      svc->gate_tail->next = j;
+    else
+      svc->gate_head = j;
+    svc->gate_tail = j;
+    return;
+  }
+  atomic_fetch_add(&svc->inflight, 1);
   series_queue(j);
 }
 

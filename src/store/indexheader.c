@@ -418,3 +418,9 @@ void indexheader_preload_clear(struct tsdb_bytes *src) {
     free(s->pre[i].data);
   s->npre = 0;
 }
+
+void indexheader_drop_pages(struct tsdb_bytes *src) {
+  struct ih_source *s = src->ctx;
+  if (s && s->map)
+    madvise(s->map, s->maplen, MADV_DONTNEED);
+}

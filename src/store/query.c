@@ -49,6 +49,10 @@ struct qseries {
 };
 
 struct store_query {
+  struct bucket_store *s;      /* borrowed */
+  uint64_t pool_held;          /* bytes of the chunk pool this batch holds */
+  store_cancelled_fn *cancelled; /* may be NULL */
+  void *cancel_arg;
   struct store_block **blocks; /* referenced snapshot */
   size_t nblocks;
   struct store_block **used; /* queried blocks (borrowed) */
@@ -60,23 +64,26 @@ struct store_query {
   int aggrs[6]; /* requested Thanos__Aggr values */
   size_t naggrs;
   int hints_sent;
+  struct lazy_arena arena; /* label strings of the selected series */
   struct tc_buf *bufs; /* range buffers of the current batch */
   size_t nbufs, bufcap;
 };
+
+static void pool_give_back(struct store_query *q);
 
 static struct metric *m_series_req, *m_chunks_fetched, *m_series_fetched;
 
 static void qmetrics_init(void) {
   if (m_series_req)
     return;
-  m_series_req = metric_counter("thanos_bucket_store_series_requests_total",
+  m_series_req = metric_counter("thanosc_store_series_requests_total",
                                 "Total number of Series requests (thanosc).",
                                 "");
   m_series_fetched = metric_counter(
-      "thanos_bucket_store_series_fetched_total",
+      "thanosc_store_series_entries_read_total",
       "Total number of series entries read from the bucket (thanosc).", "");
   m_chunks_fetched = metric_counter(
-      "thanos_bucket_store_chunks_fetched_total",
+      "thanosc_store_chunks_fetched_total",
       "Total number of chunks fetched from the bucket (thanosc).", "");
 }
 
@@ -286,7 +293,7 @@ static int cmp_qchunk(const void *a, const void *b) {
 /* The postings of ms in block b (lock held), expanded. */
 static int block_ids(struct store_block *b, const struct matchers *ms,
                      uint64_t **ids, size_t *n) {
-  struct postings *p = index_reader_select(&b->index, ms);
+  struct postings *p = lazy_index_select(&b->index, ms);
   return postings_expand(p, ids, n);
 }
 
@@ -337,7 +344,11 @@ static int block_select(struct store_query *q, struct store_block *b,
   if (!rc)
     rc = preload_series(b, ids, nids);
   for (size_t i = 0; i < nids && !rc; i++) {
-    rc = index_reader_series(&b->index, ids[i], &s);
+    if (i % 1024 == 0 && q->cancelled && q->cancelled(q->cancel_arg)) {
+      rc = tc_error(TC_ECANCELED, "context canceled");
+      break;
+    }
+    rc = lazy_index_series(&b->index, ids[i], &q->arena, &s);
     if (rc)
       break;
     size_t keep = 0;
@@ -376,7 +387,7 @@ static int block_select(struct store_query *q, struct store_block *b,
   index_series_release(&s);
   free(ids);
   free(idx.v);
-  if (rc && rc != TC_ELIMIT)
+  if (rc && rc != TC_ELIMIT && rc != TC_ECANCELED)
     rc = tc_error(rc, "block %s: %s", b->meta.ulid, tc_errmsg(rc));
   return rc;
 }
@@ -384,6 +395,7 @@ static int block_select(struct store_query *q, struct store_block *b,
 void store_query_free(struct store_query *q) {
   if (!q)
     return;
+  pool_give_back(q);
   for (size_t i = 0; i < q->n; i++) {
     labels_release(&q->v[i].ls);
     free(q->v[i].c);
@@ -396,14 +408,19 @@ void store_query_free(struct store_query *q) {
     store_block_unref(q->blocks[i]);
   free(q->blocks);
   free(q->used);
+  lazy_arena_release(&q->arena);
   free(q);
 }
 
 int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
+                       store_cancelled_fn *cancelled, void *arg,
                        struct store_query **out) {
   qmetrics_init();
   metric_inc(metric_child(m_series_req));
   struct store_query *q = xcalloc(1, sizeof(*q));
+  q->s = s;
+  q->cancelled = cancelled;
+  q->cancel_arg = arg;
   struct matchers ms = {0}, hint = {0};
   struct bset bs = {0};
   q->mint = req->min_time;
@@ -421,6 +438,9 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
                   (long long)q->mint, (long long)q->maxt);
     goto out;
   }
+  /* --min-time/--max-time also cut chunks, as Thanos does. */
+  q->mint = TC_MAX(q->mint, s->o.min_time);
+  q->maxt = TC_MIN(q->maxt, s->o.max_time);
   bucket_store_snapshot(s, &q->blocks, &q->nblocks);
   choose_blocks(q->blocks, q->nblocks, q->mint, q->maxt,
                 req->max_resolution_window, &hint, &bs);
@@ -428,8 +448,15 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
                        .chunks = s->o.samples_limit
                                      ? (s->o.samples_limit + 119) / 120
                                      : 0};
+  /* Blocks whose external labels the matchers reject are not queried. */
   q->used = bs.v;
-  q->nused = bs.n;
+  q->nused = 0;
+  for (size_t i = 0; i < bs.n; i++) {
+    struct matchers idx;
+    if (block_matchers(bs.v[i], &ms, &idx))
+      q->used[q->nused++] = bs.v[i];
+    free(idx.v);
+  }
   bs.v = NULL;
   for (size_t i = 0; i < q->nused && !rc; i++)
     rc = block_select(q, q->used[i], &ms, req->without_replica_labels,
@@ -437,13 +464,15 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
   if (rc)
     goto out;
   /* Sort, then merge equal label sets (same series in several blocks). */
-  qsort(q->v, q->n, sizeof(*q->v), cmp_qseries);
+  if (q->n > 1)
+    qsort(q->v, q->n, sizeof(*q->v), cmp_qseries);
   size_t w = 0;
   for (size_t i = 0; i < q->n; i++) {
     if (w > 0 && labels_equal(&q->v[w - 1].ls, &q->v[i].ls)) {
       struct qseries *d = &q->v[w - 1];
       d->c = xrealloc(d->c, (d->nc + q->v[i].nc + 1) * sizeof(*d->c));
-      memcpy(d->c + d->nc, q->v[i].c, q->v[i].nc * sizeof(*d->c));
+      if (q->v[i].nc)
+        memcpy(d->c + d->nc, q->v[i].c, q->v[i].nc * sizeof(*d->c));
       d->nc += q->v[i].nc;
       labels_release(&q->v[i].ls);
       free(q->v[i].c);
@@ -460,7 +489,8 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
     q->n = (size_t)req->limit;
   }
   for (size_t i = 0; i < q->n; i++)
-    qsort(q->v[i].c, q->v[i].nc, sizeof(struct qchunk), cmp_qchunk);
+    if (q->v[i].nc > 1)
+      qsort(q->v[i].c, q->v[i].nc, sizeof(struct qchunk), cmp_qchunk);
 out:
   matchers_release(&ms);
   matchers_release(&hint);
@@ -551,6 +581,23 @@ static int fetch_one(struct store_query *q, struct cref *r) {
                   r->seg, r->off);
 }
 
+/* Reserves n bytes of --chunk-pool-size for this batch's reads. */
+static int pool_take(struct store_query *q, uint64_t n) {
+  uint64_t max = q->s->o.chunk_pool_size;
+  uint64_t now = atomic_fetch_add(&q->s->chunk_bytes, n) + n;
+  q->pool_held += n;
+  if (max && now > max)
+    return tc_error(TC_ELIMIT, "chunk pool exhausted: %llu bytes of chunk "
+                    "reads in flight exceed --chunk-pool-size=%llu",
+                    (unsigned long long)now, (unsigned long long)max);
+  return 0;
+}
+
+static void pool_give_back(struct store_query *q) {
+  atomic_fetch_sub(&q->s->chunk_bytes, q->pool_held);
+  q->pool_held = 0;
+}
+
 static int fetch_chunks(struct store_query *q, size_t from, size_t to) {
   size_t n = 0;
   for (size_t i = from; i < to; i++)
@@ -576,6 +623,9 @@ static int fetch_chunks(struct store_query *q, size_t from, size_t to) {
         end = (uint64_t)r[j].off + EST_CHUNK_SIZE;
       j++;
     }
+    rc = pool_take(q, end - start);
+    if (rc)
+      break;
     struct tc_buf *b = new_buf(q);
     rc = fetch(r[i].b, r[i].seg, start, end - start, b);
     for (size_t x = i; x < j && !rc; x++) {
@@ -757,6 +807,7 @@ int store_series_next(struct store_query *q, struct tc_buf *out,
     for (size_t i = 0; i < q->nbufs; i++)
       tc_buf_release(&q->bufs[i]);
     q->nbufs = 0;
+    pool_give_back(q);
     q->next = to;
   }
   if (!rc && q->next >= q->n) {
@@ -777,7 +828,8 @@ static int cmp_str(const void *a, const void *b) {
 
 /* Sorts l and removes duplicates; keeps the first limit (0 = all). */
 static void strlist_sort_uniq(struct strlist *l, int64_t limit) {
-  qsort(l->v, l->n, sizeof(char *), cmp_str);
+  if (l->n > 1)
+    qsort(l->v, l->n, sizeof(char *), cmp_str);
   size_t w = 0;
   for (size_t i = 0; i < l->n; i++) {
     if (w > 0 && !strcmp(l->v[w - 1], l->v[i])) {
@@ -794,6 +846,14 @@ static void strlist_sort_uniq(struct strlist *l, int64_t limit) {
   }
 }
 
+static int push_value(void *data, const char *v, size_t n, uint64_t off) {
+  (void)off;
+  char *s = xstrndup(v, n);
+  strlist_push(data, s);
+  free(s);
+  return 0;
+}
+
 /* label != NULL: values of label; else names. */
 static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
                         Thanos__LabelMatcher **pm, size_t npm,
@@ -804,6 +864,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
   struct store_block **blocks = NULL;
   size_t nblocks = 0;
   struct index_series se = {0};
+  struct lazy_arena arena = {0};
   int rc = matchers_from_pb(pm, npm, &ms);
   if (!rc)
     rc = hint_matchers(hints, 1, &hint);
@@ -821,22 +882,20 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     if (!block_matchers(b, &ms, &idx))
       continue;
     const char *ev = label ? labels_get(&b->ext, label) : NULL;
+    bool any = false; /* a series matched (with matchers) */
     pthread_mutex_lock(&b->lock);
     if (idx.n == 0 && !ev) {
       /* No series filter: straight from the postings offset table. */
       if (label) {
-        const struct index_pname *pn =
-            index_reader_label_values(&b->index, label);
-        for (size_t i = 0; pn && i < pn->n; i++)
-          strlist_push(out, pn->v[i].value);
+        const struct lazy_name *ln = lazy_index_name(&b->index, label);
+        if (ln)
+          rc = lazy_index_values(&b->index, ln, push_value, out);
       } else {
-        const char **names;
-        size_t nn;
-        index_reader_label_names(&b->index, &names, &nn);
-        for (size_t i = 0; i < nn; i++)
-          if (!labels_get(&b->ext, names[i]))
-            strlist_push(out, names[i]);
-        free(names);
+        for (size_t i = 0; i < b->index.nnames; i++) {
+          const char *nm = b->index.names[i].name;
+          if (*nm && !labels_get(&b->ext, nm))
+            strlist_push(out, nm);
+        }
       }
     } else {
       uint64_t *ids = NULL;
@@ -850,12 +909,13 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
       if (!rc)
         rc = preload_series(b, ids, nids);
       for (size_t i = 0; i < nids && !rc; i++) {
-        rc = index_reader_series(&b->index, ids[i], &se);
+        rc = lazy_index_series(&b->index, ids[i], &arena, &se);
         bool inrange = false;
         for (size_t k = 0; k < se.nchunks && !rc && !inrange; k++)
           inrange = se.chunks[k].maxt >= start && se.chunks[k].mint <= end;
         if (rc || !inrange)
           continue;
+        any = true;
         if (label) {
           const char *v = labels_get(&se.lset, label);
           if (v)
@@ -869,14 +929,10 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
       free(ids);
     }
     pthread_mutex_unlock(&b->lock);
-    if (!label && idx.n == 0)
+    /* External label names count when the block has matching series. */
+    if (!label && (idx.n == 0 || any))
       for (size_t k = 0; k < b->ext.n; k++)
         strlist_push(out, b->ext.v[k].name);
-    else if (!label && b->ext.n) {
-      /* ext names count when some series matched: approximate by block */
-      for (size_t k = 0; k < b->ext.n; k++)
-        strlist_push(out, b->ext.v[k].name);
-    }
     if (label && idx.n == 0 && ev)
       strlist_push(out, ev);
     free(idx.v);
@@ -895,6 +951,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     strlist_sort_uniq(out, limit);
 out:
   index_series_release(&se);
+  lazy_arena_release(&arena);
   for (size_t i = 0; i < nblocks; i++)
     store_block_unref(blocks[i]);
   free(blocks);

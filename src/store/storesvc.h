@@ -13,11 +13,15 @@
 #include "thanosc/loop.h"
 #include "thanosc/store.h"
 
+struct series_job;
+
 struct store_service {
   struct bucket_store *bs;     /* borrowed */
   int64_t interval_ms;         /* --sync-block-duration */
   int max_concurrency;         /* --store.grpc.series-max-concurrency */
   atomic_int inflight;         /* Series calls running */
+  /* Series calls waiting for a place, oldest first (loop thread only) */
+  struct series_job *gate_head, *gate_tail;
   struct grpc_method methods[6];
   struct service sync_svc;     /* register with runtime_add() */
   struct runtime *rt;          /* borrowed, set at start */

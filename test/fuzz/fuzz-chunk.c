@@ -29,6 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     chunk_iter_init(&it, data[0], data + 1, size - 1);
     chunk_iter_seek(&it, 1000);
   }
+  struct aggr_chunk ag;
+  if (data[0] == CHUNK_ENC_AGGR && aggr_chunk_parse(&ag, data + 1, size - 1) == 0)
+    for (int i = 0; i < AGGR_NUM; i++)
+      if (ag.sub[i].present &&
+          chunk_iter_init(&it, ag.sub[i].enc, ag.sub[i].data, ag.sub[i].len) == 0)
+        while (chunk_iter_next(&it)) {
+        }
   /* As a segment file. */
   struct tsdb_bytes *segs = malloc(sizeof(*segs));
   tsdb_bytes_open_mem(&segs[0], data, size, "000001");

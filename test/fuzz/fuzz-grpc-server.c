@@ -52,15 +52,15 @@ static int exchange(const uint8_t *data, size_t size, const char *needle) {
     memcpy(msg + sizeof preface - 1, data, size);
   size_t n = sizeof preface - 1 + size, off = 0;
   int eof = 0, seen = 0;
-  uint64_t deadline = uv_hrtime() + 2000000000ull;
-  while (!eof && uv_hrtime() < deadline) {
+  uint64_t deadline = uv_hrtime() + (needle ? 10000000000ull : 2000000000ull);
+  while (!eof && !seen && uv_hrtime() < deadline) {
     if (off < n) {
       ssize_t w = write(fd, msg + off, n - off);
       if (w > 0)
         off += (size_t)w;
       else if (w < 0 && errno != EAGAIN)
         off = n;
-      if (off == n)
+      if (off == n && !needle) /* the probe waits for its answer */
         shutdown(fd, SHUT_WR);
     }
     uv_run(loop, UV_RUN_NOWAIT);
@@ -78,19 +78,22 @@ static int exchange(const uint8_t *data, size_t size, const char *needle) {
   return seen;
 }
 
-/* SETTINGS, then HEADERS (literal, unindexed) for LabelNames and an empty
- * request message with END_STREAM. */
-static const uint8_t probe[] = {
-    0,   0,   0,   4,   0,   0,   0,   0,   0, /* SETTINGS */
-    0,   0,   91,  1,   4,   0,   0,   0,   1, /* HEADERS */
-    0,   7,   ':', 'm', 'e', 't', 'h', 'o', 'd', 4,   'P', 'O', 'S', 'T',
-    0,   7,   ':', 's', 'c', 'h', 'e', 'm', 'e', 4,   'h', 't', 't', 'p',
-    0,   5,   ':', 'p', 'a', 't', 'h', 24,  '/', 't', 'h', 'a', 'n', 'o',
-    's', '.', 'S', 't', 'o', 'r', 'e', '/', 'L', 'a', 'b', 'e', 'l', 'N',
-    'a', 'm', 'e', 's', 0,   12,  'c', 'o', 'n', 't', 'e', 'n', 't', '-',
-    't', 'y', 'p', 'e', 16,  'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i',
-    'o', 'n', '/', 'g', 'r', 'p', 'c', 0,   0,   5,   0,   1,   0,   0,
-    0,   1,   0,   0,   0,   0,   0, /* DATA */
+/* SETTINGS, then HEADERS for LabelNames and an empty request message with
+ * END_STREAM. */
+static const uint8_t probe[] =
+    {
+        0,   0,   0,   4,   0,   0,   0,   0,   0, /* SETTINGS */
+        0,   0,   105, 1,   4,   0,   0,   0,   1, /* HEADERS, literal without
+                                                      indexing */
+        0,   7,   ':', 'm', 'e', 't', 'h', 'o', 'd', 4,   'P', 'O', 'S', 'T',
+        0,   7,   ':', 's', 'c', 'h', 'e', 'm', 'e', 4,   'h', 't', 't', 'p',
+        0,   5,   ':', 'p', 'a', 't', 'h', 24,  '/', 't', 'h', 'a', 'n', 'o',
+        's', '.', 'S', 't', 'o', 'r', 'e', '/', 'L', 'a', 'b', 'e', 'l', 'N',
+        'a', 'm', 'e', 's', 0,   10,  ':', 'a', 'u', 't', 'h', 'o', 'r', 'i',
+        't', 'y', 1,   'x', 0,   12,  'c', 'o', 'n', 't', 'e', 'n', 't', '-',
+        't', 'y', 'p', 'e', 16,  'a', 'p', 'p', 'l', 'i', 'c', 'a', 't', 'i',
+        'o', 'n', '/', 'g', 'r', 'p', 'c', 0,   0,   5,   0,   1,   0,   0,
+        0,   1,   0,   0,   0,   0,   0, /* DATA */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

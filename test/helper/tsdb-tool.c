@@ -68,16 +68,9 @@ static int parse_line(char *line, struct labels *ls, double *v, int64_t *t) {
     return tc_error(TC_EPARSE, "no label set in '%s'", line);
   char save = p[1];
   p[1] = '\0';
-  struct matchers ms = {0};
-  int rc = selector_parse(line, &ms);
+  int rc = labels_parse(line, ls);
   p[1] = save;
   if (rc)
-    return rc;
-  labels_init(ls);
-  for (size_t i = 0; i < ms.n; i++)
-    labels_add(ls, ms.v[i].name, ms.v[i].value);
-  matchers_release(&ms);
-  if ((rc = labels_sort(ls)))
     return rc;
   char vbuf[64];
   long long ts;

@@ -2,6 +2,7 @@
 # deterministic OpenMetrics data set turned into blocks by promtool, a
 # FILESYSTEM bucket, `thanosc store` and Prometheus 2.42 started on free
 # ports, a python3-grpcio StoreAPI client and an XOR chunk decoder.
+import atexit
 import json
 import os
 import shutil
@@ -21,6 +22,16 @@ PROMETHEUS = "/usr/bin/prometheus"
 T0 = 1768003200
 DURATION = 6 * 3600 + 1800
 STEP = 30
+
+
+def kill_on_exit(t):
+    """Stops the test's processes (by pid) even when it dies early."""
+    def stop():
+        for p in t.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    atexit.register(stop)
 
 
 def gen_openmetrics(path, t0=T0, duration=DURATION, step=STEP):
@@ -210,3 +221,144 @@ def xor_decode(data):
         v = struct.unpack(">d", struct.pack(">Q", vbits))[0]
         out.append((t, v))
     return out
+
+
+# ---- comparing a store with Prometheus ----
+
+def parse_sel(types, sel):
+    """A tiny selector parser for the tests' own selectors."""
+    ops = {"=": types.LabelMatcher.EQ, "!=": types.LabelMatcher.NEQ,
+           "=~": types.LabelMatcher.RE, "!~": types.LabelMatcher.NRE}
+    name, rest = sel.split("{", 1) if "{" in sel else (sel, "}")
+    ms = []
+    if name:
+        ms.append(types.LabelMatcher(type=ops["="], name="__name__",
+                                     value=name))
+    rest = rest.rstrip("}")
+    for part in filter(None, rest.split(",")):
+        for op in ("!=", "=~", "!~", "="):
+            if op in part:
+                k, v = part.split(op, 1)
+                ms.append(types.LabelMatcher(type=ops[op], name=k.strip(),
+                                             value=v.strip().strip('"')))
+                break
+    return ms
+
+
+def store_series(c, sel, mint, maxt, skip=False, **kw):
+    """Series of sel: [(labels dict, samples in range, label names)]."""
+    req = c.rpc.SeriesRequest(min_time=mint, max_time=maxt,
+                              matchers=parse_sel(c.types, sel),
+                              skip_chunks=skip, **kw)
+    out = []
+    for r in c.stub.Series(req, timeout=30):
+        if r.WhichOneof("result") == "series":
+            ls = {lb.name: lb.value for lb in r.series.labels}
+            samples = []
+            for ch in r.series.chunks:
+                samples += [(ts, v) for ts, v in xor_decode(ch.raw.data)
+                            if mint <= ts <= maxt]
+            out.append((ls, samples, [lb.name for lb in r.series.labels]))
+    return out
+
+
+def key(ls):
+    return tuple(sorted(ls.items()))
+
+
+class Client:
+    """What the comparison needs: the TAP, stubs and Prometheus's port."""
+
+    def __init__(self, t, stub, rpc, types, prom_port):
+        self.t, self.stub, self.rpc, self.types = t, stub, rpc, types
+        self.prom = prom_port
+
+
+T0_MS, T1_MS = T0 * 1000, (T0 + DURATION) * 1000
+RANGES = [
+    ("all data", T0_MS - 3600000, T1_MS + 3600000),
+    ("inside one block", T0_MS + 1800000, T0_MS + 3600000),
+    ("across three blocks", T0_MS + 3600000, T0_MS + 5 * 3600000 + 60000),
+    ("last block only", T0_MS + 6 * 3600000, T1_MS),
+    ("before the data", T0_MS - 7200000, T0_MS - 3600000),
+]
+SELECTORS = [
+    'up', 'up{job="a"}', 'up{job!="a"}', '{__name__=~"up|temp"}',
+    'http_requests{code=~"5.."}', 'http_requests{method!~"GET"}',
+    'temp{extra=""}', 'temp{extra!=""}', 'temp{extra=~"x1|nope"}',
+    'nonexistent', 'up{job=~"a|b",instance!~"i[0-2]"}',
+    '{__name__=~".+",instance="i4"}', 'temp{room=~"r.*",extra!~"x0"}',
+]
+
+
+def compare_samples(c, ranges=RANGES, selectors=SELECTORS):
+    """Series (chunks decoded) against Prometheus 2.42's raw samples of a
+    range selector, [time - range, time]; and the stream's order."""
+    t = c.t
+    for rname, mint, maxt in ranges:
+        for sel in selectors:
+            rng = (maxt - mint) // 1000
+            want = {}
+            for s in prom_api(c.prom, "query", {
+                    "query": "%s[%ds]" % (sel, rng),
+                    "time": "%.3f" % (maxt / 1000)})["result"]:
+                want[key(s["metric"])] = [(int(round(float(ts) * 1000)),
+                                           float(v)) for ts, v in s["values"]]
+            got_list = store_series(c, sel, mint, maxt)
+            got = {key(ls): smp for ls, smp, _ in got_list if smp}
+            t.ok(got == want, "Series samples %s, %s (%d series)" %
+                 (sel, rname, len(want)),
+                 "store %d series, prometheus %d; first diff: %s" % (
+                     len(got), len(want),
+                     next((k for k in set(got) | set(want)
+                           if got.get(k) != want.get(k)), None)))
+            order = [key(ls) for ls, _, _ in got_list]
+            names_sorted = all(n == sorted(n) for _, _, n in got_list)
+            t.ok(order == sorted(order) and names_sorted,
+                 "Series sorted by labels %s, %s" % (sel, rname))
+
+
+def compare_labels(c, ranges=RANGES, selectors=SELECTORS[:8]):
+    """Series with skip_chunks, LabelNames and LabelValues against
+    /api/v1/series, /api/v1/labels and /api/v1/label/<name>/values."""
+    t, rpc, stub = c.t, c.rpc, c.stub
+    for rname, mint, maxt in ranges:
+        for sel in selectors:
+            want = {key(m) for m in prom_api(
+                c.prom, "series", {"match[]": sel, "start": mint / 1000,
+                                   "end": maxt / 1000})}
+            got = {key(ls) for ls, _, _ in store_series(c, sel, mint, maxt,
+                                                        True)}
+            t.ok(got == want, "Series skip_chunks %s, %s" % (sel, rname),
+                 "store %s\nprometheus %s" % (sorted(got)[:3],
+                                               sorted(want)[:3]))
+    for rname, mint, maxt in ranges:
+        params = {"start": mint / 1000, "end": maxt / 1000}
+        want = prom_api(c.prom, "labels", params)
+        got = list(stub.LabelNames(rpc.LabelNamesRequest(start=mint,
+                                                         end=maxt),
+                                   timeout=30).names)
+        t.ok(got == want, "LabelNames, %s" % rname, "%s\n%s" % (got, want))
+        for sel in ('up{job="b"}', 'temp{extra!=""}', 'nonexistent'):
+            want = prom_api(c.prom, "labels", dict(params, **{"match[]": sel}))
+            got = list(stub.LabelNames(rpc.LabelNamesRequest(
+                start=mint, end=maxt, matchers=parse_sel(c.types, sel)),
+                timeout=30).names)
+            t.ok(got == want, "LabelNames %s, %s" % (sel, rname),
+                 "%s\n%s" % (got, want))
+        for name in ("__name__", "instance", "extra", "code", "nope"):
+            want = prom_api(c.prom, "label/%s/values" % name, params)
+            got = list(stub.LabelValues(rpc.LabelValuesRequest(
+                label=name, start=mint, end=maxt), timeout=30).values)
+            t.ok(got == want, "LabelValues %s, %s" % (name, rname),
+                 "%s\n%s" % (got, want))
+        for name, sel in (("instance", 'up{job="b"}'), ("extra", 'temp'),
+                          ("code",
+                           'http_requests{method="POST",code!="404"}')):
+            want = prom_api(c.prom, "label/%s/values" % name,
+                            dict(params, **{"match[]": sel}))
+            got = list(stub.LabelValues(rpc.LabelValuesRequest(
+                label=name, start=mint, end=maxt,
+                matchers=parse_sel(c.types, sel)), timeout=30).values)
+            t.ok(got == want, "LabelValues %s of %s, %s" % (name, sel, rname),
+                 "%s\n%s" % (got, want))

@@ -60,6 +60,14 @@ r = store.Info(rpc.InfoRequest(), timeout=10)
 t.ok(r.storeType == rpc.STORE and r.min_time == 1700000000000,
      "legacy thanos.Store/Info", r)
 
+# The standard health service answers SERVING.
+health = ch.unary_unary("/grpc.health.v1.Health/Check")
+t.ok(health(b"", timeout=5) == b"\x08\x01", "grpc.health.v1 Check: SERVING")
+t.ok(health(b"\x0a\x0cthanos.Store", timeout=5) == b"\x08\x01",
+     "health of thanos.Store: SERVING")
+c, _ = code_of(lambda: health(b"\x0a\x03foo", timeout=5))
+t.ok(c == grpc.StatusCode.NOT_FOUND, "health of an unknown service", c)
+
 # A Series stream of 100k messages, in order, each a well-formed series.
 t0 = time.time()
 n = 0

@@ -9,6 +9,7 @@
 # selector, /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values);
 # the answers must be equal. Also: Info, sorting, without_replica_labels,
 # request limits (ResourceExhausted) and an empty label name.
+import concurrent.futures
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
 
 t = G.Tap("t0301-store-vs-prometheus")
+S.kill_on_exit(t)
 G.gen_stubs(t.tmp)
 import grpc  # noqa: E402
 import info_pb2  # noqa: E402
@@ -36,124 +38,30 @@ prom = S.start_prometheus(t, bucket)
 ch = grpc.insecure_channel("127.0.0.1:%d" % store.grpc)
 stub = rpc_grpc.StoreStub(ch)
 
-OPS = {"=": types.LabelMatcher.EQ, "!=": types.LabelMatcher.NEQ,
-       "=~": types.LabelMatcher.RE, "!~": types.LabelMatcher.NRE}
-
-
-def parse_sel(sel):
-    """A tiny selector parser for the test's own selectors."""
-    name, rest = sel.split("{", 1) if "{" in sel else (sel, "}")
-    ms = []
-    if name:
-        ms.append(types.LabelMatcher(type=OPS["="], name="__name__",
-                                     value=name))
-    rest = rest.rstrip("}")
-    for part in filter(None, rest.split(",")):
-        for op in ("!=", "=~", "!~", "="):
-            if op in part:
-                k, v = part.split(op, 1)
-                ms.append(types.LabelMatcher(type=OPS[op], name=k.strip(),
-                                             value=v.strip().strip('"')))
-                break
-    return ms
+c = S.Client(t, stub, rpc, types, prom.port)
+S.compare_samples(c)
+S.compare_labels(c)
+T0, T1 = S.T0_MS, S.T1_MS
 
 
 def store_series(sel, mint, maxt, skip=False, **kw):
-    req = rpc.SeriesRequest(min_time=mint, max_time=maxt,
-                            matchers=parse_sel(sel), skip_chunks=skip, **kw)
-    out = []
-    for r in stub.Series(req, timeout=30):
-        if r.WhichOneof("result") == "series":
-            ls = {lb.name: lb.value for lb in r.series.labels}
-            samples = []
-            for c in r.series.chunks:
-                samples += [(ts, v) for ts, v in S.xor_decode(c.raw.data)
-                            if mint <= ts <= maxt]
-            out.append((ls, samples, [lb.name for lb in r.series.labels]))
-    return out
+    return S.store_series(c, sel, mint, maxt, skip, **kw)
 
 
-def key(ls):
-    return tuple(sorted(ls.items()))
-
-
-T0, T1 = S.T0 * 1000, (S.T0 + S.DURATION) * 1000
-RANGES = [
-    ("all data", T0 - 3600000, T1 + 3600000),
-    ("inside one block", T0 + 1800000, T0 + 3600000),
-    ("across three blocks", T0 + 3600000, T0 + 5 * 3600000 + 60000),
-    ("last block only", T0 + 6 * 3600000, T1),
-    ("before the data", T0 - 7200000, T0 - 3600000),
-]
-SELECTORS = [
-    'up', 'up{job="a"}', 'up{job!="a"}', '{__name__=~"up|temp"}',
-    'http_requests{code=~"5.."}', 'http_requests{method!~"GET"}',
-    'temp{extra=""}', 'temp{extra!=""}', 'temp{extra=~"x1|nope"}',
-    'nonexistent', 'up{job=~"a|b",instance!~"i[0-2]"}',
-    '{__name__=~".+",instance="i4"}', 'temp{room=~"r.*",extra!~"x0"}',
-]
-
-for rname, mint, maxt in RANGES:
-    for sel in SELECTORS:
-        # Prometheus 2.42: a range selector gives the raw samples in
-        # [time - range, time].
-        rng = (maxt - mint) // 1000
-        q = "%s[%ds]" % (sel, rng)
-        want = {}
-        for s in S.prom_api(prom.port, "query",
-                            {"query": q, "time": "%.3f" % (maxt / 1000)})[
-                "result"]:
-            want[key(s["metric"])] = [(int(round(float(ts) * 1000)),
-                                       float(v)) for ts, v in s["values"]]
-        got_list = store_series(sel, mint, maxt)
-        got = {key(ls): smp for ls, smp, _ in got_list if smp}
-        t.ok(got == want, "Series samples %s, %s (%d series)" %
-             (sel, rname, len(want)),
-             "store %d series, prometheus %d; first diff: %s" % (
-                 len(got), len(want),
-                 next((k for k in set(got) | set(want)
-                       if got.get(k) != want.get(k)), None)))
-        order = [key(ls) for ls, _, _ in got_list]
-        names_sorted = all(n == sorted(n) for _, _, n in got_list)
-        t.ok(order == sorted(order) and names_sorted,
-             "Series sorted by labels %s, %s" % (sel, rname))
-
-for rname, mint, maxt in RANGES:
-    for sel in SELECTORS[:8]:
-        want = {key(m) for m in S.prom_api(
-            prom.port, "series", {"match[]": sel, "start": mint / 1000,
-                                  "end": maxt / 1000})}
-        got = {key(ls) for ls, _, _ in store_series(sel, mint, maxt, True)}
-        t.ok(got == want, "Series skip_chunks %s, %s" % (sel, rname),
-             "store %s\nprometheus %s" % (sorted(got)[:3], sorted(want)[:3]))
-
-for rname, mint, maxt in RANGES:
-    params = {"start": mint / 1000, "end": maxt / 1000}
-    want = S.prom_api(prom.port, "labels", params)
-    got = list(stub.LabelNames(rpc.LabelNamesRequest(start=mint, end=maxt),
-                               timeout=30).names)
-    t.ok(got == want, "LabelNames, %s" % rname, "%s\n%s" % (got, want))
-    for sel in ('up{job="b"}', 'temp{extra!=""}', 'nonexistent'):
-        want = S.prom_api(prom.port, "labels", dict(params, **{"match[]": sel}))
-        got = list(stub.LabelNames(rpc.LabelNamesRequest(
-            start=mint, end=maxt, matchers=parse_sel(sel)), timeout=30).names)
-        t.ok(got == want, "LabelNames %s, %s" % (sel, rname),
-             "%s\n%s" % (got, want))
-    for name in ("__name__", "instance", "extra", "code", "nope"):
-        want = S.prom_api(prom.port, "label/%s/values" % name, params)
-        got = list(stub.LabelValues(rpc.LabelValuesRequest(
-            label=name, start=mint, end=maxt), timeout=30).values)
-        t.ok(got == want, "LabelValues %s, %s" % (name, rname),
-             "%s\n%s" % (got, want))
-    for name, sel in (("instance", 'up{job="b"}'), ("extra", 'temp'),
-                      ("code", 'http_requests{method="POST",code!="404"}')):
-        want = S.prom_api(prom.port, "label/%s/values" % name,
-                          dict(params, **{"match[]": sel}))
-        got = list(stub.LabelValues(rpc.LabelValuesRequest(
-            label=name, start=mint, end=maxt, matchers=parse_sel(sel)),
-            timeout=30).values)
-        t.ok(got == want, "LabelValues %s of %s, %s" % (name, sel, rname),
-             "%s\n%s" % (got, want))
+# Calls that give up early (deadlines of 1-20 ms) leave the store serving.
+codes = set()
+for i in range(20):
+    try:
+        for _ in stub.Series(rpc.SeriesRequest(
+                min_time=T0, max_time=T1, matchers=S.parse_sel(
+                    types, '{__name__=~".+"}')), timeout=0.001 * (i + 1)):
+            pass
+        codes.add("OK")
+    except grpc.RpcError as e:
+        codes.add(e.code().name)
+t.ok(codes <= {"OK", "DEADLINE_EXCEEDED", "CANCELLED"} and
+     store.poll() is None and len(store_series('up', T0, T1)) == 10,
+     "early deadlines end calls cleanly; the store keeps serving", codes)
 
 # Info: the blocks' range and one (empty) label set.
 info = info_pb2_grpc.InfoStub(ch).Info(info_pb2.InfoRequest(), timeout=10)
@@ -208,6 +116,7 @@ limited = S.start_store(t, bucket, os.path.join(t.tmp, "data"),
                         "--store.limits.request-samples=1000")
 stub = rpc_grpc.StoreStub(grpc.insecure_channel("127.0.0.1:%d" %
                                                 limited.grpc))
+c.stub = stub
 code, msg = code_of(lambda: store_series('up', T0, T1, True))
 t.ok(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "series limit" in msg,
      "series limit: ResourceExhausted naming the limit", "%s %s" % (code, msg))
@@ -220,5 +129,27 @@ code, msg = code_of(lambda: store_series('up{instance="i0",job="a"}',
 t.ok(code == grpc.StatusCode.OK, "a request within the limits passes",
      "%s %s" % (code, msg))
 t.stop(limited)
+
+# --store.grpc.series-max-concurrency=1: parallel calls wait at the gate
+# and all succeed; a tiny --chunk-pool-size fails clearly.
+gated = S.start_store(t, bucket, os.path.join(t.tmp, "data"),
+                      "--store.grpc.series-max-concurrency=1")
+c.stub = stub = rpc_grpc.StoreStub(grpc.insecure_channel(
+    "127.0.0.1:%d" % gated.grpc))
+with concurrent.futures.ThreadPoolExecutor(6) as ex:
+    outs = list(ex.map(lambda _: len(store_series(
+        '{__name__=~".+"}', T0, T1)), range(6)))
+t.ok(outs == [outs[0]] * 6 and outs[0] == 38,
+     "six parallel calls through a gate of one all succeed", outs)
+t.stop(gated)
+gated = S.start_store(t, bucket, os.path.join(t.tmp, "data"),
+                      "--chunk-pool-size=1KB")
+c.stub = stub = rpc_grpc.StoreStub(grpc.insecure_channel(
+    "127.0.0.1:%d" % gated.grpc))
+code, msg = code_of(lambda: store_series('up', T0, T1))
+t.ok(code == grpc.StatusCode.RESOURCE_EXHAUSTED and "chunk-pool-size" in msg,
+     "chunk pool exhausted: ResourceExhausted naming the flag",
+     "%s %s" % (code, msg))
+t.stop(gated)
 t.stop(prom)
 t.done()

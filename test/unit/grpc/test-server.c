@@ -10,6 +10,7 @@
 #include "storepb_rpc.pb-c.h"
 #include "test.h"
 #include "thanosc/buf.h"
+#include "thanosc/common.h"
 #include "thanosc/grpc.h"
 #include "thanosc/metrics.h"
 
@@ -140,6 +141,10 @@ TEST(grpc_unary_and_stream) {
                                  "\"LabelNames\",grpc_service=\"thanos.Store\","
                                  "grpc_type=\"unary\"} 1"));
   ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handling_seconds_bucket{"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_sent_total{grpc_method="
+                                 "\"Series\",grpc_service=\"thanos.Store\","
+                                 "grpc_type=\"server_stream\"} 20000"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_received_total{"));
   tc_buf_release(&m);
   fixture_stop(&f);
 }
@@ -318,6 +323,9 @@ struct silent {
   uv_tcp_t listener;
   uv_tcp_t peer;
   int accepted;
+  const char *say; /* written once on accept, if set */
+  size_t saylen;
+  uv_write_t wr;
   char buf[4096];
 };
 
@@ -335,22 +343,71 @@ static void silent_accept(uv_stream_t *l, int status) {
   uv_accept(l, (uv_stream_t *)&s->peer);
   uv_read_start((uv_stream_t *)&s->peer, silent_alloc, silent_read);
   s->accepted = 1;
+  if (s->say) {
+    uv_buf_t b = uv_buf_init((char *)s->say, (unsigned)s->saylen);
+    uv_write(&s->wr, (uv_stream_t *)&s->peer, &b, 1, NULL);
+  }
+}
+
+/* Listens on a free loopback port; target gets "127.0.0.1:port". */
+static void silent_listen(uv_loop_t *loop, struct silent *s, char *target,
+                          size_t n) {
+  uv_tcp_init(loop, &s->listener);
+  s->listener.data = s;
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  ASSERT_OK(uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0));
+  ASSERT_OK(uv_listen((uv_stream_t *)&s->listener, 8, silent_accept));
+  int len = sizeof sa;
+  uv_tcp_getsockname(&s->listener, (struct sockaddr *)&sa, &len);
+  snprintf(target, n, "127.0.0.1:%d", ntohs(sa.sin_port));
+}
+
+static void silent_close(struct silent *s) {
+  uv_close((uv_handle_t *)&s->listener, NULL);
+  if (s->accepted)
+    uv_close((uv_handle_t *)&s->peer, NULL);
+}
+
+/* A peer that answers garbage (an HTTP/1.1 reply, or a bad frame after a
+ * valid SETTINGS): the call fails cleanly. */
+TEST(grpc_client_garbage_server) {
+  static const char http1[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+  static const char badframe[] = "\0\0\0\4\0\0\0\0\0"    /* SETTINGS */
+                                 "\0\0\2\0\0\0\0\0\0xx"; /* DATA on 0 */
+  const struct {
+    const char *say;
+    size_t n;
+  } cases[] = {{http1, sizeof http1 - 1}, {badframe, sizeof badframe - 1}};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(cases); i++) {
+    uv_loop_t loop;
+    ASSERT_OK(uv_loop_init(&loop));
+    struct silent s = {.say = cases[i].say, .saylen = cases[i].n};
+    char target[64];
+    silent_listen(&loop, &s, target, sizeof target);
+    struct grpc_client *cl;
+    struct grpc_client_opts co = {0};
+    ASSERT_OK(grpc_client_new(&loop, target, &co, &cl));
+    struct result r = {0};
+    ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 5000, on_msg, on_done,
+                                     &r, NULL));
+    while (!r.done)
+      uv_run(&loop, UV_RUN_ONCE);
+    ASSERT_NE(r.code, GRPC_OK);
+    ASSERT_NE(r.code, GRPC_DEADLINE_EXCEEDED);
+    grpc_client_free(cl);
+    silent_close(&s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_loop_close(&loop), 0);
+  }
 }
 
 TEST(grpc_client_keepalive) {
   uv_loop_t loop;
   ASSERT_OK(uv_loop_init(&loop));
   struct silent s = {0};
-  uv_tcp_init(&loop, &s.listener);
-  s.listener.data = &s;
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", 0, &sa);
-  ASSERT_OK(uv_tcp_bind(&s.listener, (struct sockaddr *)&sa, 0));
-  ASSERT_OK(uv_listen((uv_stream_t *)&s.listener, 8, silent_accept));
-  int len = sizeof sa;
-  uv_tcp_getsockname(&s.listener, (struct sockaddr *)&sa, &len);
   char target[64];
-  snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(sa.sin_port));
+  silent_listen(&loop, &s, target, sizeof target);
   struct grpc_client *cl;
   struct grpc_client_opts co = {.keepalive_ms = 50,
                                 .keepalive_timeout_ms = 100};
@@ -365,9 +422,7 @@ TEST(grpc_client_keepalive) {
   ASSERT_NOT_NULL(strstr(r.msg, "keepalive"));
   ASSERT_LT(uv_now(&loop) - t0, 2000);
   grpc_client_free(cl);
-  uv_close((uv_handle_t *)&s.listener, NULL);
-  if (s.accepted)
-    uv_close((uv_handle_t *)&s.peer, NULL);
+  silent_close(&s);
   uv_run(&loop, UV_RUN_DEFAULT);
   ASSERT_EQ(uv_loop_close(&loop), 0);
 
@@ -387,5 +442,79 @@ TEST(grpc_client_keepalive) {
   wait_done(&f, &p);
   ASSERT_EQ(p.code, GRPC_OK);
   ASSERT_EQ(p.msgs, 50000);
+  fixture_stop(&f);
+}
+
+TEST(grpc_client_reconnects_after_backoff) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  int port = grpc_server_port(f.srv);
+  /* The server goes away: the call fails, the client backs off. */
+  int done = 0;
+  grpc_server_stop(f.srv, stopped, &done);
+  while (!done)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  grpc_server_free(f.srv);
+  struct result a = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &a);
+  wait_done(&f, &a);
+  ASSERT_EQ(a.code, GRPC_UNAVAILABLE);
+  /* It comes back on the same port; after the backoff calls work again. */
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  struct grpc_server_opts so = {.address = addr};
+  ASSERT_OK(
+      grpc_server_new(&f.loop, grpc_teststore_methods(&f.ts), &so, &f.srv));
+  uint64_t t0 = uv_now(&f.loop);
+  int ok = 0;
+  while (!ok && uv_now(&f.loop) - t0 < 5000) {
+    struct result r = {0};
+    call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &r);
+    wait_done(&f, &r);
+    ok = r.code == GRPC_OK && r.msgs == 10;
+    if (!ok) {
+      ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
+      uv_sleep(100);
+      uv_update_time(&f.loop);
+    }
+  }
+  ASSERT(ok);
+  fixture_stop(&f);
+}
+
+struct free_in_done {
+  struct grpc_client *cl;
+  int ndone;
+  int codes[2];
+};
+
+static void done_frees_client(struct grpc_client_call *k, int code,
+                              const char *msg, void *data) {
+  struct free_in_done *x = data;
+  x->codes[x->ndone++] = code;
+  grpc_client_free(x->cl); /* the first one frees; the second is a no-op */
+  ASSERT_EQ(
+      grpc_client_call_start(x->cl, "/x.Y/Z", "", 0, 0, NULL, NULL, NULL, NULL),
+      TC_ESTATE);
+}
+
+TEST(grpc_client_free_from_callback) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  struct free_in_done x = {.cl = f.cl};
+  struct grpc_client_call *a, *b;
+  Thanos__SeriesRequest *r = series_req("slow");
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &a));
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &b));
+  for (int i = 0; i < 20; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+  grpc_client_call_cancel(a);
+  while (x.ndone < 2)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  ASSERT_EQ(x.codes[0], GRPC_CANCELLED);
+  ASSERT_EQ(x.codes[1], GRPC_CANCELLED);
+  f.cl = NULL;
   fixture_stop(&f);
 }

@@ -1,1 +1,10 @@
 /* Unit tests of src/sidecar: one TEST_ENTRY(name) per test. */
+TEST_ENTRY(sidecar_config_external_labels)
+TEST_ENTRY(sidecar_lowest_timestamp)
+TEST_ENTRY(sidecar_selector)
+TEST_ENTRY(sidecar_samples_to_chunks)
+TEST_ENTRY(sidecar_match_external_labels)
+TEST_ENTRY(shipper_meta_file_roundtrip)
+TEST_ENTRY(shipper_uploads_in_order_and_once)
+TEST_ENTRY(shipper_failure_stops_round_and_retries)
+TEST_ENTRY(shipper_compacted_blocks)
