@@ -233,11 +233,11 @@
     rangeIn.value = st.range;
     var rangeList = el('datalist', { id: 'range-list' });
     RANGES.forEach(function (r) { rangeList.appendChild(el('option', { value: r })); });
-    var endIn = el('input', { type: 'text', id: 'end', class: 'wide', placeholder: 'End time (UTC, now if empty)' });
+    var endIn = el('input', { type: 'text', id: 'end', class: 'wide', placeholder: 'End time: now (UTC)' });
     endIn.value = st.end;
     var stepIn = el('input', { type: 'text', id: 'step', placeholder: 'Res. (s)', title: 'Resolution: a step in seconds or a duration' });
     stepIn.value = st.step;
-    var momentIn = el('input', { type: 'text', id: 'moment', class: 'wide', placeholder: 'Evaluation time (UTC, now if empty)' });
+    var momentIn = el('input', { type: 'text', id: 'moment', class: 'wide', placeholder: 'now (UTC)' });
     momentIn.value = st.moment;
 
     function shiftRange(dir) {
