@@ -3,7 +3,7 @@
  * for the store endpoints, served from files embedded at build time.
  *
  * ui_register_routes() adds, under route_prefix ("" or "/prefix"):
- *   /            302 to <prefix>/graph (and <prefix> itself when non-empty)
+ *   /            302 to graph (relative; <prefix> itself too when non-empty)
  *   /graph       the UI page (the query panel)
  *   /stores      the UI page (the stores list)
  *   /static/...  scripts and styles, with Content-Type, ETag and

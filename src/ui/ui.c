@@ -17,9 +17,6 @@
 #include "thanosc/ui.h"
 #include "ui/assets.h"
 
-struct ui_redirect {
-  char *location; /* owned, lives as long as the process */
-};
 
 static const struct ui_asset *ui_find(const char *path) {
   for (size_t i = 0; i < ui_nassets; i++)
@@ -97,9 +94,28 @@ static void ui_static(struct http_req *req, void *data) {
   ui_send(req, a);
 }
 
+/*
+ * "/" and "<prefix>" answer 302 to the graph page. The Location is relative
+ * to the request ("graph" from ".../", "<last segment>/graph" otherwise), so
+ * it stays right behind a proxy that adds a prefix (--web.external-prefix)
+ * the querier never sees.
+ */
 static void ui_redirect(struct http_req *req, void *data) {
-  struct ui_redirect *r = data;
-  http_set_header(req, "Location", r->location);
+  const char *path = http_req_path(req);
+  const char *seg = strrchr(path, '/');
+  seg = seg ? seg + 1 : path;
+  struct tc_buf loc = TC_BUF_INIT;
+  if (*seg) {
+    tc_buf_adds(&loc, seg);
+    tc_buf_addc(&loc, '/');
+  }
+  tc_buf_adds(&loc, "graph");
+  if (!loc.data) {
+    http_respond_error(req, 500, "out of memory");
+    return;
+  }
+  http_set_header(req, "Location", loc.data);
+  tc_buf_release(&loc);
   static const char body[] = "Found.\n";
   http_respond(req, 302, "text/plain; charset=utf-8", body, sizeof body - 1);
 }
@@ -129,20 +145,10 @@ int ui_register_routes(struct http_server *srv, const char *route_prefix) {
   size_t plen = strlen(prefix);
   while (plen && prefix[plen - 1] == '/')
     plen--;
-  /* One redirect for the life of the process (routes borrow data). */
-  static struct ui_redirect redirect;
-  if (!redirect.location) {
-    struct tc_buf loc = TC_BUF_INIT;
-    tc_buf_add(&loc, prefix, plen);
-    tc_buf_adds(&loc, "/graph");
-    if (!loc.data)
-      return TC_ENOMEM;
-    redirect.location = tc_buf_detach(&loc, NULL);
-  }
   const unsigned gz = HTTP_ROUTE_GZIP;
-  int rc = ui_route(srv, prefix, plen, "/", 0, NULL, ui_redirect, &redirect);
+  int rc = ui_route(srv, prefix, plen, "/", 0, NULL, ui_redirect, NULL);
   if (rc == 0 && plen)
-    rc = ui_route(srv, prefix, plen, "", 0, NULL, ui_redirect, &redirect);
+    rc = ui_route(srv, prefix, plen, "", 0, NULL, ui_redirect, NULL);
   if (rc == 0)
     rc = ui_route(srv, prefix, plen, "/graph", gz, "graph", ui_page, NULL);
   if (rc == 0)

@@ -127,5 +127,20 @@ dom prefixed "http://127.0.0.1:$q2http/thanos/graph?g0.expr=vector(7)&g0.tab=1"
 expect "prefix: query answered" has prefixed '<td class="value">7</td>'
 dom prefstores "http://127.0.0.1:$q2http/thanos/stores"
 expect "prefix: stores page renders" has prefstores 'id="no-stores"'
+expect_eq "prefix: /thanos redirects to /thanos/graph" \
+  "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$q2http/thanos")" \
+  "302 http://127.0.0.1:$q2http/thanos/graph"
+
+# Partial response: with Prometheus gone the sidecar's Series fails; the
+# page shows the API's warning when partial response is on, its error
+# when off.
+stop_bg prometheus
+dom warn "$q/graph?g0.expr=up&g0.tab=1&g0.partial_response=1"
+expect "partial response: warning shown" has warn 'class="alert warning"'
+expect "partial response: no error" lacks warn 'class="alert error"'
+expect "partial response: the store's failure named" has warn 'Warning: fetch series for'
+dom nopartial "$q/graph?g0.expr=up&g0.tab=1&g0.partial_response=0"
+expect "no partial response: error shown" has nopartial 'class="alert error"'
+expect "no partial response: the store's failure named" has nopartial 'fetch series for'
 
 done_testing
