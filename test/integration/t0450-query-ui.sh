@@ -95,6 +95,14 @@ expect "table: scalar 1+1 is 2" has scalar '<td class="value">2</td>'
 dom vec "$q/graph?g0.expr=vector(1)&g0.tab=table"
 expect "table: vector(1) is {} 1" has vec '<td class="value">1</td>'
 
+# Several panels in one URL (g0, g1), as Prometheus links them.
+dom multi "$q/graph?g0.expr=vector(3)&g0.tab=1&g1.expr=vector(4)&g1.tab=1&g1.deduplicate=0"
+expect "panels: first panel's table" has multi 'id="result-table"'
+expect "panels: second panel's table" has multi 'id="result-table-1"'
+expect "panels: both results" sh -c \
+  "grep -qF '<td class=\"value\">3</td>' '$TMP/multi.html' && grep -qF '<td class=\"value\">4</td>' '$TMP/multi.html'"
+expect "panels: add-panel button" has multi 'id="add-panel"'
+
 # Graph tab: an SVG with one line per series and a legend.
 dom graph "$q/graph?g0.expr=up&g0.tab=0&g0.range_input=5m"
 expect "graph: SVG drawn" has graph 'id="graph-svg"'

@@ -174,51 +174,91 @@
 
   // ---- the query panel (/graph) ----
 
-  function readState() {
-    var p = new URLSearchParams(location.search);
-    var tab = p.get('g0.tab');
+  // Panel i's state from URL parameters g<i>.expr, g<i>.tab, ...
+  function readState(p, i) {
+    var g = function (k) { return p.get('g' + i + '.' + k); };
+    var tab = g('tab');
     return {
-      expr: p.get('g0.expr') || '',
+      expr: g('expr') || '',
       tab: tab === '1' || tab === 'table' ? 'table' : 'graph',
-      range: p.get('g0.range_input') || '1h',
-      end: p.get('g0.end_input') || '',
-      moment: p.get('g0.moment_input') || '',
-      step: p.get('g0.step_input') || '',
-      dedup: p.get('g0.deduplicate') !== '0',
-      partial: p.get('g0.partial_response') !== '0',
-      resolution: p.get('g0.max_source_resolution') || 'auto'
+      range: g('range_input') || '1h',
+      end: g('end_input') || '',
+      moment: g('moment_input') || '',
+      step: g('step_input') || '',
+      dedup: g('deduplicate') !== '0',
+      partial: g('partial_response') !== '0',
+      resolution: g('max_source_resolution') || 'auto'
     };
   }
 
-  function writeState(s) {
-    var p = new URLSearchParams();
-    p.set('g0.expr', s.expr);
-    p.set('g0.tab', s.tab === 'table' ? '1' : '0');
-    p.set('g0.range_input', s.range);
-    if (s.end) p.set('g0.end_input', s.end);
-    if (s.moment) p.set('g0.moment_input', s.moment);
-    if (s.step) p.set('g0.step_input', s.step);
-    p.set('g0.deduplicate', s.dedup ? '1' : '0');
-    p.set('g0.partial_response', s.partial ? '1' : '0');
-    p.set('g0.max_source_resolution', s.resolution);
-    history.replaceState(null, '', '?' + p.toString());
+  function addState(p, i, s) {
+    var g = function (k, v) { p.set('g' + i + '.' + k, v); };
+    g('expr', s.expr);
+    g('tab', s.tab === 'table' ? '1' : '0');
+    g('range_input', s.range);
+    if (s.end) g('end_input', s.end);
+    if (s.moment) g('moment_input', s.moment);
+    if (s.step) g('step_input', s.step);
+    g('deduplicate', s.dedup ? '1' : '0');
+    g('partial_response', s.partial ? '1' : '0');
+    g('max_source_resolution', s.resolution);
   }
 
+  // The query page: panels g0, g1, ... as the URL lists them, and a
+  // button to add one. Each panel's changes rewrite the whole URL.
   function graphPage(root) {
-    var st = readState();
+    var p = new URLSearchParams(location.search);
+    var idx = [];
+    p.forEach(function (v, k) {
+      var m = /^g(\d+)\./.exec(k);
+      if (m && idx.indexOf(+m[1]) < 0) idx.push(+m[1]);
+    });
+    idx.sort(function (a, b) { return a - b; });
+    if (!idx.length) idx.push(0);
+    var panels = [];
+    var list = el('div', { id: 'panels' });
+    root.appendChild(list);
+    function save() {
+      var q = new URLSearchParams();
+      panels.forEach(function (pn, i) { addState(q, i, pn.state()); });
+      history.replaceState(null, '', '?' + q.toString());
+    }
+    function add(st, n) {
+      var pn = queryPanel(list, st, n, save, function () {
+        panels.splice(panels.indexOf(pn), 1);
+        save();
+      });
+      panels.push(pn);
+      return pn;
+    }
+    idx.forEach(function (i, n) { add(readState(p, i), n); });
+    root.appendChild(el('button', {
+      id: 'add-panel', text: 'Add panel', onclick: function () {
+        var pn = add(readState(new URLSearchParams(), 0), panels.length);
+        save();
+        pn.focus();
+      }
+    }));
+    if (panels[0]) panels[0].focus();
+  }
+
+  // One query panel in root, n-th on the page (ids get "-<n>" after the
+  // first); save() records every panel's state, remove() drops this one.
+  function queryPanel(root, st, n, save, remove) {
+    var S = n ? '-' + n : '';
     var seq = 0;
 
     var expr = el('textarea', {
-      id: 'expr', rows: '1', spellcheck: 'false', placeholder: 'Expression (press Enter to execute, Shift+Enter for a new line)'
+      id: 'expr' + S, rows: '1', spellcheck: 'false', placeholder: 'Expression (press Enter to execute, Shift+Enter for a new line)'
     });
     expr.value = st.expr;
-    var exec = el('button', { id: 'execute', class: 'primary', text: 'Execute' });
+    var exec = el('button', { id: 'execute' + S, class: 'primary', text: 'Execute' });
 
-    var dedup = el('input', { type: 'checkbox', id: 'opt-dedup' });
+    var dedup = el('input', { type: 'checkbox', id: 'opt-dedup' + S });
     dedup.checked = st.dedup;
-    var partial = el('input', { type: 'checkbox', id: 'opt-partial' });
+    var partial = el('input', { type: 'checkbox', id: 'opt-partial' + S });
     partial.checked = st.partial;
-    var resSel = el('select', { id: 'opt-resolution' });
+    var resSel = el('select', { id: 'opt-resolution' + S });
     [['auto', 'Auto downsampling'], ['0s', 'Only raw data'], ['5m', 'Max 5m downsampling'],
       ['1h', 'Max 1h downsampling']].forEach(function (o) {
       resSel.appendChild(el('option', { value: o[0], text: o[1] }));
@@ -226,18 +266,18 @@
     resSel.value = st.resolution === 'raw' ? '0s' : st.resolution;
     if (resSel.value === '') resSel.value = 'auto';
 
-    var tabGraph = el('button', { id: 'tab-graph', text: 'Graph' });
-    var tabTable = el('button', { id: 'tab-table', text: 'Table' });
+    var tabGraph = el('button', { id: 'tab-graph' + S, text: 'Graph' });
+    var tabTable = el('button', { id: 'tab-table' + S, text: 'Table' });
 
-    var rangeIn = el('input', { type: 'text', id: 'range', list: 'range-list', title: 'Range, e.g. 1h, 2d, 1w' });
+    var rangeIn = el('input', { type: 'text', id: 'range' + S, list: 'range-list' + S, title: 'Range, e.g. 1h, 2d, 1w' });
     rangeIn.value = st.range;
-    var rangeList = el('datalist', { id: 'range-list' });
+    var rangeList = el('datalist', { id: 'range-list' + S });
     RANGES.forEach(function (r) { rangeList.appendChild(el('option', { value: r })); });
-    var endIn = el('input', { type: 'text', id: 'end', class: 'wide', placeholder: 'End time: now (UTC)' });
+    var endIn = el('input', { type: 'text', id: 'end' + S, class: 'wide', placeholder: 'End time: now (UTC)' });
     endIn.value = st.end;
-    var stepIn = el('input', { type: 'text', id: 'step', placeholder: 'Res. (s)', title: 'Resolution: a step in seconds or a duration' });
+    var stepIn = el('input', { type: 'text', id: 'step' + S, placeholder: 'Res. (s)', title: 'Resolution: a step in seconds or a duration' });
     stepIn.value = st.step;
-    var momentIn = el('input', { type: 'text', id: 'moment', class: 'wide', placeholder: 'now (UTC)' });
+    var momentIn = el('input', { type: 'text', id: 'moment' + S, class: 'wide', placeholder: 'now (UTC)' });
     momentIn.value = st.moment;
 
     function shiftRange(dir) {
@@ -257,7 +297,7 @@
       run();
     }
 
-    var graphControls = el('div', { class: 'controls', id: 'graph-controls' }, [
+    var graphControls = el('div', { class: 'controls', id: 'graph-controls' + S }, [
       el('button', { title: 'Shorter range', text: '\u2212', onclick: function () { shiftRange(-1); } }),
       rangeIn, rangeList,
       el('button', { title: 'Longer range', text: '+', onclick: function () { shiftRange(1); } }),
@@ -266,15 +306,24 @@
       el('button', { title: 'Later', text: '\u00bb', onclick: function () { shiftEnd(1); } }),
       stepIn
     ]);
-    var tableControls = el('div', { class: 'controls', id: 'table-controls' }, [
+    var tableControls = el('div', { class: 'controls', id: 'table-controls' + S }, [
       el('span', { class: 'muted', text: 'Evaluation time' }), momentIn
     ]);
-    var stats = el('span', { class: 'stats', id: 'stats' });
-    var messages = el('div', { id: 'messages' });
-    var output = el('div', { id: 'output' });
+    var stats = el('span', { class: 'stats', id: 'stats' + S });
+    var messages = el('div', { id: 'messages' + S });
+    var output = el('div', { id: 'output' + S });
 
-    root.appendChild(el('section', { class: 'panel', id: 'panel-0' }, [
-      el('div', { class: 'exprrow' }, [expr, exec]),
+    var section = el('section', { class: 'panel', id: 'panel-' + n });
+    var drop = el('button', {
+      class: 'remove', title: 'Remove this panel', text: '\u00d7', onclick: function () {
+        seq++;
+        section.remove();
+        remove();
+      }
+    });
+    root.appendChild(section);
+    [
+      el('div', { class: 'exprrow' }, [expr, exec, drop]),
       el('div', { class: 'options' }, [
         el('label', {}, [dedup, 'Use deduplication']),
         el('label', {}, [partial, 'Use partial response']),
@@ -282,7 +331,7 @@
       ]),
       el('div', { class: 'tabs' }, [tabGraph, tabTable, stats]),
       graphControls, tableControls, messages, output
-    ]));
+    ].forEach(function (c) { section.appendChild(c); });
 
     function current() {
       return {
@@ -310,7 +359,7 @@
 
     function run() {
       st = current();
-      writeState(st);
+      save();
       showTab();
       messages.textContent = '';
       if (!st.expr) {
@@ -359,8 +408,8 @@
         stats.textContent = 'Load time: ' + Math.round(performance.now() - started) + 'ms';
         showWarnings(r.warnings, r.infos);
         output.textContent = '';
-        if (st.tab === 'table') renderTable(output, r.data);
-        else renderGraph(output, r.data, params);
+        if (st.tab === 'table') renderTable(output, r.data, S);
+        else renderGraph(output, r.data, params, S);
       }, function (err) {
         if (my !== seq) return;
         stats.textContent = '';
@@ -395,13 +444,16 @@
 
     showTab();
     run();
-    expr.focus();
+    return {
+      state: current,
+      focus: function () { expr.focus(); }
+    };
   }
 
   // ---- table ----
 
-  function renderTable(out, data) {
-    var tbl = el('table', { class: 'data', id: 'result-table' });
+  function renderTable(out, data, S) {
+    var tbl = el('table', { class: 'data', id: 'result-table' + S });
     var head = el('tr', {}, [el('th', { text: 'Series' }), el('th', { text: 'Value' })]);
     tbl.appendChild(el('thead', {}, [head]));
     var body = el('tbody');
@@ -439,7 +491,7 @@
         break;
     }
     if (!rows) {
-      out.appendChild(el('div', { class: 'empty', id: 'no-data', text: 'Empty query result' }));
+      out.appendChild(el('div', { class: 'empty', id: 'no-data' + S, text: 'Empty query result' }));
       return;
     }
     out.appendChild(tbl);
@@ -479,14 +531,14 @@
     return s.slice(11, 16);
   }
 
-  function renderGraph(out, data, params) {
+  function renderGraph(out, data, params, S) {
     if (data.resultType !== 'matrix') {
       out.appendChild(alertBox('warning', 'The graph needs a range vector result; got ' + data.resultType + '.'));
       return;
     }
     var series = data.result.filter(function (s) { return s.values && s.values.length; });
     if (!series.length) {
-      out.appendChild(el('div', { class: 'empty', id: 'no-data', text: 'Empty query result' }));
+      out.appendChild(el('div', { class: 'empty', id: 'no-data' + S, text: 'Empty query result' }));
       return;
     }
     var truncated = series.length > MAX_SERIES_DRAWN;
@@ -514,7 +566,7 @@
     var x = function (t) { return L + (t - t0) / (t1 - t0) * pw; };
     var y = function (v) { return T + (vmax - v) / (vmax - vmin) * ph; };
 
-    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, id: 'graph-svg', role: 'img' });
+    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, id: 'graph-svg' + S, role: 'img' });
     var grid = svg('g', { class: 'grid' }), axis = svg('g', { class: 'axis' });
     root.appendChild(grid);
     root.appendChild(axis);
@@ -553,8 +605,8 @@
 
     var hoverLine = svg('line', { class: 'hover-line', y1: T, y2: T + ph, visibility: 'hidden' });
     root.appendChild(hoverLine);
-    var chart = el('div', { class: 'chart', id: 'graph' });
-    var tip = el('div', { class: 'tooltip', id: 'tooltip' });
+    var chart = el('div', { class: 'chart', id: 'graph' + S });
+    var tip = el('div', { class: 'tooltip', id: 'tooltip' + S });
     tip.style.display = 'none';
     chart.appendChild(root);
     chart.appendChild(tip);
@@ -599,7 +651,7 @@
       hoverLine.setAttribute('visibility', 'hidden');
     }
 
-    var legend = el('ul', { class: 'legend', id: 'legend' });
+    var legend = el('ul', { class: 'legend', id: 'legend' + S });
     series.forEach(function (s) {
       var sw = el('span', { class: 'swatch' });
       sw.style.background = s.color;
