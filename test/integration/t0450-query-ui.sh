@@ -52,7 +52,8 @@ start_bg sidecar "$THANOSC" sidecar --prometheus.url=http://127.0.0.1:$pport \
   --http-address=127.0.0.1:$shttp
 wait_port "$sgrpc"
 start_bg query "$THANOSC" query --http-address=127.0.0.1:$qhttp \
-  --grpc-address=127.0.0.1:$qgrpc --endpoint=127.0.0.1:$sgrpc
+  --grpc-address=127.0.0.1:$qgrpc --endpoint=127.0.0.1:$sgrpc \
+  --query.replica-label=prometheus
 start_bg query2 "$THANOSC" query --http-address=127.0.0.1:$q2http \
   --grpc-address=127.0.0.1:$q2grpc --web.route-prefix=/thanos
 q=http://127.0.0.1:$qhttp
@@ -84,12 +85,16 @@ expect_eq "prefix: /thanos/ redirects to /thanos/graph" \
   "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$q2http/thanos/")" \
   "302 http://127.0.0.1:$q2http/thanos/graph"
 
-# Table tab: up from the sidecar, labels rendered, options kept in the URL.
-dom table "$q/graph?g0.expr=up&g0.tab=1"
+# Table tab: up from the sidecar, labels rendered; the replica label
+# (prometheus) shows only without deduplication.
+dom table "$q/graph?g0.expr=up&g0.tab=1&g0.deduplicate=0"
 expect "table: result table rendered" has table 'id="result-table"'
 expect "table: series labels rendered" has table '<span class="ln">job</span>=<span class="lv">"prometheus"</span>'
 expect "table: external label from the sidecar" has table '<span class="lv">"p1"</span>'
 expect "table: no error" lacks table 'class="alert error"'
+dom dedup "$q/graph?g0.expr=up&g0.tab=1&g0.deduplicate=1"
+expect "table: deduplication drops the replica label" lacks dedup '"p1"'
+expect "table: deduplicated series still shown" has dedup '<span class="lv">"prometheus"</span>'
 dom scalar "$q/graph?g0.expr=1%2B1&g0.tab=1"
 expect "table: scalar 1+1 is 2" has scalar '<td class="value">2</td>'
 dom vec "$q/graph?g0.expr=vector(1)&g0.tab=table"
@@ -104,7 +109,7 @@ expect "panels: both results" sh -c \
 expect "panels: add-panel button" has multi 'id="add-panel"'
 
 # Graph tab: an SVG with one line per series and a legend.
-dom graph "$q/graph?g0.expr=up&g0.tab=0&g0.range_input=5m"
+dom graph "$q/graph?g0.expr=up&g0.tab=0&g0.range_input=5m&g0.deduplicate=0"
 expect "graph: SVG drawn" has graph 'id="graph-svg"'
 expect "graph: a line path" has graph '<path class="line"'
 expect "graph: legend lists the series" sh -c \

@@ -13,6 +13,7 @@
     '#c0392b', '#27ae60', '#d35400', '#7f8c8d', '#16a085', '#b33771',
     '#3d3d9e', '#6ab04c', '#e17055', '#00a8cc'];
   var MAX_SERIES_DRAWN = 200;
+  var MAX_TABLE_ROWS = 10000;
 
   // ---- small helpers ----
 
@@ -174,6 +175,17 @@
 
   // ---- the query panel (/graph) ----
 
+  // Metric names for the "insert metric" list, fetched once per page.
+  var metricNames = null;
+  function loadMetricNames() {
+    if (!metricNames) {
+      metricNames = api('api/v1/label/__name__/values').then(function (r) {
+        return (r.data || []).slice().sort();
+      }, function () { metricNames = null; return []; });
+    }
+    return metricNames;
+  }
+
   // Panel i's state from URL parameters g<i>.expr, g<i>.tab, ...
   function readState(p, i) {
     var g = function (k) { return p.get('g' + i + '.' + k); };
@@ -266,6 +278,30 @@
     resSel.value = st.resolution === 'raw' ? '0s' : st.resolution;
     if (resSel.value === '') resSel.value = 'auto';
 
+    var metricSel = el('select', { id: 'metrics' + S, title: 'Insert a metric name at the cursor' }, [
+      el('option', { value: '', text: '- insert metric at cursor -' })
+    ]);
+    var metricsFilled = false;
+    function fillMetrics() {
+      if (metricsFilled) return;
+      metricsFilled = true;
+      loadMetricNames().then(function (names) {
+        names.forEach(function (m) { metricSel.appendChild(el('option', { value: m, text: m })); });
+        if (!names.length) metricsFilled = false;
+      });
+    }
+    metricSel.addEventListener('focus', fillMetrics);
+    metricSel.addEventListener('mousedown', fillMetrics);
+    metricSel.addEventListener('change', function () {
+      var m = metricSel.value;
+      metricSel.value = '';
+      if (!m) return;
+      var a = expr.selectionStart, b = expr.selectionEnd;
+      expr.value = expr.value.slice(0, a) + m + expr.value.slice(b);
+      expr.focus();
+      expr.setSelectionRange(a + m.length, a + m.length);
+    });
+
     var tabGraph = el('button', { id: 'tab-graph' + S, text: 'Graph' });
     var tabTable = el('button', { id: 'tab-table' + S, text: 'Table' });
 
@@ -327,7 +363,8 @@
       el('div', { class: 'options' }, [
         el('label', {}, [dedup, 'Use deduplication']),
         el('label', {}, [partial, 'Use partial response']),
-        el('label', {}, ['Max source resolution', resSel])
+        el('label', {}, ['Max source resolution', resSel]),
+        metricSel
       ]),
       el('div', { class: 'tabs' }, [tabGraph, tabTable, stats]),
       graphControls, tableControls, messages, output
@@ -460,9 +497,11 @@
     tbl.appendChild(body);
     var rows = 0;
     var r = data.result;
+    var shown = data.resultType === 'vector' || data.resultType === 'matrix'
+      ? r.slice(0, MAX_TABLE_ROWS) : r;
     switch (data.resultType) {
       case 'vector':
-        r.forEach(function (s) {
+        shown.forEach(function (s) {
           var v = s.value ? formatValue(s.value[1]) : histogramText(s.histogram);
           body.appendChild(el('tr', {}, [el('td', {}, [seriesNode(s.metric)]),
             el('td', { class: 'value', text: v })]));
@@ -470,7 +509,7 @@
         });
         break;
       case 'matrix':
-        r.forEach(function (s) {
+        shown.forEach(function (s) {
           var lines = (s.values || []).map(function (p) {
             return formatValue(p[1]) + ' @' + p[0];
           });
@@ -495,6 +534,10 @@
       return;
     }
     out.appendChild(tbl);
+    if (shown.length < r.length) {
+      out.appendChild(alertBox('warning', 'Showing the first ' + shown.length + ' of ' +
+        r.length + ' series.'));
+    }
   }
 
   function histogramText(h) {
