@@ -77,6 +77,15 @@ expect "app.js is JavaScript with an ETag" sh -c \
 etag=$(sed -n 's/^[Ee][Tt]ag: *\(.*\)\r$/\1/p' "$TMP/app.head")
 expect_eq "If-None-Match answers 304" \
   "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$q/static/app.js")" 304
+expect_eq "If-None-Match with a list answers 304" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: \"0\", $etag" "$q/static/app.js")" 304
+expect_eq "a stale ETag gets the asset" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H 'If-None-Match: "0"' "$q/static/app.js")" 200
+expect "HEAD of an asset" sh -c "curl -fsSI '$q/static/app.js' | grep -qi '^etag:'"
+expect "assets are gzip-encoded when accepted" sh -c \
+  "curl -fsS -D - -o /dev/null -H 'Accept-Encoding: gzip' '$q/static/app.js' | grep -qi '^content-encoding: gzip'"
+expect_eq "no way out of static/" \
+  "$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$q/static/../index.html")" 404
 expect "style.css is CSS" sh -c \
   "curl -fsSi '$q/static/style.css' | grep -qi '^content-type: text/css'"
 expect_eq "unknown asset is 404" \
