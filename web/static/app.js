@@ -279,7 +279,7 @@
     if (resSel.value === '') resSel.value = 'auto';
 
     var metricSel = el('select', { id: 'metrics' + S, title: 'Insert a metric name at the cursor' }, [
-      el('option', { value: '', text: '- insert metric at cursor -' })
+      el('option', { value: '', text: 'Insert metric\u2026' })
     ]);
     var metricsFilled = false;
     function fillMetrics() {
