@@ -165,4 +165,14 @@ dom nopartial "$q/graph?g0.expr=up&g0.tab=1&g0.partial_response=0"
 expect "no partial response: error shown" has nopartial 'class="alert error"'
 expect "no partial response: the store's failure named" has nopartial 'fetch series for'
 
+# A store that went away: the stores page shows it down, with its error.
+stop_bg sidecar
+for _ in $(seq 150); do
+  curl -fsS "$q/api/v1/stores" | grep -q '"lastError":"' && break
+  sleep 0.2
+done
+dom down "$q/stores"
+expect "stores: a lost endpoint is down" has down '<span class="badge down">Down</span>'
+expect "stores: its last error shown" has down 'class="store-error"'
+
 done_testing
