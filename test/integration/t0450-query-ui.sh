@@ -174,5 +174,7 @@ done
 dom down "$q/stores"
 expect "stores: a lost endpoint is down" has down '<span class="badge down">Down</span>'
 expect "stores: its last error shown" has down 'class="store-error"'
+chrome --screenshot="$shots/t0450-stores-down.png" "$q/stores" >/dev/null
+expect "stores: screenshot of the down endpoint" png "$shots/t0450-stores-down.png"
 
 done_testing
