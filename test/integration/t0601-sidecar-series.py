@@ -6,9 +6,11 @@
 # external-label matchers, without_replica_labels, skip_chunks, label APIs,
 # Info, request limits; Prometheus down -> not ready and Unavailable, back
 # -> recovers without a restart; empty external labels stop the start-up.
+import atexit
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -19,6 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpclib  # noqa: E402
 
 t = grpclib.Tap("t0601-sidecar-series")
+if not os.environ.get("KEEP_TMP"):
+    atexit.register(shutil.rmtree, t.tmp, True)
 os.makedirs(os.path.join(t.tmp, "stubs"))
 grpclib.gen_stubs(os.path.join(t.tmp, "stubs"))
 import grpc  # noqa: E402

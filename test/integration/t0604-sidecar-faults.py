@@ -4,9 +4,11 @@
 # snappy; label APIs answering errors or bad JSON; a configuration that is
 # not YAML; no answer at all. Every case gets a clear gRPC error, the
 # sidecar stays up, and start-up gives up after --prometheus.ready_timeout.
+import atexit
 import http.server
 import json
 import os
+import shutil
 import socketserver
 import struct
 import subprocess
@@ -19,6 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpclib  # noqa: E402
 
 t = grpclib.Tap("t0604-sidecar-faults")
+if not os.environ.get("KEEP_TMP"):
+    atexit.register(shutil.rmtree, t.tmp, True)
 os.makedirs(os.path.join(t.tmp, "stubs"))
 grpclib.gen_stubs(os.path.join(t.tmp, "stubs"))
 import grpc  # noqa: E402
