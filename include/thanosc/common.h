@@ -34,6 +34,17 @@ char *xstrndup(const char *s, size_t n);
 void tc_grow(void **p, size_t *cap, size_t need, size_t sz);
 #define TC_GROW(p, cap, need)                                                \
   tc_grow((void **)&(p), &(cap), (need), sizeof(*(p)))
+/* Value of a hex digit, or -1 (percent-decoding in HTTP and gRPC). */
+static inline int tc_hexval(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 /* printf into a new heap string, caller frees. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

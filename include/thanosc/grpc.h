@@ -102,20 +102,20 @@ typedef void grpc_handler_fn(struct grpc_call *call, const uint8_t *req,
 typedef void grpc_call_event_fn(struct grpc_call *call);
 
 struct grpc_method {
-  const char *path;            /* "/thanos.Store/Series" */
+  const char *path; /* "/thanos.Store/Series" */
   enum grpc_method_type type;
   grpc_handler_fn *handler;
   void *data;
 };
 
 struct grpc_server_opts {
-  const char *address;         /* "host:port", ":port"; port 0 = any */
-  const char *tls_cert;        /* PEM files; NULL or "" = plaintext h2c */
+  const char *address;  /* "host:port", ":port"; port 0 = any */
+  const char *tls_cert; /* PEM files; NULL or "" = plaintext h2c */
   const char *tls_key;
-  const char *tls_client_ca;   /* set = require and verify client certs */
-  size_t max_recv_msg;         /* 0 = GRPC_MAX_MSG_DEFAULT */
-  size_t max_send_msg;         /* 0 = GRPC_MAX_MSG_DEFAULT */
-  int64_t grace_ms;            /* graceful-stop drain time, --grpc-grace-period */
+  const char *tls_client_ca; /* set = require and verify client certs */
+  size_t max_recv_msg;       /* 0 = GRPC_MAX_MSG_DEFAULT */
+  size_t max_send_msg;       /* 0 = GRPC_MAX_MSG_DEFAULT */
+  int64_t grace_ms;          /* graceful-stop drain time, --grpc-grace-period */
 };
 
 /*
@@ -186,15 +186,18 @@ struct grpc_client;
 struct grpc_client_call;
 
 struct grpc_client_opts {
-  int tls;                     /* --grpc-client-tls-secure */
-  const char *tls_cert;        /* client certificate (mTLS), may be NULL */
+  int tls;              /* --grpc-client-tls-secure */
+  const char *tls_cert; /* client certificate (mTLS), may be NULL */
   const char *tls_key;
-  const char *tls_ca;          /* NULL = system roots */
-  const char *server_name;     /* SNI / verification name; NULL = host */
+  const char *tls_ca;      /* NULL = system roots */
+  const char *server_name; /* SNI / verification name; NULL = host */
   int tls_skip_verify;
-  const char *compression;     /* NULL, "none" or "snappy" */
-  size_t max_recv_msg;         /* 0 = GRPC_MAX_MSG_DEFAULT */
-  int64_t keepalive_ms;        /* PING interval; 0 = 10 s, <0 = off */
+  const char *compression;      /* NULL, "none" or "snappy" */
+  size_t max_recv_msg;          /* 0 = GRPC_MAX_MSG_DEFAULT */
+  int64_t keepalive_ms;         /* PING interval while calls are open;
+                                   0 = 10 s, <0 = off */
+  int64_t keepalive_timeout_ms; /* unanswered PING fails the connection
+                                   (calls: UNAVAILABLE); 0 = 5 s */
 };
 
 /*
@@ -202,8 +205,8 @@ struct grpc_client_opts {
  * Return 0 to continue, or non-zero to cancel the call (on_done follows with
  * CANCELLED).
  */
-typedef int grpc_client_msg_fn(struct grpc_client_call *call,
-                               const uint8_t *p, size_t n, void *data);
+typedef int grpc_client_msg_fn(struct grpc_client_call *call, const uint8_t *p,
+                               size_t n, void *data);
 /* The final status, exactly once; msg is borrowed for the callback; the
  * call is freed when it returns. */
 typedef void grpc_client_done_fn(struct grpc_client_call *call, int code,

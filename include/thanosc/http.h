@@ -153,7 +153,8 @@ struct http_server_opts {
   size_t max_header_bytes;   /* request line + headers; 0 = 1 MiB */
   size_t max_body_bytes;     /* 0 = 32 MiB */
   int64_t header_timeout_ms; /* whole head must arrive in; 0 = 60 s */
-  int64_t idle_timeout_ms;   /* keep-alive idle close; 0 = 5 min */
+  int64_t idle_timeout_ms;   /* keep-alive idle close, and the time the
+                              * body may take after the head; 0 = 5 min */
   struct runtime *rt;        /* borrowed; readiness for /-/ready, may be NULL */
 };
 

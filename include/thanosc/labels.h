@@ -18,7 +18,8 @@
  * Matchers (=, !=, =~, !~) use Prometheus's regex semantics: the pattern is
  * fully anchored and `.` matches a newline. Regexes run on PCRE2 with JIT;
  * literals, prefixes (`foo.*`), `.*`, `.+` and alternations of literals
- * (`a|b|c`) never reach PCRE2.
+ * (`a|b|c`) never reach PCRE2. A built matcher is read-only: several
+ * threads may match with it at once.
  */
 #ifndef THANOSC_LABELS_H
 #define THANOSC_LABELS_H
@@ -60,6 +61,11 @@ void labels_add(struct labels *ls, const char *name, const char *value);
  * empty set with labels_init() + ls->flags = LABELS_BORROWED). */
 void labels_add_borrowed(struct labels *ls, const char *name,
                          const char *value);
+/* On a sorted, owned set: sets name to a copy of value, keeping the order
+ * (replacing an existing value); an empty value deletes the label. */
+void labels_set(struct labels *ls, const char *name, const char *value);
+/* On a sorted set: removes name if present (frees owned strings). */
+void labels_del(struct labels *ls, const char *name);
 /* Sorts by name. Returns TC_EINVAL naming the label on duplicate names. */
 int labels_sort(struct labels *ls);
 /* Deep copy into dst (initialised by this call, owns its strings). */
@@ -144,6 +150,14 @@ bool matchers_match_labels(const struct matchers *ms,
  * input.
  */
 int selector_parse(const char *s, struct matchers *ms);
+
+/*
+ * Parses a label set written as a selector of equality matchers only:
+ * `{a="b", c="d"}` or `metric{a="b"}` (the form labels_format() prints and
+ * test files use). out is initialised by the call, owns its strings and is
+ * sorted; TC_EPARSE on bad syntax, another operator or a duplicate name.
+ */
+int labels_parse(const char *s, struct labels *out);
 
 static inline bool matcher_matches_str(const struct matcher *m,
                                        const char *s) {

@@ -16,7 +16,9 @@
  * Services start in registration order. SIGINT or SIGTERM (or a call to
  * runtime_shutdown(), e.g. from a service that failed) stops them in reverse
  * order: each service's stop() is called when the one registered after it
- * has reported stopped. A second signal exits at once with code 1.
+ * has reported stopped. A second signal exits at once with code 1, and so
+ * does a stop that outlives the sum of the services' grace periods plus
+ * 10 s (a service that never reports must not hang the process).
  *
  * Everything here runs on the loop thread except tc_work's fn, which runs on
  * a worker thread and must not touch the loop or any handle.
@@ -65,9 +67,11 @@ struct runtime {
   struct service **svcs; /* borrowed services, in start order */
   size_t nsvcs, cap;
   uv_signal_t sigint, sigterm;
-  atomic_int ready;   /* /-/ready answers 200 when set */
-  atomic_int healthy; /* /-/healthy answers 200 when set */
-  int stopping;       /* shutdown begun */
+  uv_timer_t deadline;    /* last resort: exit if a stop never reports */
+  int64_t stop_margin_ms; /* added to the grace periods; 10 s */
+  atomic_int ready;       /* /-/ready answers 200 when set */
+  atomic_int healthy;     /* /-/healthy answers 200 when set */
+  int stopping;           /* shutdown begun */
   int exit_code;
   size_t next_stop; /* number of services not yet stopped */
   int signals;      /* signals received */

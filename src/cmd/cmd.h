@@ -55,6 +55,9 @@ int cmd_tools_store_label_names(int argc, char **argv);
 int cmd_tools_store_label_values(int argc, char **argv);
 int cmd_tools_store_serve_test(int argc, char **argv); /* hidden, tests */
 int cmd_tools_promql_parse(int argc, char **argv);
+int cmd_tools_promql_test(int argc, char **argv);
+int cmd_tools_promql_bench(int argc, char **argv);
+int cmd_tools_promql_eval(int argc, char **argv);
 
 /* Looks name up in a NULL-terminated table and runs it; prints the table on
  * --help or an unknown name. prefix is what precedes name ("thanosc tools"). */
@@ -76,6 +79,8 @@ struct server_opts {
   char *grpc_tls_cert;
   char *grpc_tls_key;
   char *grpc_tls_client_ca;
+  char *grpc_tls_min_version;
+  int64_t grpc_max_connection_age_ms;
   char *log_level;
   char *log_format;
   char *objstore_config_file;
@@ -89,7 +94,7 @@ enum server_flag_set {
   CMD_FLAGS_OBJSTORE = 1 << 3,
 };
 
-#define CMD_SERVER_FLAGS_MAX 16
+#define CMD_SERVER_FLAGS_MAX 24
 void cmd_server_flags(struct flag_def *out, struct server_opts *o,
                       unsigned sets, const char *http_default,
                       const char *grpc_default);

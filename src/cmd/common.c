@@ -58,12 +58,26 @@ void cmd_server_flags(struct flag_def *out, struct server_opts *o,
         &o->grpc_tls_key, "", "TLS Key for the gRPC server, leave blank to disable TLS"};
     out[n++] = (struct flag_def){"grpc-server-tls-client-ca", FLAG_STRING,
         &o->grpc_tls_client_ca, "", "TLS CA to verify clients against. If no client CA is specified, there is no client verification on server side. (tls.NoClientCert)"};
+    out[n++] = (struct flag_def){"grpc-server-tls-min-version", FLAG_STRING,
+        &o->grpc_tls_min_version, "1.3", "TLS supported minimum version for gRPC server. If no version is specified, it'll default to 1.3. Allowed values: [\"1.0\", \"1.1\", \"1.2\", \"1.3\"]"};
+    out[n++] = (struct flag_def){"grpc-server-max-connection-age", FLAG_DURATION,
+        &o->grpc_max_connection_age_ms, "60m", "The grpc server max connection age. This controls how often to re-establish connections and redo TLS handshakes."};
   }
   if (sets & CMD_FLAGS_LOG) {
     out[n++] = (struct flag_def){"log.level", FLAG_ENUM, &o->log_level, "info",
         "Log filtering level.", "debug|info|warn|error"};
     out[n++] = (struct flag_def){"log.format", FLAG_ENUM, &o->log_format,
         "logfmt", "Log format to use. Possible options: logfmt or json.", "logfmt|json"};
+    /* Global flags of every Thanos command: accepted so that command lines
+     * keep working; thanosc has no tracing and no Go runtime to limit. */
+    out[n++] = (struct flag_def){"tracing.config-file", FLAG_STRING, NULL,
+        NULL, "Path to YAML file with tracing configuration. See format details: https://thanos.io/tip/thanos/tracing.md/#configuration"};
+    out[n++] = (struct flag_def){"tracing.config", FLAG_STRING, NULL, NULL,
+        "Alternative to 'tracing.config-file' flag (mutually exclusive). Content of YAML file with tracing configuration. See format details: https://thanos.io/tip/thanos/tracing.md/#configuration"};
+    out[n++] = (struct flag_def){"enable-auto-gomemlimit", FLAG_BOOL, NULL,
+        "false", "Enable go runtime to automatically limit memory consumption."};
+    out[n++] = (struct flag_def){"auto-gomemlimit.ratio", FLAG_FLOAT, NULL,
+        "0.9", "The ratio of reserved GOMEMLIMIT memory to the detected maximum container or system memory."};
   }
   if (sets & CMD_FLAGS_OBJSTORE) {
     out[n++] = (struct flag_def){"objstore.config-file", FLAG_STRING,

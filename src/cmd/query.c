@@ -1,8 +1,9 @@
 /*
  * query.c - the `thanosc query` role: Thanos's querier flags (same names,
- * defaults and help) and the wiring of its services on the runtime. For
- * now it serves the HTTP server's built-in routes (/metrics, /-/healthy,
- * /-/ready); the PromQL API and the endpoint set plug in here.
+ * defaults and help) and the wiring of its services on the runtime: the
+ * querier (src/querier: endpoint set, fan-out, evaluation threads), its
+ * Prometheus HTTP API on the HTTP server next to the built-in routes
+ * (/metrics, /-/healthy, /-/ready), and its StoreAPI on the gRPC server.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +17,12 @@
 #include "thanosc/log.h"
 #include "thanosc/loop.h"
 #include "thanosc/metrics.h"
+#include "thanosc/querier.h"
+#include "thanosc/json.h"
 
 #define QUERY_CMD "thanosc query"
 
-struct query_opts {
+struct query_cmd_opts {
   struct server_opts srv;
   int grpc_client_tls_secure, grpc_client_tls_skip_verify;
   char *grpc_client_tls_cert, *grpc_client_tls_key, *grpc_client_tls_ca;
@@ -43,14 +46,22 @@ struct query_opts {
   char *alert_query_url;
   char *tenant_header, *default_tenant, *tenant_label;
   int enforce_tenancy;
+  char *tenant_cert_field;
+  struct strlist partition_labels, endpoint_groups_strict;
+  int enable_x_functions;
+  int64_t store_limit_series, store_limit_samples;
+  char *selector_relabel_file, *selector_relabel;
+  char *request_logging_file, *request_logging;
 };
 
 static const char query_summary[] =
     "Query node exposing PromQL enabled Query API with data retrieved from "
     "multiple store nodes.";
 
+#define QUERY_FLAGS_MAX 96
+
 /* The querier's own flags; the shared http/grpc/log flags come first. */
-static void query_flags(struct flag_def *f, struct query_opts *o) {
+static void query_flags(struct flag_def *f, struct query_cmd_opts *o) {
   struct flag_def t[] = {
       {"grpc-client-tls-secure", FLAG_BOOL, &o->grpc_client_tls_secure, "false",
        "Use TLS when talking to the gRPC server"},
@@ -211,17 +222,114 @@ static void query_flags(struct flag_def *f, struct query_opts *o) {
        "(Deprecated): Addresses of only statically configured Thanos API "
        "servers that are always used, even if the health check fails. "
        "Useful if you have a caching layer on top."},
+      {"endpoint-group-strict", FLAG_STRINGS, &o->endpoint_groups_strict, NULL,
+       "(Deprecated, Experimental): DNS name of statically configured Thanos "
+       "API server groups (repeatable) that are always used, even if the "
+       "health check fails."},
+      {"query.enable-x-functions", FLAG_BOOL, &o->enable_x_functions, "false",
+       "Whether to enable extended rate functions (xrate, xincrease and "
+       "xdelta). Only has effect when used with Thanos engine."},
+      {"query.conn-metric.label", FLAG_STRINGS, NULL, NULL,
+       "Optional selection of query connection metric labels to be collected "
+       "from endpoint set"},
+      {"query.partition-label", FLAG_STRINGS, &o->partition_labels, NULL,
+       "Labels that partition the leaf queriers. This is used to scope down "
+       "the labelsets of leaf queriers when using the distributed query "
+       "mode. If set, these labels must form a partition of the leaf "
+       "queriers. Partition labels must not intersect with replica labels. "
+       "Every TSDB of a leaf querier must have these labels."},
+      {"selector.relabel-config-file", FLAG_STRING, &o->selector_relabel_file,
+       NULL,
+       "Path to YAML file with relabeling configuration that allows "
+       "selecting blocks to query based on their external labels. It "
+       "follows the Thanos sharding relabel-config syntax. For format "
+       "details see: https://thanos.io/tip/thanos/sharding.md/#relabelling"},
+      {"selector.relabel-config", FLAG_STRING, &o->selector_relabel, NULL,
+       "Alternative to 'selector.relabel-config-file' flag (mutually "
+       "exclusive). Content of YAML file with relabeling configuration that "
+       "allows selecting blocks to query based on their external labels."},
+      {"request.logging-config-file", FLAG_STRING, &o->request_logging_file,
+       NULL,
+       "Path to YAML file with request logging configuration. See format "
+       "details: https://thanos.io/tip/thanos/logging.md/#configuration"},
+      {"request.logging-config", FLAG_STRING, &o->request_logging, NULL,
+       "Alternative to 'request.logging-config-file' flag (mutually "
+       "exclusive). Content of YAML file with request logging "
+       "configuration. See format details: "
+       "https://thanos.io/tip/thanos/logging.md/#configuration"},
+      {"query.telemetry.request-duration-seconds-quantiles", FLAG_STRINGS, NULL,
+       NULL,
+       "The quantiles for exporting metrics about the request duration "
+       "quantiles."},
+      {"query.telemetry.request-samples-quantiles", FLAG_STRINGS, NULL, NULL,
+       "The quantiles for exporting metrics about the samples count "
+       "quantiles."},
+      {"query.telemetry.request-series-seconds-quantiles", FLAG_STRINGS, NULL,
+       NULL,
+       "The quantiles for exporting metrics about the series count "
+       "quantiles."},
+      {"query.tenant-certificate-field", FLAG_STRING, &o->tenant_cert_field, "",
+       "Use TLS client's certificate field to determine tenant for write "
+       "requests. Must be one of organization, organizationalUnit or "
+       "commonName. This setting will cause the query.tenant-header flag "
+       "value to be ignored."},
+      {"store.limits.request-series", FLAG_INT, &o->store_limit_series, "0",
+       "The maximum series allowed for a single Series request. The Series "
+       "call fails if this limit is exceeded. 0 means no limit."},
+      {"store.limits.request-samples", FLAG_INT, &o->store_limit_samples, "0",
+       "The maximum samples allowed for a single Series request, The Series "
+       "call fails if this limit is exceeded. 0 means no limit. NOTE: For "
+       "efficiency the limit is internally implemented as 'chunks limit' "
+       "considering each chunk contains a maximum of 120 samples."},
+      /* Hidden or deprecated in Thanos: accepted so that existing command
+       * lines keep working. */
       {"store", FLAG_STRINGS, &o->stores, NULL,
        "Deprecation Warning - This flag is deprecated and replaced with "
        "`endpoint`. Addresses of statically configured store API servers "
        "(repeatable).",
        NULL, FLAG_HIDDEN},
+      {"store-strict", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint-strict`.", NULL, FLAG_HIDDEN},
+      {"rule", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"metadata", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"exemplar", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"target", FLAG_STRINGS, NULL, NULL,
+       "Deprecated, replaced with `endpoint`.", NULL, FLAG_HIDDEN},
+      {"log.request.decision", FLAG_STRING, NULL, "",
+       "Deprecated, replaced with `request.logging-config`.", NULL,
+       FLAG_HIDDEN},
+      {"query.dynamic-lookback-delta", FLAG_BOOL, NULL, "true",
+       "Allow for larger lookback duration for queries based on resolution.",
+       NULL, FLAG_HIDDEN},
+      {"query.instant.default.max_source_resolution", FLAG_DURATION, NULL, "0s",
+       "Default value for max_source_resolution for instant queries.", NULL,
+       FLAG_HIDDEN},
+      {"store.sd-dns-resolver", FLAG_STRING, NULL, "miekgdns",
+       "Resolver to use. Possible options: [golang, miekgdns]", NULL,
+       FLAG_HIDDEN},
+      {"endpoint.info-timeout", FLAG_DURATION, NULL, "5s",
+       "Timeout of gRPC Info requests.", NULL, FLAG_HIDDEN},
+      {"rule.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for rules endpoint.", NULL, FLAG_HIDDEN},
+      {"target.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for targets endpoint.", NULL, FLAG_HIDDEN},
+      {"metric-metadata.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for metric metadata endpoint.", NULL,
+       FLAG_HIDDEN},
+      {"exemplar.partial-response", FLAG_BOOL, NULL, "true",
+       "Enable partial response for exemplar endpoint.", NULL, FLAG_HIDDEN},
+      {"grpc.proxy-strategy", FLAG_ENUM, NULL, "eager",
+       "Strategy to use when proxying Series requests to leaf nodes.",
+       "eager|lazy", FLAG_HIDDEN},
       {0},
   };
+  if (TC_ARRAY_SIZE(t) > QUERY_FLAGS_MAX)
+    TC_BUG("query: %zu flags, room for %d", TC_ARRAY_SIZE(t), QUERY_FLAGS_MAX);
   memcpy(f, t, sizeof t);
 }
-
-#define QUERY_FLAGS_MAX 64
 
 /* A service that marks the process ready once the services before it
  * started, and not ready when the stop begins. */
@@ -237,24 +345,26 @@ static void ready_stop(struct service *svc, service_stopped_fn *done) {
 }
 
 /*
- * The gRPC server on --grpc-address as a runtime service. The querier's
- * StoreAPI and Info methods are not served yet: calls get UNIMPLEMENTED.
+ * The gRPC server on --grpc-address as a runtime service, serving the
+ * querier's StoreAPI and Info.
  */
 struct query_grpc {
   struct service svc;
   struct grpc_server *srv;
   struct grpc_server_opts opts;
+  const struct grpc_method *methods;
   service_stopped_fn *done;
 };
 
-static const struct grpc_method query_grpc_methods[] = {{0}};
-
 static int grpc_start(struct service *svc, struct runtime *rt) {
   struct query_grpc *g = svc->data;
-  int rc = grpc_server_new(rt->loop, query_grpc_methods, &g->opts, &g->srv);
-  if (rc == 0)
+  int rc = grpc_server_new(rt->loop, g->methods, &g->opts, &g->srv);
+  if (rc == 0) {
+    char port[16];
+    snprintf(port, sizeof port, "%d", grpc_server_port(g->srv));
     LOG_INFO("listening for serving gRPC", "service", "gRPC/server", "address",
-             g->opts.address);
+             g->opts.address, "port", port);
+  }
   return rc;
 }
 
@@ -298,8 +408,73 @@ static const char *nonempty(const char *s) {
   return s && *s ? s : NULL;
 }
 
+/* The querier as a service: nothing to start (it was created with the
+ * loop), stopped last so that HTTP and gRPC requests drain first. */
+struct query_svc {
+  struct service svc;
+  struct querier *q;
+  service_stopped_fn *done;
+};
+
+static int querier_svc_start(struct service *svc, struct runtime *rt) {
+  (void)svc;
+  (void)rt;
+  return 0;
+}
+
+static void querier_svc_stopped(void *data) {
+  struct query_svc *s = data;
+  s->done(&s->svc);
+}
+
+static void querier_svc_stop(struct service *svc, service_stopped_fn *done) {
+  struct query_svc *s = svc->data;
+  s->done = done;
+  querier_stop(s->q, querier_svc_stopped, s);
+}
+
+/* /api/v1/status/flags: every flag with its value as a string. */
+static char *flags_json(const struct flag_def *const *tables) {
+  struct tc_buf b = TC_BUF_INIT;
+  struct jsonw w;
+  jsonw_init(&w, &b);
+  jsonw_obj_begin(&w);
+  for (const struct flag_def *const *t = tables; *t; t++) {
+    for (const struct flag_def *f = *t; f->name; f++) {
+      char v[64] = "";
+      const char *val = v;
+      struct tc_buf list = TC_BUF_INIT;
+      if (!f->dst) {
+        val = f->def ? f->def : "";
+      } else if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
+        val = *(char **)f->dst ? *(char **)f->dst : "";
+      } else if (f->type == FLAG_BOOL) {
+        val = *(int *)f->dst ? "true" : "false";
+      } else if (f->type == FLAG_INT) {
+        snprintf(v, sizeof v, "%lld", (long long)*(int64_t *)f->dst);
+      } else if (f->type == FLAG_DURATION) {
+        format_duration_ms(*(int64_t *)f->dst, v, sizeof v);
+      } else if (f->type == FLAG_STRINGS) {
+        const struct strlist *l = f->dst;
+        for (size_t i = 0; i < l->n; i++)
+          tc_buf_addf(&list, "%s%s", i ? "," : "", l->v[i]);
+        val = list.data ? list.data : "";
+      } else {
+        val = f->def ? f->def : "";
+      }
+      jsonw_key(&w, f->name);
+      jsonw_cstr(&w, val);
+      tc_buf_release(&list);
+    }
+  }
+  jsonw_obj_end(&w);
+  jsonw_finish(&w);
+  return tc_buf_detach(&b, NULL);
+}
+
 /* Wires the services on the runtime and runs until stopped: exit code. */
-static int query_run(struct query_opts *o) {
+static int query_run(struct query_cmd_opts *o,
+                     const struct flag_def *const *tables) {
   struct runtime rt;
   int rc = runtime_init(&rt);
   if (rc < 0) {
@@ -327,11 +502,78 @@ static int query_run(struct query_opts *o) {
                               .grace_ms = o->srv.grpc_grace_ms};
   struct service ready = {
       .name = "prober", .start = ready_start, .stop = ready_stop};
+  struct grpc_client_opts copts = {
+      .tls = o->grpc_client_tls_secure,
+      .tls_cert = nonempty(o->grpc_client_tls_cert),
+      .tls_key = nonempty(o->grpc_client_tls_key),
+      .tls_ca = nonempty(o->grpc_client_tls_ca),
+      .server_name = nonempty(o->grpc_client_server_name),
+      .tls_skip_verify = o->grpc_client_tls_skip_verify,
+      .compression = o->grpc_compression};
+  struct strlist eps = {0};
+  for (size_t i = 0; i < o->endpoints.n; i++)
+    strlist_push(&eps, o->endpoints.v[i]);
+  for (size_t i = 0; i < o->stores.n; i++)
+    strlist_push(&eps, o->stores.v[i]);
+  char *fj = flags_json(tables);
+  struct querier_config qc = {
+      .endpoints = (const char *const *)eps.v,
+      .nendpoints = eps.n,
+      .strict = (const char *const *)o->endpoints_strict.v,
+      .nstrict = o->endpoints_strict.n,
+      .sd_file = nonempty(o->endpoint_sd_config_file),
+      .sd_inline = nonempty(o->endpoint_sd_config),
+      .sd_reload_ms = o->endpoint_sd_reload_ms,
+      .dns_interval_ms = o->store_sd_dns_interval_ms,
+      .unhealthy_timeout_ms = o->store_unhealthy_timeout_ms,
+      .response_timeout_ms = o->store_response_timeout_ms,
+      .client = &copts,
+      .route_prefix = nonempty(o->web_route_prefix)
+                          ? o->web_route_prefix
+                          : nonempty(o->web_external_prefix),
+      .query_timeout_ms = o->query_timeout_ms,
+      .max_concurrent = o->max_concurrent,
+      .max_samples = o->max_samples,
+      .lookback_ms = o->lookback_delta_ms,
+      .dedup_algo = strcmp(o->dedup_func, "chain") == 0 ? QDEDUP_CHAIN
+                                                        : QDEDUP_PENALTY,
+      .selector_labels = (const char *const *)o->selector_labels.v,
+      .nselector_labels = o->selector_labels.n,
+      .flags_json = fj,
+  };
+  for (size_t i = 0; i < o->features.n; i++)
+    if (strstr(o->features.v[i], "promql-experimental-functions"))
+      qc.experimental_functions = 1;
+  qc.defaults.partial_response = o->partial_response;
+  qc.defaults.replica_labels =
+      (struct qstrs){(const char **)o->replica_labels.v, o->replica_labels.n};
+  qc.defaults.auto_downsampling = o->auto_downsampling;
+  qc.defaults.default_step_ns = o->default_step_ms * 1000000;
+  qc.defaults.metadata_range_ns = o->metadata_default_range_ms * 1000000;
+  qc.defaults.engine = strcmp(o->promql_engine, "thanos") == 0
+                           ? QUERY_ENGINE_THANOS
+                           : QUERY_ENGINE_PROMETHEUS;
+  struct querier *q = NULL;
+  struct query_svc qsvc = {0};
+  rc = querier_new(rt.loop, &qc, &q);
+  if (rc < 0) {
+    LOG_ERROR("querier", "err", tc_errmsg(rc));
+    goto out;
+  }
+  qsvc.q = q;
+  qsvc.svc = (struct service){.name = "querier",
+                              .start = querier_svc_start,
+                              .stop = querier_svc_stop,
+                              .data = &qsvc};
+  grpc.methods = querier_grpc_methods(q);
   rc = http_server_add_builtin_routes(http);
+  if (rc == 0)
+    rc = querier_http_routes(q, http);
   if (rc < 0) {
     LOG_ERROR("http routes", "err", tc_errmsg(rc));
     goto out;
   }
+  runtime_add(&rt, &qsvc.svc);
   /* Started in this order, stopped in reverse: not ready first, then
    * gRPC drains, then HTTP (so probes answer until the end). */
   runtime_add(&rt, http_server_service(http));
@@ -351,27 +593,14 @@ out:
   http_server_free(http);
   if (grpc.srv)
     grpc_server_free(grpc.srv);
+  querier_free(q);
+  free(fj);
+  strlist_release(&eps);
   return code;
 }
 
-/* Frees what flags_parse() stored: strings, enums and string lists. */
-static void flag_values_release(const struct flag_def *const *tables) {
-  for (const struct flag_def *const *t = tables; *t; t++) {
-    for (const struct flag_def *f = *t; f->name; f++) {
-      if (!f->dst)
-        continue;
-      if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
-        free(*(char **)f->dst);
-        *(char **)f->dst = NULL;
-      } else if (f->type == FLAG_STRINGS) {
-        strlist_release(f->dst);
-      }
-    }
-  }
-}
-
 int cmd_query(int argc, char **argv) {
-  struct query_opts o = {0};
+  struct query_cmd_opts o = {0};
   struct flag_def shared[CMD_SERVER_FLAGS_MAX + 1];
   struct flag_def own[QUERY_FLAGS_MAX];
   cmd_server_flags(shared, &o.srv,
@@ -385,11 +614,21 @@ int cmd_query(int argc, char **argv) {
     code = cmd_server_opts_check(&o.srv, QUERY_CMD);
   if (rc || code)
     goto out;
-  if (o.endpoint_sd_config_file && o.endpoint_sd_config) {
-    fprintf(stderr, QUERY_CMD ": error: --endpoint.sd-config-file and "
-                              "--endpoint.sd-config are mutually exclusive\n");
-    code = 2;
-    goto out;
+  const struct {
+    const char *name, *file, *inline_;
+  } exclusive[] = {
+      {"endpoint.sd-config", o.endpoint_sd_config_file, o.endpoint_sd_config},
+      {"selector.relabel-config", o.selector_relabel_file, o.selector_relabel},
+      {"request.logging-config", o.request_logging_file, o.request_logging},
+  };
+  for (size_t i = 0; i < TC_ARRAY_SIZE(exclusive); i++) {
+    if (exclusive[i].file && exclusive[i].inline_) {
+      fprintf(stderr,
+              QUERY_CMD ": error: --%s-file and --%s are mutually exclusive\n",
+              exclusive[i].name, exclusive[i].name);
+      code = 2;
+      goto out;
+    }
   }
   if (o.max_concurrent <= 0) {
     fprintf(stderr,
@@ -401,8 +640,8 @@ int cmd_query(int argc, char **argv) {
   }
 
   split_label_flags(&o.replica_labels);
-  code = query_run(&o);
+  code = query_run(&o, tables);
 out:
-  flag_values_release(tables);
+  cmd_flags_release(tables);
   return code;
 }

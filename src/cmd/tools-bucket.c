@@ -21,6 +21,7 @@
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/log.h"
 #include "thanosc/metrics.h"
 #include "thanosc/objstore.h"
 
@@ -85,6 +86,12 @@ static int bucket_cmd_done(struct bucket_cmd *c, int rc) {
   }
   objstore_close(c->os);
   strlist_release(&c->pos);
+  char *strs[] = {c->so.http_address, c->so.grpc_address, c->so.grpc_tls_cert,
+                  c->so.grpc_tls_key, c->so.grpc_tls_client_ca,
+                  c->so.log_level, c->so.log_format,
+                  c->so.objstore_config_file, c->so.objstore_config};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(strs); i++)
+    free(strs[i]);
   return rc;
 }
 
@@ -164,6 +171,10 @@ static int add_block(void *data, const char *name) {
   return 0;
 }
 
+static int cmp_strp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Go's Duration.String() for whole seconds. */
 static void go_duration(int64_t s, char *out, size_t n) {
   const char *sign = s < 0 ? "-" : "";
@@ -227,6 +238,13 @@ int cmd_tools_bucket_ls(int argc, char **argv) {
       meta_release(&m);
       continue; /* no meta.json: a partial upload, not a block yet */
     }
+    if (r == TC_ECORRUPT) {
+      /* As Thanos's fetcher: a corrupt meta.json is skipped, not fatal. */
+      LOG_WARN("skipping block with a corrupt meta.json", "block", id, "err",
+               tc_errmsg(r));
+      meta_release(&m);
+      continue;
+    }
     if (r < 0) {
       rc = fail(&c, r);
       meta_release(&m);
@@ -243,8 +261,15 @@ int cmd_tools_bucket_ls(int argc, char **argv) {
              "Source: %s\n", m.ulid, from, to, diff, (long long)m.level,
              (long long)m.resolution, m.source);
     } else {
+      /* Go's encoder with a tab indent: one tab per level. */
       char *js = json_dumps(m.json, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-      printf("%s\n", js ? js : "{}");
+      for (const char *p = js ? js : "{}"; *p; p++) {
+        putchar(*p);
+        if (*p == '\n')
+          for (; p[1] == ' '; p++)
+            putchar('\t');
+      }
+      putchar('\n');
       free(js);
     }
     meta_release(&m);
@@ -255,10 +280,311 @@ out:
   return bucket_cmd_done(&c, rc);
 }
 
+/* --- inspect ------------------------------------------------------------------------ */
+
+/* Go's Duration.String() of a millisecond count: "1h59m59.999s", "500ms". */
+static void go_duration_ms(int64_t ms, char *out, size_t n) {
+  const char *sign = ms < 0 ? "-" : "";
+  uint64_t u = ms < 0 ? (uint64_t)-(ms + 1) + 1 : (uint64_t)ms;
+  if (u == 0) {
+    snprintf(out, n, "0s");
+    return;
+  }
+  if (u < 1000) {
+    snprintf(out, n, "%s%llums", sign, (unsigned long long)u);
+    return;
+  }
+  char secs[32];
+  unsigned long long s = u / 1000 % 60, frac = u % 1000;
+  if (frac) {
+    snprintf(secs, sizeof secs, "%llu.%03llu", s, frac);
+    size_t l = strlen(secs);
+    while (secs[l - 1] == '0')
+      secs[--l] = '\0';
+  } else {
+    snprintf(secs, sizeof secs, "%llu", s);
+  }
+  unsigned long long h = u / 3600000, m = u / 60000 % 60;
+  if (h)
+    snprintf(out, n, "%s%lluh%llum%ss", sign, h, m, secs);
+  else if (m)
+    snprintf(out, n, "%s%llum%ss", sign, m, secs);
+  else
+    snprintf(out, n, "%s%ss", sign, secs);
+}
+
+/* 1234567 as "1,234,567" (Go's message printer, English). */
+static void grouped(int64_t v, char *out, size_t n) {
+  char d[32];
+  snprintf(d, sizeof d, "%lld", (long long)(v < 0 ? -v : v));
+  size_t l = strlen(d), o = 0;
+  if (v < 0 && o + 1 < n)
+    out[o++] = '-';
+  for (size_t i = 0; i < l && o + 2 < n; i++) {
+    if (i && (l - i) % 3 == 0)
+      out[o++] = ',';
+    out[o++] = d[i];
+  }
+  out[o] = '\0';
+}
+
+static const char *const inspect_cols[] = {
+    "ULID", "FROM", "UNTIL", "RANGE", "UNTIL-DOWN", "#SERIES", "#SAMPLES",
+    "#CHUNKS", "COMP-LEVEL", "COMP-FAILED", "LABELS", "RESOLUTION", "SOURCE"};
+#define NCOLS 13
+
+struct inspect_row {
+  char *cell[NCOLS];
+  int64_t key[NCOLS]; /* sort key of numeric, time and duration cells */
+  int numeric[NCOLS];
+};
+
+static int *sort_cols;
+static size_t nsort_cols;
+
+static int cmp_cell(const struct inspect_row *a, const struct inspect_row *b,
+                    int c) {
+  if (a->numeric[c] && b->numeric[c])
+    return a->key[c] < b->key[c] ? -1 : a->key[c] > b->key[c];
+  return strcmp(a->cell[c], b->cell[c]);
+}
+
+static int cmp_rows(const void *x, const void *y) {
+  const struct inspect_row *a = x, *b = y;
+  for (size_t i = 0; i < nsort_cols; i++) {
+    int c = cmp_cell(a, b, sort_cols[i]);
+    if (c)
+      return c;
+  }
+  return cmp_cell(a, b, 0);
+}
+
+static int64_t jint(json_t *o, const char *a, const char *b) {
+  json_t *v = json_object_get(json_object_get(o, a), b);
+  return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static void set_cell(struct inspect_row *r, int c, const char *s, int numeric,
+                     int64_t key) {
+  r->cell[c] = xstrdup(s);
+  r->numeric[c] = numeric;
+  r->key[c] = key;
+}
+
+static void inspect_row_fill(struct inspect_row *r, struct block_meta *m) {
+  char b[64];
+  int64_t range = m->max_time - m->min_time;
+  set_cell(r, 0, m->ulid, 0, 0);
+  time_t t = (time_t)(m->min_time / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(b, sizeof b, "%d-%m-%Y %H:%M:%S", &tm);
+  set_cell(r, 1, b, 1, m->min_time / 1000);
+  t = (time_t)(m->max_time / 1000);
+  gmtime_r(&t, &tm);
+  strftime(b, sizeof b, "%d-%m-%Y %H:%M:%S", &tm);
+  set_cell(r, 2, b, 1, m->max_time / 1000);
+  go_duration_ms(range, b, sizeof b);
+  set_cell(r, 3, b, 1, range);
+  /* Until the next downsampling: raw at 40h, 5m at 10d, 1h never. */
+  if (m->resolution == 0 || m->resolution == 300000) {
+    int64_t until = (m->resolution == 0 ? 40LL * 3600000 : 240LL * 3600000) -
+                    range;
+    go_duration_ms(until, b, sizeof b);
+    set_cell(r, 4, b, 1, until);
+  } else {
+    set_cell(r, 4, "-", 0, 0);
+  }
+  static const char *const stats[] = {"numSeries", "numSamples", "numChunks"};
+  for (int i = 0; i < 3; i++) {
+    int64_t v = jint(m->json, "stats", stats[i]);
+    grouped(v, b, sizeof b);
+    set_cell(r, 5 + i, b, 1, v);
+  }
+  grouped(m->level, b, sizeof b);
+  set_cell(r, 8, b, 1, m->level);
+  json_t *failed = json_object_get(json_object_get(m->json, "compaction"),
+                                   "failed");
+  set_cell(r, 9, json_is_true(failed) ? "true" : "false", 0, 0);
+  /* Labels sorted by name, "a=b,c=d". */
+  json_t *labels = json_object_get(json_object_get(m->json, "thanos"), "labels");
+  struct strlist names = {0};
+  const char *k;
+  json_t *v;
+  json_object_foreach(labels, k, v) strlist_push(&names, k);
+  if (names.n)
+    qsort(names.v, names.n, sizeof *names.v, cmp_strp);
+  struct tc_buf lb = TC_BUF_INIT;
+  tc_buf_adds(&lb, "");
+  for (size_t i = 0; i < names.n; i++)
+    tc_buf_addf(&lb, "%s%s=%s", i ? "," : "", names.v[i],
+                json_string_value(json_object_get(labels, names.v[i])) ?: "");
+  set_cell(r, 10, lb.data, 0, 0);
+  tc_buf_release(&lb);
+  strlist_release(&names);
+  go_duration_ms(m->resolution, b, sizeof b);
+  set_cell(r, 11, b, 1, m->resolution);
+  set_cell(r, 12, m->source, 0, 0);
+}
+
+/* tablewriter's layout as Thanos configures it: side borders, "|" joints,
+ * centred headers, left-aligned cells. */
+static void print_table(struct inspect_row *rows, size_t n) {
+  size_t w[NCOLS];
+  for (int c = 0; c < NCOLS; c++) {
+    w[c] = strlen(inspect_cols[c]);
+    for (size_t i = 0; i < n; i++)
+      w[c] = TC_MAX(w[c], strlen(rows[i].cell[c]));
+  }
+  printf("|");
+  for (int c = 0; c < NCOLS; c++) {
+    size_t gap = w[c] - strlen(inspect_cols[c]), left = gap / 2;
+    printf(" %*s%s%*s |", (int)left, "", inspect_cols[c], (int)(gap - left), "");
+  }
+  printf("\n|");
+  for (int c = 0; c < NCOLS; c++) {
+    for (size_t i = 0; i < w[c] + 2; i++)
+      putchar('-');
+    putchar('|');
+  }
+  printf("\n");
+  for (size_t i = 0; i < n; i++) {
+    printf("|");
+    for (int c = 0; c < NCOLS; c++)
+      printf(" %-*s |", (int)w[c], rows[i].cell[c]);
+    printf("\n");
+  }
+}
+
+static void print_sep(struct inspect_row *rows, size_t n, char sep) {
+  for (int c = 0; c < NCOLS; c++)
+    printf("%s%c", inspect_cols[c], c + 1 < NCOLS ? sep : '\n');
+  for (size_t i = 0; i < n; i++)
+    for (int c = 0; c < NCOLS; c++) {
+      const char *v = rows[i].cell[c];
+      if (sep == ',' && strpbrk(v, ",\"\n")) {
+        putchar('"');
+        for (; *v; v++) {
+          if (*v == '"')
+            putchar('"');
+          putchar(*v);
+        }
+        putchar('"');
+      } else {
+        fputs(v, stdout);
+      }
+      putchar(c + 1 < NCOLS ? sep : '\n');
+    }
+}
+
+/* Every "name=value" of sel is among the block's labels. */
+static int matches(struct block_meta *m, struct strlist *sel) {
+  json_t *labels = json_object_get(json_object_get(m->json, "thanos"), "labels");
+  for (size_t i = 0; i < sel->n; i++) {
+    const char *eq = strchr(sel->v[i], '=');
+    char *name = xstrndup(sel->v[i], (size_t)(eq - sel->v[i]));
+    const char *v = json_string_value(json_object_get(labels, name));
+    free(name);
+    if (!v || strcmp(v, eq + 1))
+      return 0;
+  }
+  return 1;
+}
+
 int cmd_tools_bucket_inspect(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  return cmd_not_yet("tools bucket inspect");
+  struct bucket_cmd c = {0};
+  struct strlist blocks = {0}, selector = {0}, sortby = {0};
+  struct inspect_row *rows = NULL;
+  size_t nrows = 0, cap = 0;
+  char *output = NULL;
+  int64_t timeout = 0;
+  int rc, sort_seen = 0;
+  const struct flag_def own[] = {
+      {"selector", FLAG_STRINGS, &selector, NULL,
+       "Only blocks with this external label, as key=\"value\" (repeatable; "
+       "all must match).", NULL, 0, NULL, 'l'},
+      {"sort-by", FLAG_STRINGS, &sortby, "FROM",
+       "Columns to sort by, in order (repeatable); FROM then UNTIL when not "
+       "given.", NULL, 0, &sort_seen},
+      {"timeout", FLAG_DURATION, &timeout, "5m",
+       "Time allowed for reading the blocks' metadata."},
+      {"output", FLAG_ENUM, &output, "table",
+       "Output format: table, tsv or csv.", "table|tsv|csv", 0, NULL, 'o'},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket inspect",
+                            "Inspect all blocks in the bucket in detailed, "
+                            "table-like way.", own, argc, argv)) >= 0)
+    goto out;
+  rc = 0;
+  for (size_t i = 0; i < selector.n; i++) {
+    /* key="value" or key=value */
+    char *v = selector.v[i], *eq = strchr(v, '=');
+    size_t l = strlen(v);
+    if (!eq || eq == v) {
+      fprintf(stderr, "%s: error: bad --selector '%s', want key=\"value\"\n",
+              c.name, v);
+      rc = 2;
+      goto out;
+    }
+    if (l >= 2 && eq[1] == '"' && v[l - 1] == '"' && eq + 1 < v + l - 1) {
+      memmove(eq + 1, eq + 2, l - (size_t)(eq - v) - 3);
+      v[l - 2] = '\0';
+    }
+  }
+  int cols[16];
+  nsort_cols = 0;
+  for (size_t i = 0; i < sortby.n && i < TC_ARRAY_SIZE(cols); i++) {
+    int k = -1;
+    for (int j = 0; j < NCOLS; j++)
+      if (!strcmp(inspect_cols[j], sortby.v[i]))
+        k = j;
+    if (k < 0) {
+      fprintf(stderr, "%s: error: column %s not found\n", c.name, sortby.v[i]);
+      rc = 1;
+      goto out;
+    }
+    cols[nsort_cols++] = k;
+  }
+  if (!sort_seen)
+    cols[nsort_cols++] = 2; /* FROM, then UNTIL */
+  sort_cols = cols;
+  if ((rc = objstore_iter(c.os, "", 0, add_block, &blocks)) < 0) {
+    rc = fail(&c, rc);
+    goto out;
+  }
+  for (size_t i = 0; i < blocks.n; i++) {
+    struct block_meta m;
+    int r = meta_read(c.os, blocks.v[i], &m);
+    if (r < 0) {
+      meta_release(&m);
+      if (r == TC_ENOTFOUND || r == TC_ECORRUPT)
+        continue;
+      rc = fail(&c, r);
+      goto out;
+    }
+    if (matches(&m, &selector)) {
+      TC_GROW(rows, cap, nrows + 1);
+      memset(&rows[nrows], 0, sizeof *rows);
+      inspect_row_fill(&rows[nrows++], &m);
+    }
+    meta_release(&m);
+  }
+  if (nrows)
+    qsort(rows, nrows, sizeof *rows, cmp_rows);
+  if (!strcmp(output, "table"))
+    print_table(rows, nrows);
+  else
+    print_sep(rows, nrows, !strcmp(output, "tsv") ? '\t' : ',');
+out:
+  for (size_t i = 0; i < nrows; i++)
+    for (int k = 0; k < NCOLS; k++)
+      free(rows[i].cell[k]);
+  free(rows);
+  strlist_release(&blocks);
+  strlist_release(&selector);
+  strlist_release(&sortby);
+  free(output);
+  return bucket_cmd_done(&c, rc);
 }
 
 /* --- hidden object helpers ------------------------------------------------------------ */
@@ -301,21 +627,39 @@ static int want_args(struct bucket_cmd *c, size_t n, const char *what) {
 int cmd_tools_bucket_get(int argc, char **argv) {
   struct bucket_cmd c = {0};
   int64_t off = 0, len = -1;
+  struct strlist ranges = {0};
   int rc;
   const struct flag_def own[] = {
       {"offset", FLAG_INT, &off, "0", "first byte"},
       {"length", FLAG_INT, &len, "-1", "bytes to read, -1 to the end"},
+      {"range", FLAG_STRINGS, &ranges, NULL,
+       "off:len, repeatable: several ranges on one connection"},
       {0}};
   if ((rc = bucket_cmd_open(&c, "thanosc tools bucket get", "Print an object.",
                             own, argc, argv)) >= 0 ||
-      (rc = want_args(&c, 1, "<name>")))
+      (rc = want_args(&c, 1, "<name>"))) {
+    strlist_release(&ranges);
     return bucket_cmd_done(&c, rc);
+  }
   if (off < 0) {
     fprintf(stderr, "%s: error: negative --offset\n", c.name);
     return bucket_cmd_done(&c, 2);
   }
-  rc = objstore_get_range(c.os, c.pos.v[0], (uint64_t)off, len, 0, write_out,
-                          NULL);
+  if (!ranges.n)
+    rc = objstore_get_range(c.os, c.pos.v[0], (uint64_t)off, len, 0,
+                            write_out, NULL);
+  for (size_t i = 0; i < ranges.n && rc >= 0; i++) {
+    unsigned long long o;
+    long long l;
+    if (sscanf(ranges.v[i], "%llu:%lld", &o, &l) != 2) {
+      fprintf(stderr, "%s: error: --range '%s' is not off:len\n", c.name,
+              ranges.v[i]);
+      strlist_release(&ranges);
+      return bucket_cmd_done(&c, 2);
+    }
+    rc = objstore_get_range(c.os, c.pos.v[0], o, l, 0, write_out, NULL);
+  }
+  strlist_release(&ranges);
   fflush(stdout);
   return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
 }

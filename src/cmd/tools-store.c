@@ -19,7 +19,10 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/grpc.h"
+#include "thanosc/labels.h"
 #include "thanosc/log.h"
+#include "thanosc/storepb.h"
+#include "thanosc/tsdb/chunkenc.h"
 
 /* ------------------------------------------------------ client plumbing */
 
@@ -32,26 +35,37 @@ struct client_flags {
   int64_t timeout_ms;
 };
 
-#define CLIENT_FLAGS(f)                                                       \
-  {"endpoint", FLAG_STRING, &(f).endpoint, NULL,                              \
-   "StoreAPI endpoint to query (host:port).", NULL, FLAG_REQUIRED},           \
-  {"grpc-client-tls-secure", FLAG_BOOL, &(f).tls, "false",                    \
-   "Use TLS when talking to the gRPC server"},                                \
-  {"grpc-client-tls-cert", FLAG_STRING, &(f).cert, "",                        \
-   "TLS Certificates to use to identify this client to the server"},          \
-  {"grpc-client-tls-key", FLAG_STRING, &(f).key, "",                          \
-   "TLS Key for the client's certificate"},                                   \
-  {"grpc-client-tls-ca", FLAG_STRING, &(f).ca, "",                            \
-   "TLS CA Certificates to use to verify gRPC servers"},                      \
-  {"grpc-client-server-name", FLAG_STRING, &(f).server_name, "",              \
-   "Server name to verify the hostname on the returned gRPC certificates."},  \
-  {"grpc-client-tls-skip-verify", FLAG_BOOL, &(f).skip_verify, "false",       \
-   "Disable TLS certificate verification i.e self signed, signed by fake CA"},\
-  {"grpc-compression", FLAG_ENUM, &(f).compression, "none",                   \
-   "Compression algorithm to use for gRPC requests to other clients.",        \
-   "none|snappy"},                                                            \
-  {"timeout", FLAG_DURATION, &(f).timeout_ms, "1m",                           \
-   "Deadline of each call."}
+#define CLIENT_FLAGS(f)                                                        \
+  {"endpoint",                                                                 \
+   FLAG_STRING,                                                                \
+   &(f).endpoint,                                                              \
+   NULL,                                                                       \
+   "StoreAPI endpoint to query (host:port).",                                  \
+   NULL,                                                                       \
+   FLAG_REQUIRED},                                                             \
+      {"grpc-client-tls-secure", FLAG_BOOL, &(f).tls, "false",                 \
+       "Use TLS when talking to the gRPC server"},                             \
+      {"grpc-client-tls-cert", FLAG_STRING, &(f).cert, "",                     \
+       "TLS Certificates to use to identify this client to the server"},       \
+      {"grpc-client-tls-key", FLAG_STRING, &(f).key, "",                       \
+       "TLS Key for the client's certificate"},                                \
+      {"grpc-client-tls-ca", FLAG_STRING, &(f).ca, "",                         \
+       "TLS CA Certificates to use to verify gRPC servers"},                   \
+      {"grpc-client-server-name", FLAG_STRING, &(f).server_name, "",           \
+       "Server name to verify the hostname on the returned gRPC "              \
+       "certificates."},                                                       \
+      {"grpc-client-tls-skip-verify", FLAG_BOOL, &(f).skip_verify, "false",    \
+       "Disable TLS certificate verification i.e self signed, signed by fake " \
+       "CA"},                                                                  \
+      {"grpc-compression",                                                     \
+       FLAG_ENUM,                                                              \
+       &(f).compression,                                                       \
+       "none",                                                                 \
+       "Compression algorithm to use for gRPC requests to other clients.",     \
+       "none|snappy"},                                                         \
+  {                                                                            \
+    "timeout", FLAG_DURATION, &(f).timeout_ms, "1m", "Deadline of each call."  \
+  }
 
 struct run {
   uv_loop_t loop;
@@ -65,10 +79,13 @@ struct run {
 static int run_open(struct run *r, struct client_flags *f, const char *cmd) {
   memset(r, 0, sizeof *r);
   uv_loop_init(&r->loop);
-  struct grpc_client_opts o = {
-      .tls = f->tls, .tls_cert = f->cert, .tls_key = f->key, .tls_ca = f->ca,
-      .server_name = f->server_name, .tls_skip_verify = f->skip_verify,
-      .compression = f->compression};
+  struct grpc_client_opts o = {.tls = f->tls,
+                               .tls_cert = f->cert,
+                               .tls_key = f->key,
+                               .tls_ca = f->ca,
+                               .server_name = f->server_name,
+                               .tls_skip_verify = f->skip_verify,
+                               .compression = f->compression};
   int rc = grpc_client_new(&r->loop, f->endpoint, &o, &r->cl);
   if (rc) {
     fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
@@ -116,153 +133,29 @@ static int run_close(struct run *r, const char *cmd, int ex) {
   return ex;
 }
 
-/* ------------------------------------------------- selector (minimal) */
+/* ----------------------------------------------------------- helpers */
 
-/* Parses `name{a="b", c!~"d"}`, `{...}` or `name` into matchers. Values
- * are Go-style double-quoted strings with \\ \" \n escapes. */
-static int parse_selector(const char *s, Thanos__LabelMatcher ***out,
-                          size_t *n) {
-  Thanos__LabelMatcher **v = NULL;
-  size_t cnt = 0, cap = 0;
-  const char *p = s;
-  int rc = 0;
-#define SKIPWS() while (*p == ' ' || *p == '\t') p++
-#define ISNAME(c) ((c) == '_' || ((c) >= 'a' && (c) <= 'z') ||              \
-                   ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || \
-                   (c) == ':')
-  SKIPWS();
-  if (ISNAME(*p)) {
-    const char *b = p;
-    while (ISNAME(*p))
-      p++;
-    Thanos__LabelMatcher *m = xmalloc(sizeof *m);
-    thanos__label_matcher__init(m);
-    m->name = xstrdup("__name__");
-    m->value = xstrndup(b, (size_t)(p - b));
-    TC_GROW(v, cap, cnt + 1);
-    v[cnt++] = m;
-  }
-  SKIPWS();
-  if (*p == '{') {
-    p++;
-    for (;;) {
-      SKIPWS();
-      if (*p == '}') {
-        p++;
-        break;
-      }
-      const char *b = p;
-      while (ISNAME(*p))
-        p++;
-      if (p == b) {
-        rc = tc_error(TC_EPARSE, "selector '%s': expected label name", s);
-        goto out;
-      }
-      Thanos__LabelMatcher *m = xmalloc(sizeof *m);
-      thanos__label_matcher__init(m);
-      m->name = xstrndup(b, (size_t)(p - b));
-      m->value = xstrdup("");
-      TC_GROW(v, cap, cnt + 1);
-      v[cnt++] = m;
-      SKIPWS();
-      if (p[0] == '=' && p[1] == '~')
-        m->type = THANOS__LABEL_MATCHER__TYPE__RE, p += 2;
-      else if (p[0] == '!' && p[1] == '~')
-        m->type = THANOS__LABEL_MATCHER__TYPE__NRE, p += 2;
-      else if (p[0] == '!' && p[1] == '=')
-        m->type = THANOS__LABEL_MATCHER__TYPE__NEQ, p += 2;
-      else if (p[0] == '=')
-        m->type = THANOS__LABEL_MATCHER__TYPE__EQ, p += 1;
-      else {
-        rc = tc_error(TC_EPARSE, "selector '%s': expected match operator", s);
-        goto out;
-      }
-      SKIPWS();
-      char q = *p;
-      if (q != '"' && q != '\'' && q != '`') {
-        rc = tc_error(TC_EPARSE, "selector '%s': expected quoted value", s);
-        goto out;
-      }
-      p++;
-      struct tc_buf val = TC_BUF_INIT;
-      while (*p && *p != q) {
-        if (*p == '\\' && q != '`' && p[1]) {
-          p++;
-          tc_buf_addc(&val, *p == 'n' ? '\n' : *p == 't' ? '\t' : *p);
-        } else {
-          tc_buf_addc(&val, *p);
-        }
-        p++;
-      }
-      if (*p != q) {
-        tc_buf_release(&val);
-        rc = tc_error(TC_EPARSE, "selector '%s': unterminated string", s);
-        goto out;
-      }
-      p++;
-      free(m->value);
-      m->value = val.data ? tc_buf_detach(&val, NULL) : xstrdup("");
-      SKIPWS();
-      if (*p == ',')
-        p++;
-      else if (*p != '}') {
-        rc = tc_error(TC_EPARSE, "selector '%s': expected ',' or '}'", s);
-        goto out;
-      }
-    }
-  }
-  SKIPWS();
-  if (*p)
-    rc = tc_error(TC_EPARSE, "selector '%s': unexpected '%s'", s, p);
-  else if (!cnt)
-    rc = tc_error(TC_EPARSE, "selector '%s': no matchers", s);
-#undef SKIPWS
-#undef ISNAME
-out:
+/* Parses a selector into protobuf matchers (which borrow from ms). */
+static int parse_match(const char *cmd, const char *sel, struct matchers *ms,
+                       Thanos__LabelMatcher ***v, size_t *n) {
+  int rc = selector_parse(sel, ms);
   if (rc) {
-    for (size_t i = 0; i < cnt; i++) {
-      free(v[i]->name);
-      free(v[i]->value);
-      free(v[i]);
-    }
-    free(v);
-    return rc;
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    matchers_release(ms);
+    return 2;
   }
-  *out = v;
-  *n = cnt;
+  storepb_matchers_from(ms, v, n);
   return 0;
 }
 
-static void matchers_free(Thanos__LabelMatcher **v, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(v[i]->name);
-    free(v[i]->value);
-    free(v[i]);
-  }
-  free(v);
-}
-
-/* Go strconv.Quote-like printing of a label value. */
-static void print_quoted(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      fprintf(f, "\\%c", *s);
-    else if (*s == '\n')
-      fputs("\\n", f);
-    else
-      fputc(*s, f);
-  }
-  fputc('"', f);
-}
-
 static void print_labels(FILE *f, Thanos__Label **l, size_t n) {
-  fputc('{', f);
-  for (size_t i = 0; i < n; i++) {
-    fprintf(f, "%s%s=", i ? ", " : "", l[i]->name);
-    print_quoted(f, l[i]->value);
-  }
-  fputc('}', f);
+  struct labels ls;
+  struct tc_buf b = TC_BUF_INIT;
+  storepb_labels_borrow(l, n, &ls);
+  labels_format(&ls, &b);
+  fwrite(b.data ? b.data : "{}", 1, b.data ? b.len : 2, f);
+  tc_buf_release(&b);
+  labels_release(&ls);
 }
 
 /* ------------------------------------------------------------- info */
@@ -277,15 +170,13 @@ static int info_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
   printf("component: %s\n", m->componenttype);
   for (size_t i = 0; i < m->n_label_sets; i++) {
     printf("label_set: ");
-    print_labels(stdout, m->label_sets[i]->labels,
-                 m->label_sets[i]->n_labels);
+    print_labels(stdout, m->label_sets[i]->labels, m->label_sets[i]->n_labels);
     printf("\n");
   }
   if (m->store) {
     printf("store: min_time=%" PRId64 " max_time=%" PRId64
            " supports_sharding=%d supports_without_replica_labels=%d\n",
-           m->store->min_time, m->store->max_time,
-           m->store->supports_sharding,
+           m->store->min_time, m->store->max_time, m->store->supports_sharding,
            m->store->supports_without_replica_labels);
     for (size_t i = 0; i < m->store->n_tsdb_infos; i++) {
       Thanos__Info__TSDBInfo *t = m->store->tsdb_infos[i];
@@ -305,9 +196,8 @@ static int info_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
   return 0;
 }
 
-static const char *const store_types[] = {"UNKNOWN", "QUERY",   "RULE",
-                                          "SIDECAR", "STORE",   "RECEIVE",
-                                          "DEBUG"};
+static const char *const store_types[] = {
+    "UNKNOWN", "QUERY", "RULE", "SIDECAR", "STORE", "RECEIVE", "DEBUG"};
 
 static int legacy_info_msg(struct grpc_client_call *k, const uint8_t *p,
                            size_t n, void *data) {
@@ -316,11 +206,11 @@ static int legacy_info_msg(struct grpc_client_call *k, const uint8_t *p,
     return 1;
   printf("component: %s (legacy thanos.Store/Info)\n",
          (size_t)m->storetype < TC_ARRAY_SIZE(store_types)
-             ? store_types[m->storetype] : "UNKNOWN");
+             ? store_types[m->storetype]
+             : "UNKNOWN");
   for (size_t i = 0; i < m->n_label_sets; i++) {
     printf("label_set: ");
-    print_labels(stdout, m->label_sets[i]->labels,
-                 m->label_sets[i]->n_labels);
+    print_labels(stdout, m->label_sets[i]->labels, m->label_sets[i]->n_labels);
     printf("\n");
   }
   printf("store: min_time=%" PRId64 " max_time=%" PRId64 "\n", m->min_time,
@@ -334,16 +224,17 @@ int cmd_tools_store_info(int argc, char **argv) {
   struct client_flags f = {0};
   const struct flag_def defs[] = {CLIENT_FLAGS(f), {0}};
   const struct flag_def *tables[] = {defs, NULL};
-  int rc = flags_parse(tables, cmd, "show what a StoreAPI endpoint says about itself",
-                       argc, argv, NULL);
+  int rc = flags_parse(tables, cmd,
+                       "show what a StoreAPI endpoint says about itself", argc,
+                       argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
   struct run r;
   if ((rc = run_open(&r, &f, cmd)))
     return rc;
   Thanos__Info__InfoRequest req = THANOS__INFO__INFO_REQUEST__INIT;
-  int ex = run_call(&r, cmd, "/thanos.info.Info/Info", &req.base,
-                    f.timeout_ms, info_msg);
+  int ex = run_call(&r, cmd, "/thanos.info.Info/Info", &req.base, f.timeout_ms,
+                    info_msg);
   if (ex && r.code == GRPC_UNIMPLEMENTED) {
     Thanos__InfoRequest lreq = THANOS__INFO_REQUEST__INIT;
     ex = run_call(&r, cmd, "/thanos.Store/Info", &lreq.base, f.timeout_ms,
@@ -357,7 +248,48 @@ int cmd_tools_store_info(int argc, char **argv) {
 struct series_state {
   int64_t nseries, nchunks, nsamples, nwarn;
   int skip_chunks;
+  int samples; /* print each sample in [mint, maxt] */
+  int64_t mint, maxt;
+  struct tc_buf line;
 };
+
+/* Prints the samples of s's raw chunks as `{labels} value ts` lines, as
+ * `tools block dump` does. */
+static int print_samples(struct series_state *st, Thanos__Series *s) {
+  struct labels ls;
+  struct tc_buf lbl = TC_BUF_INIT;
+  storepb_labels_borrow(s->labels, s->n_labels, &ls);
+  labels_format(&ls, &lbl);
+  labels_release(&ls);
+  int rc = 0;
+  for (size_t i = 0; i < s->n_chunks && !rc; i++) {
+    Thanos__Chunk *c = s->chunks[i]->raw;
+    if (!c)
+      continue;
+    struct chunk_iter it;
+    if ((rc = chunk_iter_init(&it, (uint8_t)(c->type + 1), c->data.data,
+                              c->data.len)))
+      break;
+    while (chunk_iter_next(&it)) {
+      int64_t t;
+      double v;
+      chunk_iter_at(&it, &t, &v);
+      if (t < st->mint || t > st->maxt)
+        continue;
+      tc_buf_reset(&st->line);
+      tc_buf_add(&st->line, lbl.data, lbl.len);
+      tc_buf_addc(&st->line, ' ');
+      tc_format_float(&st->line, v);
+      tc_buf_addf(&st->line, " %" PRId64 "\n", t);
+      fwrite(st->line.data, 1, st->line.len, stdout);
+    }
+    rc = chunk_iter_err(&it);
+  }
+  if (rc)
+    fprintf(stderr, "series %s: %s\n", lbl.data, tc_errmsg(rc));
+  tc_buf_release(&lbl);
+  return rc;
+}
 
 static int series_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
                       void *data) {
@@ -379,10 +311,17 @@ static int series_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
       if (c && c->type == THANOS__CHUNK__ENCODING__XOR && c->data.len >= 2)
         samples += c->data.data[0] << 8 | c->data.data[1];
     }
-    print_labels(stdout, s->labels, s->n_labels);
-    if (!st->skip_chunks)
-      printf(" chunks=%zu samples=%" PRId64, s->n_chunks, samples);
-    printf("\n");
+    if (st->samples) {
+      if (print_samples(st, s)) {
+        thanos__series_response__free_unpacked(m, NULL);
+        return 1;
+      }
+    } else {
+      print_labels(stdout, s->labels, s->n_labels);
+      if (!st->skip_chunks)
+        printf(" chunks=%zu samples=%" PRId64, s->n_chunks, samples);
+      printf("\n");
+    }
     st->nseries++;
     st->nchunks += (int64_t)s->n_chunks;
     st->nsamples += samples;
@@ -396,46 +335,54 @@ int cmd_tools_store_series(int argc, char **argv) {
   struct client_flags f = {0};
   char *match = NULL;
   int64_t mint = 0, maxt = 0;
-  int skip_chunks = 0;
+  int skip_chunks = 0, samples = 0;
   const struct flag_def defs[] = {
       CLIENT_FLAGS(f),
-      {"match", FLAG_STRING, &match, "{__name__=~\".+\"}",
-       "Series selector."},
+      {"match", FLAG_STRING, &match, "{__name__=~\".+\"}", "Series selector."},
       {"min-time", FLAG_TIME, &mint, "0000-01-01T00:00:00Z",
        "Start of the time range (RFC3339 or relative)."},
       {"max-time", FLAG_TIME, &maxt, "9999-12-31T23:59:59Z",
        "End of the time range (RFC3339 or relative)."},
-      {"skip-chunks", FLAG_BOOL, &skip_chunks, "false",
-       "Ask for labels only."},
+      {"skip-chunks", FLAG_BOOL, &skip_chunks, "false", "Ask for labels only."},
+      {"samples", FLAG_BOOL, &samples, "false",
+       "Print every sample as `{labels} value timestamp_ms`."},
       {0}};
   const struct flag_def *tables[] = {defs, NULL};
-  int rc = flags_parse(tables, cmd, "print the series a StoreAPI endpoint serves",
-                       argc, argv, NULL);
+  int rc =
+      flags_parse(tables, cmd, "print the series a StoreAPI endpoint serves",
+                  argc, argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
   Thanos__SeriesRequest req = THANOS__SERIES_REQUEST__INIT;
-  if ((rc = parse_selector(match, &req.matchers, &req.n_matchers))) {
-    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
-    return 2;
-  }
+  struct matchers ms = {0};
+  if ((rc = parse_match(cmd, match, &ms, &req.matchers, &req.n_matchers)))
+    return rc;
   req.min_time = mint;
   req.max_time = maxt;
   req.skip_chunks = skip_chunks;
   req.partial_response_strategy = THANOS__PARTIAL_RESPONSE_STRATEGY__ABORT;
   struct run r;
-  if ((rc = run_open(&r, &f, cmd))) {
-    matchers_free(req.matchers, req.n_matchers);
-    return rc;
+  int ex = 2;
+  struct series_state st = {.skip_chunks = skip_chunks,
+                            .samples = samples,
+                            .mint = mint,
+                            .maxt = maxt};
+  tc_buf_init(&st.line, 0);
+  if (!(rc = run_open(&r, &f, cmd))) {
+    r.state = &st;
+    ex = run_call(&r, cmd, "/thanos.Store/Series", &req.base, f.timeout_ms,
+                  series_msg);
   }
-  struct series_state st = {.skip_chunks = skip_chunks};
-  r.state = &st;
-  int ex = run_call(&r, cmd, "/thanos.Store/Series", &req.base, f.timeout_ms,
-                    series_msg);
-  matchers_free(req.matchers, req.n_matchers);
+  storepb_matchers_free(req.matchers, req.n_matchers);
+  matchers_release(&ms);
+  tc_buf_release(&st.line);
+  if (rc)
+    return rc;
   fflush(stdout);
-  fprintf(stderr, "series=%" PRId64 " chunks=%" PRId64 " samples=%" PRId64
-          " warnings=%" PRId64 "\n", st.nseries, st.nchunks, st.nsamples,
-          st.nwarn);
+  fprintf(stderr,
+          "series=%" PRId64 " chunks=%" PRId64 " samples=%" PRId64
+          " warnings=%" PRId64 "\n",
+          st.nseries, st.nchunks, st.nsamples, st.nwarn);
   return run_close(&r, cmd, ex);
 }
 
@@ -486,20 +433,21 @@ static int label_cmd(int argc, char **argv, int values) {
        "End of the time range (RFC3339 or relative)."},
       {0}};
   const struct flag_def *tables[] = {defs, NULL};
-  int rc = flags_parse(tables, cmd, values ? "print the values of one label"
-                                           : "print the label names",
+  int rc = flags_parse(tables, cmd,
+                       values ? "print the values of one label"
+                              : "print the label names",
                        argc, argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
   Thanos__LabelMatcher **ms = NULL;
   size_t nms = 0;
-  if (match && (rc = parse_selector(match, &ms, &nms))) {
-    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
-    return 2;
-  }
+  struct matchers sel = {0};
+  if (match && (rc = parse_match(cmd, match, &sel, &ms, &nms)))
+    return rc;
   struct run r;
   if ((rc = run_open(&r, &f, cmd))) {
-    matchers_free(ms, nms);
+    storepb_matchers_free(ms, nms);
+    matchers_release(&sel);
     return rc;
   }
   int ex;
@@ -508,16 +456,17 @@ static int label_cmd(int argc, char **argv, int values) {
     req.label = label;
     req.start = mint, req.end = maxt;
     req.matchers = ms, req.n_matchers = nms;
-    ex = run_call(&r, cmd, "/thanos.Store/LabelValues", &req.base,
-                  f.timeout_ms, values_msg);
+    ex = run_call(&r, cmd, "/thanos.Store/LabelValues", &req.base, f.timeout_ms,
+                  values_msg);
   } else {
     Thanos__LabelNamesRequest req = THANOS__LABEL_NAMES_REQUEST__INIT;
     req.start = mint, req.end = maxt;
     req.matchers = ms, req.n_matchers = nms;
-    ex = run_call(&r, cmd, "/thanos.Store/LabelNames", &req.base,
-                  f.timeout_ms, names_msg);
+    ex = run_call(&r, cmd, "/thanos.Store/LabelNames", &req.base, f.timeout_ms,
+                  names_msg);
   }
-  matchers_free(ms, nms);
+  storepb_matchers_free(ms, nms);
+  matchers_release(&sel);
   return run_close(&r, cmd, ex);
 }
 
@@ -545,7 +494,8 @@ static void serve_stopped(struct grpc_server *s, void *data) {
 
 static void on_signal(uv_signal_t *h, int signum) {
   struct serve *sv = h->data;
-  LOG_INFO("stopping gRPC server", "signal", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  LOG_INFO("stopping gRPC server", "signal",
+           signum == SIGINT ? "SIGINT" : "SIGTERM");
   grpc_server_stop(sv->srv, serve_stopped, sv);
 }
 
@@ -565,8 +515,8 @@ int cmd_tools_store_serve_test(int argc, char **argv) {
        "Largest request message accepted (0 = 2GiB-1).", NULL, FLAG_HIDDEN},
       {0}};
   const struct flag_def *tables[] = {common, defs, NULL};
-  int rc = flags_parse(tables, cmd, "serve a synthetic StoreAPI (tests)",
-                       argc, argv, NULL);
+  int rc = flags_parse(tables, cmd, "serve a synthetic StoreAPI (tests)", argc,
+                       argv, NULL);
   if (rc)
     return rc == 1 ? 0 : rc;
   if ((rc = cmd_server_opts_check(&so, cmd)))

@@ -34,6 +34,9 @@ static const struct cmd store[] = {
 
 static const struct cmd promql[] = {
     {"parse", cmd_tools_promql_parse, "parse a PromQL expression and print it normalised"},
+    {"test", cmd_tools_promql_test, "run PromQL .test conformance scripts"},
+    {"bench", cmd_tools_promql_bench, "time heavy PromQL range queries in memory"},
+    {"eval", cmd_tools_promql_eval, "evaluate PromQL over text-format samples, print API JSON"},
     {NULL, NULL, NULL},
 };
 

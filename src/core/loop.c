@@ -28,6 +28,14 @@ static void close_signals(struct runtime *rt) {
     uv_close((uv_handle_t *)&rt->sigint, NULL);
   if (!uv_is_closing((uv_handle_t *)&rt->sigterm))
     uv_close((uv_handle_t *)&rt->sigterm, NULL);
+  if (!uv_is_closing((uv_handle_t *)&rt->deadline))
+    uv_close((uv_handle_t *)&rt->deadline, NULL);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  (void)t;
+  LOG_ERROR("services did not stop within their grace periods, exiting");
+  _exit(1);
 }
 
 static void stop_next(struct runtime *rt) {
@@ -48,6 +56,11 @@ void runtime_shutdown(struct runtime *rt, int code) {
   rt->stopping = 1;
   rt->exit_code = code;
   runtime_set_ready(rt, 0);
+  uint64_t ms = rt->stop_margin_ms > 0 ? (uint64_t)rt->stop_margin_ms : 0;
+  for (size_t i = 0; i < rt->nsvcs; i++)
+    ms += rt->svcs[i]->grace_ms > 0 ? (uint64_t)rt->svcs[i]->grace_ms : 0;
+  uv_timer_start(&rt->deadline, on_deadline, ms, 0);
+  uv_unref((uv_handle_t *)&rt->deadline);
   stop_next(rt);
 }
 
@@ -86,6 +99,8 @@ int runtime_init(struct runtime *rt) {
     return tc_error(TC_EIO, "event loop: cannot initialise");
   atomic_init(&rt->ready, 0);
   atomic_init(&rt->healthy, 0);
+  rt->stop_margin_ms = 10000;
+  uv_timer_init(rt->loop, &rt->deadline);
   int rc = uv_signal_init(rt->loop, &rt->sigint);
   if (rc == 0)
     rc = uv_signal_init(rt->loop, &rt->sigterm);

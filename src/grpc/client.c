@@ -29,15 +29,17 @@
 #define BACKOFF_MAX_MS 120000
 #define STREAM_WINDOW (4 << 20)
 #define CONN_WINDOW (32 << 20)
+#define KEEPALIVE_MS 10000        /* Thanos clients: PING every 10 s */
+#define KEEPALIVE_TIMEOUT_MS 5000 /* ... answered within 5 s */
 
 struct cconn;
 
 struct grpc_client_call {
   struct grpc_client *cl;
-  struct cconn *conn;          /* NULL: never attached or connection gone */
-  int32_t sid;                 /* -1 until submitted */
+  struct cconn *conn; /* NULL: never attached or connection gone */
+  int32_t sid;        /* -1 until submitted */
   char *path;
-  struct tc_buf req;           /* framed request */
+  struct tc_buf req; /* framed request */
   size_t req_off;
   grpc_client_msg_fn *on_msg;
   grpc_client_done_fn *on_done;
@@ -45,7 +47,7 @@ struct grpc_client_call {
   int64_t timeout_ms;
   uint64_t deadline;
   uv_timer_t *timer;
-  struct tc_buf in;            /* received, not yet delivered */
+  struct tc_buf in; /* received, not yet delivered */
   size_t in_off;
   struct tc_buf scratch;
   int resp_snappy;
@@ -55,11 +57,11 @@ struct grpc_client_call {
   char *status_msg;
   int stream_closed;
   uint32_t rst_code;
-  int final;                   /* status decided */
-  int hard;                    /* ... and undelivered messages are dropped */
+  int final; /* status decided */
+  int hard;  /* ... and undelivered messages are dropped */
   int final_code;
   char *final_msg;
-  int done;                    /* on_done delivered */
+  int done; /* on_done delivered */
   int paused;
   size_t unconsumed;
   struct grpc_client_call *next, *prev;
@@ -71,7 +73,7 @@ struct cconn {
   uv_getaddrinfo_t gai;
   uv_connect_t creq;
   int resolving, connecting, ready, draining;
-  int orphan;                  /* closed while resolving: on_resolved frees */
+  int orphan; /* closed while resolving: on_resolved frees */
   struct cconn *next, *prev;
 };
 
@@ -81,11 +83,13 @@ struct grpc_client {
   int snappy;
   int tls;
   size_t max_recv;
+  int64_t keepalive_ms;
+  int64_t keepalive_timeout_ms;
   SSL_CTX *ctx;
   char *sni;
   int verify_name;
-  struct cconn *conn;          /* the one new calls use */
-  struct cconn *conns;         /* all, including draining */
+  struct cconn *conn;  /* the one new calls use */
+  struct cconn *conns; /* all, including draining */
   struct grpc_client_call *calls;
   uint64_t backoff_until;
   int64_t backoff_ms;
@@ -94,10 +98,13 @@ struct grpc_client {
   int freeing;
   int kick_closed;
   int in_process;
+  int closing;      /* grpc_client_free() called */
+  int free_pending; /* ... from inside a callback */
 };
 
 static void client_process(struct grpc_client *cl);
 static void client_maybe_gone(struct grpc_client *cl);
+static void client_free_now(struct grpc_client *cl);
 
 static void on_client_kick(uv_idle_t *h);
 
@@ -180,7 +187,9 @@ void grpc_client_call_cancel(struct grpc_client_call *k) {
   client_kick(k->cl);
 }
 
-void grpc_client_call_pause(struct grpc_client_call *k) { k->paused = 1; }
+void grpc_client_call_pause(struct grpc_client_call *k) {
+  k->paused = 1;
+}
 
 void grpc_client_call_resume(struct grpc_client_call *k) {
   k->paused = 0;
@@ -231,7 +240,8 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f,
     if (!k->resp_snappy && strcmp(v, "identity"))
       call_set_final(k, GRPC_INTERNAL, 1,
                      "grpc: Decompressor is not installed for grpc-encoding "
-                     "\"%s\"", v);
+                     "\"%s\"",
+                     v);
   }
   return 0;
 }
@@ -253,12 +263,21 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t sid,
 
 static int http_to_code(int st) {
   switch (st) {
-  case 400: return GRPC_INTERNAL;
-  case 401: return GRPC_UNAUTHENTICATED;
-  case 403: return GRPC_PERMISSION_DENIED;
-  case 404: return GRPC_UNIMPLEMENTED;
-  case 429: case 502: case 503: case 504: return GRPC_UNAVAILABLE;
-  default: return GRPC_UNKNOWN;
+  case 400:
+    return GRPC_INTERNAL;
+  case 401:
+    return GRPC_UNAUTHENTICATED;
+  case 403:
+    return GRPC_PERMISSION_DENIED;
+  case 404:
+    return GRPC_UNIMPLEMENTED;
+  case 429:
+  case 502:
+  case 503:
+  case 504:
+    return GRPC_UNAVAILABLE;
+  default:
+    return GRPC_UNKNOWN;
   }
 }
 
@@ -278,11 +297,14 @@ static int on_stream_close(nghttp2_session *h2, int32_t sid, uint32_t err,
   else if (err == NGHTTP2_REFUSED_STREAM)
     call_set_final(k, GRPC_UNAVAILABLE, 1, "stream refused by server");
   else if (err == NGHTTP2_CANCEL)
-    call_set_final(k, GRPC_CANCELLED, 1, "stream terminated by RST_STREAM "
+    call_set_final(k, GRPC_CANCELLED, 1,
+                   "stream terminated by RST_STREAM "
                    "with error code: CANCEL");
   else if (err != NGHTTP2_NO_ERROR)
-    call_set_final(k, GRPC_INTERNAL, 1, "stream terminated by RST_STREAM "
-                   "with error code: %s", nghttp2_http2_strerror(err));
+    call_set_final(k, GRPC_INTERNAL, 1,
+                   "stream terminated by RST_STREAM "
+                   "with error code: %s",
+                   nghttp2_http2_strerror(err));
   else
     call_set_final(k, GRPC_INTERNAL, 0,
                    "server closed the stream without sending trailers");
@@ -292,6 +314,8 @@ static int on_stream_close(nghttp2_session *h2, int32_t sid, uint32_t err,
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f,
                          void *ud) {
   struct cconn *cc = ud;
+  if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
+    grpc__conn_ping_acked(&cc->c);
   if (f->hd.type == NGHTTP2_GOAWAY) {
     cc->draining = 1;
     if (cc->cl->conn == cc)
@@ -329,11 +353,20 @@ static void submit_call(struct grpc_client_call *k) {
   nghttp2_data_provider prd = {.source.ptr = k, .read_callback = req_read};
   int32_t sid = nghttp2_submit_request(h2, NULL, nv, n, &prd, k);
   if (sid < 0) {
-    call_set_final(k, GRPC_UNAVAILABLE, 1, "http2: %s",
-                   nghttp2_strerror(sid));
+    call_set_final(k, GRPC_UNAVAILABLE, 1, "http2: %s", nghttp2_strerror(sid));
     return;
   }
   k->sid = sid;
+}
+
+/* Keepalive pings only while calls are open, as grpc-go clients do without
+ * PermitWithoutStream, so servers' ping policies are respected. */
+static int cconn_busy(struct grpc__conn *gc) {
+  struct cconn *cc = tc_container_of(gc, struct cconn, c);
+  for (struct grpc_client_call *k = cc->cl->calls; k; k = k->next)
+    if (k->conn == cc && !k->done)
+      return 1;
+  return 0;
 }
 
 static void cconn_on_ready(struct grpc__conn *gc) {
@@ -363,6 +396,9 @@ static void cconn_on_ready(struct grpc__conn *gc) {
                                         CONN_WINDOW);
   cc->ready = 1;
   cc->cl->backoff_ms = 0;
+  if (cc->cl->keepalive_ms > 0)
+    grpc__conn_keepalive(gc, (uint64_t)cc->cl->keepalive_ms,
+                         (uint64_t)cc->cl->keepalive_timeout_ms, cconn_busy);
   grpc__conn_kick(gc);
 }
 
@@ -488,13 +524,11 @@ static struct cconn *client_conn(struct grpc_client *cl) {
   cl->conns = cc;
   cl->conn = cc;
   cc->gai.data = cc;
-  struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                           .ai_socktype = SOCK_STREAM};
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
   int rc = uv_getaddrinfo(cl->loop, &cc->gai, on_resolved, cl->host, cl->port,
                           &hints);
   if (rc < 0) {
-    cconn_fail(cc, tc_error(rc, "resolve '%s': %s", cl->host,
-                            uv_strerror(rc)));
+    cconn_fail(cc, tc_error(rc, "resolve '%s': %s", cl->host, uv_strerror(rc)));
     return NULL;
   }
   cc->resolving = 1;
@@ -508,13 +542,13 @@ static int call_deliver(struct grpc_client_call *k) {
   const uint8_t *msg;
   size_t mlen, used;
   int rc = grpc__deframe((const uint8_t *)k->in.data + k->in_off,
-                         k->in.len - k->in_off, k->resp_snappy,
-                         k->cl->max_recv, &k->scratch, &msg, &mlen, &used);
+                         k->in.len - k->in_off, k->resp_snappy, k->cl->max_recv,
+                         &k->scratch, &msg, &mlen, &used);
   if (rc == 1)
     return 0;
   if (rc < 0) {
-    call_set_final(k, rc == TC_ELIMIT ? GRPC_RESOURCE_EXHAUSTED
-                                      : GRPC_INTERNAL, 1, "%s", tc_errmsg(rc));
+    call_set_final(k, rc == TC_ELIMIT ? GRPC_RESOURCE_EXHAUSTED : GRPC_INTERNAL,
+                   1, "%s", tc_errmsg(rc));
     call_rst(k);
     return 1;
   }
@@ -568,6 +602,10 @@ again:
     }
   }
   cl->in_process = 0;
+  if (cl->free_pending) {
+    cl->free_pending = 0;
+    client_free_now(cl);
+  }
 }
 
 static void on_client_kick(uv_idle_t *h) {
@@ -598,6 +636,10 @@ int grpc_client_new(uv_loop_t *loop, const char *target,
   cl->port = xstrdup(colon + 1);
   cl->authority = xstrdup(target);
   cl->max_recv = o && o->max_recv_msg ? o->max_recv_msg : GRPC_MAX_MSG_DEFAULT;
+  cl->keepalive_ms = o && o->keepalive_ms ? o->keepalive_ms : KEEPALIVE_MS;
+  cl->keepalive_timeout_ms = o && o->keepalive_timeout_ms > 0
+                                 ? o->keepalive_timeout_ms
+                                 : KEEPALIVE_TIMEOUT_MS;
   if (o && o->compression && strcmp(o->compression, "none") &&
       strcmp(o->compression, "identity")) {
     if (strcmp(o->compression, "snappy")) {
@@ -612,8 +654,8 @@ int grpc_client_new(uv_loop_t *loop, const char *target,
     if ((rc = grpc__tls_client_ctx(o->tls_cert, o->tls_key, o->tls_ca,
                                    o->tls_skip_verify, &cl->ctx)))
       goto out;
-    cl->sni = xstrdup(o->server_name && *o->server_name ? o->server_name
-                                                        : cl->host);
+    cl->sni =
+        xstrdup(o->server_name && *o->server_name ? o->server_name : cl->host);
     cl->verify_name = !o->tls_skip_verify;
   }
   uv_idle_init(loop, &cl->kick);
@@ -635,7 +677,7 @@ int grpc_client_call_start(struct grpc_client *cl, const char *path,
                            grpc_client_msg_fn *on_msg,
                            grpc_client_done_fn *on_done, void *data,
                            struct grpc_client_call **out) {
-  if (cl->freeing)
+  if (cl->closing)
     return tc_error(TC_ESTATE, "grpc client is closing");
   struct grpc_client_call *k = xcalloc(1, sizeof *k);
   int rc = grpc__frame_msg(&k->req, req, n, cl->snappy, (size_t)UINT32_MAX);
@@ -657,8 +699,8 @@ int grpc_client_call_start(struct grpc_client *cl, const char *path,
   cl->calls = k;
   if (timeout_ms > 0) {
     k->deadline = uv_now(cl->loop) + (uint64_t)timeout_ms;
-    k->timer = grpc__timer_new(cl->loop, (uint64_t)timeout_ms,
-                               on_call_deadline, k);
+    k->timer =
+        grpc__timer_new(cl->loop, (uint64_t)timeout_ms, on_call_deadline, k);
   }
   if (!cl->conn && uv_now(cl->loop) < cl->backoff_until) {
     call_set_final(k, GRPC_UNAVAILABLE, 1, "connection error: %s",
@@ -708,9 +750,7 @@ static void client_maybe_gone(struct grpc_client *cl) {
   free(cl);
 }
 
-void grpc_client_free(struct grpc_client *cl) {
-  if (!cl || cl->freeing)
-    return;
+static void client_free_now(struct grpc_client *cl) {
   for (struct grpc_client_call *k = cl->calls; k; k = k->next)
     if (!k->final)
       call_set_final(k, GRPC_CANCELLED, 1, "grpc client closing");
@@ -729,4 +769,15 @@ void grpc_client_free(struct grpc_client *cl) {
       uv_cancel((uv_req_t *)&cc->gai);
     grpc__conn_close(&cc->c);
   }
+}
+
+void grpc_client_free(struct grpc_client *cl) {
+  if (!cl || cl->closing)
+    return;
+  cl->closing = 1;
+  if (cl->in_process) { /* called from on_msg/on_done: finish afterwards */
+    cl->free_pending = 1;
+    return;
+  }
+  client_free_now(cl);
 }

@@ -42,16 +42,20 @@ struct grpc__conn_ops {
 struct grpc__conn {
   uv_tcp_t tcp;
   uv_idle_t kick;
+  uv_timer_t ka; /* keepalive PINGs (client side) */
+  uint64_t ka_interval, ka_timeout;
+  uint64_t ping_sent; /* uv_now() of the unanswered PING, or 0 */
+  int (*ka_wanted)(struct grpc__conn *c); /* ping only while this is 1 */
   uv_loop_t *loop;
   const struct grpc__conn_ops *ops;
   nghttp2_session *h2;
-  SSL *ssl;                    /* NULL for h2c */
+  SSL *ssl; /* NULL for h2c */
   int tls_ready;
-  size_t write_pending;        /* bytes handed to uv_write, not yet done */
-  int closing;                 /* grpc__conn_close() called */
-  int nclosed;                 /* handles closed so far */
-  int errored;                 /* on_error delivered */
-  int in_recv;                 /* inside nghttp2_session_mem_recv */
+  size_t write_pending; /* bytes handed to uv_write, not yet done */
+  int closing;          /* grpc__conn_close() called */
+  int nclosed;          /* handles closed so far */
+  int errored;          /* on_error delivered */
+  int in_recv;          /* inside nghttp2_session_mem_recv */
   char rbuf[65536];
 };
 
@@ -69,6 +73,13 @@ int grpc__conn_start(struct grpc__conn *c);
 void grpc__conn_kick(struct grpc__conn *c);
 /* Writes what nghttp2 has to send, within GRPC__WRITE_HIGH. */
 void grpc__conn_flush(struct grpc__conn *c);
+/* Sends a PING every interval_ms while wanted(c) says so, and fails the
+ * connection when one is not answered within timeout_ms. The owner reports
+ * PING ACK frames with grpc__conn_ping_acked(). */
+void grpc__conn_keepalive(struct grpc__conn *c, uint64_t interval_ms,
+                          uint64_t timeout_ms,
+                          int (*wanted)(struct grpc__conn *c));
+void grpc__conn_ping_acked(struct grpc__conn *c);
 /* Closes the handles (idempotent); on_closed runs when done. */
 void grpc__conn_close(struct grpc__conn *c);
 
@@ -86,9 +97,8 @@ uv_timer_t *grpc__timer_new(uv_loop_t *loop, uint64_t ms, uv_timer_cb cb,
 void grpc__timer_free(uv_timer_t *t);
 
 /* Header helper: a nghttp2_nv from two C strings. */
-#define GRPC__NV(n, v)                                                        \
-  {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),                      \
-   NGHTTP2_NV_FLAG_NONE}
+#define GRPC__NV(n, v)                                                         \
+  { (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE }
 
 /*
  * Appends one gRPC length-prefixed message to out, compressing it with the
@@ -105,7 +115,7 @@ int grpc__frame_msg(struct tc_buf *out, const void *p, size_t n, int snappy,
  * message over max, TC_EPROTO for a compressed message without encoding).
  */
 int grpc__deframe(const uint8_t *in, size_t len, int snappy, size_t max,
-                  struct tc_buf *scratch, const uint8_t **msg,
-                  size_t *mlen, size_t *used);
+                  struct tc_buf *scratch, const uint8_t **msg, size_t *mlen,
+                  size_t *used);
 
 #endif

@@ -27,15 +27,16 @@
 
 #include "grpc/internal.h"
 #include "thanosc/common.h"
+#include "thanosc/decbuf.h"
 #include "thanosc/error.h"
 #include "thanosc/grpc.h"
 #include "thanosc/log.h"
 #include "thanosc/metrics.h"
 
-#define OUT_HIGH (1u << 20)       /* writable() turns false above */
-#define OUT_LOW (256u << 10)      /* on_writable fires below */
-#define OUT_HARD (64u << 20)      /* send() refuses above */
-#define MD_MAX 16384              /* request metadata bytes */
+#define OUT_HIGH (1u << 20)  /* writable() turns false above */
+#define OUT_LOW (256u << 10) /* on_writable fires below */
+#define OUT_HARD (64u << 20) /* send() refuses above */
+#define MD_MAX 16384         /* request metadata bytes */
 
 enum hstate { H_NONE, H_READY, H_RUNNING, H_DONE };
 
@@ -47,21 +48,21 @@ struct sconn;
 
 struct grpc_call {
   struct grpc_server *srv;
-  struct sconn *conn;          /* NULL once the connection is gone */
+  struct sconn *conn; /* NULL once the connection is gone */
   int32_t sid;
   const struct grpc_method *m;
   char *path;
-  char *encoding;              /* request grpc-encoding */
+  char *encoding; /* request grpc-encoding */
   int snappy;
   int content_type_ok;
-  int64_t timeout_ms;          /* -1: none */
-  uint64_t deadline;           /* uv_now() ms, when timeout_ms >= 0 */
+  int64_t timeout_ms; /* -1: none */
+  uint64_t deadline;  /* uv_now() ms, when timeout_ms >= 0 */
   uv_timer_t *timer;
   struct md *md;
   size_t nmd, capmd, mdbytes;
-  struct tc_buf in;            /* request bytes */
-  struct tc_buf scratch;       /* decompressed request */
-  struct tc_buf out;           /* framed responses */
+  struct tc_buf in;      /* request bytes */
+  struct tc_buf scratch; /* decompressed request */
+  struct tc_buf out;     /* framed responses */
   size_t out_off;
   enum hstate hstate;
   int req_ended;
@@ -70,7 +71,7 @@ struct grpc_call {
   int headers_sent;
   int eof_pending;
   int sent_msgs;
-  int code;                    /* the status sent */
+  int code; /* the status sent */
   char *msg;
   int metrics_done;
   atomic_int cancelled;
@@ -98,7 +99,7 @@ struct grpc_server {
   uv_tcp_t listener;
   int port;
   struct sconn *conns;
-  size_t nrunning;             /* handlers started and not finished */
+  size_t nrunning; /* handlers started and not finished */
   int stopping;
   int listener_closed;
   uv_timer_t grace;
@@ -109,22 +110,34 @@ struct grpc_server {
 
 /* ------------------------------------------------------------ metrics */
 
-static struct metric *m_started, *m_handled, *m_seconds;
+static struct metric *m_started, *m_handled, *m_seconds, *m_msg_recv,
+    *m_msg_sent;
 
 static void metrics_init(void) {
-  static const double buckets[] = {0.001, 0.01, 0.1, 0.3, 0.6, 1, 3, 6, 9,
-                                   20, 30, 60, 90, 120, 240, 360, 720};
+  static const double buckets[] = {0.001, 0.01, 0.1, 0.3, 0.6, 1,   3,   6,  9,
+                                   20,    30,   60,  90,  120, 240, 360, 720};
   if (m_started)
     return;
   m_started = metric_counter("grpc_server_started_total",
-      "Total number of RPCs started on the server.",
-      "grpc_method,grpc_service,grpc_type");
+                             "Total number of RPCs started on the server.",
+                             "grpc_method,grpc_service,grpc_type");
   m_handled = metric_counter("grpc_server_handled_total",
-      "Total number of RPCs completed on the server, regardless of success or failure.",
-      "grpc_code,grpc_method,grpc_service,grpc_type");
-  m_seconds = metric_histogram("grpc_server_handling_seconds",
-      "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+                             "Total number of RPCs completed on the server, "
+                             "regardless of success or failure.",
+                             "grpc_code,grpc_method,grpc_service,grpc_type");
+  m_seconds = metric_histogram(
+      "grpc_server_handling_seconds",
+      "Histogram of response latency (seconds) of gRPC that had been "
+      "application-level handled by the server.",
       "grpc_method,grpc_service,grpc_type", buckets, TC_ARRAY_SIZE(buckets));
+  m_msg_recv = metric_counter("grpc_server_msg_received_total",
+                              "Total number of RPC stream messages received "
+                              "on the server.",
+                              "grpc_method,grpc_service,grpc_type");
+  m_msg_sent = metric_counter("grpc_server_msg_sent_total",
+                              "Total number of gRPC stream messages sent by "
+                              "the server.",
+                              "grpc_method,grpc_service,grpc_type");
 }
 
 /* Splits "/pkg.Service/Method" into service and method (static storage). */
@@ -149,6 +162,7 @@ static void metrics_started(struct grpc_call *c) {
   char svc[128], meth[128];
   split_path(c->m->path, svc, sizeof svc, meth, sizeof meth);
   metric_inc(metric_with(m_started, meth, svc, type_name(c->m)));
+  metric_inc(metric_with(m_msg_recv, meth, svc, type_name(c->m)));
 }
 
 static void metrics_handled(struct grpc_call *c, int code) {
@@ -157,10 +171,15 @@ static void metrics_handled(struct grpc_call *c, int code) {
   c->metrics_done = 1;
   char svc[128], meth[128];
   split_path(c->m->path, svc, sizeof svc, meth, sizeof meth);
-  metric_inc(metric_with(m_handled, grpc_code_name(code), meth, svc,
-                         type_name(c->m)));
+  metric_inc(
+      metric_with(m_handled, grpc_code_name(code), meth, svc, type_name(c->m)));
   double secs = (double)(uv_hrtime() - c->start_ns) / 1e9;
   metric_observe(metric_with(m_seconds, meth, svc, type_name(c->m)), secs);
+  /* Added once at the end rather than per message: same totals, no label
+   * lookup on the streaming hot path. */
+  if (c->sent_msgs)
+    metric_add(metric_with(m_msg_sent, meth, svc, type_name(c->m)),
+               c->sent_msgs);
 }
 
 /* ---------------------------------------------------------- call basics */
@@ -312,9 +331,15 @@ static void on_deadline(uv_timer_t *t) {
 
 /* ------------------------------------------------------ public call API */
 
-uv_loop_t *grpc_call_loop(const struct grpc_call *c) { return c->srv->loop; }
-void grpc_call_set_data(struct grpc_call *c, void *data) { c->data = data; }
-void *grpc_call_data(const struct grpc_call *c) { return c->data; }
+uv_loop_t *grpc_call_loop(const struct grpc_call *c) {
+  return c->srv->loop;
+}
+void grpc_call_set_data(struct grpc_call *c, void *data) {
+  c->data = data;
+}
+void *grpc_call_data(const struct grpc_call *c) {
+  return c->data;
+}
 const struct grpc_method *grpc_call_method(const struct grpc_call *c) {
   return c->m;
 }
@@ -433,19 +458,65 @@ void grpc_call_finish(struct grpc_call *c, int code, const char *fmt, ...) {
 
 /* ------------------------------------------------- request processing */
 
+/* grpc.health.v1.Health/Check, served unless the table has its own:
+ * SERVING (1) for "" or a service of the table, NOT_SERVING (2) while
+ * stopping, NOT_FOUND for other services, as grpc-go's health server. */
+static void health_check(struct grpc_call *c, const uint8_t *req, size_t len,
+                         void *data) {
+  struct grpc_server *s = c->srv;
+  struct decbuf d = decbuf_make(req, len);
+  const char *svc = "";
+  size_t svclen = 0;
+  while (decbuf_len(&d) > 0 && !d.err) {
+    uint64_t tag = decbuf_uvarint(&d);
+    if (tag == 0x0a) {
+      svc = decbuf_uvarint_str(&d, &svclen);
+    } else if ((tag & 7) == 0) {
+      decbuf_uvarint(&d);
+    } else if ((tag & 7) == 2) {
+      decbuf_skip(&d, decbuf_uvarint(&d));
+    } else {
+      d.err = TC_ECORRUPT;
+    }
+  }
+  if (d.err) {
+    grpc_call_finish(c, GRPC_INTERNAL, "grpc: error unmarshalling request");
+    return;
+  }
+  int known = svclen == 0;
+  for (const struct grpc_method *m = s->table; m->path && !known; m++) {
+    const char *p = m->path + 1, *slash = strchr(p, '/');
+    known = slash && (size_t)(slash - p) == svclen && !memcmp(p, svc, svclen);
+  }
+  if (!known) {
+    grpc_call_finish(c, GRPC_NOT_FOUND, "unknown service");
+    return;
+  }
+  uint8_t resp[2] = {0x08, s->stopping ? 2 : 1};
+  int rc = grpc_call_send_bytes(c, resp, sizeof resp);
+  grpc_call_finish(c, grpc_code_from_tc(rc), rc ? "%s" : NULL, tc_errmsg(rc));
+}
+
+static const struct grpc_method health_method = {
+    "/grpc.health.v1.Health/Check", GRPC_UNARY, health_check, NULL};
+
 static const struct grpc_method *method_find(struct grpc_server *s,
                                              const char *path) {
   for (const struct grpc_method *m = s->table; m->path; m++)
     if (!strcmp(m->path, path))
       return m;
+  if (!strcmp(path, health_method.path))
+    return &health_method;
   return NULL;
 }
 
 /* The request headers are complete: route, check, arm the deadline. */
 static void call_headers_done(struct grpc_call *c) {
   struct grpc_server *s = c->srv;
-  if (!c->path)
-    return call_fail(c, GRPC_INTERNAL, "malformed method name: \"\"");
+  if (!c->path) {
+    call_fail(c, GRPC_INTERNAL, "malformed method name: \"\"");
+    return;
+  }
   if (!c->content_type_ok) {
     nghttp2_session *h2 = call_h2(c);
     nghttp2_nv nv[2] = {GRPC__NV(":status", "415"),
@@ -465,23 +536,29 @@ static void call_headers_done(struct grpc_call *c) {
       split_path(m->path, s2, sizeof s2, m2, sizeof m2);
       known |= !strcmp(s2, svc);
     }
-    if (known)
-      return call_fail(c, GRPC_UNIMPLEMENTED,
-                       "unknown method %s for service %s", meth, svc);
-    return call_fail(c, GRPC_UNIMPLEMENTED, "unknown service %s", svc);
+    if (known) {
+      call_fail(c, GRPC_UNIMPLEMENTED, "unknown method %s for service %s", meth,
+                svc);
+      return;
+    }
+    call_fail(c, GRPC_UNIMPLEMENTED, "unknown service %s", svc);
+    return;
   }
   if (c->encoding && strcmp(c->encoding, "identity")) {
-    if (strcmp(c->encoding, "snappy"))
-      return call_fail(c, GRPC_UNIMPLEMENTED,
-                       "grpc: Decompressor is not installed for "
-                       "grpc-encoding \"%s\"", c->encoding);
+    if (strcmp(c->encoding, "snappy")) {
+      call_fail(c, GRPC_UNIMPLEMENTED,
+                "grpc: Decompressor is not installed for "
+                "grpc-encoding \"%s\"",
+                c->encoding);
+      return;
+    }
     c->snappy = 1;
   }
   c->start_ns = uv_hrtime();
   if (c->timeout_ms >= 0) {
     c->deadline = uv_now(s->loop) + (uint64_t)c->timeout_ms;
-    c->timer = grpc__timer_new(s->loop, (uint64_t)c->timeout_ms, on_deadline,
-                               c);
+    c->timer =
+        grpc__timer_new(s->loop, (uint64_t)c->timeout_ms, on_deadline, c);
   }
 }
 
@@ -494,15 +571,23 @@ static void call_request_done(struct grpc_call *c) {
   size_t mlen, used;
   int rc = grpc__deframe((const uint8_t *)c->in.data, c->in.len, c->snappy,
                          c->srv->max_recv, &c->scratch, &msg, &mlen, &used);
-  if (rc == 1)
-    return call_fail(c, GRPC_INTERNAL, "grpc: client streaming protocol "
-                     "violation: get <nil>, want 1 message");
-  if (rc < 0)
-    return call_fail(c, rc == TC_ELIMIT ? GRPC_RESOURCE_EXHAUSTED
-                                        : GRPC_INTERNAL, "%s", tc_errmsg(rc));
-  if (used != c->in.len)
-    return call_fail(c, GRPC_INTERNAL, "grpc: client streaming protocol "
-                     "violation: get more than one message");
+  if (rc == 1) {
+    call_fail(c, GRPC_INTERNAL,
+              "grpc: client streaming protocol "
+              "violation: get <nil>, want 1 message");
+    return;
+  }
+  if (rc < 0) {
+    call_fail(c, rc == TC_ELIMIT ? GRPC_RESOURCE_EXHAUSTED : GRPC_INTERNAL,
+              "%s", tc_errmsg(rc));
+    return;
+  }
+  if (used != c->in.len) {
+    call_fail(c, GRPC_INTERNAL,
+              "grpc: client streaming protocol "
+              "violation: get more than one message");
+    return;
+  }
   c->hstate = H_READY;
 }
 
@@ -515,8 +600,7 @@ static struct grpc_call *stream_call(nghttp2_session *h2, int32_t sid) {
 static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f,
                             void *ud) {
   struct sconn *sc = ud;
-  if (f->hd.type != NGHTTP2_HEADERS ||
-      f->headers.cat != NGHTTP2_HCAT_REQUEST)
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
   struct grpc_call *c = xcalloc(1, sizeof *c);
   c->srv = sc->srv;
@@ -575,8 +659,7 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f,
   struct grpc_call *c = stream_call(h2, f->hd.stream_id);
   if (!c)
     return 0;
-  if (f->hd.type == NGHTTP2_HEADERS &&
-      f->headers.cat == NGHTTP2_HCAT_REQUEST)
+  if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
     call_headers_done(c);
   if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
     call_request_done(c);
@@ -610,7 +693,8 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t sid,
                (size_t)(uint8_t)c->in.data[2] << 16 |
                (size_t)(uint8_t)c->in.data[3] << 8 | (uint8_t)c->in.data[4];
     if (c->in.len + len > n + 5 + 5) {
-      call_fail(c, GRPC_INTERNAL, "grpc: client streaming protocol "
+      call_fail(c, GRPC_INTERNAL,
+                "grpc: client streaming protocol "
                 "violation: get more than one message");
       tc_buf_release(&c->in);
       return 0;
@@ -624,13 +708,11 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t sid,
  * error), reset the stream so that it stops; as grpc-go does. */
 static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *f,
                          void *ud) {
-  if (f->hd.type != NGHTTP2_HEADERS ||
-      !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+  if (f->hd.type != NGHTTP2_HEADERS || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
     return 0;
   struct grpc_call *c = stream_call(h2, f->hd.stream_id);
   if (c && !c->req_ended && !c->closed)
-    nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, c->sid,
-                              NGHTTP2_NO_ERROR);
+    nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, c->sid, NGHTTP2_NO_ERROR);
   return 0;
 }
 
@@ -839,8 +921,10 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss) {
     return tc_error(TC_EINVAL, "grpc address '%s': bad port", addr);
   if (!*h)
     h = "0.0.0.0";
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE}, *res;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE},
+                  *res;
   char ps[8];
   snprintf(ps, sizeof ps, "%ld", port);
   int e = getaddrinfo(h, ps, &hints, &res);
@@ -851,7 +935,9 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss) {
   return 0;
 }
 
-static void free_on_close(uv_handle_t *h) { free(h->data); }
+static void free_on_close(uv_handle_t *h) {
+  free(h->data);
+}
 
 int grpc_server_new(uv_loop_t *loop, const struct grpc_method *table,
                     const struct grpc_server_opts *o,
@@ -871,7 +957,8 @@ int grpc_server_new(uv_loop_t *loop, const struct grpc_method *table,
   if (want_tls) {
     if (!o->tls_cert || !*o->tls_cert || !o->tls_key || !*o->tls_key) {
       free(s);
-      return tc_error(TC_EINVAL, "grpc server tls: both cert and key are needed");
+      return tc_error(TC_EINVAL,
+                      "grpc server tls: both cert and key are needed");
     }
     if ((rc = grpc__tls_server_ctx(o->tls_cert, o->tls_key, o->tls_client_ca,
                                    &s->ctx))) {
@@ -904,7 +991,9 @@ int grpc_server_new(uv_loop_t *loop, const struct grpc_method *table,
   return 0;
 }
 
-int grpc_server_port(const struct grpc_server *s) { return s->port; }
+int grpc_server_port(const struct grpc_server *s) {
+  return s->port;
+}
 
 static void on_grace_closed(uv_handle_t *h) {
   struct grpc_server *s = h->data;
@@ -957,8 +1046,8 @@ void grpc_server_stop(struct grpc_server *s, grpc_server_stop_fn *done,
                           NGHTTP2_NO_ERROR, NULL, 0);
     grpc__conn_kick(&sc->c);
   }
-  uv_timer_start(&s->grace, on_grace, s->grace_ms > 0 ? (uint64_t)s->grace_ms : 0,
-                 0);
+  uv_timer_start(&s->grace, on_grace,
+                 s->grace_ms > 0 ? (uint64_t)s->grace_ms : 0, 0);
 }
 
 void grpc_server_free(struct grpc_server *s) {

@@ -27,9 +27,9 @@ struct series_job {
   struct grpc_call *call;
   uv_work_t work;
   int64_t next, end;
-  int busy;                    /* work queued */
+  int busy; /* work queued */
   int cancelled;
-  struct tc_buf batch;         /* uvarint length + message, repeated */
+  struct tc_buf batch; /* uvarint length + message, repeated */
   uv_timer_t *slow;
 };
 
@@ -86,7 +86,11 @@ static void job_free(struct series_job *j) {
   free(j);
 }
 
-static void slow_closed(uv_handle_t *h) { job_free(h->data); }
+static void slow_closed(uv_handle_t *h) {
+  struct series_job *j = h->data;
+  free(h);
+  job_free(j);
+}
 
 static void job_end(struct series_job *j, int code, const char *msg) {
   grpc_call_finish(j->call, code, msg ? "%s" : NULL, msg);
@@ -109,7 +113,9 @@ static void work_cb(uv_work_t *w) {
 
 static void job_queue(struct series_job *j);
 
-static void on_writable(struct grpc_call *c) { job_queue(grpc_call_data(c)); }
+static void on_writable(struct grpc_call *c) {
+  job_queue(grpc_call_data(c));
+}
 
 static void after_work(uv_work_t *w, int status) {
   struct series_job *j = w->data;
@@ -178,8 +184,7 @@ static void big_send(struct grpc_call *c) {
 static void series(struct grpc_call *c, const uint8_t *req, size_t len,
                    void *data) {
   struct grpc_teststore *ts = data;
-  Thanos__SeriesRequest *r =
-      thanos__series_request__unpack(NULL, len, req);
+  Thanos__SeriesRequest *r = thanos__series_request__unpack(NULL, len, req);
   if (!r) {
     grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad SeriesRequest");
     return;
@@ -292,8 +297,8 @@ struct ext {
 
 static void ext_init(struct ext *e, const struct grpc_teststore *ts) {
   const char *eq = ts->ext_label ? strchr(ts->ext_label, '=') : NULL;
-  snprintf(e->name, sizeof e->name, "%.*s",
-           eq ? (int)(eq - ts->ext_label) : 0, eq ? ts->ext_label : "");
+  snprintf(e->name, sizeof e->name, "%.*s", eq ? (int)(eq - ts->ext_label) : 0,
+           eq ? ts->ext_label : "");
   snprintf(e->value, sizeof e->value, "%s", eq ? eq + 1 : "");
   thanos__label__init(&e->l);
   e->l.name = e->name, e->l.value = e->value;
@@ -343,10 +348,10 @@ const struct grpc_method *grpc_teststore_methods(struct grpc_teststore *ts) {
                                   label_names, ts};
   table[2] = (struct grpc_method){"/thanos.Store/LabelValues", GRPC_UNARY,
                                   label_values, ts};
-  table[3] = (struct grpc_method){"/thanos.Store/Info", GRPC_UNARY,
-                                  legacy_info, ts};
-  table[4] = (struct grpc_method){"/thanos.info.Info/Info", GRPC_UNARY, info,
-                                  ts};
+  table[3] =
+      (struct grpc_method){"/thanos.Store/Info", GRPC_UNARY, legacy_info, ts};
+  table[4] =
+      (struct grpc_method){"/thanos.info.Info/Info", GRPC_UNARY, info, ts};
   table[5] = (struct grpc_method){0};
   return table;
 }

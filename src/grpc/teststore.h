@@ -19,9 +19,9 @@
 
 struct grpc_teststore {
   int64_t nseries;
-  int64_t min_time, max_time;   /* advertised by Info */
-  const char *ext_label;        /* "name=value" external label or NULL */
-  int64_t series_started;       /* counters, for tests */
+  int64_t min_time, max_time; /* advertised by Info */
+  const char *ext_label;      /* "name=value" external label or NULL */
+  int64_t series_started;     /* counters, for tests */
   int64_t series_cancelled;
 };
 

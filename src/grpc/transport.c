@@ -37,7 +37,7 @@ static void conn_fail(struct grpc__conn *c, int rc) {
 
 static void on_handle_closed(uv_handle_t *h) {
   struct grpc__conn *c = h->data;
-  if (++c->nclosed < 2)
+  if (++c->nclosed < 3)
     return;
   if (c->h2)
     nghttp2_session_del(c->h2);
@@ -54,6 +54,8 @@ void grpc__conn_close(struct grpc__conn *c) {
   c->closing = 1;
   uv_idle_stop(&c->kick);
   uv_close((uv_handle_t *)&c->kick, on_handle_closed);
+  uv_timer_stop(&c->ka);
+  uv_close((uv_handle_t *)&c->ka, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -255,9 +257,46 @@ int grpc__conn_init(struct grpc__conn *c, uv_loop_t *loop,
   if (rc < 0)
     return tc_error(rc, "tcp: %s", uv_strerror(rc));
   uv_idle_init(loop, &c->kick);
+  uv_timer_init(loop, &c->ka);
   c->tcp.data = c;
   c->kick.data = c;
+  c->ka.data = c;
   return 0;
+}
+
+static void on_keepalive(uv_timer_t *t) {
+  struct grpc__conn *c = t->data;
+  if (c->closing || !c->h2)
+    return;
+  uint64_t now = uv_now(c->loop);
+  if (c->ping_sent) {
+    if (now - c->ping_sent >= c->ka_timeout)
+      conn_fail(c, tc_error(TC_ETIMEOUT,
+                            "keepalive ping not answered "
+                            "within %llu ms",
+                            (unsigned long long)c->ka_timeout));
+    return;
+  }
+  if (c->ka_wanted && !c->ka_wanted(c))
+    return;
+  nghttp2_submit_ping(c->h2, NGHTTP2_FLAG_NONE, NULL);
+  c->ping_sent = now ? now : 1;
+  grpc__conn_flush(c);
+}
+
+void grpc__conn_keepalive(struct grpc__conn *c, uint64_t interval_ms,
+                          uint64_t timeout_ms,
+                          int (*wanted)(struct grpc__conn *c)) {
+  c->ka_interval = interval_ms;
+  c->ka_timeout = timeout_ms;
+  c->ka_wanted = wanted;
+  /* Ticks often enough to notice both the interval and the timeout. */
+  uint64_t tick = timeout_ms < interval_ms ? timeout_ms : interval_ms;
+  uv_timer_start(&c->ka, on_keepalive, interval_ms, tick ? tick : 1);
+}
+
+void grpc__conn_ping_acked(struct grpc__conn *c) {
+  c->ping_sent = 0;
 }
 
 int grpc__conn_tls(struct grpc__conn *c, SSL_CTX *ctx, int server,
@@ -274,8 +313,8 @@ int grpc__conn_tls(struct grpc__conn *c, SSL_CTX *ctx, int server,
   SSL_set_connect_state(c->ssl);
   if (sni && *sni) {
     unsigned char tmp[16];
-    int is_ip = inet_pton(AF_INET, sni, tmp) == 1 ||
-                inet_pton(AF_INET6, sni, tmp) == 1;
+    int is_ip =
+        inet_pton(AF_INET, sni, tmp) == 1 || inet_pton(AF_INET6, sni, tmp) == 1;
     if (!is_ip)
       SSL_set_tlsext_host_name(c->ssl, sni);
     if (verify_name) {
@@ -367,8 +406,8 @@ int grpc__tls_client_ctx(const char *cert, const char *key, const char *ca,
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (cert && *cert) {
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert,
-                                    SSL_FILETYPE_PEM) != 1) {
+        SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM) !=
+            1) {
       rc = tls_error("client certificate");
       tc_error_wrap(rc, "grpc client tls cert '%s'", cert);
       goto out;
@@ -395,7 +434,9 @@ out:
   return 0;
 }
 
-static void timer_closed(uv_handle_t *h) { free(h); }
+static void timer_closed(uv_handle_t *h) {
+  free(h);
+}
 
 uv_timer_t *grpc__timer_new(uv_loop_t *loop, uint64_t ms, uv_timer_cb cb,
                             void *data) {

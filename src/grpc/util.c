@@ -18,10 +18,23 @@
 #include "thanosc/grpc.h"
 
 static const char *const code_names[] = {
-    "OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded",
-    "NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted",
-    "FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented",
-    "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+    "OK",
+    "Canceled",
+    "Unknown",
+    "InvalidArgument",
+    "DeadlineExceeded",
+    "NotFound",
+    "AlreadyExists",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Aborted",
+    "OutOfRange",
+    "Unimplemented",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+    "Unauthenticated",
 };
 
 const char *grpc_code_name(int code) {
@@ -32,37 +45,61 @@ const char *grpc_code_name(int code) {
 
 int grpc_code_from_tc(int rc) {
   switch (rc) {
-  case 0: return GRPC_OK;
+  case 0:
+    return GRPC_OK;
   case TC_EINVAL:
-  case TC_EPARSE: return GRPC_INVALID_ARGUMENT;
-  case TC_ELIMIT: return GRPC_RESOURCE_EXHAUSTED;
-  case TC_ENOTSUP: return GRPC_UNIMPLEMENTED;
-  case TC_ETIMEOUT: return GRPC_DEADLINE_EXCEEDED;
-  case TC_ECANCELED: return GRPC_CANCELLED;
-  case TC_EUNAVAIL: return GRPC_UNAVAILABLE;
-  case TC_ENOTFOUND: return GRPC_NOT_FOUND;
-  case TC_EDENIED: return GRPC_PERMISSION_DENIED;
-  case TC_EEXIST: return GRPC_ALREADY_EXISTS;
-  case TC_ESTATE: return GRPC_FAILED_PRECONDITION;
-  default: return GRPC_INTERNAL;
+  case TC_EPARSE:
+    return GRPC_INVALID_ARGUMENT;
+  case TC_ELIMIT:
+    return GRPC_RESOURCE_EXHAUSTED;
+  case TC_ENOTSUP:
+    return GRPC_UNIMPLEMENTED;
+  case TC_ETIMEOUT:
+    return GRPC_DEADLINE_EXCEEDED;
+  case TC_ECANCELED:
+    return GRPC_CANCELLED;
+  case TC_EUNAVAIL:
+    return GRPC_UNAVAILABLE;
+  case TC_ENOTFOUND:
+    return GRPC_NOT_FOUND;
+  case TC_EDENIED:
+    return GRPC_PERMISSION_DENIED;
+  case TC_EEXIST:
+    return GRPC_ALREADY_EXISTS;
+  case TC_ESTATE:
+    return GRPC_FAILED_PRECONDITION;
+  default:
+    return GRPC_INTERNAL;
   }
 }
 
 int grpc_code_to_tc(int code) {
   switch (code) {
-  case GRPC_OK: return 0;
-  case GRPC_CANCELLED: return TC_ECANCELED;
-  case GRPC_INVALID_ARGUMENT: return TC_EINVAL;
-  case GRPC_DEADLINE_EXCEEDED: return TC_ETIMEOUT;
-  case GRPC_NOT_FOUND: return TC_ENOTFOUND;
-  case GRPC_ALREADY_EXISTS: return TC_EEXIST;
+  case GRPC_OK:
+    return 0;
+  case GRPC_CANCELLED:
+    return TC_ECANCELED;
+  case GRPC_INVALID_ARGUMENT:
+    return TC_EINVAL;
+  case GRPC_DEADLINE_EXCEEDED:
+    return TC_ETIMEOUT;
+  case GRPC_NOT_FOUND:
+    return TC_ENOTFOUND;
+  case GRPC_ALREADY_EXISTS:
+    return TC_EEXIST;
   case GRPC_PERMISSION_DENIED:
-  case GRPC_UNAUTHENTICATED: return TC_EDENIED;
-  case GRPC_RESOURCE_EXHAUSTED: return TC_ELIMIT;
-  case GRPC_FAILED_PRECONDITION: return TC_ESTATE;
-  case GRPC_UNIMPLEMENTED: return TC_ENOTSUP;
-  case GRPC_UNAVAILABLE: return TC_EUNAVAIL;
-  default: return TC_EPROTO;
+  case GRPC_UNAUTHENTICATED:
+    return TC_EDENIED;
+  case GRPC_RESOURCE_EXHAUSTED:
+    return TC_ELIMIT;
+  case GRPC_FAILED_PRECONDITION:
+    return TC_ESTATE;
+  case GRPC_UNIMPLEMENTED:
+    return TC_ENOTSUP;
+  case GRPC_UNAVAILABLE:
+    return TC_EUNAVAIL;
+  default:
+    return TC_EPROTO;
   }
 }
 
@@ -78,20 +115,13 @@ char *grpc_percent_encode(const char *s) {
   return r ? r : xstrdup("");
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 char *grpc_percent_decode(const char *s) {
   size_t n = strlen(s);
   char *out = xmalloc(n + 1), *o = out;
   for (size_t i = 0; i < n; i++) {
     int hi, lo;
-    if (s[i] == '%' && i + 2 < n &&
-        (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+    if (s[i] == '%' && i + 2 < n && (hi = tc_hexval(s[i + 1])) >= 0 &&
+        (lo = tc_hexval(s[i + 2])) >= 0) {
       *o++ = (char)(hi << 4 | lo);
       i += 2;
     } else {
@@ -113,13 +143,26 @@ int grpc_timeout_parse(const char *s, int64_t *ms) {
     v = v * 10 + (s[i] - '0');
   }
   switch (s[n - 1]) {
-  case 'H': *ms = v * 3600 * 1000; break;
-  case 'M': *ms = v * 60 * 1000; break;
-  case 'S': *ms = v * 1000; break;
-  case 'm': *ms = v; break;
-  case 'u': *ms = (v + 999) / 1000; break;
-  case 'n': *ms = (v + 999999) / 1000000; break;
-  default: return tc_error(TC_EPARSE, "grpc-timeout '%s': bad unit", s);
+  case 'H':
+    *ms = v * 3600 * 1000;
+    break;
+  case 'M':
+    *ms = v * 60 * 1000;
+    break;
+  case 'S':
+    *ms = v * 1000;
+    break;
+  case 'm':
+    *ms = v;
+    break;
+  case 'u':
+    *ms = (v + 999) / 1000;
+    break;
+  case 'n':
+    *ms = (v + 999999) / 1000000;
+    break;
+  default:
+    return tc_error(TC_EPARSE, "grpc-timeout '%s': bad unit", s);
   }
   return 0;
 }
@@ -132,7 +175,8 @@ void grpc_timeout_format(int64_t ms, char *out, size_t n) {
   else if (ms / 1000 < 100000000)
     snprintf(out, n, "%" PRId64 "S", ms / 1000);
   else
-    snprintf(out, n, "%" PRId64 "H", ms / 3600000 > 99999999 ? 99999999 : ms / 3600000);
+    snprintf(out, n, "%" PRId64 "H",
+             ms / 3600000 > 99999999 ? 99999999 : ms / 3600000);
 }
 
 /* ------------------------------------------------ snappy framing format */
@@ -163,8 +207,8 @@ static uint32_t crc_mask(uint32_t c) {
   return ((c >> 15) | (c << 17)) + 0xa282ead8u;
 }
 
-static const uint8_t snappy_magic[10] = {0xff, 0x06, 0x00, 0x00, 's', 'N',
-                                         'a',  'P',  'p',  'Y'};
+static const uint8_t snappy_magic[10] = {0xff, 0x06, 0x00, 0x00, 's',
+                                         'N',  'a',  'P',  'p',  'Y'};
 #define SNAPPY_BLOCK 65536
 
 static void put_le24(uint8_t *p, size_t v) {
@@ -233,13 +277,12 @@ int grpc_snappy_decompress(const void *data, size_t n, struct tc_buf *out,
                       type);
     if (len < 4)
       return tc_error(TC_ECORRUPT, "snappy frame: chunk without checksum");
-    uint32_t want = body[0] | (uint32_t)body[1] << 8 |
-                    (uint32_t)body[2] << 16 | (uint32_t)body[3] << 24;
+    uint32_t want = body[0] | (uint32_t)body[1] << 8 | (uint32_t)body[2] << 16 |
+                    (uint32_t)body[3] << 24;
     const uint8_t *src = body + 4;
     size_t slen = len - 4, ulen = slen;
     if (type == 0x00 &&
-        snappy_uncompressed_length((const char *)src, slen, &ulen) !=
-            SNAPPY_OK)
+        snappy_uncompressed_length((const char *)src, slen, &ulen) != SNAPPY_OK)
       return tc_error(TC_ECORRUPT, "snappy frame: bad compressed chunk");
     if (ulen > SNAPPY_BLOCK)
       return tc_error(TC_ECORRUPT, "snappy frame: chunk over 64 KiB");
@@ -272,8 +315,8 @@ int grpc_snappy_decompress(const void *data, size_t n, struct tc_buf *out,
 int grpc__frame_msg(struct tc_buf *out, const void *p, size_t n, int snappy,
                     size_t max) {
   if (n > max)
-    return tc_error(TC_ELIMIT, "grpc: message larger than max (%zu vs. %zu)",
-                    n, max);
+    return tc_error(TC_ELIMIT, "grpc: message larger than max (%zu vs. %zu)", n,
+                    max);
   size_t at = out->len;
   int rc = tc_buf_add(out, "\0\0\0\0\0", 5);
   if (rc)
@@ -305,8 +348,8 @@ int grpc__deframe(const uint8_t *in, size_t len, int snappy, size_t max,
   if (len < 5)
     return 1;
   uint8_t flag = in[0];
-  size_t n = (size_t)in[1] << 24 | (size_t)in[2] << 16 | (size_t)in[3] << 8 |
-             in[4];
+  size_t n =
+      (size_t)in[1] << 24 | (size_t)in[2] << 16 | (size_t)in[3] << 8 | in[4];
   if (flag > 1)
     return tc_error(TC_EPROTO, "grpc: bad message flag 0x%02x", flag);
   if (n > max)
@@ -325,7 +368,8 @@ int grpc__deframe(const uint8_t *in, size_t len, int snappy, size_t max,
     if (rc == TC_ELIMIT)
       return tc_error(TC_ELIMIT,
                       "grpc: received message after decompression larger "
-                      "than max (%zu)", max);
+                      "than max (%zu)",
+                      max);
     if (rc)
       return rc;
     *msg = (const uint8_t *)scratch->data;

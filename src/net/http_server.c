@@ -24,6 +24,9 @@
 
 #include <llhttp.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "thanosc/common.h"
@@ -459,6 +462,14 @@ static void record_metrics(struct http_req *r) {
 static void req_finish(struct http_req *r) {
   struct http_conn *c = r->conn;
   record_metrics(r);
+  if (tc_log_enabled(TC_LOG_DEBUG)) {
+    char status[8], ms[32];
+    snprintf(status, sizeof status, "%d", r->status);
+    snprintf(ms, sizeof ms, "%.3f", (double)(uv_hrtime() - r->start_ns) / 1e6);
+    LOG_DEBUG("http request", "method", r->method, "path", r->path, "status",
+              status, "duration_ms", ms, "aborted",
+              r->aborted ? "true" : "false");
+  }
   int close = !r->keep_alive || c->close_after;
   c->req = NULL;
   req_free(r);
@@ -702,7 +713,9 @@ static void conn_dispatch(struct http_conn *c) {
   struct http_req *r = c->req;
   struct http_server *srv = c->srv;
   uv_timer_stop(&c->timer);
-  if (req_parse_target(r) < 0) {
+  /* HTTP/1.1 requires Host (RFC 9112 3.2); Go's server answers 400. */
+  if (req_parse_target(r) < 0 ||
+      (r->http_minor >= 1 && !http_req_header(r, "Host"))) {
     conn_error(c, 400);
     return;
   }
@@ -813,6 +826,9 @@ static int on_headers_complete(llhttp_t *p) {
     c->error_status = 413;
     return -1;
   }
+  /* The head arrived in time; the whole body must arrive within the idle
+   * timeout, which bounds slow uploads too. */
+  conn_arm(c, c->srv->opts.idle_timeout_ms);
   const char *expect = http_req_header(r, "Expect");
   if (expect && !strcasecmp(expect, "100-continue") && p->http_minor >= 1) {
     char *cont = xstrdup("HTTP/1.1 100 Continue\r\n\r\n");
@@ -1157,11 +1173,34 @@ static int parse_address(const char *addr, struct sockaddr_storage *ss) {
   return 0;
 }
 
+/* Whether this host can listen on [::] for IPv4 and IPv6 at once. */
+static int dual_stack_ok(void) {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  int off = 0;
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = in6addr_any};
+  int ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0 &&
+           bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
 int http_server_listen(struct http_server *srv) {
   struct sockaddr_storage ss;
   int rc = parse_address(srv->address, &ss);
   if (rc < 0)
     return rc;
+  /* Go listens on [::] for both families when given the IPv4 wildcard
+   * ("0.0.0.0:10902", ":10902"); do the same where the host allows it. */
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+  if (ss.ss_family == AF_INET && v4->sin_addr.s_addr == htonl(INADDR_ANY) &&
+      dual_stack_ok()) {
+    uint16_t port = v4->sin_port;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    *v6 = (struct sockaddr_in6){
+        .sin6_family = AF_INET6, .sin6_addr = in6addr_any, .sin6_port = port};
+  }
   uv_tcp_init(srv->loop, &srv->listener);
   srv->listener.data = srv;
   srv->listener_open = 1;

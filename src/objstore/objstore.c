@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -231,11 +232,18 @@ void objstore_close(struct objstore *os) {
 
 /* --- the wrappers ---------------------------------------------------------- */
 
+/* A backend without the slot: objstore's ErrOptionNotSupported. */
+static int no_slot(struct objstore *os, const char *op) {
+  return tc_error(TC_ENOTSUP, "%s: not supported by the %s bucket", op,
+                  os->ops->name);
+}
+
 int objstore_iter(struct objstore *os, const char *dir, unsigned flags,
                   objstore_iter_fn *fn, void *data) {
   double t = op_start(os, OP_ITER);
   char *d = norm_dir(dir);
-  int rc = os->ops->iter(os, d, flags, fn, data);
+  int rc = os->ops->iter ? os->ops->iter(os, d, flags, fn, data)
+                         : no_slot(os, "iter");
   if (rc < 0)
     rc = tc_error_wrap(rc, "iter '%s'", d);
   free(d);
@@ -251,7 +259,9 @@ int objstore_get_range(struct objstore *os, const char *name, uint64_t off,
   if (!rc && len < -1)
     rc = tc_error(TC_EINVAL, "get_range '%s': length %lld", name,
                   (long long)len);
-  if (!rc && len == 0) {
+  if (!rc && (!os->ops->get_range || !os->ops->attributes)) {
+    rc = no_slot(os, op_names[op]);
+  } else if (!rc && len == 0) {
     struct objstore_attrs a;
     rc = os->ops->attributes(os, name, &a);
   } else if (!rc) {
@@ -278,12 +288,106 @@ int objstore_get_buf(struct objstore *os, const char *name, unsigned flags,
   return rc;
 }
 
+int objstore_get_range_buf(struct objstore *os, const char *name, uint64_t off,
+                           int64_t len, unsigned flags, struct tc_buf *out) {
+  int rc = objstore_get_range(os, name, off, len, flags, buf_write, out);
+  if (rc == TC_ELIMIT)
+    rc = tc_error(TC_ELIMIT, "get_range '%s': larger than %zu bytes", name,
+                  out->max);
+  return rc;
+}
+
+void objstore_reader_open(struct objstore_reader *r, struct objstore *os,
+                          const char *name, uint64_t off, int64_t len,
+                          size_t window, unsigned flags) {
+  memset(r, 0, sizeof *r);
+  r->os = os;
+  r->name = xstrdup(name);
+  r->pos = off;
+  r->end = len < 0 ? UINT64_MAX : off + (uint64_t)len;
+  r->window = window ? window : 8 << 20;
+  r->flags = flags;
+  tc_buf_init(&r->buf, r->window);
+}
+
+ssize_t objstore_reader_read(struct objstore_reader *r, void *p, size_t n) {
+  if (r->off == r->buf.len && !r->eof) {
+    uint64_t want = TC_MIN((uint64_t)r->window, r->end - r->pos);
+    tc_buf_reset(&r->buf);
+    r->off = 0;
+    if (want) {
+      int rc = objstore_get_range_buf(r->os, r->name, r->pos, (int64_t)want,
+                                      r->flags, &r->buf);
+      if (rc < 0)
+        return rc;
+    }
+    r->pos += r->buf.len;
+    /* A short window means the object ended. */
+    if (r->buf.len < want || r->pos >= r->end)
+      r->eof = 1;
+  }
+  size_t k = TC_MIN(n, r->buf.len - r->off);
+  if (k)
+    memcpy(p, r->buf.data + r->off, k);
+  r->off += k;
+  return (ssize_t)k;
+}
+
+void objstore_reader_close(struct objstore_reader *r) {
+  free(r->name);
+  tc_buf_release(&r->buf);
+  memset(r, 0, sizeof *r);
+}
+
+struct file_sink {
+  int fd;
+};
+
+static int file_write(void *data, const void *p, size_t n) {
+  struct file_sink *f = data;
+  while (n) {
+    ssize_t w = write(f->fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return tc_error(-errno, "write: %s", strerror(errno));
+    p = (const char *)p + w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int objstore_download(struct objstore *os, const char *name, unsigned flags,
+                      const char *path) {
+  char *tmp = xasprintf("%s.tmp-XXXXXX", path);
+  struct file_sink f = {mkostemp(tmp, O_CLOEXEC)};
+  int rc;
+  if (f.fd < 0) {
+    rc = tc_error(-errno, "download '%s' to '%s': %s", name, path,
+                  strerror(errno));
+    free(tmp);
+    return rc;
+  }
+  rc = objstore_get(os, name, flags, file_write, &f);
+  if (rc == 0 && fsync(f.fd) < 0)
+    rc = tc_error(-errno, "download '%s': fsync: %s", name, strerror(errno));
+  if (close(f.fd) < 0 && rc == 0)
+    rc = tc_error(-errno, "download '%s': close: %s", name, strerror(errno));
+  if (rc == 0 && rename(tmp, path) < 0)
+    rc = tc_error(-errno, "download '%s': rename: %s", name, strerror(errno));
+  if (rc < 0)
+    unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
 int objstore_exists(struct objstore *os, const char *name) {
   double t = op_start(os, OP_EXISTS);
   struct objstore_attrs a;
   int rc = check_name("exists", name);
   if (!rc)
-    rc = os->ops->attributes(os, name, &a);
+    rc = os->ops->attributes ? os->ops->attributes(os, name, &a)
+                             : no_slot(os, "exists");
   if (rc == TC_ENOTFOUND) {
     tc_error_clear();
     return op_end(os, OP_EXISTS, t, 0, 0);
@@ -297,7 +401,8 @@ int objstore_attributes(struct objstore *os, const char *name, unsigned flags,
   double t = op_start(os, OP_ATTRIBUTES);
   int rc = check_name("attributes", name);
   if (!rc)
-    rc = os->ops->attributes(os, name, out);
+    rc = os->ops->attributes ? os->ops->attributes(os, name, out)
+                             : no_slot(os, "attributes");
   return op_end(os, OP_ATTRIBUTES, t, rc, flags);
 }
 
@@ -308,7 +413,8 @@ int objstore_upload(struct objstore *os, const char *name,
   if (!rc && name[strlen(name) - 1] == '/')
     rc = tc_error(TC_EINVAL, "upload '%s': object name ends with '/'", name);
   if (!rc)
-    rc = os->ops->upload(os, name, src);
+    rc = os->ops->upload ? os->ops->upload(os, name, src)
+                         : no_slot(os, "upload");
   return op_end(os, OP_UPLOAD, t, rc, 0);
 }
 
@@ -316,7 +422,7 @@ int objstore_delete(struct objstore *os, const char *name) {
   double t = op_start(os, OP_DELETE);
   int rc = check_name("delete", name);
   if (!rc)
-    rc = os->ops->del(os, name);
+    rc = os->ops->del ? os->ops->del(os, name) : no_slot(os, "delete");
   return op_end(os, OP_DELETE, t, rc, 0);
 }
 

@@ -39,6 +39,7 @@
 #define RETRY_CAP_MS 1000
 #define HASH_CHUNK (1 << 20)
 #define MAX_HDRS 24
+#define SIGNED_BODY_MAX (64 * 1024)
 
 struct s3_bucket {
   struct objstore base;
@@ -67,6 +68,8 @@ struct s3_bucket {
   pthread_mutex_t pool_lock;
   CURL *pool[POOL_MAX];
   int npool;
+  CURLSH *share;      /* DNS cache and TLS sessions across the pool */
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 };
 
 static struct s3_bucket *s3b(struct objstore *os) {
@@ -146,6 +149,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     const char *sp = strchr(line, ' ');
     r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
     r->content_length = -1;
+    /* A 200 to a ranged get is the whole object: drop what comes before
+     * the bytes wanted (the range start plus what was delivered). */
+    r->skip = r->status == 200 && r->ranged ? r->range_off + r->delivered : 0;
     return len;
   }
   char *colon = strchr(line, ':');
@@ -203,8 +209,12 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud) {
   struct s3_req *r = ud;
   uint64_t left = r->body_len - r->body_pos;
   size_t k = size * n < left ? size * n : (size_t)left;
-  if (k && r->src->read_at(r->src->data, p, k, r->body_off + r->body_pos) < 0)
+  int rc;
+  if (k && (rc = r->src->read_at(r->src->data, p, k,
+                                 r->body_off + r->body_pos)) < 0) {
+    r->user_rc = rc; /* the source's message stays recorded */
     return CURL_READFUNC_ABORT;
+  }
   r->body_pos += k;
   return k;
 }
@@ -237,6 +247,31 @@ static void pool_put(struct s3_bucket *b, CURL *c) {
   pthread_mutex_unlock(&b->pool_lock);
   if (c)
     curl_easy_cleanup(c);
+}
+
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
+                       void *ud) {
+  (void)c;
+  (void)a;
+  pthread_mutex_lock(&((struct s3_bucket *)ud)->share_locks[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *ud) {
+  (void)c;
+  pthread_mutex_unlock(&((struct s3_bucket *)ud)->share_locks[d]);
+}
+
+static void share_init(struct s3_bucket *b) {
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&b->share_locks[i], NULL);
+  b->share = curl_share_init();
+  if (!b->share)
+    TC_BUG("curl_share_init");
+  curl_share_setopt(b->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt(b->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt(b->share, CURLSHOPT_USERDATA, b);
+  curl_share_setopt(b->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(b->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
 /* The raw path of a request: "/bucket/key" or "/key". Caller frees. */
@@ -364,6 +399,7 @@ static int setup(struct s3_bucket *b, struct s3_req *r, CURL *c,
   curl_easy_reset(c);
   curl_easy_setopt(c, CURLOPT_URL, url.data);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_SHARE, b->share);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hl);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
@@ -465,7 +501,10 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
 
   subject(b, r, subj, sizeof subj);
   if (r->has_body && r->body_len) {
-    int want_sha = strcmp(b->scheme, "https") != 0;
+    /* Small bodies (XML) are hashed; object data goes UNSIGNED-PAYLOAD, as
+     * curl and the SDKs over TLS send it, checked by Content-MD5 when
+     * send_content_md5 is set: a second pass over gigabytes costs more. */
+    int want_sha = r->body_len <= SIGNED_BODY_MAX;
     if (want_sha || b->send_md5) {
       if ((rc = hash_body(r, want_sha ? hash : NULL,
                           b->send_md5 ? md5 : NULL)) < 0)
@@ -513,13 +552,6 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
       rc = r->user_rc;
       break;
     }
-    /* A 200 to a resumed get means the range was ignored: drop what we
-     * already have. Handled by skip on the next attempt only when the body
-     * did not start flowing yet. */
-    if (cc == CURLE_OK && r->status == 200 && resumed && r->fn) {
-      rc = tc_error(TC_EPROTO, "%s: server ignored the resume range", subj);
-      break;
-    }
     if (r->overflow) {
       rc = tc_error(TC_ELIMIT, "%s: answer larger than %d bytes", subj,
                     RESP_MAX);
@@ -554,6 +586,8 @@ static int s3_perform(struct s3_bucket *b, struct s3_req *r) {
     rc = tc_error(err_code_of(r->status, e.code), "%s: %ld %s%s%s", subj,
                   r->status, e.code[0] ? e.code : "",
                   e.message[0] ? ": " : "", e.message);
+    if (!strcmp(e.code, "ExpiredToken"))
+      s3_creds_invalidate(&b->creds);
     if (r->status >= 500 || r->status == 429 || retriable_code(e.code)) {
       LOG_DEBUG("s3 request retried", "op", r->op, "err", tc_errmsg(rc));
       continue;
@@ -574,10 +608,10 @@ struct merge {
 };
 
 static int emit(struct merge *m, const char *name) {
-  if (!strcmp(name, m->dir))
-    return 0; /* the "directory" object itself */
   free(m->last);
   m->last = xstrdup(name);
+  if (!strcmp(name, m->dir))
+    return 0; /* the "directory" object itself */
   return m->fn(m->data, name);
 }
 
@@ -1006,6 +1040,7 @@ static int s3_open(struct objstore *os, struct objstore_cfg *cfg) {
 
   pthread_mutex_init(&b->pool_lock, NULL);
   httpc_global_init();
+  share_init(b);
   const char *bucket = objstore_cfg_str(cfg, "bucket", "");
   const char *endpoint = objstore_cfg_str(cfg, "endpoint", "");
   const char *region = objstore_cfg_str(cfg, "region", "");
@@ -1127,6 +1162,11 @@ static void s3_close(struct objstore *os) {
   for (int i = 0; i < b->npool; i++)
     curl_easy_cleanup(b->pool[i]);
   pthread_mutex_destroy(&b->pool_lock);
+  if (b->share) {
+    curl_share_cleanup(b->share);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+      pthread_mutex_destroy(&b->share_locks[i]);
+  }
   if (b->name)
     s3_creds_free(&b->creds);
   free_list(b->meta, b->nmeta);

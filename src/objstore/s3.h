@@ -128,6 +128,8 @@ int s3_creds_init(struct s3_cred_provider *p, const char *access_key,
  * source NONE gives out->access_key NULL. */
 int s3_creds_get(struct s3_cred_provider *p, struct s3_creds *out /* OUT */);
 void s3_creds_free(struct s3_cred_provider *p);
+/* Temporary credentials the server called expired: fetch new ones next. */
+void s3_creds_invalidate(struct s3_cred_provider *p);
 
 /* Parses an RFC 3339 / ISO 8601 UTC time ("2026-11-24T02:00:00Z"). */
 int s3_parse_iso8601(const char *s, time_t *out /* OUT */);

@@ -411,3 +411,10 @@ int s3_creds_get(struct s3_cred_provider *p, struct s3_creds *out) {
   pthread_mutex_unlock(&p->lock);
   return rc;
 }
+
+void s3_creds_invalidate(struct s3_cred_provider *p) {
+  pthread_mutex_lock(&p->lock);
+  if (p->source == S3_CRED_WEB_IDENTITY || p->source == S3_CRED_IMDS)
+    p->cur.expires = 1;
+  pthread_mutex_unlock(&p->lock);
+}

@@ -59,6 +59,49 @@ void labels_add_borrowed(struct labels *ls, const char *name,
   ls->n++;
 }
 
+/* Index of the first label with name >= name in a sorted set. */
+static size_t labels_lower_bound(const struct labels *ls, const char *name) {
+  size_t lo = 0, hi = ls->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(ls->v[mid].name, name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+void labels_del(struct labels *ls, const char *name) {
+  size_t i = labels_lower_bound(ls, name);
+  if (i == ls->n || strcmp(ls->v[i].name, name))
+    return;
+  if (!(ls->flags & LABELS_BORROWED)) {
+    free((char *)ls->v[i].name);
+    free((char *)ls->v[i].value);
+  }
+  memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof(ls->v[0]));
+  ls->n--;
+}
+
+void labels_set(struct labels *ls, const char *name, const char *value) {
+  if (!value || !*value) {
+    labels_del(ls, name);
+    return;
+  }
+  size_t i = labels_lower_bound(ls, name);
+  if (i < ls->n && !strcmp(ls->v[i].name, name)) {
+    free((char *)ls->v[i].value);
+    ls->v[i].value = xstrdup(value);
+    return;
+  }
+  TC_GROW(ls->v, ls->cap, ls->n + 1);
+  memmove(&ls->v[i + 1], &ls->v[i], (ls->n - i) * sizeof(ls->v[0]));
+  ls->v[i].name = xstrdup(name);
+  ls->v[i].value = xstrdup(value);
+  ls->n++;
+}
+
 static int label_cmp_name(const void *a, const void *b) {
   return strcmp(((const struct label *)a)->name,
                 ((const struct label *)b)->name);

@@ -171,8 +171,16 @@ int matcher_init(struct matcher *m, enum matcher_type type, const char *name,
   if (type != MATCH_RE && type != MATCH_NRE)
     return 0;
   m->re = xcalloc(1, sizeof(*m->re));
-  if (re_classify(m->re, value))
-    return 0; /* the fast shapes are always valid regexes */
+  if (re_classify(m->re, value)) {
+    /* The fast shapes are always valid regexes. The literal view is built
+     * here so that matching never writes to the matcher (threads). */
+    if (m->re->kind == RE_SET) {
+      m->re->view = xcalloc(m->re->nlits, sizeof(char *));
+      for (size_t i = 0; i < m->re->nlits; i++)
+        m->re->view[i] = m->re->lits[i];
+    }
+    return 0;
+  }
   int rc = re_compile(m->re, value);
   if (rc)
     matcher_release(m);
@@ -233,11 +241,6 @@ size_t matcher_set_values(const struct matcher *m, const char *const **vals) {
   }
   if (m->type != MATCH_RE || m->re->kind != RE_SET)
     return 0;
-  if (!m->re->view) {
-    m->re->view = xcalloc(m->re->nlits, sizeof(char *));
-    for (size_t i = 0; i < m->re->nlits; i++)
-      m->re->view[i] = m->re->lits[i];
-  }
   *vals = m->re->view;
   return m->re->nlits;
 }

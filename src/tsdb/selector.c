@@ -248,3 +248,22 @@ out:
   }
   return rc;
 }
+
+int labels_parse(const char *s, struct labels *out) {
+  struct matchers ms = {0};
+  labels_init(out);
+  int rc = selector_parse(s, &ms);
+  for (size_t i = 0; i < ms.n && !rc; i++) {
+    if (ms.v[i].type != MATCH_EQ)
+      rc = tc_error(TC_EPARSE, "label set '%s': '%s' is not an equality", s,
+                    ms.v[i].name);
+    else
+      labels_add(out, ms.v[i].name, ms.v[i].value);
+  }
+  matchers_release(&ms);
+  if (!rc && labels_sort(out))
+    rc = tc_error(TC_EPARSE, "label set '%s': duplicate label name", s);
+  if (rc)
+    labels_release(out);
+  return rc;
+}

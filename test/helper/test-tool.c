@@ -19,8 +19,11 @@ static const struct tt_cmd cmds[] = {
      "PARENT_DIR [--ulid-ms=MS] [--min-time=MS --max-time=MS] < samples "
      "(lines `{labels} value ts_ms`, value may be 'stale')"},
     {"gen-block", tt_gen_block,
-     "PARENT_DIR --series=N --samples=M [--labels=K]: synthetic block"},
+     "PARENT_DIR --series=N --samples=M [--labels=K] [--offset=K]: "
+     "synthetic block (offset shifts the unique label)"},
     {"dump-index", tt_dump_index, "INDEX_FILE: symbols, series, postings"},
+    {"rewrite-block", tt_rewrite_block,
+     "SRC_BLOCK PARENT_DIR: copy series and raw chunks into a new block"},
     {"bench-tsdb", tt_bench_tsdb,
      "[--chunks=N] [--block=DIR]: XOR, postings and block-read timings"},
     {NULL, NULL, NULL},

@@ -12,5 +12,6 @@ int tt_make_block(int argc, char **argv);
 int tt_gen_block(int argc, char **argv);
 int tt_dump_index(int argc, char **argv);
 int tt_bench_tsdb(int argc, char **argv);
+int tt_rewrite_block(int argc, char **argv);
 
 #endif

@@ -68,16 +68,9 @@ static int parse_line(char *line, struct labels *ls, double *v, int64_t *t) {
     return tc_error(TC_EPARSE, "no label set in '%s'", line);
   char save = p[1];
   p[1] = '\0';
-  struct matchers ms = {0};
-  int rc = selector_parse(line, &ms);
+  int rc = labels_parse(line, ls);
   p[1] = save;
   if (rc)
-    return rc;
-  labels_init(ls);
-  for (size_t i = 0; i < ms.n; i++)
-    labels_add(ls, ms.v[i].name, ms.v[i].value);
-  matchers_release(&ms);
-  if ((rc = labels_sort(ls)))
     return rc;
   char vbuf[64];
   long long ts;
@@ -152,7 +145,8 @@ int tt_make_block(int argc, char **argv) {
     s->n++;
   }
   free(line);
-  qsort(ss, nss, sizeof(*ss), cmp_series);
+  if (nss > 1)
+    qsort(ss, nss, sizeof(*ss), cmp_series);
   struct block_writer w;
   if ((rc = block_writer_open(&w, parent, ulid_ms)))
     goto out;
@@ -199,8 +193,10 @@ out:
 int tt_gen_block(int argc, char **argv) {
   const char *parent = NULL;
   int64_t nseries = 1000, nsamples = 120, nlabels = 3, start = 1700000000000;
+  int64_t offset = 0;
   for (int i = 0; i < argc; i++) {
     if (opt_i64(argv[i], "--series", &nseries) ||
+        opt_i64(argv[i], "--offset", &offset) ||
         opt_i64(argv[i], "--samples", &nsamples) ||
         opt_i64(argv[i], "--labels", &nlabels) ||
         opt_i64(argv[i], "--start", &start))
@@ -231,7 +227,8 @@ int tt_gen_block(int argc, char **argv) {
     int64_t scale = 100;
     for (int64_t k = 1; k < nlabels && k < 16; k++) {
       snprintf(names[k], sizeof(names[k]), "label_%02" PRId64, k);
-      int64_t v = k == nlabels - 1 || k == 15 ? i : i * scale / nseries;
+      int64_t v = k == nlabels - 1 || k == 15 ? i + offset
+                                              : i * scale / nseries;
       snprintf(vals[k], sizeof(vals[k]), "value_%010" PRId64, v);
       labels_add_borrowed(&ls, names[k], vals[k]);
       if (scale < INT64_MAX / 1000 / nseries)
@@ -509,4 +506,97 @@ int tt_bench_tsdb(int argc, char **argv) {
   printf("block_read_all_series_s %.3f (%zu series, %zu chunks)\n", all_s,
          nser, nchk);
   return rc ? 1 : 0;
+}
+
+/* Decodes an XOR chunk and encodes its samples again with our encoder;
+ * returns the new bytes (owned) or NULL when the chunk is not XOR. */
+static uint8_t *reencode(uint8_t enc, const uint8_t *d, size_t n,
+                         size_t *len) {
+  struct chunk_iter it;
+  if (enc != CHUNK_ENC_XOR || chunk_iter_init(&it, enc, d, n))
+    return NULL;
+  struct xor_enc e;
+  xor_enc_init(&e);
+  while (chunk_iter_next(&it))
+    xor_enc_append(&e, chunk_iter_t(&it), chunk_iter_v(&it));
+  const uint8_t *b = xor_enc_bytes(&e, len);
+  uint8_t *out = xmalloc(*len + 1);
+  memcpy(out, b, *len);
+  xor_enc_release(&e);
+  return out;
+}
+
+/* rewrite-block SRC_BLOCK PARENT_DIR [--reencode]: copies every series
+ * with its raw chunks (or, with --reencode, with XOR chunks decoded and
+ * encoded again) through our reader and writer, so the new block's files
+ * can be compared byte for byte with the original. */
+int tt_rewrite_block(int argc, char **argv) {
+  bool re = argc >= 3 && !strcmp(argv[2], "--reencode");
+  if (argc < 2) {
+    fprintf(stderr, "rewrite-block: SRC_BLOCK PARENT_DIR [--reencode]\n");
+    return 2;
+  }
+  struct block_reader b;
+  int rc = block_reader_open(&b, argv[0]);
+  if (rc) {
+    fprintf(stderr, "rewrite-block: %s\n", tc_errmsg(rc));
+    return 1;
+  }
+  struct block_writer w;
+  if ((rc = block_writer_open(&w, argv[1], 0))) {
+    block_reader_close(&b);
+    fprintf(stderr, "rewrite-block: %s\n", tc_errmsg(rc));
+    return 1;
+  }
+  struct postings *p = index_reader_postings(&b.index, "", "");
+  struct index_series s = {0};
+  struct chunk_data *cd = NULL;
+  uint8_t **copies = NULL;
+  size_t cap = 0;
+  while (!rc && postings_next(p)) {
+    if ((rc = index_reader_series(&b.index, postings_at(p), &s)))
+      break;
+    if (s.nchunks > cap) {
+      cd = xrealloc(cd, s.nchunks * sizeof(*cd));
+      copies = xrealloc(copies, s.nchunks * sizeof(*copies));
+      cap = s.nchunks;
+    }
+    size_t k = 0;
+    for (; k < s.nchunks && !rc; k++) {
+      const uint8_t *d;
+      rc = chunks_reader_chunk(&b.chunks, s.chunks[k].ref, &cd[k].enc, &d,
+                               &cd[k].len);
+      if (rc)
+        break;
+      copies[k] = re ? reencode(cd[k].enc, d, cd[k].len, &cd[k].len) : NULL;
+      if (!copies[k]) {
+        copies[k] = xmalloc(cd[k].len + 1);
+        memcpy(copies[k], d, cd[k].len);
+      }
+      cd[k].data = copies[k];
+    }
+    if (!rc)
+      rc = block_writer_add_chunks(&w, &s.lset, cd, s.chunks, s.nchunks);
+    for (size_t i = 0; i < k; i++)
+      free(copies[i]);
+  }
+  if (!rc)
+    rc = postings_err(p);
+  postings_free(p);
+  index_series_release(&s);
+  free(cd);
+  free(copies);
+  char *dir = NULL;
+  if (rc)
+    block_writer_abort(&w);
+  else
+    rc = block_writer_finish(&w, &b.meta, &dir);
+  block_reader_close(&b);
+  if (rc) {
+    fprintf(stderr, "rewrite-block: %s\n", tc_errmsg(rc));
+    return 1;
+  }
+  printf("%s\n", dir);
+  free(dir);
+  return 0;
 }

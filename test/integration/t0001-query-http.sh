@@ -25,6 +25,15 @@ expect_eq "a bad duration exits 2" "$?" 2
 "$THANOSC" query --deduplication.func=median >"$TMP/bad" 2>&1
 expect_eq "a bad enum exits 2" "$?" 2
 
+"$THANOSC" query --endpoint.sd-config-file=x --endpoint.sd-config=y >"$TMP/bad" 2>&1
+expect_eq "exclusive config flags exit 2" "$?" 2
+expect "the error names both flags" grep -q -- '--endpoint.sd-config-file and --endpoint.sd-config' "$TMP/bad"
+"$THANOSC" query --store=a:1 --rule=b:2 --query.conn-metric.label=store_type \
+  --store.limits.request-series=10 --no-query.partial-response \
+  --tracing.config-file=tracing.yaml --enable-auto-gomemlimit \
+  --grpc-server-max-connection-age=30m --help >/dev/null 2>&1
+expect_eq "Thanos's deprecated and hidden flags are accepted" "$?" 0
+
 start_bg query "$THANOSC" query --http-address=127.0.0.1:$hport \
   --grpc-address=127.0.0.1:$gport --http-grace-period=20s \
   --query.replica-label='replica, az' --query.replica-label=rule_replica,
@@ -93,6 +102,8 @@ raw 'GARBAGE\r\n\r\n' >"$TMP/r400"
 expect "a malformed request is 400" grep -q '^HTTP/1.1 400' "$TMP/r400"
 raw 'GET /bad%zzpath HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$TMP/r400b"
 expect "a bad escape in the path is 400" grep -q '^HTTP/1.1 400' "$TMP/r400b"
+raw 'GET /-/ready HTTP/1.1\r\n\r\n' >"$TMP/r400d"
+expect "an HTTP/1.1 request without Host is 400" grep -q '^HTTP/1.1 400' "$TMP/r400d"
 raw 'GET /-/ready%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$TMP/r400c"
 expect "a NUL in the path is 400" grep -q '^HTTP/1.1 400' "$TMP/r400c"
 expect_eq "the path is percent-decoded before routing" \
@@ -151,8 +162,16 @@ ln -s "$THANOSC" "$TMP/thanosc-query"
 "$TMP/thanosc-query" --help >"$TMP/lhelp" 2>&1
 expect "thanosc-query --help is the querier's" grep -q 'usage: thanosc query' "$TMP/lhelp"
 hport2=$(free_port)
-start_bg query2 "$TMP/thanosc-query" --http-address=127.0.0.1:$hport2 \
+start_bg query2 "$TMP/thanosc-query" --http-address=:$hport2 \
   --grpc-address=127.0.0.1:$(free_port)
 expect "thanosc-query serves /-/ready" wait_http "http://127.0.0.1:$hport2/-/ready" 20
-stop_bg query2
+# The wildcard address listens for both families, as Go does.
+if "$PYTHON" -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+  expect "the wildcard address answers on ::1 too" curl -fsS -o /dev/null "http://[::1]:$hport2/-/ready"
+else
+  skip "no IPv6 loopback"
+fi
+kill -INT "$pid_query2"
+wait "$pid_query2"
+expect_eq "SIGINT exits 0 too" "$?" 0
 done_testing

@@ -37,6 +37,7 @@ def code_of(fn):
 
 
 srv, port = G.serve_test(t, "--series=%d" % N, "--external-label=replica=a",
+                         "--grpc-grace-period=60s",
                          "--max-recv-msg-size=1MiB")
 ch = grpc.insecure_channel("127.0.0.1:%d" % port)
 store = rpc_grpc.StoreStub(ch)
@@ -58,6 +59,14 @@ t.ok(r.ComponentType == "store" and r.HasField("store") and
 r = store.Info(rpc.InfoRequest(), timeout=10)
 t.ok(r.storeType == rpc.STORE and r.min_time == 1700000000000,
      "legacy thanos.Store/Info", r)
+
+# The standard health service answers SERVING.
+health = ch.unary_unary("/grpc.health.v1.Health/Check")
+t.ok(health(b"", timeout=5) == b"\x08\x01", "grpc.health.v1 Check: SERVING")
+t.ok(health(b"\x0a\x0cthanos.Store", timeout=5) == b"\x08\x01",
+     "health of thanos.Store: SERVING")
+c, _ = code_of(lambda: health(b"\x0a\x03foo", timeout=5))
+t.ok(c == grpc.StatusCode.NOT_FOUND, "health of an unknown service", c)
 
 # A Series stream of 100k messages, in order, each a well-formed series.
 t0 = time.time()
@@ -149,11 +158,17 @@ t.ok(res == [N] * 4, "4 concurrent Series streams multiplexed", res)
 # Graceful stop: an in-flight stream completes, then the process exits 0.
 it = store.Series(rpc.SeriesRequest(), timeout=60)
 first = next(it)
-t.stop(srv)
-rest = sum(1 for _ in it)
+os.kill(srv.pid, 15)  # the stream is read below while the server drains
+rest = 0
+try:
+    for _ in it:
+        rest += 1
+except grpc.RpcError as e:
+    print("# stream ended with %s: %s" % (e.code(), e.details()))
 t.ok(rest == N - 1, "in-flight stream drains on SIGTERM (got %d)" % rest)
+t.stop(srv)
 t.ok(srv.returncode == 0, "serve-test exits 0 after graceful stop",
-     srv.stderr.read().decode()[-2000:])
+     "exit %d: %s" % (srv.returncode, srv.stderr.read().decode()[-2000:]))
 
 # TLS and mTLS.
 certs = G.make_certs(t.tmp)

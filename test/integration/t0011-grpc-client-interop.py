@@ -118,6 +118,15 @@ t.ok(rc == 0 and len(lines) == 100000 and "series=100000" in err,
 t.ok(lines and lines[0] == '{__name__="py_metric", i="00000000"} chunks=1 '
      'samples=1', "series line format", lines[:1])
 
+rc, out, err = tool("series", ep, '--match={__name__="py_metric"}',
+                    "--samples")
+lines = out.splitlines()
+t.ok(rc == 0 and len(lines) == 100000 and
+     lines[1] == '{__name__="py_metric", i="00000001"} 0 1000',
+     "--samples decodes the XOR chunks", lines[:2] + [err])
+rc, out, err = tool("series", ep, "--match=py_metric", "--samples",
+                    "--max-time=1970-01-01T00:00:00Z")
+t.ok(rc == 0 and out == "", "--samples trims to the time range", out[:200])
 rc, out, err = tool("series", ep, "--match=error")
 t.ok(rc == 1 and "InvalidArgument" in err and "bad matcher % here" in err,
      "grpc-message is percent-decoded", err)

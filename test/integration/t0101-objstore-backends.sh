@@ -100,8 +100,21 @@ for cfg in "$fscfg" "$(s3cfg "${keys[@]}")"; do
     "$(tb ls --objstore.config="$cfg" --output=json | $PYTHON -c 'import json,sys; d=json.JSONDecoder(); s=sys.stdin.read().strip(); o,i=d.raw_decode(s); print(o["ulid"], o["thanos"]["downsample"]["resolution"])')" \
     "$b1 0"
 done
+expect_eq "inspect: table header" "$(tb inspect --objstore.config="$fscfg" | head -1 | tr -s ' ')" \
+  "| ULID | FROM | UNTIL | RANGE | UNTIL-DOWN | #SERIES | #SAMPLES | #CHUNKS | COMP-LEVEL | COMP-FAILED | LABELS | RESOLUTION | SOURCE |"
+expect_eq "inspect: rows sorted by FROM" \
+  "$(tb inspect --objstore.config="$fscfg" | tail -n +3 | cut -d'|' -f2,3,4,5,6,10,12,13 | tr -s ' ')" \
+  "$(printf ' %s | 24-11-2024 00:00:00 | 24-11-2024 02:00:00 | 2h0m0s | 38h0m0s | 1 | a=b | 0s \n %s | 24-11-2024 02:00:00 | 26-11-2024 02:00:00 | 48h0m0s | 192h0m0s | 3 | a=b | 5m0s ' $b1 $b2)"
+expect_eq "inspect: csv, --sort-by, --selector" \
+  "$(tb inspect --objstore.config="$fscfg" -o csv --sort-by COMP-LEVEL --sort-by ULID -l 'a="b"' | cut -d, -f1,9 | tr '\n' ' ')" \
+  "ULID,COMP-LEVEL $b1,1 $b2,3 "
+expect_eq "inspect: a selector nothing matches" \
+  "$(tb inspect --objstore.config="$fscfg" -o tsv -l a=c | wc -l)" 1
+expect_fail "inspect: an unknown --sort-by column" tb inspect --objstore.config="$fscfg" --sort-by NOPE
 tb put --objstore.config="$fscfg" $b3/meta.json <(echo '{"ulid": 5}') 2>/dev/null || printf '{"ulid": 5}' >"$TMP/fs/$b3/meta.json"
-expect_fail "filesystem: ls reports a corrupt meta.json" tb ls --objstore.config="$fscfg"
+out=$(tb ls --objstore.config="$fscfg" 2>&1)
+expect_eq "filesystem: ls skips a corrupt meta.json with a warning" \
+  "$(echo "$out" | grep -c "corrupt meta.json.*block=$b3"),$(echo "$out" | grep -c "^01JD")" "1,2"
 expect_fail "ls: bad -o value is a usage error" tb ls --objstore.config="$fscfg" -o yaml
 
 done_testing

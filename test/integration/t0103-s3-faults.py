@@ -75,6 +75,9 @@ class S3(BaseHTTPRequestHandler):
             return self.imds(path)
         if self.command == "POST" and path == "/":
             return self.sts(data)
+        if action == "drop_conn":
+            self.close_connection = True
+            return
         if action == "hang":
             time.sleep(6)
             self.close_connection = True
@@ -82,7 +85,10 @@ class S3(BaseHTTPRequestHandler):
         if action and action.startswith("status:"):
             _, st, code = action.split(":")
             return self.send(int(st), error_xml(code, "injected"))
-        key = path.split("/", 2)[2] if path.count("/") >= 2 else ""
+        if (self.headers.get("Host") or "").startswith("bkt."):
+            key = path[1:]  # virtual-hosted: the bucket is in the host name
+        else:
+            key = path.split("/", 2)[2] if path.count("/") >= 2 else ""
         if "location" in q:
             return self.send(200, b'<?xml version="1.0"?><LocationConstraint>'
                              b'eu-west-3</LocationConstraint>')
@@ -119,6 +125,8 @@ class S3(BaseHTTPRequestHandler):
                              if self.command == "GET" else b"")
         start, end = 0, len(obj) - 1
         m = re.match(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+        if action == "ignore_range":
+            m = None
         if m:
             start = int(m.group(1))
             end = min(int(m.group(2)), end) if m.group(2) else end
@@ -239,6 +247,17 @@ rc, out, err, _ = tb(base, "get", "a/obj", "--offset", "1000", "--length", "5000
 report(rc == 0 and out == obj[1000:6000], "mid-body close: a ranged get resumes too",
        f"rc={rc} len={len(out)} {err}")
 
+reset()
+rules += [["GET", r"/bkt/a/obj", "drop_mid_body"], ["GET", r"/bkt/a/obj", "ignore_range"]]
+rc, out, err, _ = tb(base, "get", "a/obj")
+report(rc == 0 and out == obj, "mid-body close, then a 200 ignoring the resume range: intact",
+       f"rc={rc} len={len(out)} {err}")
+reset()
+rules.append(["GET", r"/bkt/a/obj", "ignore_range"])
+rc, out, err, _ = tb(base, "get", "a/obj", "--offset", "777", "--length", "3000")
+report(rc == 0 and out == obj[777:3777], "a 200 ignoring a range: the wanted bytes only",
+       f"rc={rc} len={len(out)} {err}")
+
 # 2. 500 then 503 SlowDown then success: retried, stored once.
 reset()
 rules += [["PUT", r"/bkt/b/obj", "status:500:InternalError"],
@@ -251,6 +270,12 @@ report(rc == 0 and store.get("b/obj") == obj[:300000],
        "500/503 then success: upload retried and whole", err)
 report(count("PUT", r"/bkt/b/obj") == 3, "500/503 then success: three attempts, no more",
        count("PUT", r"/bkt/b/obj"))
+
+reset()
+rules.append(["PUT", r"/bkt/d/obj", "drop_conn"])
+rc, out, err, _ = tb(base, "put", "d/obj", path)
+report(rc == 0 and store.get("d/obj") == obj[:300000] and count("PUT", r"/bkt/d/obj") == 2,
+       "connection dropped without an answer to a put: retried once, whole", err)
 
 # 3. 403 AccessDenied: a clear error, not retried.
 reset()
@@ -306,6 +331,17 @@ with lock:
 report(rc == 0 and auths and "/eu-west-3/s3/aws4_request" in auths[0],
        "region: looked up with GetBucketLocation", auths)
 
+# 6b. virtual-hosted style: the bucket goes into the host name.
+reset()
+vh = cfg("region: us-east-1", "bucket_lookup_type: virtual-hosted").replace(
+    f"endpoint: 127.0.0.1:{port}", f"endpoint: localhost:{port}")
+rc, out, err, _ = tb(vh, "get", "a/obj")
+with lock:
+    h = [(p, h) for m, p, q, h in log if m == "GET"]
+report(rc == 0 and out == obj and h and h[0][0] == "/a/obj"
+       and h[0][1].get("host") == f"bkt.localhost:{port}",
+       "virtual-hosted: bucket in the host, key in the path", f"{h[:1]} {err}")
+
 # 7. web identity through STS, refreshed before expiry.
 tok = os.path.join(tmp, "jwt")
 with open(tok, "w") as f:
@@ -321,6 +357,13 @@ report(rc == 0 and out == obj and h and "Credential=ASIAWEBID/" in h[0].get("aut
        and h[0].get("x-amz-security-token") == "webtoken",
        "web identity: requests signed with the STS credentials", err)
 report(sts_calls[0] == 1, "web identity: one STS call for fresh credentials", sts_calls[0])
+reset()
+sts_calls[0] = 0
+rules.append(["GET", r"/bkt/a/obj", "status:400:ExpiredToken"])
+rc, out, err, _ = tb(cfg("region: us-east-1", keys=False), "get", "a/obj", env=wi)
+report(rc == 0 and out == obj and sts_calls[0] == 2 and count("GET", r"/bkt/a/obj") == 2,
+       "web identity: ExpiredToken fetches new credentials and retries",
+       f"{sts_calls[0]} {err}")
 sts_ttl[0] = 60  # expires within the refresh margin: refreshed for each request
 sts_calls[0] = 0
 rc, out, err, _ = tb(mp.replace("  access_key: AKIDTEST\n  secret_key: SuperSecretKey42\n", ""),
@@ -339,6 +382,48 @@ report(rc == 0 and out == obj and h and "Credential=ASIAIMDS/" in h[0].get("auth
        and h[0].get("x-amz-security-token") == "imdstoken"
        and count("PUT", r"/latest/api/token") == 1,
        "imds: token, role and credentials from instance metadata", err)
+
+# 9. headers the config asks for: user metadata, SSE, Content-MD5.
+import base64
+import hashlib
+import json
+keyfile = os.path.join(tmp, "ssec.key")
+with open(keyfile, "wb") as f:
+    f.write(b"k" * 32)
+small = os.path.join(tmp, "small")
+with open(small, "wb") as f:
+    f.write(b"hello headers")
+for sse, want in [
+        (["sse_config:", "  type: SSE-S3"], {"x-amz-server-side-encryption": "AES256"}),
+        (["sse_config:", "  type: SSE-KMS", "  kms_key_id: key-1",
+          "  kms_encryption_context:", "    team: obs"],
+         {"x-amz-server-side-encryption": "aws:kms",
+          "x-amz-server-side-encryption-aws-kms-key-id": "key-1",
+          "x-amz-server-side-encryption-context":
+              base64.b64encode(json.dumps({"team": "obs"}, separators=(",", ":")).encode()).decode()}),
+        (["sse_config:", "  type: SSE-C", f"  encryption_key: {keyfile}"],
+         {"x-amz-server-side-encryption-customer-algorithm": "AES256",
+          "x-amz-server-side-encryption-customer-key": base64.b64encode(b"k" * 32).decode(),
+          "x-amz-server-side-encryption-customer-key-md5":
+              base64.b64encode(hashlib.md5(b"k" * 32).digest()).decode()})]:
+    reset()
+    conf = cfg("region: us-east-1", "send_content_md5: true", "put_user_metadata:",
+               "  team: observability", *sse)
+    rc, out, err, _ = tb(conf, "put", "h/obj", small)
+    with lock:
+        h = [h for m, p, q, h in log if m == "PUT" and p == "/bkt/h/obj"]
+    want = dict(want, **{"x-amz-meta-team": "observability",
+                         "content-md5": base64.b64encode(hashlib.md5(b"hello headers").digest()).decode()})
+    bad = {k: (h[0].get(k) if h else None) for k, v in want.items() if not h or h[0].get(k) != v}
+    report(rc == 0 and not bad, f"headers: {sse[1].strip()} with metadata and Content-MD5", f"{bad} {err}")
+    if "SSE-C" in sse[1]:
+        reset()
+        rc, out, err, _ = tb(conf, "get", "h/obj")
+        with lock:
+            h = [h for m, p, q, h in log if m == "GET" and p == "/bkt/h/obj"]
+        report(rc == 0 and out == b"hello headers" and h and
+               h[0].get("x-amz-server-side-encryption-customer-algorithm") == "AES256",
+               "headers: SSE-C key sent on get too", err)
 
 srv.shutdown()
 print(f"1..{passed + failed}")

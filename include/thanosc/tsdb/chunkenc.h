@@ -120,6 +120,32 @@ static inline void chunk_iter_at(const struct chunk_iter *it,
 static inline int chunk_iter_err(const struct chunk_iter *it) {
   return it->err;
 }
+/*
+ * Thanos downsampled aggregate chunk (encoding CHUNK_ENC_AGGR): five
+ * optional sub-chunks in the order count, sum, min, max, counter, each
+ * `uvarint len | enc | data` or a single 0 byte when absent
+ * (thanos-formats.md 4.2).
+ */
+enum aggr_type { AGGR_COUNT, AGGR_SUM, AGGR_MIN, AGGR_MAX, AGGR_COUNTER,
+                 AGGR_NUM };
+
+struct aggr_chunk {
+  struct {
+    bool present;
+    uint8_t enc;
+    const uint8_t *data; /* borrowed from the parsed bytes */
+    size_t len;
+  } sub[AGGR_NUM];
+};
+
+/* Splits an aggregate chunk's data into its sub-chunks. TC_ECORRUPT when
+ * a length runs past the end or bytes are left over. */
+int aggr_chunk_parse(struct aggr_chunk *a, const uint8_t *data, size_t n);
+/* Appends an aggregate chunk's data (sub-chunks absent when data is NULL)
+ * to out. */
+struct tc_buf;
+int aggr_chunk_encode(struct tc_buf *out, const struct aggr_chunk *a);
+
 /* Sample count from a chunk's header (0 for short or non-XOR data). */
 uint16_t chunk_num_samples(uint8_t enc, const uint8_t *data, size_t n);
 

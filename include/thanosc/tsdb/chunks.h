@@ -50,6 +50,18 @@ int chunks_reader_chunk(struct chunks_reader *r, uint64_t ref,
                         uint8_t *enc /* OUT */, const uint8_t **data /* OUT */,
                         size_t *len /* OUT */);
 
+/*
+ * Parses one chunk record at the start of [p, p+n) (e.g. bytes a store
+ * gateway fetched with a range read starting at a chunk reference): length
+ * varint, encoding, data, CRC32C. On success enc, data and len describe the
+ * chunk (data borrowed from p) and *rec_len (may be NULL) is the whole
+ * record's size. TC_ECORRUPT when the record does not fit, TC_ECHECKSUM on a
+ * CRC mismatch; the message starts with what (e.g. the object name).
+ */
+int chunks_parse_record(const uint8_t *p, size_t n, const char *what,
+                        uint8_t *enc /* OUT */, const uint8_t **data /* OUT */,
+                        size_t *len /* OUT */, size_t *rec_len /* OUT */);
+
 /* One chunk handed to the writer (borrowed for the call). */
 struct chunk_data {
   uint8_t enc;

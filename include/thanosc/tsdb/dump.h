@@ -13,8 +13,9 @@
 /*
  * Prints the samples in [mint, maxt] of the series matching any of the
  * nsels selectors, from the block at path or from every block (ULID-named
- * subdirectory) of the data directory at path, block by block. Errors
- * name the file and section.
+ * subdirectory) of the data directory at path. Series with the same labels
+ * in several blocks are merged into one, in time order, as promtool does.
+ * Errors name the file and section.
  */
 int tsdb_dump(const char *path, const struct matchers *sels, size_t nsels,
               int64_t mint, int64_t maxt, FILE *out);

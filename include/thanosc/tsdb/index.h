@@ -78,9 +78,10 @@ struct index_pvalue {
 struct index_pname {
   const char *name;
   struct index_pvalue *v; /* owned, sorted by value */
-  size_t n;
+  size_t n, cap;
 };
 
+/* Not thread-safe: one reader serves one thread (the loop thread). */
 struct index_reader {
   struct tsdb_bytes src; /* owned */
   int version;
@@ -135,6 +136,7 @@ struct postings *index_reader_select(struct index_reader *r,
 
 /* ---- writer (stage machine: symbols, series, postings, TOC) ---- */
 
+struct tsdb_strtab;
 struct index_writer {
   int fd;
   char *path; /* owned */
@@ -144,6 +146,7 @@ struct index_writer {
   struct index_toc toc;
   char **syms; /* owned, sorted ascending */
   size_t nsyms, symcap;
+  struct tsdb_strtab *symtab; /* owned: symbol -> reference */
   /* series seen: labels of the last one, and per-pair postings */
   struct labels last;
   uint64_t last_ref;

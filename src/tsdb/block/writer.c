@@ -18,6 +18,7 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/tsdb/block.h"
+#include "tsdb/encoding/strtab.h"
 
 struct block_writer__series {
   struct labels ls;
@@ -148,17 +149,29 @@ static int cmp_cstr(const void *a, const void *b) {
 }
 
 static int write_index(struct block_writer *w, uint64_t *series_max) {
-  /* Symbols: every name and value, sorted, unique. */
-  size_t total = 0;
+  /* Symbols: every name and value, sorted, unique, plus "" which
+   * Prometheus always has (the key of its all-postings list) so that our
+   * index is byte-identical to one Prometheus writes for the same data. */
+  size_t total = 1;
   for (size_t i = 0; i < w->nseries; i++)
     total += 2 * w->series[i].ls.n;
-  const char **syms = xcalloc(total ? total : 1, sizeof(char *));
+  const char **syms = xcalloc(total, sizeof(char *));
   size_t k = 0;
+  /* Deduplicate through a hash table first: sorting only the unique
+   * strings saves most of the comparisons (names repeat in every series). */
+  struct tsdb_strtab seen;
+  tsdb_strtab_init(&seen, 1024);
+  syms[k++] = "";
+  tsdb_strtab_put(&seen, "", 0);
   for (size_t i = 0; i < w->nseries; i++)
     for (size_t j = 0; j < w->series[i].ls.n; j++) {
-      syms[k++] = w->series[i].ls.v[j].name;
-      syms[k++] = w->series[i].ls.v[j].value;
+      const struct label *l = &w->series[i].ls.v[j];
+      if (tsdb_strtab_put(&seen, l->name, 0))
+        syms[k++] = l->name;
+      if (tsdb_strtab_put(&seen, l->value, 0))
+        syms[k++] = l->value;
     }
+  tsdb_strtab_release(&seen);
   qsort(syms, k, sizeof(char *), cmp_cstr);
   char *path = xasprintf("%s/index", w->tmpdir);
   struct index_writer iw;
@@ -167,8 +180,7 @@ static int write_index(struct block_writer *w, uint64_t *series_max) {
   if (rc)
     goto out;
   for (size_t i = 0; i < k && !rc; i++)
-    if (i == 0 || strcmp(syms[i - 1], syms[i]))
-      rc = index_writer_add_symbol(&iw, syms[i]);
+    rc = index_writer_add_symbol(&iw, syms[i]);
   for (size_t i = 0; i < w->nseries && !rc; i++) {
     uint64_t before = iw.pos;
     rc = index_writer_add_series(&iw, &w->series[i].ls, w->series[i].chunks,

@@ -437,6 +437,15 @@ TC_INLINE bool it_fast(struct chunk_iter *it) {
   return true;
 }
 
+/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) help the
+ * serial bit-extraction path; the loader picks the variant at run time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=haswell")))
+#else
+#define TC_DECODE_CLONES
+#endif
+
+TC_DECODE_CLONES
 bool chunk_iter_next(struct chunk_iter *it) {
   if (it->read >= it->total || it->err)
     return false;
@@ -456,6 +465,7 @@ bool chunk_iter_next(struct chunk_iter *it) {
   return true;
 }
 
+TC_DECODE_CLONES
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
                              size_t max) {
   size_t n = 0;

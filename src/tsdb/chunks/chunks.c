@@ -137,28 +137,45 @@ int chunks_reader_chunk(struct chunks_reader *r, uint64_t ref, uint8_t *enc,
   struct decbuf d = decbuf_make(p, hl);
   uint64_t n = decbuf_uvarint(&d);
   size_t vl = hl - decbuf_len(&d);
+  char what[600];
+  snprintf(what, sizeof(what), "chunk segment '%s' at offset %llu", b->name,
+           (unsigned long long)off);
   if (d.err || vl > 5)
-    return tc_error(TC_ECORRUPT, "chunk segment '%s': bad length at offset %llu",
-                    b->name, (unsigned long long)off);
+    return tc_error(TC_ECORRUPT, "%s: bad length", what);
   if (n > b->size - off - vl || b->size - off - vl - n < 5)
-    return tc_error(TC_ECORRUPT,
-                    "chunk segment '%s': chunk at offset %llu of length %llu "
-                    "runs past the end",
-                    b->name, (unsigned long long)off, (unsigned long long)n);
-  rc = tsdb_bytes_read(b, off + vl, (size_t)n + 5, &r->scratch, &p);
+    return tc_error(TC_ECORRUPT, "%s: chunk of length %llu runs past the end",
+                    what, (unsigned long long)n);
+  rc = tsdb_bytes_read(b, off, vl + (size_t)n + 5, &r->scratch, &p);
   if (rc)
     return rc;
-  uint32_t want = ((uint32_t)p[n + 1] << 24) | ((uint32_t)p[n + 2] << 16) |
-                  ((uint32_t)p[n + 3] << 8) | p[n + 4];
-  uint32_t got = tc_crc32c(0, p, (size_t)n + 1);
+  return chunks_parse_record(p, vl + (size_t)n + 5, what, enc, data, len,
+                             NULL);
+}
+
+int chunks_parse_record(const uint8_t *p, size_t n, const char *what,
+                        uint8_t *enc, const uint8_t **data, size_t *len,
+                        size_t *rec_len) {
+  struct decbuf d = decbuf_make(p, TC_MIN(n, (size_t)5));
+  uint64_t l = decbuf_uvarint(&d);
+  size_t vl = (size_t)(d.p - p);
+  if (d.err)
+    return tc_error(TC_ECORRUPT, "%s: bad chunk length", what);
+  if (l > n - vl || n - vl - l < 5)
+    return tc_error(TC_ECORRUPT, "%s: chunk of length %llu runs past the end",
+                    what, (unsigned long long)l);
+  const uint8_t *q = p + vl;
+  uint32_t want = ((uint32_t)q[l + 1] << 24) | ((uint32_t)q[l + 2] << 16) |
+                  ((uint32_t)q[l + 3] << 8) | q[l + 4];
+  uint32_t got = tc_crc32c(0, q, (size_t)l + 1);
   if (got != want)
     return tc_error(TC_ECHECKSUM,
-                    "chunk segment '%s': checksum mismatch at offset %llu "
-                    "(stored %08x, computed %08x)",
-                    b->name, (unsigned long long)off, want, got);
-  *enc = p[0];
-  *data = p + 1;
-  *len = (size_t)n;
+                    "%s: checksum mismatch (stored %08x, computed %08x)", what,
+                    want, got);
+  *enc = q[0];
+  *data = q + 1;
+  *len = (size_t)l;
+  if (rec_len)
+    *rec_len = vl + (size_t)l + 5;
   return 0;
 }
 

@@ -175,7 +175,7 @@ static int read_postings_table(struct index_reader *r) {
     } else if (strcmp(pn->v[pn->n - 1].value, sv) >= 0) {
       return corrupt(r, sect, "entries not sorted");
     }
-    pn->v = xrealloc(pn->v, (pn->n + 1) * sizeof(pn->v[0]));
+    TC_GROW(pn->v, pn->cap, pn->n + 1);
     pn->v[pn->n].value = sv;
     pn->v[pn->n].off = off;
     pn->n++;
@@ -249,7 +249,8 @@ int index_reader_series(struct index_reader *r, uint64_t id,
   struct decbuf d = decbuf_make(p, hl);
   uint64_t len = decbuf_uvarint(&d);
   size_t vl = hl - decbuf_len(&d);
-  if (d.err || len + 4 > r->src.size - off - vl)
+  uint64_t room = r->src.size - off - vl; /* vl <= hl <= size - off */
+  if (d.err || room < 4 || len > room - 4)
     return corrupt(r, sect, "length runs past the end of the file");
   rc = tsdb_bytes_read(&r->src, off + vl, (size_t)len + 4, &r->scratch, &p);
   if (rc)

@@ -14,6 +14,7 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/tsdb/index.h"
+#include "tsdb/encoding/strtab.h"
 
 enum { ST_SYMBOLS, ST_SERIES, ST_DONE };
 
@@ -100,24 +101,17 @@ static int finish_symbols(struct index_writer *w) {
     tc_buf_put_uvarint_str(&b, w->syms[i], strlen(w->syms[i]));
   int rc = iw_section(w, &b);
   tc_buf_release(&b);
+  w->symtab = xcalloc(1, sizeof(*w->symtab));
+  tsdb_strtab_init(w->symtab, w->nsyms);
+  for (size_t i = 0; i < w->nsyms; i++)
+    tsdb_strtab_put(w->symtab, w->syms[i], (uint32_t)i);
   w->stage = ST_SERIES;
   w->toc.series = w->pos;
   return rc;
 }
 
 static int64_t sym_ref(const struct index_writer *w, const char *s) {
-  size_t lo = 0, hi = w->nsyms;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(w->syms[mid], s);
-    if (c < 0)
-      lo = mid + 1;
-    else if (c > 0)
-      hi = mid;
-    else
-      return (int64_t)mid;
-  }
-  return -1;
+  return tsdb_strtab_get(w->symtab, s);
 }
 
 int index_writer_add_series(struct index_writer *w, const struct labels *ls,
@@ -235,7 +229,8 @@ static int write_tables(struct index_writer *w) {
   struct tc_buf b, tbl;
   tc_buf_init(&b, 0);
   tc_buf_init(&tbl, 0);
-  qsort(w->pairs, w->npairs, 3 * sizeof(uint32_t), cmp_pair);
+  if (w->npairs > 1)
+    qsort(w->pairs, w->npairs, 3 * sizeof(uint32_t), cmp_pair);
   /* Label indices: one per name, values ascending (symbol order). */
   w->toc.label_indices = w->pos;
   uint64_t *lioff = xcalloc(w->nsyms + 1, sizeof(uint64_t));
@@ -329,6 +324,10 @@ static int write_toc(struct index_writer *w) {
 }
 
 static void iw_free(struct index_writer *w) {
+  if (w->symtab) {
+    tsdb_strtab_release(w->symtab);
+    free(w->symtab);
+  }
   for (size_t i = 0; i < w->nsyms; i++)
     free(w->syms[i]);
   free(w->syms);

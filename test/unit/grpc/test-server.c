@@ -27,7 +27,7 @@ struct result {
   char msg[256];
   int64_t msgs;
   int64_t bytes;
-  int64_t cancel_after;        /* return 1 from on_msg after this many */
+  int64_t cancel_after; /* return 1 from on_msg after this many */
   int64_t pause_after;
   struct grpc_client_call *call;
 };
@@ -55,17 +55,19 @@ static void fixture_start(struct fixture *f, int64_t nseries,
   memset(f, 0, sizeof *f);
   ASSERT_OK(uv_loop_init(&f->loop));
   f->ts.nseries = nseries;
-  struct grpc_server_opts so = {.address = "127.0.0.1:0", .grace_ms = 2000,
-                                .max_recv_msg = 1 << 20};
-  ASSERT_OK(grpc_server_new(&f->loop, grpc_teststore_methods(&f->ts), &so,
-                            &f->srv));
+  struct grpc_server_opts so = {
+      .address = "127.0.0.1:0", .grace_ms = 2000, .max_recv_msg = 1 << 20};
+  ASSERT_OK(
+      grpc_server_new(&f->loop, grpc_teststore_methods(&f->ts), &so, &f->srv));
   snprintf(f->target, sizeof f->target, "127.0.0.1:%d",
            grpc_server_port(f->srv));
   struct grpc_client_opts co = {.compression = compression};
   ASSERT_OK(grpc_client_new(&f->loop, f->target, &co, &f->cl));
 }
 
-static void stopped(struct grpc_server *s, void *data) { *(int *)data = 1; }
+static void stopped(struct grpc_server *s, void *data) {
+  *(int *)data = 1;
+}
 
 static void fixture_stop(struct fixture *f) {
   int done = 0;
@@ -127,15 +129,21 @@ TEST(grpc_unary_and_stream) {
   /* metrics as go-grpc-prometheus names them */
   struct tc_buf m = TC_BUF_INIT;
   ASSERT_OK(metrics_write(&m));
-  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handled_total{grpc_code=\"OK\","
+  ASSERT_NOT_NULL(strstr(m.data,
+                         "grpc_server_handled_total{grpc_code=\"OK\","
                          "grpc_method=\"Series\",grpc_service=\"thanos.Store\","
                          "grpc_type=\"server_stream\"} 1"));
-  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handled_total{grpc_code="
+  ASSERT_NOT_NULL(strstr(m.data,
+                         "grpc_server_handled_total{grpc_code="
                          "\"InvalidArgument\",grpc_method=\"LabelValues\""));
   ASSERT_NOT_NULL(strstr(m.data, "grpc_server_started_total{grpc_method="
-                         "\"LabelNames\",grpc_service=\"thanos.Store\","
-                         "grpc_type=\"unary\"} 1"));
+                                 "\"LabelNames\",grpc_service=\"thanos.Store\","
+                                 "grpc_type=\"unary\"} 1"));
   ASSERT_NOT_NULL(strstr(m.data, "grpc_server_handling_seconds_bucket{"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_sent_total{grpc_method="
+                                 "\"Series\",grpc_service=\"thanos.Store\","
+                                 "grpc_type=\"server_stream\"} 20000"));
+  ASSERT_NOT_NULL(strstr(m.data, "grpc_server_msg_received_total{"));
   tc_buf_release(&m);
   fixture_stop(&f);
 }
@@ -242,15 +250,15 @@ TEST(grpc_client_unavailable_and_backoff) {
   uv_close((uv_handle_t *)&t, NULL);
   ASSERT_OK(grpc_client_new(&loop, target, &co, &cl));
   struct result r = {0}, r2 = {0};
-  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 1000, on_msg,
-                                   on_done, &r, NULL));
+  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 1000, on_msg, on_done,
+                                   &r, NULL));
   while (!r.done)
     uv_run(&loop, UV_RUN_ONCE);
   ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
   ASSERT_NOT_NULL(strstr(r.msg, "connection refused"));
   /* within the backoff the next call fails fast, asynchronously */
-  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 1000, on_msg,
-                                   on_done, &r2, NULL));
+  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 1000, on_msg, on_done,
+                                   &r2, NULL));
   ASSERT_FALSE(r2.done);
   while (!r2.done)
     uv_run(&loop, UV_RUN_ONCE);
@@ -307,4 +315,155 @@ TEST(grpc_graceful_stop_drains) {
   grpc_server_free(f.srv);
   uv_run(&f.loop, UV_RUN_DEFAULT);
   ASSERT_EQ(uv_loop_close(&f.loop), 0);
+}
+
+/* A TCP peer that accepts and reads but never answers anything. */
+struct silent {
+  uv_tcp_t listener;
+  uv_tcp_t peer;
+  int accepted;
+  char buf[4096];
+};
+
+static void silent_alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {
+  struct silent *s = h->data;
+  *b = uv_buf_init(s->buf, sizeof s->buf);
+}
+
+static void silent_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {}
+
+static void silent_accept(uv_stream_t *l, int status) {
+  struct silent *s = l->data;
+  uv_tcp_init(l->loop, &s->peer);
+  s->peer.data = s;
+  uv_accept(l, (uv_stream_t *)&s->peer);
+  uv_read_start((uv_stream_t *)&s->peer, silent_alloc, silent_read);
+  s->accepted = 1;
+}
+
+TEST(grpc_client_keepalive) {
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  struct silent s = {0};
+  uv_tcp_init(&loop, &s.listener);
+  s.listener.data = &s;
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  ASSERT_OK(uv_tcp_bind(&s.listener, (struct sockaddr *)&sa, 0));
+  ASSERT_OK(uv_listen((uv_stream_t *)&s.listener, 8, silent_accept));
+  int len = sizeof sa;
+  uv_tcp_getsockname(&s.listener, (struct sockaddr *)&sa, &len);
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(sa.sin_port));
+  struct grpc_client *cl;
+  struct grpc_client_opts co = {.keepalive_ms = 50,
+                                .keepalive_timeout_ms = 100};
+  ASSERT_OK(grpc_client_new(&loop, target, &co, &cl));
+  struct result r = {0};
+  uint64_t t0 = uv_now(&loop);
+  ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 10000, on_msg, on_done,
+                                   &r, NULL));
+  while (!r.done)
+    uv_run(&loop, UV_RUN_ONCE);
+  ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
+  ASSERT_NOT_NULL(strstr(r.msg, "keepalive"));
+  ASSERT_LT(uv_now(&loop) - t0, 2000);
+  grpc_client_free(cl);
+  uv_close((uv_handle_t *)&s.listener, NULL);
+  if (s.accepted)
+    uv_close((uv_handle_t *)&s.peer, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+
+  /* Against a real server the PINGs are answered: a paused stream lives. */
+  struct fixture f;
+  fixture_start(&f, 50000, NULL);
+  grpc_client_free(f.cl);
+  ASSERT_OK(grpc_client_new(&f.loop, f.target, &co, &f.cl));
+  struct result p = {.pause_after = 5};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 0, &p);
+  for (int i = 0; i < 400; i++) {
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+    uv_sleep(1);
+  }
+  ASSERT_FALSE(p.done);
+  grpc_client_call_resume(p.call);
+  wait_done(&f, &p);
+  ASSERT_EQ(p.code, GRPC_OK);
+  ASSERT_EQ(p.msgs, 50000);
+  fixture_stop(&f);
+}
+
+TEST(grpc_client_reconnects_after_backoff) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  int port = grpc_server_port(f.srv);
+  /* The server goes away: the call fails, the client backs off. */
+  int done = 0;
+  grpc_server_stop(f.srv, stopped, &done);
+  while (!done)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  grpc_server_free(f.srv);
+  struct result a = {0};
+  call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &a);
+  wait_done(&f, &a);
+  ASSERT_EQ(a.code, GRPC_UNAVAILABLE);
+  /* It comes back on the same port; after the backoff calls work again. */
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  struct grpc_server_opts so = {.address = addr};
+  ASSERT_OK(
+      grpc_server_new(&f.loop, grpc_teststore_methods(&f.ts), &so, &f.srv));
+  uint64_t t0 = uv_now(&f.loop);
+  int ok = 0;
+  while (!ok && uv_now(&f.loop) - t0 < 5000) {
+    struct result r = {0};
+    call(&f, "/thanos.Store/Series", &series_req(NULL)->base, 2000, &r);
+    wait_done(&f, &r);
+    ok = r.code == GRPC_OK && r.msgs == 10;
+    if (!ok) {
+      ASSERT_EQ(r.code, GRPC_UNAVAILABLE);
+      uv_sleep(100);
+      uv_update_time(&f.loop);
+    }
+  }
+  ASSERT(ok);
+  fixture_stop(&f);
+}
+
+struct free_in_done {
+  struct grpc_client *cl;
+  int ndone;
+  int codes[2];
+};
+
+static void done_frees_client(struct grpc_client_call *k, int code,
+                              const char *msg, void *data) {
+  struct free_in_done *x = data;
+  x->codes[x->ndone++] = code;
+  grpc_client_free(x->cl); /* the first one frees; the second is a no-op */
+  ASSERT_EQ(
+      grpc_client_call_start(x->cl, "/x.Y/Z", "", 0, 0, NULL, NULL, NULL, NULL),
+      TC_ESTATE);
+}
+
+TEST(grpc_client_free_from_callback) {
+  struct fixture f;
+  fixture_start(&f, 10, NULL);
+  struct free_in_done x = {.cl = f.cl};
+  struct grpc_client_call *a, *b;
+  Thanos__SeriesRequest *r = series_req("slow");
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &a));
+  ASSERT_OK(grpc_client_call_startm(f.cl, "/thanos.Store/Series", &r->base, 0,
+                                    NULL, done_frees_client, &x, &b));
+  for (int i = 0; i < 20; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+  grpc_client_call_cancel(a);
+  while (x.ndone < 2)
+    uv_run(&f.loop, UV_RUN_ONCE);
+  ASSERT_EQ(x.codes[0], GRPC_CANCELLED);
+  ASSERT_EQ(x.codes[1], GRPC_CANCELLED);
+  f.cl = NULL;
+  fixture_stop(&f);
 }

@@ -120,7 +120,10 @@ TEST(grpc_frame_and_deframe) {
   ASSERT_OK(grpc__frame_msg(&f, "abc", 3, 0, 100));
   ASSERT_OK(grpc__frame_msg(&f, "hello", 5, 1, 100));
   ASSERT_EQ(grpc__frame_msg(&f, "toolong", 7, 0, 6), TC_ELIMIT);
-  ASSERT_MEMEQ(f.data, "\x00\x00\x00\x00\x03" "abc", 8);
+  ASSERT_MEMEQ(f.data,
+               "\x00\x00\x00\x00\x03"
+               "abc",
+               8);
   const uint8_t *m;
   size_t n, used;
   const uint8_t *p = (const uint8_t *)f.data;
@@ -140,9 +143,11 @@ TEST(grpc_frame_and_deframe) {
             TC_ELIMIT);
   /* limits are checked on the prefix, before the body arrives */
   ASSERT_EQ(grpc__deframe((const uint8_t *)"\x00\x00\x01\x00\x00", 5, 0, 1000,
-                          &scratch, &m, &n, &used), TC_ELIMIT);
+                          &scratch, &m, &n, &used),
+            TC_ELIMIT);
   ASSERT_EQ(grpc__deframe((const uint8_t *)"\x02\x00\x00\x00\x00", 5, 0, 1000,
-                          &scratch, &m, &n, &used), TC_EPROTO);
+                          &scratch, &m, &n, &used),
+            TC_EPROTO);
   tc_buf_release(&f);
   tc_buf_release(&scratch);
 }
@@ -181,7 +186,8 @@ TEST(grpc_storeapi_wire_examples) {
   si.supports_sharding = 1, si.supports_without_replica_labels = 1;
   si.n_tsdb_infos = 1, si.tsdb_infos = &tip;
   Thanos__Info__RulesInfo ri = THANOS__INFO__RULES_INFO__INIT;
-  Thanos__Info__MetricMetadataInfo mi = THANOS__INFO__METRIC_METADATA_INFO__INIT;
+  Thanos__Info__MetricMetadataInfo mi =
+      THANOS__INFO__METRIC_METADATA_INFO__INIT;
   Thanos__Info__TargetsInfo tgi = THANOS__INFO__TARGETS_INFO__INIT;
   Thanos__Info__ExemplarsInfo ei = THANOS__INFO__EXEMPLARS_INFO__INIT;
   Thanos__Info__StatusInfo sti = THANOS__INFO__STATUS_INFO__INIT;
@@ -192,6 +198,9 @@ TEST(grpc_storeapi_wire_examples) {
   ir.targets = &tgi, ir.exemplars = &ei, ir.status = &sti;
   n = thanos__info__info_response__pack(&ir, buf);
   ASSERT_EQ(n, 85);
-  ASSERT_MEMEQ(buf, "\x0a\x0e\x0a\x0c\x0a\x07replica\x12\x01" "0", 16);
+  ASSERT_MEMEQ(buf,
+               "\x0a\x0e\x0a\x0c\x0a\x07replica\x12\x01"
+               "0",
+               16);
   ASSERT_MEMEQ(buf + n - 10, "\x22\x00\x2a\x00\x32\x00\x3a\x00\x4a\x00", 10);
 }

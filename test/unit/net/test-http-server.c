@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -552,4 +553,43 @@ TEST(http_server_gzip_route) {
   ASSERT_EQ((unsigned char)body[0], 0x1f);
   ASSERT_EQ((unsigned char)body[1], 0x8b);
   free(f.response);
+}
+
+/* A service whose stop never reports: the runtime exits 1 after the grace
+ * periods plus the margin instead of hanging. */
+static void svc_stop_never(struct service *svc, service_stopped_fn *done) {
+  (void)svc;
+  (void)done;
+}
+
+TEST(runtime_stop_deadline) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    tc_log_setup("error", "logfmt");
+    struct runtime rt;
+    if (runtime_init(&rt) < 0)
+      _exit(3);
+    rt.stop_margin_ms = 100;
+    struct service stuck = {.name = "stuck",
+                            .start = svc_start,
+                            .stop = svc_stop_never,
+                            .grace_ms = 200};
+    runtime_add(&rt, &stuck);
+    uv_timer_t t;
+    uv_timer_init(rt.loop, &t);
+    t.data = &rt;
+    runtime_set_ready(&rt, 1);
+    uv_timer_start(&t, shutdown_soon, 10, 0);
+    runtime_run(&rt);
+    _exit(0); /* not reached: the deadline exits first */
+  }
+  uint64_t t0 = uv_hrtime();
+  int st;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  uint64_t ms = (uv_hrtime() - t0) / 1000000;
+  ASSERT(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 1);
+  ASSERT_GE(ms, 290);
+  ASSERT_LT(ms, 5000);
 }

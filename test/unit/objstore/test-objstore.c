@@ -202,3 +202,95 @@ TEST(objstore_metrics) {
   tc_buf_release(&b);
   objstore_close(os);
 }
+
+TEST(objstore_download_and_range_buf) {
+  struct objstore *os = objstore_faulty_new(objstore_mem_new());
+  struct tc_buf b = TC_BUF_INIT;
+  char *path = xasprintf("%s/dl", test_tmpdir());
+  ASSERT_OK(objstore_upload_buf(os, "a", "0123456789", 10));
+  ASSERT_OK(objstore_get_range_buf(os, "a", 2, 3, 0, &b));
+  ASSERT_EQ(b.len, 3);
+  ASSERT_MEMEQ(b.data, "234", 3);
+  ASSERT_OK(objstore_download(os, "a", 0, path));
+  FILE *f = fopen(path, "rb");
+  char got[16] = {0};
+  ASSERT_EQ(fread(got, 1, sizeof got, f), 10);
+  fclose(f);
+  ASSERT_STREQ(got, "0123456789");
+  /* A failed download leaves the old file whole and no temporary behind. */
+  objstore_faulty_set(os, OBJSTORE_OP_GET, 1, 0, TC_EIO);
+  ASSERT_OK(objstore_upload_buf(os, "a", "abcdefghijklmnop", 16));
+  ASSERT_EQ(objstore_download(os, "a", 0, path), TC_EIO);
+  f = fopen(path, "rb");
+  memset(got, 0, sizeof got);
+  ASSERT_EQ(fread(got, 1, sizeof got, f), 10);
+  fclose(f);
+  ASSERT_EQ(objstore_download(os, "missing", OBJSTORE_OPTIONAL, path),
+            TC_ENOTFOUND);
+  char *cmd = xasprintf("ls %s | grep -c tmp- >/dev/null", test_tmpdir());
+  ASSERT_NE(system(cmd), 0);
+  free(cmd);
+  free(path);
+  tc_buf_release(&b);
+  objstore_close(os);
+}
+
+/* A backend that fills only some slots answers TC_ENOTSUP for the rest. */
+static int ro_open(struct objstore *os, struct objstore_cfg *cfg) {
+  (void)cfg;
+  os->bucket = xstrdup("ro");
+  return 0;
+}
+
+static const struct objstore_ops ro_ops = {
+    .name = "RO",
+    .instance_size = sizeof(struct objstore),
+    .open = ro_open,
+};
+
+TEST(objstore_missing_slots) {
+  struct objstore *os;
+  struct tc_buf b = TC_BUF_INIT;
+  struct objstore_attrs a;
+  ASSERT_OK(objstore_open_ops(&ro_ops, NULL, &os));
+  ASSERT_EQ(objstore_upload_buf(os, "a", "x", 1), TC_ENOTSUP);
+  ASSERT(strstr(tc_errmsg(TC_ENOTSUP), "RO"));
+  ASSERT_EQ(objstore_get_buf(os, "a", 0, &b), TC_ENOTSUP);
+  ASSERT_EQ(objstore_exists(os, "a"), TC_ENOTSUP);
+  ASSERT_EQ(objstore_attributes(os, "a", 0, &a), TC_ENOTSUP);
+  ASSERT_EQ(objstore_delete(os, "a"), TC_ENOTSUP);
+  ASSERT_EQ(objstore_iter(os, "", 0, NULL, NULL), TC_ENOTSUP);
+  objstore_close(os);
+}
+
+TEST(objstore_reader) {
+  struct objstore *os = objstore_mem_new();
+  char data[1000], got[1100];
+  for (size_t i = 0; i < sizeof data; i++)
+    data[i] = (char)(i * 7);
+  ASSERT_OK(objstore_upload_buf(os, "a", data, sizeof data));
+  /* Whole object through a 64-byte window, odd read sizes. */
+  struct objstore_reader r;
+  objstore_reader_open(&r, os, "a", 0, -1, 64, 0);
+  size_t total = 0;
+  ssize_t k;
+  while ((k = objstore_reader_read(&r, got + total, 37)) > 0)
+    total += (size_t)k;
+  ASSERT_EQ(k, 0);
+  ASSERT_EQ(total, sizeof data);
+  ASSERT_MEMEQ(got, data, sizeof data);
+  objstore_reader_close(&r);
+  /* A range, exactly a multiple of the window. */
+  objstore_reader_open(&r, os, "a", 100, 128, 64, 0);
+  total = 0;
+  while ((k = objstore_reader_read(&r, got + total, 1000)) > 0)
+    total += (size_t)k;
+  ASSERT_EQ(total, 128);
+  ASSERT_MEMEQ(got, data + 100, 128);
+  objstore_reader_close(&r);
+  /* Missing object: the error, not an empty read. */
+  objstore_reader_open(&r, os, "missing", 0, -1, 64, OBJSTORE_OPTIONAL);
+  ASSERT_EQ(objstore_reader_read(&r, got, 10), TC_ENOTFOUND);
+  objstore_reader_close(&r);
+  objstore_close(os);
+}

@@ -178,3 +178,33 @@ TEST(s3_config_ok_no_network) {
   free(yaml);
   free(keyfile);
 }
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  struct tc_buf b = TC_BUF_INIT;
+  char tmp[4096];
+  size_t n;
+  ASSERT_NOT_NULL(f);
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+    tc_buf_add(&b, tmp, n);
+  fclose(f);
+  return tc_buf_detach(&b, NULL);
+}
+
+TEST(objstore_examples_open) {
+  static const char *const names[] = {"objstore-s3.yaml", "objstore-s3rver.yaml",
+                                      "objstore-fs.yaml"};
+  setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+  for (size_t i = 0; i < TC_ARRAY_SIZE(names); i++) {
+    char *path = xasprintf("%s/examples/%s", test_srcdir(), names[i]);
+    char *yaml = slurp(path);
+    struct objstore *os = NULL;
+    int rc = objstore_open(yaml, &os);
+    if (rc < 0)
+      TEST_FAIL_("%s: %s", names[i], tc_errmsg(rc));
+    objstore_close(os);
+    free(yaml);
+    free(path);
+  }
+}

@@ -43,6 +43,25 @@ TEST(chunkenc_xor_spec_vectors) {
   rec[0] = 1;
   memcpy(rec + 1, five, sizeof(five));
   ASSERT_UEQ(tc_crc32c(0, rec, sizeof(rec)), 0x3e0e4220u);
+  /* The same as a whole record. */
+  uint8_t full[1 + sizeof(rec) + 4 + 3];
+  full[0] = 0x16;
+  memcpy(full + 1, rec, sizeof(rec));
+  memcpy(full + 1 + sizeof(rec), "\x3e\x0e\x42\x20xyz", 7);
+  uint8_t enc;
+  const uint8_t *d;
+  size_t reclen;
+  ASSERT_OK(chunks_parse_record(full, sizeof(full), "obj", &enc, &d, &n, &reclen));
+  ASSERT_EQ(enc, 1);
+  ASSERT_EQ(n, sizeof(five));
+  ASSERT_EQ(reclen, sizeof(full) - 3);
+  for (size_t cut = 0; cut < reclen; cut++)
+    ASSERT_EQ(chunks_parse_record(full, cut, "obj", &enc, &d, &n, &reclen),
+              TC_ECORRUPT);
+  full[5] ^= 1;
+  ASSERT_EQ(chunks_parse_record(full, sizeof(full), "obj", &enc, &d, &n, &reclen),
+            TC_ECHECKSUM);
+  ASSERT(strstr(tc_errmsg(TC_ECHECKSUM), "obj: checksum mismatch") != NULL);
 }
 
 static uint64_t rnd_state = 88172645463325252ull;
@@ -182,4 +201,64 @@ TEST(chunks_segment_write_read) {
   fclose(f);
   ASSERT_EQ(chunks_reader_open_dir(&r, dir), TC_ECORRUPT);
   ASSERT(strstr(tc_errmsg(TC_ECORRUPT), "magic") != NULL);
+}
+
+static size_t hexbytes(const char *h, uint8_t *out) {
+  size_t n = 0;
+  for (; h[0] && h[1]; h += 2) {
+    while (*h == ' ')
+      h++;
+    unsigned v;
+    sscanf(h, "%2x", &v);
+    out[n++] = (uint8_t)v;
+  }
+  return n;
+}
+
+TEST(chunkenc_aggr_spec_example) {
+  /* thanos-formats.md 4.4: five XOR sub-chunks (2.x bit writer bytes). */
+  static const char *subs[5] = {
+      "0002becf244008000000000000914ec267ff80",
+      "0002becf244018000000000000914ed816",
+      "0002becf243ff0000000000000914ec26ffe40",
+      "0002becf244008000000000000914ed61f",
+      "0004a09c013ff0000000000000cfd911c267fff5dd216b0feec778"};
+  uint8_t raw[5][64];
+  struct aggr_chunk a;
+  memset(&a, 0, sizeof(a));
+  for (int i = 0; i < 5; i++) {
+    a.sub[i].present = true;
+    a.sub[i].enc = CHUNK_ENC_XOR;
+    a.sub[i].len = hexbytes(subs[i], raw[i]);
+    a.sub[i].data = raw[i];
+  }
+  struct tc_buf b;
+  tc_buf_init(&b, 0);
+  ASSERT_OK(aggr_chunk_encode(&b, &a));
+  ASSERT_EQ(b.len, 109);
+  uint8_t rec[1 + 109];
+  rec[0] = 0xff;
+  memcpy(rec + 1, b.data, 109);
+  ASSERT_UEQ(tc_crc32c(0, rec, sizeof(rec)), 0x3e9578a4u);
+  struct aggr_chunk p;
+  ASSERT_OK(aggr_chunk_parse(&p, (const uint8_t *)b.data, b.len));
+  struct chunk_iter it;
+  ASSERT_OK(chunk_iter_init(&it, p.sub[AGGR_COUNTER].enc, p.sub[AGGR_COUNTER].data,
+                            p.sub[AGGR_COUNTER].len));
+  int64_t want_t[] = {10000, 299999, 310000, 310000};
+  double want_v[] = {1, 3, 5, 5};
+  for (int i = 0; i < 4; i++) {
+    ASSERT(chunk_iter_next(&it));
+    ASSERT_EQ(chunk_iter_t(&it), want_t[i]);
+    ASSERT_DBL_EQ(chunk_iter_v(&it), want_v[i]);
+  }
+  ASSERT(!chunk_iter_next(&it));
+  ASSERT_OK(chunk_iter_err(&it));
+  for (size_t cut = 0; cut < b.len; cut++)
+    ASSERT_EQ(aggr_chunk_parse(&p, (const uint8_t *)b.data, cut), TC_ECORRUPT);
+  tc_buf_addc(&b, 0);
+  ASSERT_EQ(aggr_chunk_parse(&p, (const uint8_t *)b.data, b.len), TC_ECORRUPT);
+  ASSERT_OK(aggr_chunk_parse(&p, (const uint8_t *)"\0\0\0\0\0", 5));
+  ASSERT(!p.sub[AGGR_SUM].present);
+  tc_buf_release(&b);
 }

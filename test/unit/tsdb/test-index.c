@@ -189,6 +189,14 @@ TEST(index_reader_corrupt) {
   ASSERT(strstr(tc_errmsg(TC_ECHECKSUM), "series 3") != NULL);
   index_series_release(&s);
   index_reader_close(&r);
+  /* A series length varint near 2^64 must not wrap the bounds check. */
+  memcpy(bad, good, n);
+  memcpy(bad + 48, "\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10);
+  spit(p2, bad, n);
+  ASSERT_OK(index_reader_open_file(&r, p2));
+  ASSERT_EQ(index_reader_series(&r, 3, &s), TC_ECORRUPT);
+  index_series_release(&s);
+  index_reader_close(&r);
   ASSERT_EQ(index_reader_open_file(&r, "/nonexistent/index"), TC_ENOTFOUND);
 }
 

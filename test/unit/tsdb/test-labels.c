@@ -33,6 +33,23 @@ TEST(labels_compare_hash_format) {
   labels_add(&b, "a", "x\"y\\z\n\x01\xff" "\xc3\xa9\xe6\x97\xa5");
   ASSERT_OK(labels_format(&b, &out));
   ASSERT_STREQ(out.data, "{a=\"x\\\"y\\\\z\\n\\x01\\xff\xc3\xa9\xe6\x97\xa5\"}");
+  /* set / del keep the order. */
+  labels_set(&b, "m", "1");
+  labels_set(&b, "0", "z");
+  labels_set(&b, "zz", "2");
+  labels_set(&b, "a", "y");
+  ASSERT_EQ(b.n, 4);
+  ASSERT_STREQ(b.v[0].name, "0");
+  ASSERT_STREQ(b.v[1].value, "y");
+  ASSERT_STREQ(b.v[3].name, "zz");
+  labels_set(&b, "m", "");
+  labels_del(&b, "0");
+  labels_del(&b, "nope");
+  ASSERT_EQ(b.n, 2);
+  ASSERT_STREQ(b.v[0].name, "a");
+  ASSERT_STREQ(b.v[1].name, "zz");
+  labels_release(&b);
+  labels_add(&b, "a", "x\"y\\z\n\x01\xff" "\xc3\xa9\xe6\x97\xa5");
   /* XXH64 of empty input is the well-known constant. */
   struct labels e = LABELS_INIT;
   ASSERT_UEQ(labels_hash(&e), 0xEF46DB3751D8E999ull);
@@ -135,6 +152,15 @@ TEST(labels_selector_parse) {
   ASSERT_OK(selector_parse("{a=\"\\u00e9\"}", &ms));
   ASSERT_STREQ(ms.v[0].value, "\xc3\xa9");
   matchers_release(&ms);
+  struct labels pl;
+  ASSERT_OK(labels_parse("up{job=\"a\", b='x'}", &pl));
+  ASSERT_EQ(pl.n, 3);
+  ASSERT_STREQ(pl.v[0].name, "__name__");
+  ASSERT_STREQ(pl.v[1].name, "b");
+  labels_release(&pl);
+  ASSERT_EQ(labels_parse("{a!=\"b\"}", &pl), TC_EPARSE);
+  ASSERT_EQ(labels_parse("{a=\"b\",a=\"c\"}", &pl), TC_EPARSE);
+  ASSERT_EQ(pl.n, 0);
   const char *bad[] = {"", "{}", "{a}", "{a=b}", "{a=\"x}", "up{a=\"x\"",
                        "{a=~\"(\"}", "up}", "{a=\"\\q\"}", "{a=\"x\" b=\"y\"}"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

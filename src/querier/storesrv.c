@@ -1,0 +1,371 @@
+/*
+ * storesrv.c - the querier's own gRPC StoreAPI, so that queriers stack:
+ * thanos.info.Info/Info (component "query", the union of the endpoints'
+ * label sets and time ranges), thanos.Store/Info (legacy), and
+ * thanos.Store/Series, LabelNames, LabelValues proxied to the endpoints
+ * with the same fan-out as the HTTP API, merged (and with
+ * without_replica_labels deduplicated by label set) before sending.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "info.pb-c.h"
+#include "internal.h"
+#include "thanosc/common.h"
+#include "thanosc/error.h"
+#include "thanosc/log.h"
+#include "thanosc/storepb.h"
+
+/* The endpoints' label sets (owned arrays of borrowed strings) and range. */
+static void union_info(struct querier *q, Thanos__ZLabelSet ***sets_out,
+                       size_t *nsets, int64_t *mint, int64_t *maxt) {
+  size_t n = 0;
+  for (struct qep *e = q->eps; e; e = e->next)
+    if (e->healthy)
+      n += e->nlsets;
+  Thanos__ZLabelSet **sets = xcalloc(n ? n : 1, sizeof(*sets));
+  size_t k = 0;
+  *mint = INT64_MAX;
+  *maxt = INT64_MIN;
+  for (struct qep *e = q->eps; e; e = e->next) {
+    if (!e->healthy || e->mint > e->maxt)
+      continue;
+    if (e->mint < *mint)
+      *mint = e->mint;
+    if (e->maxt > *maxt)
+      *maxt = e->maxt;
+    for (size_t i = 0; i < e->nlsets; i++) {
+      int dup = 0;
+      for (size_t j = 0; j < k && !dup; j++) {
+        struct labels ls;
+        storepb_labels_borrow(sets[j]->labels, sets[j]->n_labels, &ls);
+        dup = labels_equal(&ls, &e->lsets[i]);
+        labels_release(&ls);
+      }
+      if (dup)
+        continue;
+      Thanos__ZLabelSet *z = xcalloc(1, sizeof(*z));
+      thanos__zlabel_set__init(z);
+      z->n_labels = e->lsets[i].n;
+      z->labels = xcalloc(z->n_labels ? z->n_labels : 1, sizeof(void *));
+      for (size_t m = 0; m < z->n_labels; m++) {
+        Thanos__Label *l = xcalloc(1, sizeof(*l));
+        thanos__label__init(l);
+        l->name = (char *)e->lsets[i].v[m].name;
+        l->value = (char *)e->lsets[i].v[m].value;
+        z->labels[m] = l;
+      }
+      sets[k++] = z;
+    }
+  }
+  if (*mint > *maxt) {
+    *mint = 0;
+    *maxt = 0;
+  }
+  *sets_out = sets;
+  *nsets = k;
+}
+
+static void free_sets(Thanos__ZLabelSet **sets, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    for (size_t m = 0; m < sets[i]->n_labels; m++)
+      free(sets[i]->labels[m]);
+    free(sets[i]->labels);
+    free(sets[i]);
+  }
+  free(sets);
+}
+
+static void h_info(struct grpc_call *c, const uint8_t *req, size_t len,
+                   void *data) {
+  (void)req;
+  (void)len;
+  struct querier *q = data;
+  Thanos__ZLabelSet **sets;
+  size_t n;
+  int64_t mint, maxt;
+  union_info(q, &sets, &n, &mint, &maxt);
+  Thanos__Info__InfoResponse r = THANOS__INFO__INFO_RESPONSE__INIT;
+  Thanos__Info__StoreInfo si = THANOS__INFO__STORE_INFO__INIT;
+  Thanos__Info__QueryAPIInfo qi = THANOS__INFO__QUERY_APIINFO__INIT;
+  r.label_sets = sets;
+  r.n_label_sets = n;
+  r.componenttype = "query";
+  si.min_time = mint;
+  si.max_time = maxt;
+  si.supports_without_replica_labels = 1;
+  r.store = &si;
+  r.query = &qi;
+  grpc_call_send(c, &r.base);
+  grpc_call_finish(c, GRPC_OK, NULL);
+  free_sets(sets, n);
+}
+
+static void h_legacy_info(struct grpc_call *c, const uint8_t *req, size_t len,
+                          void *data) {
+  (void)req;
+  (void)len;
+  struct querier *q = data;
+  Thanos__ZLabelSet **sets;
+  size_t n;
+  int64_t mint, maxt;
+  union_info(q, &sets, &n, &mint, &maxt);
+  Thanos__InfoResponse r = THANOS__INFO_RESPONSE__INIT;
+  r.label_sets = sets;
+  r.n_label_sets = n;
+  r.storetype = THANOS__STORE_TYPE__QUERY;
+  r.min_time = mint;
+  r.max_time = maxt;
+  grpc_call_send(c, &r.base);
+  grpc_call_finish(c, GRPC_OK, NULL);
+  free_sets(sets, n);
+}
+
+/* One proxied call. */
+struct proxy {
+  struct querier_fan fan;
+  struct grpc_call *call;
+  void *req; /* unpacked request */
+  struct matchers ms;
+  struct qstrs wrl;
+  int cancelled;
+};
+
+static void proxy_free(struct proxy *p) {
+  qfan_release(&p->fan);
+  matchers_release(&p->ms);
+  free(p->wrl.v);
+  if (p->req)
+    protobuf_c_message_free_unpacked(p->req, NULL);
+  free(p);
+}
+
+static void send_warnings(struct grpc_call *c, struct querier_fan *f) {
+  for (size_t i = 0; i < f->nwarnings; i++) {
+    Thanos__SeriesResponse r = THANOS__SERIES_RESPONSE__INIT;
+    r.result_case = THANOS__SERIES_RESPONSE__RESULT_WARNING;
+    r.warning = f->warnings[i];
+    grpc_call_send(c, &r.base);
+  }
+}
+
+static void series_done(struct querier_fan *f) {
+  struct proxy *p = f->data;
+  struct grpc_call *c = p->call;
+  if (f->err) {
+    grpc_call_finish(c, GRPC_UNAVAILABLE, "%s", f->errmsg);
+    proxy_free(p);
+    return;
+  }
+  send_warnings(c, f);
+  struct qseries_set **sets = qfan_sets(f);
+  struct qmerge *m = qmerge_new(sets, f->nstreams, p->wrl.v, p->wrl.n);
+  const struct qmerged *s;
+  int rc;
+  while ((rc = qmerge_next(m, &s)) > 0) {
+    Thanos__Series ser = THANOS__SERIES__INIT;
+    Thanos__Label *lv = xcalloc(s->nlabels ? s->nlabels : 1, sizeof(*lv));
+    Thanos__Label **lp = xcalloc(s->nlabels ? s->nlabels : 1, sizeof(*lp));
+    for (size_t i = 0; i < s->nlabels; i++) {
+      thanos__label__init(&lv[i]);
+      lv[i].name = (char *)s->labels[i].name;
+      lv[i].value = (char *)s->labels[i].value;
+      lp[i] = &lv[i];
+    }
+    Thanos__AggrChunk *cv = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cv));
+    Thanos__Chunk *rv = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*rv));
+    Thanos__AggrChunk **cp = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cp));
+    for (size_t i = 0; i < s->nchunks; i++) {
+      thanos__aggr_chunk__init(&cv[i]);
+      thanos__chunk__init(&rv[i]);
+      rv[i].type = s->chunks[i].encoding;
+      rv[i].data.data = (uint8_t *)s->chunks[i].data;
+      rv[i].data.len = s->chunks[i].len;
+      cv[i].min_time = s->chunks[i].min_time;
+      cv[i].max_time = s->chunks[i].max_time;
+      cv[i].raw = &rv[i];
+      cp[i] = &cv[i];
+    }
+    ser.labels = lp;
+    ser.n_labels = s->nlabels;
+    ser.chunks = cp;
+    ser.n_chunks = s->nchunks;
+    Thanos__SeriesResponse r = THANOS__SERIES_RESPONSE__INIT;
+    r.result_case = THANOS__SERIES_RESPONSE__RESULT_SERIES;
+    r.series = &ser;
+    int src = grpc_call_send(c, &r.base);
+    free(lv);
+    free(lp);
+    free(cv);
+    free(rv);
+    free(cp);
+    if (src < 0)
+      break;
+  }
+  qmerge_free(m);
+  free(sets);
+  if (rc < 0)
+    grpc_call_finish(c, GRPC_INTERNAL, "%s", tc_errmsg(rc));
+  else
+    grpc_call_finish(c, GRPC_OK, NULL);
+  proxy_free(p);
+}
+
+static int proxy_matchers(struct proxy *p, Thanos__LabelMatcher **v,
+                          size_t n) {
+  int rc = storepb_matchers_to(v, n, &p->ms);
+  p->fan.ms = p->ms.v;
+  p->fan.nms = p->ms.n;
+  return rc;
+}
+
+static void h_series(struct grpc_call *c, const uint8_t *req, size_t len,
+                     void *data) {
+  struct querier *q = data;
+  Thanos__SeriesRequest *r = thanos__series_request__unpack(NULL, len, req);
+  if (!r) {
+    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad request");
+    return;
+  }
+  struct proxy *p = xcalloc(1, sizeof(*p));
+  p->req = r;
+  p->call = c;
+  qfan_init(&p->fan, q, QFAN_SERIES);
+  if (proxy_matchers(p, r->matchers, r->n_matchers) < 0) {
+    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "%s", tc_errmsg(TC_EINVAL));
+    proxy_free(p);
+    return;
+  }
+  p->fan.mint = r->min_time;
+  p->fan.maxt = r->max_time;
+  p->fan.skip_chunks = r->skip_chunks;
+  p->fan.partial_response =
+      !r->partial_response_disabled &&
+      r->partial_response_strategy != THANOS__PARTIAL_RESPONSE_STRATEGY__ABORT;
+  p->fan.step_ms = r->step;
+  p->fan.range_ms = r->range;
+  p->fan.max_resolution_ms = r->max_resolution_window;
+  int64_t left = grpc_call_time_left_ms(c);
+  p->fan.timeout_ms = left == INT64_MAX ? 0 : left;
+  if (r->n_without_replica_labels) {
+    p->wrl.v = xcalloc(r->n_without_replica_labels, sizeof(char *));
+    for (size_t i = 0; i < r->n_without_replica_labels; i++)
+      p->wrl.v[i] = r->without_replica_labels[i];
+    p->wrl.n = r->n_without_replica_labels;
+    p->fan.without_replica = &p->wrl;
+  }
+  p->fan.on_done = series_done;
+  p->fan.data = p;
+  qfan_start(&p->fan);
+}
+
+static void strings_done(struct querier_fan *f) {
+  struct proxy *p = f->data;
+  struct grpc_call *c = p->call;
+  if (f->err) {
+    grpc_call_finish(c, GRPC_UNAVAILABLE, "%s", f->errmsg);
+    proxy_free(p);
+    return;
+  }
+  const char *const **lists = xcalloc(f->nstreams + 1, sizeof(*lists));
+  size_t *lens = xcalloc(f->nstreams + 1, sizeof(*lens));
+  for (size_t i = 0; i < f->nstreams; i++) {
+    lists[i] = (const char *const *)f->streams[i].strs;
+    lens[i] = f->streams[i].nstrs;
+  }
+  const char **out = NULL;
+  size_t n = qmerge_strings(lists, lens, f->nstreams,
+                            f->limit > 0 ? (size_t)f->limit : 0, &out);
+  if (f->kind == QFAN_LABEL_NAMES) {
+    Thanos__LabelNamesResponse r = THANOS__LABEL_NAMES_RESPONSE__INIT;
+    r.names = (char **)out;
+    r.n_names = n;
+    r.warnings = f->warnings;
+    r.n_warnings = f->nwarnings;
+    grpc_call_send(c, &r.base);
+  } else {
+    Thanos__LabelValuesResponse r = THANOS__LABEL_VALUES_RESPONSE__INIT;
+    r.values = (char **)out;
+    r.n_values = n;
+    r.warnings = f->warnings;
+    r.n_warnings = f->nwarnings;
+    grpc_call_send(c, &r.base);
+  }
+  grpc_call_finish(c, GRPC_OK, NULL);
+  free(out);
+  free(lists);
+  free(lens);
+  proxy_free(p);
+}
+
+/* LabelNames and LabelValues requests share their fields but not types. */
+struct strings_req {
+  int64_t start, end, limit;
+  int partial_disabled;
+  Thanos__LabelMatcher **matchers;
+  size_t n_matchers;
+  const char *label;
+};
+
+static void strings_start(struct grpc_call *c, struct querier *q, void *msg,
+                          enum qfan_kind kind, const struct strings_req *r) {
+  struct proxy *p = xcalloc(1, sizeof(*p));
+  p->req = msg;
+  p->call = c;
+  qfan_init(&p->fan, q, kind);
+  if (proxy_matchers(p, r->matchers, r->n_matchers) < 0) {
+    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad matchers");
+    proxy_free(p);
+    return;
+  }
+  p->fan.label_name = r->label;
+  p->fan.mint = r->start;
+  p->fan.maxt = r->end;
+  p->fan.limit = r->limit;
+  p->fan.partial_response = !r->partial_disabled;
+  p->fan.on_done = strings_done;
+  p->fan.data = p;
+  qfan_start(&p->fan);
+}
+
+static void h_names(struct grpc_call *c, const uint8_t *req, size_t len,
+                    void *data) {
+  Thanos__LabelNamesRequest *r =
+      thanos__label_names_request__unpack(NULL, len, req);
+  if (!r) {
+    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad request");
+    return;
+  }
+  strings_start(c, data, r, QFAN_LABEL_NAMES,
+                &(struct strings_req){r->start, r->end, r->limit,
+                                      r->partial_response_disabled,
+                                      r->matchers, r->n_matchers, NULL});
+}
+
+static void h_values(struct grpc_call *c, const uint8_t *req, size_t len,
+                     void *data) {
+  Thanos__LabelValuesRequest *r =
+      thanos__label_values_request__unpack(NULL, len, req);
+  if (!r) {
+    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad request");
+    return;
+  }
+  strings_start(c, data, r, QFAN_LABEL_VALUES,
+                &(struct strings_req){r->start, r->end, r->limit,
+                                      r->partial_response_disabled,
+                                      r->matchers, r->n_matchers, r->label});
+}
+
+struct grpc_method *qstore_methods(struct querier *q) {
+  const struct grpc_method t[] = {
+      {"/thanos.info.Info/Info", GRPC_UNARY, h_info, q},
+      {"/thanos.Store/Info", GRPC_UNARY, h_legacy_info, q},
+      {"/thanos.Store/Series", GRPC_SERVER_STREAM, h_series, q},
+      {"/thanos.Store/LabelNames", GRPC_UNARY, h_names, q},
+      {"/thanos.Store/LabelValues", GRPC_UNARY, h_values, q},
+      {0},
+  };
+  struct grpc_method *m = xcalloc(TC_ARRAY_SIZE(t), sizeof(*m));
+  memcpy(m, t, sizeof t);
+  return m;
+}
