@@ -141,7 +141,7 @@ int cmd_sidecar(int argc, char **argv) {
       .min_time = o.min_time, .limit_series = o.limit_series,
       .limit_samples = o.limit_samples,
       .upload_compacted = o.upload_compacted,
-      .shipper_meta_file = o.meta_file,
+      .shipper_meta_file = o.meta_file, .hash_func = o.hash_func,
       .shipper_interval_ms = o.ship_interval_ms > 0 ? o.ship_interval_ms
                                                     : 30000,
       .force_samples = o.force_samples, .objstore_yaml = yaml,
