@@ -30,6 +30,7 @@
 #include "thanosc/tsdb/chunkenc.h"
 
 #define QUEUE_HWM (4u << 20)
+#define BATCH_MIN (32u << 10)  /* fewer, larger hand-overs to the loop */
 #define BATCH_MAX (256u << 10)
 
 /* ---------------------------------------------------------- shared state */
@@ -226,13 +227,13 @@ static void job_closed(uv_handle_t *h) {
 
 /*
  * Worker: hands the batch in scratch (uvarint length + message, repeated)
- * to the loop. An idle loop (empty queue) gets it at once by a buffer swap;
- * otherwise the batch grows to BATCH_MAX and is then appended, waiting
- * while the queue holds more than QUEUE_HWM. final hands over whatever
- * is there.
+ * to the loop once it holds BATCH_MIN bytes. An idle loop (empty queue)
+ * gets it at once by a buffer swap; otherwise the batch grows to BATCH_MAX
+ * and is then appended, waiting while the queue holds more than
+ * QUEUE_HWM. final hands over whatever is there.
  */
 static int flush_batch(struct series_job *j, int final) {
-  if (!j->scratch.len)
+  if (!j->scratch.len || (!final && j->scratch.len < BATCH_MIN))
     return 0;
   pthread_mutex_lock(&j->mu);
   if (j->q.len && !final && j->scratch.len < BATCH_MAX) {
