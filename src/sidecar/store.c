@@ -8,9 +8,12 @@
  * clash, minus without_replica_labels) and queues it; the loop, woken by a
  * uv_async, sends what is queued while the call is writable. The worker
  * waits when the queue holds more than QUEUE_HWM bytes, so a slow client
- * slows the read from Prometheus instead of filling memory. skip_chunks
- * requests use /api/v1/series instead, LabelNames and LabelValues the label
- * APIs; Info reports the external labels and the lowest timestamp.
+ * slows the read from Prometheus instead of filling memory. Streamed frames
+ * are rewritten at the wire level (frame_series), SAMPLES answers through
+ * protobuf-c. Sharded requests keep the series whose final labels hash
+ * into the shard (Thanos's ShardMatcher). skip_chunks requests use
+ * /api/v1/series instead, LabelNames and LabelValues the label APIs; Info
+ * reports the external labels and the lowest timestamp.
  */
 #include <inttypes.h>
 #include <stdio.h>
