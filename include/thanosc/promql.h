@@ -245,6 +245,15 @@ void promql_memstore_add(struct promql_memstore *ms,
 size_t promql_memstore_samples(const struct promql_memstore *ms);
 struct promql_queryable *promql_memstore_queryable(struct promql_memstore *ms);
 
+/* Queryable over the TSDB blocks in dir (one subdirectory per block).
+ * *out is owned (free with promql_blockstore_free()). */
+struct promql_blockstore;
+int promql_blockstore_open(const char *dir,
+                           struct promql_blockstore **out /* OUT */);
+void promql_blockstore_free(struct promql_blockstore *bs);
+struct promql_queryable *
+promql_blockstore_queryable(struct promql_blockstore *bs);
+
 /* ---- engine ------------------------------------------------------------- */
 
 struct promql_engine_opts {

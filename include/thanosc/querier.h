@@ -50,6 +50,10 @@ struct querier_config {
   int64_t max_concurrent;
   int64_t max_samples;
   int64_t lookback_ms; /* 0 = 5m */
+  int dynamic_lookback; /* --query.dynamic-lookback-delta */
+  int raw_counters;     /* read raw chunks of counter functions as they are
+                           (Prometheus's answers) instead of through Thanos's
+                           counter-reset iterator */
   int experimental_functions;
   struct query_defaults defaults; /* partial_response, replica labels... */
   enum qdedup_algo dedup_algo;
@@ -90,6 +94,7 @@ void querier_post(struct querier *q, struct querier_post *p);
 struct querier_task {
   void (*run)(struct querier_task *t);
   struct querier_task *next;
+  uint64_t queued_ns; /* set by querier_task_submit() */
 };
 void querier_task_submit(struct querier *q, struct querier_task *t);
 

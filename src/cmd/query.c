@@ -37,7 +37,7 @@ struct query_cmd_opts {
   char *dedup_func;
   struct strlist replica_labels, selector_labels, endpoints, endpoints_strict;
   struct strlist endpoint_groups, stores, store_sd_files, features;
-  int auto_downsampling, partial_response;
+  int auto_downsampling, partial_response, dynamic_lookback, raw_counters;
   char *active_query_path;
   int64_t store_response_timeout_ms, store_unhealthy_timeout_ms;
   int64_t store_sd_interval_ms, store_sd_dns_interval_ms;
@@ -301,7 +301,7 @@ static void query_flags(struct flag_def *f, struct query_cmd_opts *o) {
       {"log.request.decision", FLAG_STRING, NULL, "",
        "Deprecated, replaced with `request.logging-config`.", NULL,
        FLAG_HIDDEN},
-      {"query.dynamic-lookback-delta", FLAG_BOOL, NULL, "true",
+      {"query.dynamic-lookback-delta", FLAG_BOOL, &o->dynamic_lookback, "true",
        "Allow for larger lookback duration for queries based on resolution.",
        NULL, FLAG_HIDDEN},
       {"query.instant.default.max_source_resolution", FLAG_DURATION, NULL, "0s",
@@ -321,6 +321,11 @@ static void query_flags(struct flag_def *f, struct query_cmd_opts *o) {
        FLAG_HIDDEN},
       {"exemplar.partial-response", FLAG_BOOL, NULL, "true",
        "Enable partial response for exemplar endpoint.", NULL, FLAG_HIDDEN},
+      {"query.raw-counters", FLAG_BOOL, &o->raw_counters, "true",
+       "thanosc: read raw chunks under rate/increase/irate/resets as "
+       "Prometheus does (--no-query.raw-counters: through Thanos's "
+       "counter-reset iterator, where resets() counts none).",
+       NULL, FLAG_HIDDEN},
       {"grpc.proxy-strategy", FLAG_ENUM, NULL, "eager",
        "Strategy to use when proxying Series requests to leaf nodes.",
        "eager|lazy", FLAG_HIDDEN},
@@ -535,6 +540,8 @@ static int query_run(struct query_cmd_opts *o,
       .max_concurrent = o->max_concurrent,
       .max_samples = o->max_samples,
       .lookback_ms = o->lookback_delta_ms,
+      .dynamic_lookback = o->dynamic_lookback,
+      .raw_counters = o->raw_counters,
       .dedup_algo = strcmp(o->dedup_func, "chain") == 0 ? QDEDUP_CHAIN
                                                         : QDEDUP_PENALTY,
       .selector_labels = (const char *const *)o->selector_labels.v,

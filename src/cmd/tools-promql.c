@@ -96,7 +96,7 @@ int cmd_tools_promql_bench(int argc, char **argv) {
 }
 
 /* One query: prints the API body; returns 0, or 1 when the query failed. */
-static int eval_one(struct promql_engine_opts *eo, struct promql_memstore *ms,
+static int eval_one(struct promql_engine_opts *eo, struct promql_queryable *qb,
                     const char *start, const char *end, const char *step,
                     const char *expr) {
   struct promql_query q = {0};
@@ -109,7 +109,7 @@ static int eval_one(struct promql_engine_opts *eo, struct promql_memstore *ms,
   q.end_ms = llround(strtod(end, NULL) * 1000);
   q.step_ms = llround(strtod(step, NULL) * 1000);
   tc_buf_init(&b, 0);
-  rc = promql_exec(eo, promql_memstore_queryable(ms), &q, &r, &err);
+  rc = promql_exec(eo, qb, &q, &r, &err);
   if (rc < 0) {
     promql_error_json(rc, err, &b);
     free(err);
@@ -127,6 +127,9 @@ static int eval_one(struct promql_engine_opts *eo, struct promql_memstore *ms,
 int cmd_tools_promql_eval(int argc, char **argv) {
   struct promql_engine_opts eo;
   struct promql_memstore *ms = promql_memstore_new();
+  struct promql_blockstore *bs = NULL;
+  struct promql_queryable *qb = promql_memstore_queryable(ms);
+  const char *blocks = NULL;
   int i = 0, rc = 0;
   promql_engine_opts_default(&eo);
   for (; i < argc; i++) {
@@ -137,6 +140,8 @@ int cmd_tools_promql_eval(int argc, char **argv) {
         rc = 1;
         goto out;
       }
+    } else if (strncmp(argv[i], "--blocks=", 9) == 0) {
+      blocks = argv[i] + 9;
     } else if (strcmp(argv[i],
                       "--enable-feature=promql-experimental-functions") == 0) {
       eo.experimental_functions = true;
@@ -152,9 +157,10 @@ int cmd_tools_promql_eval(int argc, char **argv) {
     } else if (strncmp(argv[i], "--", 2) == 0) {
       fprintf(stderr,
               "usage: thanosc tools promql eval [--load=FILE.om]... "
-              "[--query.lookback-delta=D] [--query.max-samples=N] "
+              "[--blocks=DIR] [--query.lookback-delta=D] "
+              "[--query.max-samples=N] "
               "[--enable-feature=promql-experimental-functions] "
-              "[START END STEP QUERY]\n"
+              "[[BLOCKS_DIR] START END STEP QUERY]\n"
               "Without a query, reads START<TAB>END<TAB>STEP<TAB>QUERY lines "
               "from stdin and prints one API body per line (STEP 0: instant "
               "query at START).\n");
@@ -164,8 +170,20 @@ int cmd_tools_promql_eval(int argc, char **argv) {
       break;
     }
   }
+  if (argc - i == 5) {
+    /* the compliance engine contract: BLOCKS START END STEP QUERY */
+    blocks = argv[i++];
+  }
+  if (blocks) {
+    if ((rc = promql_blockstore_open(blocks, &bs)) < 0) {
+      fprintf(stderr, "%s\n", tc_errmsg(rc));
+      rc = 1;
+      goto out;
+    }
+    qb = promql_blockstore_queryable(bs);
+  }
   if (argc - i == 4) {
-    rc = eval_one(&eo, ms, argv[i], argv[i + 1], argv[i + 2], argv[i + 3]);
+    rc = eval_one(&eo, qb, argv[i], argv[i + 1], argv[i + 2], argv[i + 3]);
   } else if (argc == i) {
     char *line = NULL;
     size_t cap = 0;
@@ -187,7 +205,7 @@ int cmd_tools_promql_eval(int argc, char **argv) {
         continue;
       }
       f[3] = p;
-      eval_one(&eo, ms, f[0], f[1], f[2], f[3]);
+      eval_one(&eo, qb, f[0], f[1], f[2], f[3]);
     }
     free(line);
   } else {
@@ -195,6 +213,7 @@ int cmd_tools_promql_eval(int argc, char **argv) {
     rc = 2;
   }
 out:
+  promql_blockstore_free(bs);
   promql_memstore_free(ms);
   return rc;
 }

@@ -56,6 +56,10 @@ struct val {
   int64_t range, offset, at_ms;
   enum promql_at at;
   const struct promql_expr *sel; /* the vector selector of a MATRIX_SEL */
+  /* samples this value holds in the query's --query.max-samples account
+   * (given back when it is released) */
+  int64_t counted;
+  int64_t *acct;
 };
 
 struct ev {
@@ -180,6 +184,8 @@ static void mser_release(struct mser *s) {
 }
 
 static void val_release(struct val *v) {
+  if (v->acct)
+    *v->acct -= v->counted;
   free(v->sc);
   free(v->str);
   for (size_t i = 0; i < v->n; i++)
@@ -392,6 +398,7 @@ static int eval_vsel(struct ev *ev, const struct promql_expr *e, bool want_ts,
   for (size_t k = 0; k < nms; k++) {
     struct mser *m = &ms[k];
     struct vser *s = NULL;
+    *ev->nsamples -= (int64_t)m->n; /* raw samples are dropped below */
     size_t j = 0; /* samples with t <= ref */
     for (size_t i = 0; i < ev->nsteps; i++) {
       int64_t ref = ref_time(ev, e->at, e->at_ms, e->offset_ms, i);
@@ -411,7 +418,9 @@ static int eval_vsel(struct ev *ev, const struct promql_expr *e, bool want_ts,
     mser_release(m);
   }
   free(ms);
-  return ev_count(ev, (int64_t)(out->n * ev->nsteps));
+  out->counted = (int64_t)(out->n * ev->nsteps);
+  out->acct = ev->nsamples;
+  return ev_count(ev, out->counted);
 }
 
 static int eval(struct ev *ev, const struct promql_expr *e, struct val *out);
@@ -479,6 +488,7 @@ done:
 static int eval_matrix(struct ev *ev, const struct promql_expr *e,
                        const char *func, struct val *out) {
   const struct promql_expr *vs;
+  int rc;
   int64_t rmin = INT64_MAX, rmax = INT64_MIN;
   e = unparen(e);
   if (e->kind == PROMQL_SUBQUERY)
@@ -498,8 +508,14 @@ static int eval_matrix(struct ev *ev, const struct promql_expr *e,
     rmin = TC_MIN(rmin, r);
     rmax = TC_MAX(rmax, r);
   }
-  return load(ev, vs, rmin - e->range_ms + 1, rmax, e->range_ms, func, false,
-              &out->m, &out->nm);
+  rc = load(ev, vs, rmin - e->range_ms + 1, rmax, e->range_ms, func, false,
+            &out->m, &out->nm);
+  if (rc == 0) {
+    for (size_t k = 0; k < out->nm; k++)
+      out->counted += (int64_t)out->m[k].n;
+    out->acct = ev->nsamples;
+  }
+  return rc;
 }
 
 /* ---- functions ---------------------------------------------------------- */
@@ -1438,11 +1454,20 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
             r = v[j];
         break;
       case PROMQL_AGG_STDDEV:
-      case PROMQL_AGG_STDVAR:
-        r = promql__variance(v, n);
+      case PROMQL_AGG_STDVAR: {
+        /* Prometheus's aggregation: plain Welford from the first value;
+         * NaN or Inf there makes the group NaN */
+        double mean = v[0], m2 = isnan(v[0]) || isinf(v[0]) ? NAN : 0;
+        for (size_t j = 1; j < n; j++) {
+          double delta = v[j] - mean;
+          mean += delta / (double)(j + 1);
+          m2 += delta * (v[j] - mean);
+        }
+        r = m2 / (double)n;
         if (op == PROMQL_AGG_STDDEV)
           r = sqrt(r);
         break;
+      }
       case PROMQL_AGG_QUANTILE:
         memcpy(cur, v, n * sizeof(double));
         r = promql__quantile(param, cur, n);
@@ -1493,12 +1518,16 @@ static int eval_aggr(struct ev *ev, const struct promql_expr *e,
               ratio = 1;
             if (ratio < -1)
               ratio = -1;
+            /* Prometheus 3 is built with stringlabels: Hash() is XXH64
+             * of the set's encoding, uvarint length + bytes per string */
             tc_buf_init(&hb, 0);
             for (size_t q = 0; q < in.s[k].lbls.n; q++) {
-              tc_buf_adds(&hb, in.s[k].lbls.v[q].name);
-              tc_buf_addc(&hb, (char)0xff);
-              tc_buf_adds(&hb, in.s[k].lbls.v[q].value);
-              tc_buf_addc(&hb, (char)0xff);
+              const char *strs[2] = {in.s[k].lbls.v[q].name,
+                                     in.s[k].lbls.v[q].value};
+              for (int w = 0; w < 2; w++) {
+                tc_buf_put_uvarint(&hb, strlen(strs[w]));
+                tc_buf_adds(&hb, strs[w]);
+              }
             }
             h = XXH64(hb.data ? hb.data : "", hb.len, 0);
             tc_buf_release(&hb);
@@ -1905,7 +1934,21 @@ out:
 
 /* ---- dispatch ----------------------------------------------------------- */
 
+static int eval_node(struct ev *ev, const struct promql_expr *e,
+                     struct val *out);
+
+/* Evaluates e into out; on failure out is released (empty). */
 static int eval(struct ev *ev, const struct promql_expr *e, struct val *out) {
+  int rc = eval_node(ev, e, out);
+  if (rc < 0 || *ev->rc < 0) {
+    val_release(out);
+    return rc < 0 ? rc : *ev->rc;
+  }
+  return 0;
+}
+
+static int eval_node(struct ev *ev, const struct promql_expr *e,
+                     struct val *out) {
   int rc;
   memset(out, 0, sizeof(*out));
   if ((rc = ev_check(ev)) < 0)

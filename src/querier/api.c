@@ -47,6 +47,7 @@ struct qjob {
   struct matchers *store_ms;
   size_t nstore_ms;
   volatile int cancel;
+  double queued_s; /* time waiting for an evaluation thread */
   /* evaluation thread */
   char **warnings;
   size_t nwarnings;
@@ -123,11 +124,13 @@ static void on_abort(struct http_req *req, void *data) {
 struct fetch {
   struct querier_fan fan;
   struct qseries_set **sets;
+  unsigned char *stripped;
 };
 
 static void fetch_release(struct query_fetch *f) {
   struct fetch *x = f->data;
   free(x->sets);
+  free(x->stripped);
   qfan_release(&x->fan);
   free(x);
 }
@@ -174,8 +177,10 @@ static int job_fetch(void *ctx, const struct promql_select_hints *h,
   }
   job_add_warnings(j, f->warnings, f->nwarnings);
   x->sets = qfan_sets(f);
+  x->stripped = qfan_stripped(f);
   out->sets = x->sets;
   out->nsets = f->nstreams;
+  out->stripped = x->stripped;
   out->release = fetch_release;
   out->data = x;
   return 0;
@@ -192,6 +197,7 @@ static void run_query(struct qjob *j) {
   qq.dedup = j->o->dedup;
   qq.algo = q->cfg.dedup_algo;
   qq.replica_labels = j->o->replica_labels;
+  qq.raw_counters = q->cfg.raw_counters;
   struct promql_engine_opts eo;
   promql_engine_opts_default(&eo);
   if (q->cfg.lookback_ms > 0)
@@ -206,23 +212,33 @@ static void run_query(struct qjob *j) {
   else
     pq = (struct promql_query){j->ir.query, j->ir.time_ms, j->ir.time_ms, 0, 0,
                                &j->cancel};
-  pq.lookback_ms = j->o->lookback_delta_ms;
+  pq.lookback_ms = j->o->lookback_delta_ms > 0
+                      ? j->o->lookback_delta_ms
+                      : query_lookback_delta(q->cfg.lookback_ms,
+                                             q->cfg.dynamic_lookback,
+                                             j->o->max_source_resolution_ms);
   if (j->o->timeout_ms < 0) {
     job_error(j, API_ERR_TIMEOUT, "query timed out in expression evaluation");
     return;
   }
   struct promql_result res = {0};
   char *err = NULL;
+  uint64_t t0 = uv_hrtime();
   int rc = promql_exec(&eo, &qq.base, &pq, &res, &err);
+  double took = (double)(uv_hrtime() - t0) / 1e9;
   if (rc < 0) {
     job_error(j, api_error_for_exec(rc, j->kind == QJ_RANGE),
               err ? err : tc_errmsg(rc));
     free(err);
     return;
   }
-  rc = api_write_query_result(&j->body, &res, API_DATA_ANALYSIS,
-                              (const char *const *)j->warnings, j->nwarnings,
-                              0);
+  struct api_query_stats st = {.eval_total = took,
+                               .inner_eval = took,
+                               .exec_total = took,
+                               .exec_queue = j->queued_s};
+  rc = api_write_query_result_stats(
+      &j->body, &res, API_DATA_ANALYSIS, j->o->stats ? &st : NULL,
+      (const char *const *)j->warnings, j->nwarnings, 0);
   promql_result_release(&res);
   if (rc < 0)
     job_error(j, API_ERR_INTERNAL, tc_errmsg(rc));
@@ -241,7 +257,7 @@ static int meta_fans(struct qjob *j, enum qfan_kind kind,
   struct matchers *sel = xcalloc(n, sizeof(*sel));
   int rc = 0;
   for (size_t i = 0; i < j->mr.matchers.n; i++) {
-    if ((rc = selector_parse(j->mr.matchers.v[i], &sel[i])) < 0)
+    if ((rc = query_selector_matchers(j->mr.matchers.v[i], &sel[i])) < 0)
       break;
   }
   for (size_t i = 0; i < n && rc == 0; i++) {
@@ -311,6 +327,10 @@ static void run_meta(struct qjob *j) {
       nrep = j->mr.replica_labels.n;
     }
     struct qmerge *m = qmerge_new(sets, nsets, rep, nrep);
+    for (size_t i = 0, k2 = 0; i < nfans; i++)
+      for (size_t n2 = 0; n2 < fans[i].nstreams; n2++, k2++)
+        if (nrep && fans[i].streams[n2].stripped)
+          qmerge_input_stripped(m, k2);
     const struct qmerged *s;
     size_t count = 0;
     jsonw_arr_begin(&w);
@@ -370,6 +390,7 @@ out:
 
 static void job_run(struct querier_task *t) {
   struct qjob *j = (struct qjob *)t;
+  j->queued_s = (double)(uv_hrtime() - t->queued_ns) / 1e9;
   if (j->kind == QJ_INSTANT || j->kind == QJ_RANGE)
     run_query(j);
   else
@@ -399,7 +420,7 @@ static int parse_store_matchers(struct qjob *j, const struct qstrs *sm) {
   j->store_ms = xcalloc(sm->n, sizeof(*j->store_ms));
   j->nstore_ms = sm->n;
   for (size_t i = 0; i < sm->n; i++) {
-    int rc = selector_parse(sm->v[i], &j->store_ms[i]);
+    int rc = query_selector_matchers(sm->v[i], &j->store_ms[i]);
     if (rc < 0)
       return rc;
   }

@@ -16,6 +16,26 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/log.h"
+#include "thanosc/metrics.h"
+
+/* Thanos's query gate metrics (prefix thanos_query_concurrent_). */
+static struct metric *gate_inflight, *gate_max, *gate_duration;
+
+static void gate_metrics(int64_t max) {
+  static const double buckets[] = {0.01, 0.1, 0.3, 0.6, 1,   3,   6,  9,
+                                   20,   30,  60,  90,  120, 240, 360, 720};
+  gate_inflight = metric_gauge("thanos_query_concurrent_gate_queries_in_flight",
+                               "Number of queries that are currently in flight.",
+                               NULL);
+  gate_max = metric_gauge("thanos_query_concurrent_gate_queries_max",
+                          "Number of maximum concurrent queries.", NULL);
+  gate_duration = metric_histogram(
+      "thanos_query_concurrent_gate_duration_seconds",
+      "How many seconds it took for queries to wait at the gate.", NULL,
+      buckets, TC_ARRAY_SIZE(buckets));
+  metric_set(metric_child(gate_max), (double)max);
+  metric_set(metric_child(gate_inflight), 0);
+}
 
 static void async_cb(uv_async_t *a) {
   struct querier *q = a->data;
@@ -55,12 +75,17 @@ static void *eval_thread(void *arg) {
     if (!q->tasks)
       q->tasks_tail = &q->tasks;
     pthread_mutex_unlock(&q->tmu);
-    t->run(t);
+    metric_observe(metric_child(gate_duration),
+                   (double)(uv_hrtime() - t->queued_ns) / 1e9);
+    metric_add(metric_child(gate_inflight), 1);
+    t->run(t); /* may free t */
+    metric_add(metric_child(gate_inflight), -1);
   }
 }
 
 void querier_task_submit(struct querier *q, struct querier_task *t) {
   t->next = NULL;
+  t->queued_ns = uv_hrtime();
   pthread_mutex_lock(&q->tmu);
   *q->tasks_tail = t;
   q->tasks_tail = &t->next;
@@ -103,6 +128,7 @@ int querier_new(uv_loop_t *loop, const struct querier_config *cfg,
   q->async.data = q;
   q->open_handles++;
   q->nthreads = cfg->max_concurrent > 0 ? (size_t)cfg->max_concurrent : 20;
+  gate_metrics((int64_t)q->nthreads);
   q->threads = xcalloc(q->nthreads, sizeof(*q->threads));
   for (size_t i = 0; i < q->nthreads; i++) {
     if (pthread_create(&q->threads[i], NULL, eval_thread, q) != 0)

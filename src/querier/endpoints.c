@@ -17,12 +17,57 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <resolv.h>
+
 #include "info.pb-c.h"
 #include "internal.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/flags.h"
 #include "thanosc/log.h"
+#include "thanosc/loop.h"
+#include "thanosc/metrics.h"
 #include "thanosc/storepb.h"
+
+/* thanos_store_nodes_grpc_connections: healthy endpoints by external
+ * label sets and component. Children cannot be removed, so the ones seen
+ * before are set to 0 first. */
+static struct metric *conns;
+static struct metric_child **conn_seen;
+static size_t nconn_seen;
+static struct querier *conn_q; /* the live querier, NULL after its stop */
+
+static void conns_collect(void *data) {
+  (void)data;
+  struct querier *q = conn_q;
+  if (!q)
+    return;
+  for (size_t i = 0; i < nconn_seen; i++)
+    metric_set(conn_seen[i], 0);
+  for (struct qep *e = q->eps; e; e = e->next) {
+    if (!e->healthy)
+      continue;
+    struct tc_buf b = TC_BUF_INIT;
+    for (size_t i = 0; i < e->nlsets; i++) {
+      if (i)
+        tc_buf_addc(&b, ',');
+      labels_format(&e->lsets[i], &b);
+    }
+    const char *comp = e->component ? e->component : "";
+    struct metric_child *c = metric_with(conns, b.data ? b.data : "", comp);
+    int known = 0;
+    for (size_t i = 0; i < nconn_seen && !known; i++)
+      known = conn_seen[i] == c;
+    if (!known) {
+      conn_seen = xrealloc(conn_seen, (nconn_seen + 1) * sizeof(*conn_seen));
+      conn_seen[nconn_seen++] = c;
+    }
+    metric_add(c, 1);
+    tc_buf_release(&b);
+  }
+}
 
 static int64_t now_unix_ns(void) {
   struct timespec ts;
@@ -345,7 +390,7 @@ static void spec_add(struct querier *q, const char *name, int strict,
     s->kind = 2;
     name += 7;
   } else if (strncmp(name, "dnssrvnoa+", 10) == 0) {
-    s->kind = 2;
+    s->kind = 3;
     name += 10;
   } else {
     s->kind = 0;
@@ -353,22 +398,30 @@ static void spec_add(struct querier *q, const char *name, int strict,
   s->name = xstrdup(name);
 }
 
-/* Marks every ep named by the resolved dns+ names (dns_marks) and drops
- * the DNS bit of the others once all lookups of a round have answered. */
+/* "ip:port" ("[ip6]:port") of a resolved address; -1 for other families. */
+static int addr_format(const struct addrinfo *a, const char *port, char *out,
+                       size_t n) {
+  char ip[64];
+  if (a->ai_family == AF_INET)
+    uv_ip4_name((struct sockaddr_in *)a->ai_addr, ip, sizeof ip);
+  else if (a->ai_family == AF_INET6)
+    uv_ip6_name((struct sockaddr_in6 *)a->ai_addr, ip, sizeof ip);
+  else
+    return -1;
+  snprintf(out, n, a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip, port);
+  return 0;
+}
+
+/* Adds (and starts asking) every address a dns+ name resolved to. Names
+ * that stop resolving leave with --store.unhealthy-timeout. */
 static void dns_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   struct dns_ctx *c = req->data;
   struct querier *q = c->q;
   if (!q->stopping && status == 0) {
     for (struct addrinfo *a = res; a; a = a->ai_next) {
-      char host[64], addr[96];
-      if (a->ai_family == AF_INET)
-        uv_ip4_name((struct sockaddr_in *)a->ai_addr, host, sizeof host);
-      else if (a->ai_family == AF_INET6)
-        uv_ip6_name((struct sockaddr_in6 *)a->ai_addr, host, sizeof host);
-      else
+      char addr[96];
+      if (addr_format(a, c->port, addr, sizeof addr) < 0)
         continue;
-      snprintf(addr, sizeof addr, a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
-               host, c->port);
       struct qep *e = ep_find(q, addr);
       int is_new = !e;
       ep_add(q, addr, QEP_SRC_DNS, q->specs[c->spec].strict);
@@ -385,14 +438,111 @@ static void dns_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   free(c);
 }
 
+/* ---- dnssrv+ / dnssrvnoa+: SRV records, looked up on the worker pool */
+
+struct srv_job {
+  struct tc_work work;
+  struct querier *q;
+  char *name;
+  int noa, strict;
+  struct strlist out; /* host:port */
+};
+
+static uint16_t be16(const unsigned char *p) {
+  return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Appends the A/AAAA addresses of host (or host itself with noa). */
+static void srv_target(struct srv_job *j, const char *host, unsigned port) {
+  char addr[300];
+  if (j->noa) {
+    snprintf(addr, sizeof addr, "%s:%u", host, port);
+    strlist_push(&j->out, addr);
+    return;
+  }
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+  if (getaddrinfo(host, NULL, &hints, &res) != 0)
+    return;
+  char ps[16];
+  snprintf(ps, sizeof ps, "%u", port);
+  for (struct addrinfo *a = res; a; a = a->ai_next) {
+    if (addr_format(a, ps, addr, sizeof addr) < 0)
+      continue;
+    int dup = 0;
+    for (size_t i = 0; i < j->out.n && !dup; i++)
+      dup = strcmp(j->out.v[i], addr) == 0;
+    if (!dup)
+      strlist_push(&j->out, addr);
+  }
+  freeaddrinfo(res);
+}
+
+static void srv_lookup(struct tc_work *w) {
+  struct srv_job *j = w->data;
+  unsigned char buf[8192];
+  int n = res_search(j->name, C_IN, T_SRV, buf, sizeof buf);
+  if (n < 12)
+    return;
+  const unsigned char *end = buf + n, *p = buf + 12;
+  unsigned qd = be16(buf + 4), an = be16(buf + 6);
+  for (unsigned i = 0; i < qd && p < end; i++) {
+    int k = dn_skipname(p, end);
+    if (k < 0)
+      return;
+    p += k + 4;
+  }
+  for (unsigned i = 0; i < an && p < end; i++) {
+    int k = dn_skipname(p, end);
+    if (k < 0 || p + k + 10 > end)
+      return;
+    p += k;
+    unsigned type = be16(p), rdlen = be16(p + 8);
+    p += 10;
+    if (p + rdlen > end)
+      return;
+    if (type == T_SRV && rdlen > 6) {
+      char host[256];
+      if (dn_expand(buf, end, p + 6, host, sizeof host) >= 0)
+        srv_target(j, host, be16(p + 4));
+    }
+    p += rdlen;
+  }
+}
+
+static void srv_done(struct tc_work *w, int status) {
+  (void)status;
+  struct srv_job *j = w->data;
+  struct querier *q = j->q;
+  if (!q->stopping) {
+    if (!j->out.n)
+      LOG_WARN("dns SRV lookup found no endpoints", "addr", j->name);
+    for (size_t i = 0; i < j->out.n; i++) {
+      int is_new = !ep_find(q, j->out.v[i]);
+      ep_add(q, j->out.v[i], QEP_SRC_DNS, j->strict);
+      if (is_new)
+        info_start(q, ep_find(q, j->out.v[i]), 0);
+    }
+  }
+  strlist_release(&j->out);
+  free(j->name);
+  free(j);
+}
+
 static void dns_round(struct querier *q) {
   for (size_t i = 0; i < q->nspecs; i++) {
     struct qspec *s = &q->specs[i];
     if (s->kind == 0)
       continue;
-    if (s->kind == 2) {
-      LOG_WARN("dnssrv+ discovery is not supported; use dns+host:port",
-               "addr", s->name);
+    if (s->kind >= 2) {
+      struct srv_job *j = xcalloc(1, sizeof(*j));
+      j->q = q;
+      j->name = xstrdup(s->name);
+      j->noa = s->kind == 3;
+      j->strict = s->strict;
+      if (tc_work_submit(q->loop, &j->work, srv_lookup, srv_done, j) < 0) {
+        free(j->name);
+        free(j);
+      }
       continue;
     }
     const char *colon = strrchr(s->name, ':');
@@ -538,6 +688,16 @@ static void timer_start(struct querier *q, uv_timer_t *t, uv_timer_cb cb,
 }
 
 int qep_set_init(struct querier *q) {
+  conns = metric_gauge("thanos_store_nodes_grpc_connections",
+                       "Number of gRPC connection to Store APIs. Opened "
+                       "connection means healthy store APIs available for "
+                       "Querier.",
+                       "external_labels,store_type");
+  static int registered;
+  if (!registered)
+    metrics_add_collector(conns_collect, NULL);
+  registered = 1;
+  conn_q = q;
   for (size_t i = 0; i < q->cfg.nendpoints; i++)
     spec_add(q, q->cfg.endpoints[i], 0, QEP_SRC_FLAG);
   for (size_t i = 0; i < q->cfg.nstrict; i++)
@@ -569,6 +729,8 @@ int qep_set_init(struct querier *q) {
 }
 
 void qep_set_stop(struct querier *q) {
+  if (conn_q == q)
+    conn_q = NULL;
   uv_close((uv_handle_t *)&q->info_timer, querier_handle_closed);
   uv_close((uv_handle_t *)&q->dns_timer, querier_handle_closed);
   uv_close((uv_handle_t *)&q->sd_timer, querier_handle_closed);

@@ -22,6 +22,7 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/log.h"
+#include "thanosc/query_select.h"
 #include "thanosc/storepb.h"
 
 void qfan_init(struct querier_fan *f, struct querier *q, enum qfan_kind kind) {
@@ -68,6 +69,14 @@ static void keep_msg(struct qfan_stream *s, void *m) {
   s->msgs[s->nmsgs++] = m;
 }
 
+static void set_part(struct qchunk_part *p, const Thanos__Chunk *c) {
+  if (c) {
+    p->encoding = (int)c->type;
+    p->data = c->data.data ? c->data.data : (const uint8_t *)"";
+    p->len = c->data.len;
+  }
+}
+
 static void add_series(struct qfan_stream *s, Thanos__Series *m) {
   if (s->n == s->cap) {
     s->cap = s->cap ? s->cap * 2 : 64;
@@ -78,20 +87,37 @@ static void add_series(struct qfan_stream *s, Thanos__Series *m) {
     ls[i].name = m->labels[i]->name;
     ls[i].value = m->labels[i]->value;
   }
-  struct qchunk *cs = xcalloc(m->n_chunks ? m->n_chunks : 1, sizeof(*cs));
-  size_t nc = 0;
+  /* one allocation: the chunks, then QAGGR_N parts per downsampled one */
+  size_t nagg = 0;
   for (size_t i = 0; i < m->n_chunks; i++) {
     Thanos__AggrChunk *a = m->chunks[i];
-    if (!a->raw)
-      continue;
-    cs[nc].min_time = a->min_time;
-    cs[nc].max_time = a->max_time;
-    cs[nc].encoding = (int)a->raw->type;
-    cs[nc].data = a->raw->data.data;
-    cs[nc].len = a->raw->data.len;
-    nc++;
+    nagg += a->count || a->sum || a->min || a->max || a->counter;
   }
-  s->series[s->n++] = (struct qseries){ls, m->n_labels, cs, nc};
+  size_t n = m->n_chunks ? m->n_chunks : 1;
+  struct qchunk *cs =
+      xcalloc(1, n * sizeof(*cs) + nagg * QAGGR_N * sizeof(struct qchunk_part));
+  struct qchunk_part *parts = (struct qchunk_part *)(cs + n);
+  for (size_t i = 0; i < m->n_chunks; i++) {
+    Thanos__AggrChunk *a = m->chunks[i];
+    struct qchunk *c = &cs[i];
+    c->min_time = a->min_time;
+    c->max_time = a->max_time;
+    if (a->raw) {
+      c->encoding = (int)a->raw->type;
+      c->data = a->raw->data.data ? a->raw->data.data : (const uint8_t *)"";
+      c->len = a->raw->data.len;
+    }
+    if (a->count || a->sum || a->min || a->max || a->counter) {
+      set_part(&parts[QAGGR_COUNT], a->count);
+      set_part(&parts[QAGGR_SUM], a->sum);
+      set_part(&parts[QAGGR_MIN], a->min);
+      set_part(&parts[QAGGR_MAX], a->max);
+      set_part(&parts[QAGGR_COUNTER], a->counter);
+      c->aggr = parts;
+      parts += QAGGR_N;
+    }
+  }
+  s->series[s->n++] = (struct qseries){ls, m->n_labels, cs, m->n_chunks};
 }
 
 static void add_strs(struct qfan_stream *s, char **v, size_t n) {
@@ -216,30 +242,6 @@ static char *lsets_string(const struct qep *e) {
   return tc_buf_detach(&b, NULL);
 }
 
-static Thanos__Aggr *aggrs_for(const char *func, size_t *n) {
-  static Thanos__Aggr v[2];
-  *n = 1;
-  if (!func)
-    func = "";
-  if (strcmp(func, "min") == 0 || strncmp(func, "min_", 4) == 0) {
-    v[0] = THANOS__AGGR__MIN;
-  } else if (strcmp(func, "max") == 0 || strncmp(func, "max_", 4) == 0) {
-    v[0] = THANOS__AGGR__MAX;
-  } else if (strcmp(func, "count") == 0 || strncmp(func, "count_", 6) == 0) {
-    v[0] = THANOS__AGGR__COUNT;
-  } else if (strncmp(func, "sum_", 4) == 0) {
-    v[0] = THANOS__AGGR__SUM;
-  } else if (strcmp(func, "increase") == 0 || strcmp(func, "rate") == 0 ||
-             strcmp(func, "irate") == 0 || strcmp(func, "resets") == 0) {
-    v[0] = THANOS__AGGR__COUNTER;
-  } else {
-    v[0] = THANOS__AGGR__COUNT;
-    v[1] = THANOS__AGGR__SUM;
-    *n = 2;
-  }
-  return v;
-}
-
 static int start_call(struct querier_fan *f, struct qfan_stream *s,
                       struct grpc_client *cl, int wrl) {
   struct matchers ms = {(struct matcher *)f->ms, f->nms, f->nms};
@@ -253,6 +255,7 @@ static int start_call(struct querier_fan *f, struct qfan_stream *s,
   if (f->without_replica && wrl) {
     wrl_v = (char **)f->without_replica->v;
     wrl_n = f->without_replica->n;
+    s->stripped = f->kind == QFAN_SERIES;
   }
   int rc;
   if (f->kind == QFAN_SERIES) {
@@ -262,7 +265,12 @@ static int start_call(struct querier_fan *f, struct qfan_stream *s,
     r.matchers = pm;
     r.n_matchers = npm;
     r.max_resolution_window = f->max_resolution_ms;
-    r.aggregates = aggrs_for(f->func, &r.n_aggregates);
+    int ag[2];
+    Thanos__Aggr aggrs[2];
+    r.n_aggregates = qselect_aggrs_from_func(f->func, ag);
+    for (size_t i = 0; i < r.n_aggregates; i++)
+      aggrs[i] = (Thanos__Aggr)ag[i];
+    r.aggregates = aggrs;
     r.partial_response_disabled = !f->partial_response;
     r.partial_response_strategy = strategy;
     r.skip_chunks = f->skip_chunks;
@@ -270,6 +278,19 @@ static int start_call(struct querier_fan *f, struct qfan_stream *s,
     r.range = f->range_ms;
     r.without_replica_labels = wrl_v;
     r.n_without_replica_labels = wrl_n;
+    /* Thanos's storeHintsFromPromHints: step, function, range */
+    Thanos__QueryHints qh = THANOS__QUERY_HINTS__INIT;
+    Thanos__Func fn = THANOS__FUNC__INIT;
+    Thanos__Grouping gr = THANOS__GROUPING__INIT;
+    Thanos__Range rg = THANOS__RANGE__INIT;
+    fn.name = (char *)(f->func ? f->func : "");
+    rg.millis = f->range_ms;
+    qh.step_millis = f->step_ms;
+    qh.func = &fn;
+    qh.grouping = &gr;
+    qh.range = &rg;
+    if (!f->skip_chunks)
+      r.query_hints = &qh;
     rc = grpc_client_call_startm(cl, "/thanos.Store/Series", &r.base,
                                  f->timeout_ms, on_msg, on_done, s, &s->call);
   } else if (f->kind == QFAN_LABEL_NAMES) {
@@ -363,6 +384,13 @@ struct qseries_set **qfan_sets(struct querier_fan *f) {
     qseries_array_set_init(&s->set, s->series, s->n);
     v[i] = &s->set.base;
   }
+  return v;
+}
+
+unsigned char *qfan_stripped(struct querier_fan *f) {
+  unsigned char *v = xcalloc(f->nstreams ? f->nstreams : 1, 1);
+  for (size_t i = 0; i < f->nstreams; i++)
+    v[i] = f->streams[i].stripped;
   return v;
 }
 

@@ -111,6 +111,7 @@ struct qfan_stream {
   struct grpc_client_call *call;
   uv_timer_t *timer; /* --store.response-timeout */
   int done;
+  unsigned char stripped; /* sent without_replica_labels, store honours it */
 };
 
 enum qfan_kind { QFAN_SERIES, QFAN_LABEL_NAMES, QFAN_LABEL_VALUES };
@@ -160,6 +161,8 @@ void qfan_run_wait(struct querier_fan *f);
 void qfan_release(struct querier_fan *f);
 /* The sets of the streams, for qmerge_new(). Owned array. */
 struct qseries_set **qfan_sets(struct querier_fan *f);
+/* Per stream: 1 when it comes without the replica labels (owned array). */
+unsigned char *qfan_stripped(struct querier_fan *f);
 
 /* ---- api.c ---- */
 int qapi_routes(struct querier *q, struct http_server *srv);

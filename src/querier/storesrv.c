@@ -14,111 +14,120 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/log.h"
+#include "thanosc/promql.h"
 #include "thanosc/storepb.h"
 
-/* The endpoints' label sets (owned arrays of borrowed strings) and range. */
-static void union_info(struct querier *q, Thanos__ZLabelSet ***sets_out,
-                       size_t *nsets, int64_t *mint, int64_t *maxt) {
-  size_t n = 0;
+/* What the querier announces: the endpoints' label sets, each extended
+ * with the --selector-label labels (Thanos ProxyStore.LabelSet), without
+ * duplicates, and the union of their time ranges. */
+struct info_sets {
+  Thanos__ZLabelSet **sets; /* strings borrowed from ls */
+  struct labels *ls;        /* owned */
+  size_t n;
+  int64_t mint, maxt;
+};
+
+static void info_sets_build(struct querier *q, struct info_sets *r) {
+  size_t cap = 0;
   for (struct qep *e = q->eps; e; e = e->next)
     if (e->healthy)
-      n += e->nlsets;
-  Thanos__ZLabelSet **sets = xcalloc(n ? n : 1, sizeof(*sets));
-  size_t k = 0;
-  *mint = INT64_MAX;
-  *maxt = INT64_MIN;
+      cap += e->nlsets;
+  memset(r, 0, sizeof(*r));
+  r->ls = xcalloc(cap ? cap : 1, sizeof(*r->ls));
+  r->mint = INT64_MAX;
+  r->maxt = INT64_MIN;
   for (struct qep *e = q->eps; e; e = e->next) {
     if (!e->healthy || e->mint > e->maxt)
       continue;
-    if (e->mint < *mint)
-      *mint = e->mint;
-    if (e->maxt > *maxt)
-      *maxt = e->maxt;
+    if (e->mint < r->mint)
+      r->mint = e->mint;
+    if (e->maxt > r->maxt)
+      r->maxt = e->maxt;
     for (size_t i = 0; i < e->nlsets; i++) {
+      struct labels *l = &r->ls[r->n];
+      labels_copy(l, &e->lsets[i]);
+      for (size_t m = 0; m < q->selector_labels.n; m++)
+        promql_labels_set(l, q->selector_labels.v[m].name,
+                          q->selector_labels.v[m].value);
       int dup = 0;
-      for (size_t j = 0; j < k && !dup; j++) {
-        struct labels ls;
-        storepb_labels_borrow(sets[j]->labels, sets[j]->n_labels, &ls);
-        dup = labels_equal(&ls, &e->lsets[i]);
-        labels_release(&ls);
-      }
+      for (size_t j = 0; j < r->n && !dup; j++)
+        dup = labels_equal(&r->ls[j], l);
       if (dup)
-        continue;
-      Thanos__ZLabelSet *z = xcalloc(1, sizeof(*z));
-      thanos__zlabel_set__init(z);
-      z->n_labels = e->lsets[i].n;
-      z->labels = xcalloc(z->n_labels ? z->n_labels : 1, sizeof(void *));
-      for (size_t m = 0; m < z->n_labels; m++) {
-        Thanos__Label *l = xcalloc(1, sizeof(*l));
-        thanos__label__init(l);
-        l->name = (char *)e->lsets[i].v[m].name;
-        l->value = (char *)e->lsets[i].v[m].value;
-        z->labels[m] = l;
-      }
-      sets[k++] = z;
+        labels_release(l);
+      else
+        r->n++;
     }
   }
-  if (*mint > *maxt) {
-    *mint = 0;
-    *maxt = 0;
+  if (r->mint > r->maxt) {
+    r->mint = 0;
+    r->maxt = 0;
   }
-  *sets_out = sets;
-  *nsets = k;
+  r->sets = xcalloc(r->n ? r->n : 1, sizeof(*r->sets));
+  for (size_t i = 0; i < r->n; i++) {
+    Thanos__ZLabelSet *z = xcalloc(1, sizeof(*z));
+    thanos__zlabel_set__init(z);
+    z->n_labels = r->ls[i].n;
+    z->labels = xcalloc(z->n_labels ? z->n_labels : 1, sizeof(void *));
+    for (size_t m = 0; m < z->n_labels; m++) {
+      Thanos__Label *lb = xcalloc(1, sizeof(*lb));
+      thanos__label__init(lb);
+      lb->name = (char *)r->ls[i].v[m].name;
+      lb->value = (char *)r->ls[i].v[m].value;
+      z->labels[m] = lb;
+    }
+    r->sets[i] = z;
+  }
 }
 
-static void free_sets(Thanos__ZLabelSet **sets, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    for (size_t m = 0; m < sets[i]->n_labels; m++)
-      free(sets[i]->labels[m]);
-    free(sets[i]->labels);
-    free(sets[i]);
+static void info_sets_release(struct info_sets *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    for (size_t m = 0; m < r->sets[i]->n_labels; m++)
+      free(r->sets[i]->labels[m]);
+    free(r->sets[i]->labels);
+    free(r->sets[i]);
+    labels_release(&r->ls[i]);
   }
-  free(sets);
+  free(r->sets);
+  free(r->ls);
 }
 
 static void h_info(struct grpc_call *c, const uint8_t *req, size_t len,
                    void *data) {
   (void)req;
   (void)len;
-  struct querier *q = data;
-  Thanos__ZLabelSet **sets;
-  size_t n;
-  int64_t mint, maxt;
-  union_info(q, &sets, &n, &mint, &maxt);
+  struct info_sets is;
+  info_sets_build(data, &is);
   Thanos__Info__InfoResponse r = THANOS__INFO__INFO_RESPONSE__INIT;
   Thanos__Info__StoreInfo si = THANOS__INFO__STORE_INFO__INIT;
   Thanos__Info__QueryAPIInfo qi = THANOS__INFO__QUERY_APIINFO__INIT;
-  r.label_sets = sets;
-  r.n_label_sets = n;
+  r.label_sets = is.sets;
+  r.n_label_sets = is.n;
   r.componenttype = "query";
-  si.min_time = mint;
-  si.max_time = maxt;
+  si.min_time = is.mint;
+  si.max_time = is.maxt;
   si.supports_without_replica_labels = 1;
   r.store = &si;
   r.query = &qi;
   grpc_call_send(c, &r.base);
   grpc_call_finish(c, GRPC_OK, NULL);
-  free_sets(sets, n);
+  info_sets_release(&is);
 }
 
 static void h_legacy_info(struct grpc_call *c, const uint8_t *req, size_t len,
                           void *data) {
   (void)req;
   (void)len;
-  struct querier *q = data;
-  Thanos__ZLabelSet **sets;
-  size_t n;
-  int64_t mint, maxt;
-  union_info(q, &sets, &n, &mint, &maxt);
+  struct info_sets is;
+  info_sets_build(data, &is);
   Thanos__InfoResponse r = THANOS__INFO_RESPONSE__INIT;
-  r.label_sets = sets;
-  r.n_label_sets = n;
+  r.label_sets = is.sets;
+  r.n_label_sets = is.n;
   r.storetype = THANOS__STORE_TYPE__QUERY;
-  r.min_time = mint;
-  r.max_time = maxt;
+  r.min_time = is.mint;
+  r.max_time = is.maxt;
   grpc_call_send(c, &r.base);
   grpc_call_finish(c, GRPC_OK, NULL);
-  free_sets(sets, n);
+  info_sets_release(&is);
 }
 
 /* One proxied call. */
@@ -160,6 +169,9 @@ static void series_done(struct querier_fan *f) {
   send_warnings(c, f);
   struct qseries_set **sets = qfan_sets(f);
   struct qmerge *m = qmerge_new(sets, f->nstreams, p->wrl.v, p->wrl.n);
+  for (size_t i = 0; i < f->nstreams; i++)
+    if (f->streams[i].stripped)
+      qmerge_input_stripped(m, i);
   const struct qmerged *s;
   int rc;
   while ((rc = qmerge_next(m, &s)) > 0) {
@@ -173,17 +185,31 @@ static void series_done(struct querier_fan *f) {
       lp[i] = &lv[i];
     }
     Thanos__AggrChunk *cv = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cv));
-    Thanos__Chunk *rv = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*rv));
+    /* per chunk: raw, then the QAGGR_N aggregate parts */
+    Thanos__Chunk *rv =
+        xcalloc((s->nchunks ? s->nchunks : 1) * (1 + QAGGR_N), sizeof(*rv));
     Thanos__AggrChunk **cp = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cp));
     for (size_t i = 0; i < s->nchunks; i++) {
+      const struct qchunk *qc = &s->chunks[i];
+      Thanos__Chunk *ch = &rv[i * (1 + QAGGR_N)];
+      Thanos__Chunk **slot[1 + QAGGR_N] = {&cv[i].raw,   &cv[i].count,
+                                           &cv[i].sum,   &cv[i].min,
+                                           &cv[i].max,   &cv[i].counter};
       thanos__aggr_chunk__init(&cv[i]);
-      thanos__chunk__init(&rv[i]);
-      rv[i].type = s->chunks[i].encoding;
-      rv[i].data.data = (uint8_t *)s->chunks[i].data;
-      rv[i].data.len = s->chunks[i].len;
-      cv[i].min_time = s->chunks[i].min_time;
-      cv[i].max_time = s->chunks[i].max_time;
-      cv[i].raw = &rv[i];
+      cv[i].min_time = qc->min_time;
+      cv[i].max_time = qc->max_time;
+      for (int k = 0; k < 1 + QAGGR_N; k++) {
+        const uint8_t *d = k == 0 ? qc->data
+                           : qc->aggr ? qc->aggr[k - 1].data
+                                      : NULL;
+        if (!d)
+          continue;
+        thanos__chunk__init(&ch[k]);
+        ch[k].type = k == 0 ? qc->encoding : qc->aggr[k - 1].encoding;
+        ch[k].data.data = (uint8_t *)d;
+        ch[k].data.len = k == 0 ? qc->len : qc->aggr[k - 1].len;
+        *slot[k] = &ch[k];
+      }
       cp[i] = &cv[i];
     }
     ser.labels = lp;

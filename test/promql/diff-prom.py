@@ -101,6 +101,19 @@ def vec(depth=0):
             "quantile(%s, %s)" % (R.choice(["0.25", "0.5"]), vec(depth + 1)),
             "count_values(\"v\", %s)" % vec(depth + 1),
             "vector(%s)" % sc(depth + 1),
+            "histogram_fraction(%s, %s, rate(demo_api_request_duration_seconds_bucket[%s]))"
+            % (R.choice(["0", "0.1", "-1"]), R.choice(["0.25", "1", "+Inf"]), R.choice(RANGES)),
+            "double_exponential_smoothing(%s, 0.5, %s)" % (rangev(depth), R.choice(["0.1", "0.9"])),
+            "mad_over_time(%s)" % rangev(depth),
+            "sort_by_label(%s, \"instance\", \"type\")" % vec(depth + 1),
+            "limitk(2, %s)" % vec(depth + 1),
+            "limit_ratio(%s, %s)" % (R.choice(["0.5", "-0.5", "1"]), vec(depth + 1)),
+            "clamp_min(%s, %s)" % (vec(depth + 1), sc(depth + 1)),
+            "%s group_right %s" % (vec(depth + 1).rstrip(), "") if False else "(%s * on(instance) group_right %s)" % (R.choice(['demo_num_cpus', 'sum by (instance) (demo_disk_usage_bytes)']), R.choice(SEL)),
+            "last_over_time(%s[%s:%s] @ %s)" % (vec(depth + 1), R.choice(["1m", "3m"]), R.choice(["10s", "17s"]), R.choice(["end()", "start()", str(END - 77)])),
+            "absent(%s)" % R.choice(SEL + ['nope{job="x"}', 'nope{job=~"x"}']),
+            "(%s offset -%s)" % (R.choice(SEL), R.choice(["10s", "1m"])),
+            "timestamp(%s)" % rangev(depth).replace("[", "[", 1).split("[")[0],
         ])
     if r < 0.7:
         f = R.choice(IFUNCS)

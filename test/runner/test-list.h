@@ -12,3 +12,4 @@
 #include "unit/query/list.h"
 #include "unit/sidecar/list.h"
 #include "unit/compact/list.h"
+#include "unit/querier/list.h"
