@@ -241,6 +241,29 @@ t.ok("bad YAML" in open(log2).read(), "the log says why",
      open(log2).read()[-500:])
 inf = info_pb2_grpc.InfoStub(ch).Info(info_pb2.InfoRequest(), timeout=5)
 t.ok(inf.ComponentType == "sidecar", "Info still answers")
+
+# External labels changed by a Prometheus reload: picked up on the next
+# refresh, no restart.
+CONFIG = "global:\n  external_labels:\n    cluster: other\n    replica: b\n"
+ch2 = grpc.insecure_channel("127.0.0.1:%d" % g2)
+
+
+def relabelled():
+    i = info_pb2_grpc.InfoStub(ch2).Info(info_pb2.InfoRequest(), timeout=5)
+    return [(l.name, l.value) for l in i.label_sets[0].labels] == [
+        ("cluster", "other"), ("replica", "b")]
+
+
+t.ok(wait_until(relabelled, 10), "a changed configuration's labels are used")
+got = list(rpc_grpc.StoreStub(ch2).Series(rpc.SeriesRequest(
+    min_time=0, max_time=10**13, matchers=[
+        types.LabelMatcher(type=0, name="replica", value="b"),
+        types.LabelMatcher(type=2, name="__name__", value=".+")]),
+    timeout=10))
+t.ok(len(got) == 2 and ("replica", "b") in [
+    (l.name, l.value) for l in got[0].series.labels],
+    "Series matches and carries the new labels")
+ch2.close()
 t.ok(p.poll() is None, "the sidecar survived every case")
 t.stop(p)
 t.stop(p2)
