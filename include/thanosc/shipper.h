@@ -36,6 +36,7 @@ struct shipper {
   const char *source;       /* meta.json thanos.source: "sidecar", ... */
   int upload_compacted;     /* also levels > 1 */
   const char *meta_file;    /* NULL: SHIPPER_META_FILE */
+  const char *hash_func;    /* NULL or "": none; "SHA256": files[].hash */
 };
 
 struct shipper_stats {

@@ -170,6 +170,7 @@ struct sidecar_opts {
   int64_t limit_series, limit_samples;
   int upload_compacted;
   const char *shipper_meta_file;
+  const char *hash_func;       /* --hash-func: "" or "SHA256" */
   int64_t shipper_interval_ms; /* hidden flag; Thanos: 30 s */
   int force_samples;           /* hidden flag */
   const char *objstore_yaml;   /* NULL: no uploads */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "thanosc/log.h"
 #include "thanosc/sidecar.h"
 #include "thanosc/shipper.h"
 
@@ -20,11 +21,16 @@ struct sidecar_flags {
   int64_t ship_interval_ms;
   int upload_compacted, force_samples;
   char *http_client_file, *http_client;
+  /* accepted for drop-in compatibility, not implemented */
+  char *reloader_cfg, *reloader_envsubst, *reloader_method, *reloader_proc;
+  struct strlist reloader_rule_dirs;
+  int64_t reloader_watch_ms, reloader_retry_ms;
+  char *reqlog_file, *reqlog;
 };
 
 static const char sidecar_summary[] = "Sidecar for Prometheus server.";
 
-#define SIDECAR_FLAGS_MAX 24
+#define SIDECAR_FLAGS_MAX 40
 
 static void sidecar_flags(struct flag_def *f, struct sidecar_flags *o) {
   struct flag_def t[] = {
@@ -78,6 +84,30 @@ static void sidecar_flags(struct flag_def *f, struct sidecar_flags *o) {
        "call fails if this limit is exceeded. 0 means no limit. NOTE: For "
        "efficiency the limit is internally implemented as 'chunks limit' "
        "considering each chunk contains a maximum of 120 samples."},
+      {"reloader.config-file", FLAG_STRING, &o->reloader_cfg, "",
+       "Config file watched by the reloader."},
+      {"reloader.config-envsubst-file", FLAG_STRING, &o->reloader_envsubst,
+       "", "Output file for environment variable substituted config file."},
+      {"reloader.rule-dir", FLAG_STRINGS, &o->reloader_rule_dirs, NULL,
+       "Rule directories for the reloader to refresh (repeated field)."},
+      {"reloader.watch-interval", FLAG_DURATION, &o->reloader_watch_ms, "3m",
+       "Controls how often reloader re-reads config and rules."},
+      {"reloader.retry-interval", FLAG_DURATION, &o->reloader_retry_ms, "5s",
+       "Controls how often reloader retries config reload in case of "
+       "error."},
+      {"reloader.method", FLAG_ENUM, &o->reloader_method, "http",
+       "Method used to reload the configuration.", "http|signal"},
+      {"reloader.process-name", FLAG_STRING, &o->reloader_proc, "prometheus",
+       "Executable name used to match the process being reloaded when using "
+       "the signal method."},
+      {"request.logging-config-file", FLAG_STRING, &o->reqlog_file, NULL,
+       "Path to YAML file with request logging configuration. See format "
+       "details: https://thanos.io/tip/thanos/logging.md/#configuration"},
+      {"request.logging-config", FLAG_STRING, &o->reqlog, NULL,
+       "Alternative to 'request.logging-config-file' flag (mutually "
+       "exclusive). Content of YAML file with request logging "
+       "configuration. See format details: "
+       "https://thanos.io/tip/thanos/logging.md/#configuration"},
       {"min-time", FLAG_TIME, &o->min_time, "0000-01-01T00:00:00Z",
        "Start of time range limit to serve. Thanos sidecar will serve only "
        "metrics, which happened later than this value. Option can be a "
@@ -118,6 +148,12 @@ int cmd_sidecar(int argc, char **argv) {
     code = 2;
     goto out;
   }
+  if ((o.reloader_cfg && *o.reloader_cfg) || o.reloader_rule_dirs.n)
+    LOG_WARN("the config reloader is not implemented in thanosc: "
+             "--reloader.* flags are ignored");
+  if (o.reqlog_file || o.reqlog)
+    LOG_WARN("request logging is not implemented in thanosc: "
+             "--request.logging-config is ignored");
   if (o.limit_series < 0 || o.limit_samples < 0) {
     fprintf(stderr, SIDECAR_CMD ": error: --store.limits.* must not be "
                                 "negative\n");
@@ -141,7 +177,7 @@ int cmd_sidecar(int argc, char **argv) {
       .min_time = o.min_time, .limit_series = o.limit_series,
       .limit_samples = o.limit_samples,
       .upload_compacted = o.upload_compacted,
-      .shipper_meta_file = o.meta_file,
+      .shipper_meta_file = o.meta_file, .hash_func = o.hash_func,
       .shipper_interval_ms = o.ship_interval_ms > 0 ? o.ship_interval_ms
                                                     : 30000,
       .force_samples = o.force_samples, .objstore_yaml = yaml,

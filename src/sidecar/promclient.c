@@ -60,8 +60,12 @@ static int get(const char *url, const char *path, long timeout_ms,
   free(u);
   if (rc < 0)
     return rc;
-  if (rc < 200 || rc >= 300)
-    return http_status_error(path, rc, body);
+  if (rc < 200 || rc >= 300) {
+    char *what = xstrndup(path, strcspn(path, "?"));
+    rc = http_status_error(what, rc, body);
+    free(what);
+    return rc;
+  }
   return 0;
 }
 
@@ -334,6 +338,9 @@ static void api_query(struct tc_buf *q, const char *path,
   }
   add_time(q, "start", start);
   add_time(q, "end", end);
+  char *amp = strstr(q->data, "?&");
+  if (amp)
+    memmove(amp + 1, amp + 2, strlen(amp + 2) + 1), q->len--;
 }
 
 int prom_series(const char *url, const struct prom_matcher *ms, size_t n,
@@ -650,8 +657,11 @@ int prom_remote_read(struct prom_read *r) {
   r->streamed = 0;
   r->frames = r->bytes = 0;
   int rc = httpc_do_stream(NULL, &req, on_read_body, &st);
-  if (rc < 0)
+  if (rc < 0) {
+    if (strncmp(tc_errmsg(rc), "remote read", 11))
+      rc = tc_error_wrap(rc, "remote read");
     goto out;
+  }
   if (st.mode == MODE_ERROR || rc < 200 || rc >= 300) {
     rc = http_status_error("remote read", rc, &st.buf);
     goto out;

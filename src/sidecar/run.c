@@ -83,7 +83,8 @@ static void ship_work(struct tc_work *w) {
   struct shipper s = {.dir = r->o->tsdb_path, .bkt = r->bkt,
                       .source = "sidecar",
                       .upload_compacted = r->o->upload_compacted,
-                      .meta_file = r->o->shipper_meta_file};
+                      .meta_file = r->o->shipper_meta_file,
+                      .hash_func = r->o->hash_func};
   struct shipper_stats st;
   r->ship_rc = shipper_sync(&s, &r->ship_ext, &st);
   if (r->ship_rc)

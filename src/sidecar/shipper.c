@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
@@ -196,6 +197,29 @@ static void rfc3339nano_now(char *out, size_t n) {
            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
+/* Lower-case hex SHA-256 of a file into out (65 bytes). */
+static int sha256_file(const char *path, char out[65]) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return tc_error(-errno, "open %s: %s", path, strerror(errno));
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  unsigned char buf[65536], md[32];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    EVP_DigestUpdate(ctx, buf, n);
+  int err = ferror(f);
+  fclose(f);
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  if (err)
+    return tc_error(TC_EIO, "read %s failed", path);
+  for (int i = 0; i < 32; i++)
+    snprintf(out + 2 * i, 3, "%02x", md[i]);
+  return 0;
+}
+
 /* -------------------------------------------------------------- upload */
 
 struct local_block {
@@ -273,8 +297,17 @@ static int upload_block(const struct shipper *s, const struct labels *ext,
       free(p);
       goto out;
     }
-    free(p);
     f->size = st.st_size;
+    if (s->hash_func && !strcmp(s->hash_func, "SHA256")) {
+      char hex[65];
+      if ((rc = sha256_file(p, hex))) {
+        free(p);
+        goto out;
+      }
+      f->hash_func = xstrdup("SHA256");
+      f->hash_value = xstrdup(hex);
+    }
+    free(p);
   }
   m->thanos.files[m->thanos.nfiles++].rel_path = xstrdup("meta.json");
 

@@ -8,14 +8,19 @@
  * clash, minus without_replica_labels) and queues it; the loop, woken by a
  * uv_async, sends what is queued while the call is writable. The worker
  * waits when the queue holds more than QUEUE_HWM bytes, so a slow client
- * slows the read from Prometheus instead of filling memory. skip_chunks
- * requests use /api/v1/series instead, LabelNames and LabelValues the label
- * APIs; Info reports the external labels and the lowest timestamp.
+ * slows the read from Prometheus instead of filling memory. Streamed frames
+ * are rewritten at the wire level (frame_series), SAMPLES answers through
+ * protobuf-c. Sharded requests keep the series whose final labels hash
+ * into the shard (Thanos's ShardMatcher). skip_chunks requests use
+ * /api/v1/series instead, LabelNames and LabelValues the label APIs; Info
+ * reports the external labels and the lowest timestamp.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <xxhash.h>
 
 #include "info.pb-c.h"
 #include "storepb_rpc.pb-c.h"
@@ -28,6 +33,7 @@
 #include "thanosc/tsdb/chunkenc.h"
 
 #define QUEUE_HWM (4u << 20)
+#define BATCH_MIN (32u << 10)  /* fewer, larger hand-overs to the loop */
 #define BATCH_MAX (256u << 10)
 
 /* ---------------------------------------------------------- shared state */
@@ -149,8 +155,8 @@ static void ext_without(struct labels *ext, char **without, size_t n) {
 struct raw_label {
   const uint8_t *raw; /* the whole Label message */
   size_t rawn;
-  const char *name;
-  size_t namen;
+  const char *name, *value;
+  size_t namen, valuen;
 };
 
 struct raw_chunk {
@@ -184,6 +190,7 @@ struct series_job {
   struct raw_chunk *rch;
   size_t rchcap;
   struct tc_buf labkey, prevkey; /* raw label bytes of this/last frame */
+  struct tc_buf shardbuf; /* hashed labels of a sharded request */
   int rc;
   char *errmsg;
   /* shared queue */
@@ -209,6 +216,7 @@ static void job_closed(uv_handle_t *h) {
   labels_release(&j->ext);
   tc_buf_release(&j->scratch);
   tc_buf_release(&j->labkey);
+  tc_buf_release(&j->shardbuf);
   tc_buf_release(&j->prevkey);
   free(j->rl);
   free(j->rch);
@@ -222,13 +230,13 @@ static void job_closed(uv_handle_t *h) {
 
 /*
  * Worker: hands the batch in scratch (uvarint length + message, repeated)
- * to the loop. An idle loop (empty queue) gets it at once by a buffer swap;
- * otherwise the batch grows to BATCH_MAX and is then appended, waiting
- * while the queue holds more than QUEUE_HWM. final hands over whatever
- * is there.
+ * to the loop once it holds BATCH_MIN bytes. An idle loop (empty queue)
+ * gets it at once by a buffer swap; otherwise the batch grows to BATCH_MAX
+ * and is then appended, waiting while the queue holds more than
+ * QUEUE_HWM. final hands over whatever is there.
  */
 static int flush_batch(struct series_job *j, int final) {
-  if (!j->scratch.len)
+  if (!j->scratch.len || (!final && j->scratch.len < BATCH_MIN))
     return 0;
   pthread_mutex_lock(&j->mu);
   if (j->q.len && !final && j->scratch.len < BATCH_MAX) {
@@ -339,11 +347,23 @@ static void keep_prev(struct series_job *j, Prometheus__Label *const *l,
   j->nprev = n;
 }
 
+static int sharded(const struct series_job *j);
+static int labels_in_shard(struct series_job *j, const Thanos__Label *lv,
+                           size_t n);
+
 /* Worker: one series (or one frame of a long one) from Prometheus. */
 static int on_series(void *data, const Prometheus__ChunkedSeries *s) {
   struct series_job *j = data;
   if (atomic_load(&j->cancelled) || grpc_call_cancelled(j->call))
     return tc_error(TC_ECANCELED, "context canceled");
+  if (sharded(j)) {
+    size_t n0;
+    Thanos__Label *l0 = merge_labels(j, s->labels, s->n_labels, &n0);
+    int in = labels_in_shard(j, l0, n0);
+    free(l0);
+    if (!in)
+      return 0;
+  }
   if (!same_labels(j->prev, j->nprev, s->labels, s->n_labels)) {
     j->nseries++;
     if (j->sc->limit_series && j->nseries > j->sc->limit_series)
@@ -404,11 +424,6 @@ static int on_series_labels(void *data, const struct labels *ls) {
   struct series_job *j = data;
   if (atomic_load(&j->cancelled) || grpc_call_cancelled(j->call))
     return tc_error(TC_ECANCELED, "context canceled");
-  j->nseries++;
-  if (j->sc->limit_series && j->nseries > j->sc->limit_series)
-    return tc_error(TC_ELIMIT, "exceeded series limit: limit %" PRId64
-                               " violated (got %" PRId64 ")",
-                    j->sc->limit_series, j->nseries);
   Prometheus__Label *pv = xcalloc(ls->n ? ls->n : 1, sizeof *pv);
   Prometheus__Label **pp = xcalloc(ls->n ? ls->n : 1, sizeof *pp);
   for (size_t i = 0; i < ls->n; i++) {
@@ -419,6 +434,16 @@ static int on_series_labels(void *data, const struct labels *ls) {
   }
   size_t nl;
   Thanos__Label *lv = merge_labels(j, pp, ls->n, &nl);
+  int rc = 0;
+  if (sharded(j) && !labels_in_shard(j, lv, nl))
+    goto out;
+  j->nseries++;
+  if (j->sc->limit_series && j->nseries > j->sc->limit_series) {
+    rc = tc_error(TC_ELIMIT, "exceeded series limit: limit %" PRId64
+                             " violated (got %" PRId64 ")",
+                  j->sc->limit_series, j->nseries);
+    goto out;
+  }
   Thanos__Label **lp = xcalloc(nl ? nl : 1, sizeof *lp);
   for (size_t i = 0; i < nl; i++)
     lp[i] = &lv[i];
@@ -427,8 +452,9 @@ static int on_series_labels(void *data, const struct labels *ls) {
   Thanos__SeriesResponse r = THANOS__SERIES_RESPONSE__INIT;
   r.result_case = THANOS__SERIES_RESPONSE__RESULT_SERIES;
   r.series = &ser;
-  int rc = queue_msg(j, &r.base);
+  rc = queue_msg(j, &r.base);
   free(lp);
+out:
   free(lv);
   free(pp);
   free(pv);
@@ -508,6 +534,95 @@ static size_t ext_label_size(const struct label *l) {
 }
 
 /*
+ * Sharding as Thanos's ShardMatcher: XXH64 over name\xff value\xff of the
+ * final labels that are (by) or are not (without) among the shard labels;
+ * the series belongs to shard hash % total_shards.
+ */
+static void shard_add(struct series_job *j, const char *name, size_t nn,
+                      const char *value, size_t vn) {
+  const Thanos__ShardInfo *si = j->req->shard_info;
+  int in = 0;
+  for (size_t i = 0; i < si->n_labels && !in; i++)
+    in = !name_cmp(name, nn, si->labels[i]);
+  if (in != si->by)
+    return;
+  tc_buf_add(&j->shardbuf, name, nn);
+  tc_buf_addc(&j->shardbuf, (char)0xff);
+  tc_buf_add(&j->shardbuf, value, vn);
+  tc_buf_addc(&j->shardbuf, (char)0xff);
+}
+
+static int shard_ok(struct series_job *j) {
+  const Thanos__ShardInfo *si = j->req->shard_info;
+  uint64_t h = XXH64(j->shardbuf.data ? j->shardbuf.data : "",
+                     j->shardbuf.len, 0);
+  j->shardbuf.len = 0;
+  return h % (uint64_t)si->total_shards == (uint64_t)si->shard_index;
+}
+
+static int sharded(const struct series_job *j) {
+  return j->req->shard_info && j->req->shard_info->total_shards >= 1;
+}
+
+/*
+ * Walks the labels of a frame (rl[0..nl)) merged with the external ones,
+ * which win on a name clash, skipping the replica labels dropped by the
+ * request: each step sets either *sl (a series label) or *el (an external
+ * one) and returns 1; 0 at the end.
+ */
+struct merge_it {
+  size_t a, e;
+};
+
+static int merge_next(const struct series_job *j, size_t nl,
+                      struct merge_it *it, const struct raw_label **sl,
+                      const struct label **el) {
+  *sl = NULL, *el = NULL;
+  while (it->a < nl || it->e < j->ext.n) {
+    int c = it->a >= nl         ? 1
+            : it->e >= j->ext.n ? -1
+                                : name_cmp(j->rl[it->a].name,
+                                           j->rl[it->a].namen,
+                                           j->ext.v[it->e].name);
+    if (c < 0) {
+      const struct raw_label *l = &j->rl[it->a++];
+      if (dropped_n(j, l->name, l->namen))
+        continue; /* Prometheus added the external label itself */
+      *sl = l;
+      return 1;
+    }
+    if (c == 0)
+      it->a++;
+    *el = &j->ext.v[it->e++];
+    return 1;
+  }
+  return 0;
+}
+
+/* Whether the frame's merged labels fall into the requested shard. */
+static int frame_in_shard(struct series_job *j, size_t nl) {
+  struct merge_it it = {0};
+  const struct raw_label *sl;
+  const struct label *el;
+  while (merge_next(j, nl, &it, &sl, &el)) {
+    if (sl)
+      shard_add(j, sl->name, sl->namen, sl->value, sl->valuen);
+    else
+      shard_add(j, el->name, strlen(el->name), el->value, strlen(el->value));
+  }
+  return shard_ok(j);
+}
+
+/* Same for labels already merged. */
+static int labels_in_shard(struct series_job *j, const Thanos__Label *lv,
+                           size_t n) {
+  for (size_t i = 0; i < n; i++)
+    shard_add(j, lv[i].name, strlen(lv[i].name), lv[i].value,
+              strlen(lv[i].value));
+  return shard_ok(j);
+}
+
+/*
  * One ChunkedSeries (p, n) straight into a SeriesResponse in the batch,
  * without decoding it into structs: Label messages are the same on both
  * sides and are copied as they are, external labels merged in by name
@@ -529,7 +644,7 @@ static int frame_series(struct series_job *j, const uint8_t *p, size_t n) {
     if (f == 1 && wt == 2) {
       TC_GROW(j->rl, j->rlcap, nl + 1);
       struct raw_label *l = &j->rl[nl++];
-      *l = (struct raw_label){.raw = b, .rawn = bn, .name = "", .namen = 0};
+      *l = (struct raw_label){.raw = b, .rawn = bn, .name = "", .value = ""};
       struct decbuf ld = decbuf_make(b, bn);
       unsigned lf, lwt;
       uint64_t lv;
@@ -540,6 +655,8 @@ static int frame_series(struct series_job *j, const uint8_t *p, size_t n) {
           return rc;
         if (lf == 1 && lwt == 2)
           l->name = (const char *)lb, l->namen = lbn;
+        else if (lf == 2 && lwt == 2)
+          l->value = (const char *)lb, l->valuen = lbn;
       }
       tc_buf_put_uvarint(&j->labkey, bn);
       tc_buf_add(&j->labkey, b, bn);
@@ -569,6 +686,8 @@ static int frame_series(struct series_job *j, const uint8_t *p, size_t n) {
                                     "supported", (int)c->type);
     }
   }
+  if (sharded(j) && !frame_in_shard(j, nl))
+    return 0;
   /* Limits: a series split over frames repeats its labels. */
   if (j->labkey.len != j->prevkey.len ||
       memcmp(j->labkey.data, j->prevkey.data, j->labkey.len)) {
@@ -600,31 +719,21 @@ static int frame_series(struct series_job *j, const uint8_t *p, size_t n) {
       *o++ = 0x0a;
       o += encode_uvarint(o, series);
     }
-    size_t a = 0, e = 0;
-    while (a < nl || e < j->ext.n) {
-      int c = a >= nl         ? 1
-              : e >= j->ext.n ? -1
-                              : name_cmp(j->rl[a].name, j->rl[a].namen,
-                                         j->ext.v[e].name);
-      if (c < 0 && dropped_n(j, j->rl[a].name, j->rl[a].namen)) {
-        a++;
-        continue;
-      }
-      if (c < 0) {
-        size_t m = j->rl[a].rawn;
+    struct merge_it it = {0};
+    const struct raw_label *sl;
+    const struct label *l;
+    while (merge_next(j, nl, &it, &sl, &l)) {
+      if (sl) {
+        size_t m = sl->rawn;
         body += 1 + uvs(m) + m;
         if (pass) {
           *o++ = 0x0a;
           o += encode_uvarint(o, m);
-          memcpy(o, j->rl[a].raw, m);
+          memcpy(o, sl->raw, m);
           o += m;
         }
-        a++;
         continue;
       }
-      const struct label *l = &j->ext.v[e++];
-      if (c == 0)
-        a++;
       size_t m = ext_label_size(l);
       body += 1 + uvs(m) + m;
       if (pass) {
@@ -1118,7 +1227,7 @@ static void info(struct grpc_call *c, const uint8_t *req, size_t len,
   Thanos__Info__TSDBInfo *tip = &ti;
   Thanos__Info__StoreInfo si = THANOS__INFO__STORE_INFO__INIT;
   si.min_time = mint, si.max_time = maxt;
-  si.supports_sharding = 0, si.supports_without_replica_labels = 1;
+  si.supports_sharding = 1, si.supports_without_replica_labels = 1;
   si.n_tsdb_infos = 1, si.tsdb_infos = &tip;
   Thanos__Info__InfoResponse r = THANOS__INFO__INFO_RESPONSE__INIT;
   r.n_label_sets = 1, r.label_sets = &e.lsp;

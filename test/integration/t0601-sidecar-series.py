@@ -6,9 +6,11 @@
 # external-label matchers, without_replica_labels, skip_chunks, label APIs,
 # Info, request limits; Prometheus down -> not ready and Unavailable, back
 # -> recovers without a restart; empty external labels stop the start-up.
+import atexit
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -19,6 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpclib  # noqa: E402
 
 t = grpclib.Tap("t0601-sidecar-series")
+if not os.environ.get("KEEP_TMP"):
+    atexit.register(shutil.rmtree, t.tmp, True)
 os.makedirs(os.path.join(t.tmp, "stubs"))
 grpclib.gen_stubs(os.path.join(t.tmp, "stubs"))
 import grpc  # noqa: E402
@@ -351,6 +355,26 @@ def check_version(ver, prom, promtool):
          total_samples(got) == 0, "%s: skip_chunks gives labels only" % ver,
          sorted(got)[:2])
 
+    # Sharding (Info says supported): shards are disjoint and cover all,
+    # by and without labels, streamed and skip_chunks alike.
+    for by in (True, False):
+        for skip in (False, True):
+            parts = []
+            for idx in range(3):
+                si = rpc.ShardInfo(shard_index=idx, total_shards=3, by=by,
+                                   labels=["i"] if by else ["job"])
+                parts.append(series(gport, [matcher("__name__", "up|hist_metric",
+                                                    2)], mint, maxt,
+                                    shard_info=si, skip_chunks=skip))
+            keys = [k for p_ in parts for k in p_]
+            whole = series(gport, [matcher("__name__", "up|hist_metric", 2)],
+                           mint, maxt, skip_chunks=skip)
+            t.ok(sorted(keys) == sorted(whole) and len(keys) == len(set(keys))
+                 and sum(1 for p_ in parts if p_) >= 2
+                 and len(whole) == NSERIES,
+                 "%s: 3 shards (by=%s, skip_chunks=%s) split %d series %s" %
+                 (ver, by, skip, len(whole), [len(p_) for p_ in parts]))
+
     # Our own client agrees.
     r = subprocess.run([grpclib.THANOSC, "tools", "store", "series",
                         "--endpoint=127.0.0.1:%d" % gport,
@@ -383,7 +407,7 @@ def check_version(ver, prom, promtool):
          vals)
     inf = info_pb2_grpc.InfoStub(ch).Info(info_pb2.InfoRequest(), timeout=10)
     lset = [(l.name, l.value) for l in inf.label_sets[0].labels]
-    t.ok(inf.ComponentType == "sidecar" and
+    t.ok(inf.ComponentType == "sidecar" and inf.store.supports_sharding and
          lset == [("cluster", "eu1"), ("replica", "0")] and
          inf.store.max_time == 2**63 - 1 and
          inf.store.min_time <= HIST_START * 1000,

@@ -212,3 +212,32 @@ TEST(shipper_compacted_blocks) {
   labels_release(&ext);
   objstore_close(bkt);
 }
+
+TEST(shipper_hash_func_sha256) {
+  const char *dir = test_tmpdir();
+  char a[32];
+  make_block(dir, a, 1700000000000, 1, 10);
+  struct objstore *bkt = objstore_mem_new();
+  struct shipper s = {.dir = dir, .bkt = bkt, .source = "sidecar",
+                      .hash_func = "SHA256"};
+  struct labels ext;
+  ext_labels(&ext);
+  struct shipper_stats st;
+  ASSERT_OK(shipper_sync(&s, &ext, &st));
+  struct tc_buf buf;
+  tc_buf_init(&buf, 1 << 20);
+  char key[64];
+  snprintf(key, sizeof key, "%s/meta.json", a);
+  ASSERT_OK(objstore_get_buf(bkt, key, 0, &buf));
+  struct block_meta m;
+  ASSERT_OK(block_meta_parse(&m, buf.data, buf.len, "meta"));
+  ASSERT_STREQ(m.thanos.files[2].rel_path, "index");
+  ASSERT_STREQ(m.thanos.files[2].hash_func, "SHA256");
+  ASSERT_STREQ(m.thanos.files[2].hash_value,
+               "2ac123dcd759eebabfa1b17c0332b88b3815ef3f95fbfcceb5fac07e233235bd");
+  ASSERT_NULL(m.thanos.files[3].hash_func); /* meta.json: none */
+  block_meta_release(&m);
+  tc_buf_release(&buf);
+  labels_release(&ext);
+  objstore_close(bkt);
+}
