@@ -198,21 +198,6 @@ static void store_flags(struct flag_def *f, struct store_opts *o) {
 
 #define STORE_FLAGS_MAX 40
 
-static void flag_values_release(const struct flag_def *const *tables) {
-  for (const struct flag_def *const *t = tables; *t; t++) {
-    for (const struct flag_def *f = *t; f->name; f++) {
-      if (!f->dst)
-        continue;
-      if (f->type == FLAG_STRING || f->type == FLAG_ENUM) {
-        free(*(char **)f->dst);
-        *(char **)f->dst = NULL;
-      } else if (f->type == FLAG_STRINGS) {
-        strlist_release(f->dst);
-      }
-    }
-  }
-}
-
 static char *read_small_file(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f)
@@ -368,6 +353,6 @@ out:
   index_cache_free(cache);
   store_relabel_free(relabel);
   free(yaml);
-  flag_values_release(tables);
+  cmd_flags_release(tables);
   return code;
 }
