@@ -396,7 +396,9 @@ static void job_run(struct querier_task *t) {
   else
     run_meta(j);
   j->post.fn = job_respond;
-  querier_post(j->q, &j->post);
+  /* After the stop the HTTP server is gone: nobody to answer. */
+  if (querier_post(j->q, &j->post) < 0)
+    job_free(j);
 }
 
 /* ------------------------------------------------------------- handlers */
