@@ -48,6 +48,8 @@
 #include <protobuf-c/protobuf-c.h>
 #include <uv.h>
 
+#include "thanosc/loop.h"
+
 /* gRPC status codes (the numbers are the wire values). */
 enum grpc_code {
   GRPC_OK = 0,
@@ -179,6 +181,26 @@ int grpc_call_cancelled(const struct grpc_call *c);
  */
 void grpc_call_finish(struct grpc_call *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * The server as a runtime service (thanosc/loop.h): start creates it on the
+ * runtime's loop, stop is grpc_server_stop() within opts.grace_ms.
+ *
+ *   struct grpc_service gs;
+ *   grpc_service_init(&gs, methods, &opts);
+ *   runtime_add(&rt, &gs.svc);
+ *
+ * table and the strings in o are borrowed and must outlive the runtime.
+ */
+struct grpc_service {
+  struct service svc;
+  const struct grpc_method *table;
+  struct grpc_server_opts opts;
+  struct grpc_server *srv; /* while started */
+  service_stopped_fn *stopped;
+};
+void grpc_service_init(struct grpc_service *gs, const struct grpc_method *table,
+                       const struct grpc_server_opts *o);
 
 /* ---------------------------------------------------------------- client */
 

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "thanosc/buf.h"
 
@@ -174,6 +175,31 @@ int objstore_get_range_buf(struct objstore *os, const char *name, uint64_t off,
  */
 int objstore_download(struct objstore *os, const char *name, unsigned flags,
                       const char *path);
+/*
+ * A pull reader over an object: reads come from ranged gets of `window`
+ * bytes at a time, so a large object streams through a bounded buffer.
+ * Not thread-safe (one reader, one thread); the bucket must outlive it.
+ */
+struct objstore_reader {
+  struct objstore *os; /* borrowed */
+  char *name;          /* owned */
+  uint64_t pos;        /* next byte of the object to fetch */
+  uint64_t end;        /* one past the last byte wanted (UINT64_MAX: EOF) */
+  size_t window;
+  unsigned flags;
+  struct tc_buf buf;   /* fetched, not yet read: buf.data[off..len) */
+  size_t off;
+  int eof;
+};
+
+/* Opens a reader of len bytes from off (len -1: to the end). No I/O yet. */
+void objstore_reader_open(struct objstore_reader *r, struct objstore *os,
+                          const char *name, uint64_t off, int64_t len,
+                          size_t window, unsigned flags);
+/* Up to n bytes into p: the count, 0 at the end, or <0 (TC_ENOTFOUND...). */
+ssize_t objstore_reader_read(struct objstore_reader *r, void *p, size_t n);
+void objstore_reader_close(struct objstore_reader *r);
+
 /* 1 when the object exists, 0 when not, <0 on error. */
 int objstore_exists(struct objstore *os, const char *name);
 int objstore_attributes(struct objstore *os, const char *name, unsigned flags,

@@ -101,6 +101,71 @@ int indexheader_preload(struct tsdb_bytes *src, const uint64_t *offs,
                         const uint64_t *lens, size_t n);
 void indexheader_preload_clear(struct tsdb_bytes *src);
 
+/* ---- sampled index reader (src/store/lazyindex.c) ---- */
+
+/* One label name of the postings offset table: where its entries start,
+ * how many there are, and the position of every 32nd (owned). */
+struct lazy_name {
+  char *name; /* owned */
+  uint32_t first, n;
+  uint32_t *samples;
+};
+
+/*
+ * A block index read through its index-header source: only samples of the
+ * symbol table and of the postings offset table live in the heap; the
+ * tables themselves stay in the mmapped index-header, series and postings
+ * come from ranged reads. Not thread-safe (hold the block lock).
+ */
+struct lazy_index {
+  struct tsdb_bytes src;  /* owned */
+  struct tc_buf scratch;
+  const uint8_t *sym;     /* symbol table body (count first), borrowed */
+  size_t sym_len;
+  uint32_t nsyms;
+  uint32_t *sym_samples;  /* owned: position of every 32nd symbol */
+  const uint8_t *ptab;    /* postings offset table body, borrowed */
+  size_t ptab_len;
+  struct lazy_name *names; /* owned, sorted; "" (all postings) first */
+  size_t nnames;
+  uint64_t series_off;
+};
+
+/* Strings copied out of the mmap for a query (NUL-terminated), freed
+ * together by lazy_arena_release(). */
+struct lazy_arena_block {
+  struct lazy_arena_block *next;
+  char data[];
+};
+struct lazy_arena {
+  struct lazy_arena_block *blocks;
+  char *cur;
+  size_t used, cap;
+};
+const char *lazy_arena_str(struct lazy_arena *a, const char *s, size_t n);
+void lazy_arena_release(struct lazy_arena *a);
+
+/* Takes ownership of src (closed on error too); checks TOC, symbol table
+ * and postings offset table (CRCs, order) and keeps the samples. */
+int lazy_index_open(struct lazy_index *x, struct tsdb_bytes *src);
+void lazy_index_close(struct lazy_index *x);
+/* The record of a label name, or NULL. */
+const struct lazy_name *lazy_index_name(const struct lazy_index *x,
+                                        const char *name);
+/* Calls fn for each value of ln in order (v, n borrowed for the call);
+ * a non-zero return stops and is returned. */
+typedef int lazy_value_fn(void *data, const char *v, size_t n, uint64_t off);
+int lazy_index_values(const struct lazy_index *x, const struct lazy_name *ln,
+                      lazy_value_fn *fn, void *data);
+/* Postings of name=value; of matchers (Prometheus's PostingsForMatchers). */
+struct postings *lazy_index_postings(struct lazy_index *x, const char *name,
+                                     const char *value);
+struct postings *lazy_index_select(struct lazy_index *x,
+                                   const struct matchers *ms);
+/* Series id into s; label strings are copied into a. */
+int lazy_index_series(struct lazy_index *x, uint64_t id,
+                      struct lazy_arena *a, struct index_series *s);
+
 /* ---- blocks ---- */
 
 /* One loaded block. Reference-counted: a sync drops its reference, each
@@ -111,7 +176,7 @@ struct store_block {
   char *dir;                   /* owned: <data-dir>/<ULID> */
   struct objstore *bkt;        /* borrowed */
   pthread_mutex_t lock;        /* guards index (its scratch) */
-  struct index_reader index;   /* over the index-header source */
+  struct lazy_index index;     /* over the index-header source */
   char **segs;                 /* owned: object names of chunks/ files */
   size_t nsegs;
   struct labels ext;           /* owned copy of meta.thanos.labels */
@@ -128,6 +193,7 @@ struct bucket_store_opts {
   int64_t consistency_delay_ms;
   int64_t ignore_deletion_marks_delay_ms;
   int block_sync_concurrency;
+  int meta_fetch_concurrency;        /* --block-meta-fetch-concurrency */
   uint64_t series_limit;             /* --store.limits.request-series */
   uint64_t samples_limit;            /* --store.limits.request-samples */
   struct store_relabel *relabel;     /* borrowed, may be NULL */
@@ -167,9 +233,12 @@ struct store_query;
  * Starts a Series request: picks blocks (time range, external labels,
  * resolution), selects series and their chunk references, merges and sorts
  * them. *out is owned (store_query_free()). TC_EINVAL for bad matchers,
- * TC_ELIMIT naming the series or chunks limit.
+ * TC_ELIMIT naming the series or chunks limit, TC_ECANCELED as soon as
+ * cancelled(arg) (may be NULL; polled between blocks and series) says so.
  */
+typedef int store_cancelled_fn(void *arg); /* thread-safe: 1 = stop */
 int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
+                       store_cancelled_fn *cancelled, void *arg,
                        struct store_query **out /* OUT */);
 /*
  * Appends the next SeriesResponse messages (each as uvarint length +

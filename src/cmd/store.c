@@ -318,6 +318,8 @@ int cmd_store(int argc, char **argv) {
       .consistency_delay_ms = o.consistency_delay_ms,
       .ignore_deletion_marks_delay_ms = o.ignore_deletion_marks_delay_ms,
       .block_sync_concurrency = (int)TC_MIN(o.block_sync_concurrency, 64),
+      .meta_fetch_concurrency =
+          (int)TC_MAX(1, TC_MIN(o.block_meta_fetch_concurrency, 64)),
       .series_limit = series_limit,
       .samples_limit = samples_limit,
       .relabel = relabel,

@@ -6,7 +6,6 @@
  * protocol lives in src/grpc.
  */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,25 +479,6 @@ int cmd_tools_store_label_values(int argc, char **argv) {
 
 /* -------------------------------------------------------- serve-test */
 
-struct serve {
-  uv_loop_t loop;
-  uv_signal_t sig[2];
-  struct grpc_server *srv;
-};
-
-static void serve_stopped(struct grpc_server *s, void *data) {
-  struct serve *sv = data;
-  uv_close((uv_handle_t *)&sv->sig[0], NULL);
-  uv_close((uv_handle_t *)&sv->sig[1], NULL);
-}
-
-static void on_signal(uv_signal_t *h, int signum) {
-  struct serve *sv = h->data;
-  LOG_INFO("stopping gRPC server", "signal",
-           signum == SIGINT ? "SIGINT" : "SIGTERM");
-  grpc_server_stop(sv->srv, serve_stopped, sv);
-}
-
 int cmd_tools_store_serve_test(int argc, char **argv) {
   static const char *cmd = "thanosc tools store serve-test";
   struct server_opts so = {0};
@@ -525,35 +505,21 @@ int cmd_tools_store_serve_test(int argc, char **argv) {
                               .min_time = 1700000000000LL,
                               .max_time = 1700000000000LL,
                               .ext_label = ext && *ext ? ext : NULL};
-  struct serve sv;
-  memset(&sv, 0, sizeof sv);
-  uv_loop_init(&sv.loop);
   struct grpc_server_opts o = {.address = so.grpc_address,
                                .tls_cert = so.grpc_tls_cert,
                                .tls_key = so.grpc_tls_key,
                                .tls_client_ca = so.grpc_tls_client_ca,
                                .max_recv_msg = (size_t)max_recv,
                                .grace_ms = so.grpc_grace_ms};
-  rc = grpc_server_new(&sv.loop, grpc_teststore_methods(&ts), &o, &sv.srv);
-  if (rc) {
+  struct runtime rt;
+  if ((rc = runtime_init(&rt))) {
     fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
-    uv_run(&sv.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&sv.loop);
     return 1;
   }
-  for (int i = 0; i < 2; i++) {
-    uv_signal_init(&sv.loop, &sv.sig[i]);
-    sv.sig[i].data = &sv;
-    uv_signal_start(&sv.sig[i], on_signal, i ? SIGTERM : SIGINT);
-  }
-  char port[16];
-  snprintf(port, sizeof port, "%d", grpc_server_port(sv.srv));
-  LOG_INFO("listening for StoreAPI gRPC", "address", so.grpc_address, "port",
-           port);
-  printf("port=%s\n", port);
-  fflush(stdout);
-  uv_run(&sv.loop, UV_RUN_DEFAULT);
-  grpc_server_free(sv.srv);
-  uv_loop_close(&sv.loop);
-  return 0;
+  struct grpc_service gs;
+  grpc_service_init(&gs, grpc_teststore_methods(&ts), &o);
+  runtime_add(&rt, &gs.svc);
+  int code = runtime_run(&rt); /* start errors are logged by the runtime */
+  runtime_release(&rt);
+  return code;
 }

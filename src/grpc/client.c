@@ -581,6 +581,14 @@ again:
       }
       continue;
     }
+    if (!k->final && k->sid < 0 && k->conn && k->conn->draining &&
+        !cl->closing) {
+      /* Not sent yet and the server said GOAWAY: use a new connection. */
+      k->conn = client_conn(cl);
+      if (!k->conn)
+        call_set_final(k, GRPC_UNAVAILABLE, 1, "connection error: %s",
+                       cl->last_err ? cl->last_err : "cannot connect");
+    }
     if (!k->final && k->sid < 0 && k->conn && k->conn->ready) {
       submit_call(k);
       grpc__conn_kick(&k->conn->c);

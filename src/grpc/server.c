@@ -33,8 +33,8 @@
 #include "thanosc/log.h"
 #include "thanosc/metrics.h"
 
-#define OUT_HIGH (1u << 20)  /* writable() turns false above */
-#define OUT_LOW (256u << 10) /* on_writable fires below */
+#define OUT_HIGH (256u << 10) /* writable() turns false above */
+#define OUT_LOW (64u << 10)   /* on_writable fires below */
 #define OUT_HARD (64u << 20) /* send() refuses above */
 #define MD_MAX 16384         /* request metadata bytes */
 

@@ -18,6 +18,7 @@
 #include "thanosc/common.h"
 #include "thanosc/decbuf.h"
 #include "thanosc/error.h"
+#include "thanosc/loop.h"
 
 #define BATCH 512
 #define T0 1700000000000LL
@@ -25,7 +26,7 @@
 struct series_job {
   struct grpc_teststore *ts;
   struct grpc_call *call;
-  uv_work_t work;
+  struct tc_work work;
   int64_t next, end;
   int busy; /* work queued */
   int cancelled;
@@ -102,7 +103,7 @@ static void job_end(struct series_job *j, int code, const char *msg) {
   job_free(j);
 }
 
-static void work_cb(uv_work_t *w) {
+static void work_cb(struct tc_work *w) {
   struct series_job *j = w->data;
   tc_buf_reset(&j->batch);
   int64_t stop = j->next + BATCH < j->end ? j->next + BATCH : j->end;
@@ -117,7 +118,7 @@ static void on_writable(struct grpc_call *c) {
   job_queue(grpc_call_data(c));
 }
 
-static void after_work(uv_work_t *w, int status) {
+static void after_work(struct tc_work *w, int status) {
   struct series_job *j = w->data;
   j->busy = 0;
   if (j->cancelled || grpc_call_cancelled(j->call)) {
@@ -154,14 +155,19 @@ static void after_work(uv_work_t *w, int status) {
 
 static void job_queue(struct series_job *j) {
   j->busy = 1;
-  j->work.data = j;
-  uv_queue_work(grpc_call_loop(j->call), &j->work, work_cb, after_work);
+  if (tc_work_submit(grpc_call_loop(j->call), &j->work, work_cb, after_work,
+                     j) < 0) {
+    j->busy = 0;
+    job_end(j, GRPC_UNAVAILABLE, "worker pool refused the job");
+  }
 }
 
 static void on_cancel(struct grpc_call *c) {
   struct series_job *j = grpc_call_data(c);
   j->cancelled = 1;
-  if (!j->busy) { /* waiting for writable, or slow: end now */
+  if (j->busy)
+    tc_work_cancel(&j->work); /* after_work ends the call */
+  else {                      /* waiting for writable, or slow: end now */
     j->ts->series_cancelled++;
     job_end(j, GRPC_CANCELLED, "context canceled");
   }

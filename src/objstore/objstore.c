@@ -297,6 +297,48 @@ int objstore_get_range_buf(struct objstore *os, const char *name, uint64_t off,
   return rc;
 }
 
+void objstore_reader_open(struct objstore_reader *r, struct objstore *os,
+                          const char *name, uint64_t off, int64_t len,
+                          size_t window, unsigned flags) {
+  memset(r, 0, sizeof *r);
+  r->os = os;
+  r->name = xstrdup(name);
+  r->pos = off;
+  r->end = len < 0 ? UINT64_MAX : off + (uint64_t)len;
+  r->window = window ? window : 8 << 20;
+  r->flags = flags;
+  tc_buf_init(&r->buf, r->window);
+}
+
+ssize_t objstore_reader_read(struct objstore_reader *r, void *p, size_t n) {
+  if (r->off == r->buf.len && !r->eof) {
+    uint64_t want = TC_MIN((uint64_t)r->window, r->end - r->pos);
+    tc_buf_reset(&r->buf);
+    r->off = 0;
+    if (want) {
+      int rc = objstore_get_range_buf(r->os, r->name, r->pos, (int64_t)want,
+                                      r->flags, &r->buf);
+      if (rc < 0)
+        return rc;
+    }
+    r->pos += r->buf.len;
+    /* A short window means the object ended. */
+    if (r->buf.len < want || r->pos >= r->end)
+      r->eof = 1;
+  }
+  size_t k = TC_MIN(n, r->buf.len - r->off);
+  if (k)
+    memcpy(p, r->buf.data + r->off, k);
+  r->off += k;
+  return (ssize_t)k;
+}
+
+void objstore_reader_close(struct objstore_reader *r) {
+  free(r->name);
+  tc_buf_release(&r->buf);
+  memset(r, 0, sizeof *r);
+}
+
 struct file_sink {
   int fd;
 };

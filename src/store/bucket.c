@@ -93,7 +93,7 @@ void store_block_ref(struct store_block *b) {
 }
 
 static void block_free(struct store_block *b) {
-  index_reader_close(&b->index);
+  lazy_index_close(&b->index);
   for (size_t i = 0; i < b->nsegs; i++)
     free(b->segs[i]);
   free(b->segs);
@@ -167,7 +167,7 @@ static int block_load(struct bucket_store *s, struct block_meta *meta,
   }
   if (rc)
     goto out;
-  rc = index_reader_open(&b->index, &src);
+  rc = lazy_index_open(&b->index, &src);
   if (rc)
     goto out;
   indexheader_drop_pages(&b->index.src);
@@ -282,10 +282,69 @@ static struct bucket_store__meta_cache *meta_find(struct bucket_store *s,
   return NULL;
 }
 
+/* ---- a small parallel for over the sync's object-storage calls ---- */
+
+typedef void par_fn(void *ctx, size_t i);
+
+struct par {
+  par_fn *fn;
+  void *ctx;
+  size_t n;
+  atomic_size_t next;
+};
+
+static void *par_worker(void *arg) {
+  struct par *p = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&p->next, 1);
+    if (i >= p->n)
+      break;
+    p->fn(p->ctx, i);
+  }
+  return NULL;
+}
+
+/* fn(ctx, i) for i in [0, n) on up to conc threads; returns when done. */
+static void parallel_for(size_t n, int conc, par_fn *fn, void *ctx) {
+  struct par p = {.fn = fn, .ctx = ctx, .n = n};
+  atomic_init(&p.next, 0);
+  size_t nth = TC_MIN((size_t)(conc > 0 ? conc : 1), n);
+  pthread_t *th = xcalloc(nth + 1, sizeof(*th));
+  size_t started = 0;
+  for (size_t i = 0; i < nth; i++)
+    if (pthread_create(&th[i], NULL, par_worker, &p) == 0)
+      started++;
+  par_worker(&p); /* this thread helps (and copes with no threads) */
+  for (size_t i = 0; i < started; i++)
+    pthread_join(th[i], NULL);
+  free(th);
+}
+
+/* meta.json bodies fetched ahead, in parallel, for blocks not cached. */
+struct prefetch {
+  struct bucket_store *s;
+  char **ids;
+  struct tc_buf *bufs;
+  int *rcs;
+};
+
+static void prefetch_one(void *ctx, size_t i) {
+  struct prefetch *p = ctx;
+  char *name = xasprintf("%s/meta.json", p->ids[i]);
+  tc_buf_init(&p->bufs[i], META_MAX);
+  p->rcs[i] = objstore_get_buf(p->s->bkt, name, OBJSTORE_OPTIONAL,
+                               &p->bufs[i]);
+  if (p->rcs[i] && p->rcs[i] != TC_ENOTFOUND)
+    LOG_WARN("meta.json fetch failed", "id", p->ids[i], "err",
+             tc_errmsg(p->rcs[i]));
+  free(name);
+}
+
 /* The cached meta of id, fetched when new. NULL with *state set when the
  * block has none (yet) or it is corrupt. */
 static struct bucket_store__meta_cache *
-meta_get(struct bucket_store *s, const char *id, const char **state) {
+meta_get(struct bucket_store *s, const char *id, struct tc_buf *b, int rc,
+         const char **state) {
   struct bucket_store__meta_cache *c = meta_find(s, id);
   if (c) {
     c->seen = 1;
@@ -293,25 +352,21 @@ meta_get(struct bucket_store *s, const char *id, const char **state) {
       *state = "corrupted-meta-json";
     return c->bad ? NULL : c;
   }
-  struct tc_buf b;
-  tc_buf_init(&b, META_MAX);
-  char *name = xasprintf("%s/meta.json", id);
-  int rc = objstore_get_buf(s->bkt, name, OBJSTORE_OPTIONAL, &b);
   if (rc == TC_ENOTFOUND) {
     *state = "no-meta-json";
-    goto out;
+    return NULL;
   }
   if (rc) {
     *state = "failed";
-    LOG_WARN("meta.json fetch failed", "id", id, "err", tc_errmsg(rc));
-    goto out;
+    return NULL;
   }
+  char *name = xasprintf("%s/meta.json", id);
   TC_GROW(s->metas, s->metascap, s->nmetas + 1);
   c = &s->metas[s->nmetas++];
   memset(c, 0, sizeof(*c));
   snprintf(c->ulid, sizeof c->ulid, "%s", id);
   c->seen = 1;
-  rc = block_meta_parse(&c->meta, b.data, b.len, name);
+  rc = block_meta_parse(&c->meta, b->data, b->len, name);
   if (!rc && strcmp(c->meta.ulid, id) != 0)
     rc = tc_error(TC_ECORRUPT, "'%s': ulid %s does not match the directory",
                   name, c->meta.ulid);
@@ -322,9 +377,7 @@ meta_get(struct bucket_store *s, const char *id, const char **state) {
     *state = "corrupted-meta-json";
     c = NULL;
   }
-out:
   free(name);
-  tc_buf_release(&b);
   return c;
 }
 
@@ -373,6 +426,18 @@ static int marked_deleted(struct bucket_store *s, const char *id,
   return out;
 }
 
+struct marks {
+  struct bucket_store *s;
+  struct bucket_store__meta_cache **c;
+  int *marked;
+  int64_t now;
+};
+
+static void mark_one(void *ctx, size_t i) {
+  struct marks *m = ctx;
+  m->marked[i] = marked_deleted(m->s, m->c[i]->ulid, m->now);
+}
+
 static bool sources_subset(const struct block_meta *a,
                            const struct block_meta *b) {
   for (size_t i = 0; i < a->compaction.nsources; i++) {
@@ -390,34 +455,27 @@ struct load_job {
   struct block_meta **metas; /* borrowed from the cache */
   struct store_block **out;  /* one per meta, NULL on failure */
   size_t n;
-  atomic_size_t next;
 };
 
-static void *load_worker(void *arg) {
-  struct load_job *j = arg;
-  for (;;) {
-    size_t i = atomic_fetch_add(&j->next, 1);
-    if (i >= j->n)
-      break;
-    struct block_meta copy;
-    /* The block owns a copy of the meta (re-parsed is simplest: format). */
-    struct tc_buf b = TC_BUF_INIT;
-    int rc = block_meta_format(j->metas[i], &b);
-    if (!rc)
-      rc = block_meta_parse(&copy, b.data, b.len, j->metas[i]->ulid);
-    tc_buf_release(&b);
-    metric_inc(metric_child(m_loads));
-    if (!rc)
-      rc = block_load(j->s, &copy, &j->out[i]);
-    block_meta_release(&copy);
-    if (rc) {
-      metric_inc(metric_child(m_load_failures));
-      LOG_WARN("loading block failed", "id", j->metas[i]->ulid, "err",
-               tc_errmsg(rc));
-      j->out[i] = NULL;
-    }
+static void load_one(void *ctx, size_t i) {
+  struct load_job *j = ctx;
+  struct block_meta copy;
+  /* The block owns a copy of the meta (formatted and parsed back). */
+  struct tc_buf b = TC_BUF_INIT;
+  int rc = block_meta_format(j->metas[i], &b);
+  if (!rc)
+    rc = block_meta_parse(&copy, b.data, b.len, j->metas[i]->ulid);
+  tc_buf_release(&b);
+  metric_inc(metric_child(m_loads));
+  if (!rc)
+    rc = block_load(j->s, &copy, &j->out[i]);
+  block_meta_release(&copy);
+  if (rc) {
+    metric_inc(metric_child(m_load_failures));
+    LOG_WARN("loading block failed", "id", j->metas[i]->ulid, "err",
+             tc_errmsg(rc));
+    j->out[i] = NULL;
   }
-  return NULL;
 }
 
 static int cmp_block(const void *a, const void *b) {
@@ -453,13 +511,28 @@ int bucket_store_sync(struct bucket_store *s) {
   for (size_t i = 0; i < s->nmetas; i++)
     s->metas[i].seen = 0;
   size_t counts[TC_ARRAY_SIZE(sync_states)] = {0};
+  /* meta.json of new blocks, fetched in parallel. */
+  struct prefetch pf = {.s = s};
+  size_t npf = 0;
+  pf.ids = xcalloc(l.n + 1, sizeof(char *));
+  for (size_t i = 0; i < l.n; i++)
+    if (!meta_find(s, l.ids[i]))
+      pf.ids[npf++] = l.ids[i];
+  pf.bufs = xcalloc(npf + 1, sizeof(struct tc_buf));
+  pf.rcs = xcalloc(npf + 1, sizeof(int));
+  parallel_for(npf, s->o.meta_fetch_concurrency, prefetch_one, &pf);
   /* Indices first: meta_get() may grow (move) the cache. */
   size_t *keepi = xcalloc(l.n + 1, sizeof(*keepi));
-  size_t nkeep = 0;
+  size_t nkeep = 0, pk = 0;
   int64_t now = now_ms();
   for (size_t i = 0; i < l.n; i++) {
     const char *state = NULL;
-    struct bucket_store__meta_cache *c = meta_get(s, l.ids[i], &state);
+    bool fetched = pk < npf && pf.ids[pk] == l.ids[i];
+    struct bucket_store__meta_cache *c =
+        meta_get(s, l.ids[i], fetched ? &pf.bufs[pk] : NULL,
+                 fetched ? pf.rcs[pk] : 0, &state);
+    if (fetched)
+      pk++;
     if (c) {
       const struct block_meta *m = &c->meta;
       if (m->max_time <= s->o.min_time || m->min_time > s->o.max_time) {
@@ -475,21 +548,38 @@ int bucket_store_sync(struct bucket_store *s) {
       }
       if (!state && too_fresh(s, m, now))
         state = "too-fresh";
-      if (!state && marked_deleted(s, m->ulid, now))
-        state = "marked-for-deletion";
     }
     if (state) {
-      for (size_t k = 0; sync_states[k]; k++)
-        if (!strcmp(sync_states[k], state))
-          counts[k]++;
+      for (size_t x = 0; sync_states[x]; x++)
+        if (!strcmp(sync_states[x], state))
+          counts[x]++;
       continue;
     }
     keepi[nkeep++] = (size_t)(c - s->metas);
   }
+  for (size_t i = 0; i < npf; i++)
+    tc_buf_release(&pf.bufs[i]);
+  free(pf.bufs);
+  free(pf.rcs);
+  free(pf.ids);
   struct bucket_store__meta_cache **keep = xcalloc(nkeep + 1, sizeof(*keep));
   for (size_t i = 0; i < nkeep; i++)
     keep[i] = &s->metas[keepi[i]];
   free(keepi);
+  /* Deletion marks, fetched in parallel; marked blocks older than the
+   * delay are left out. */
+  struct marks mk = {.s = s, .c = keep, .now = now};
+  mk.marked = xcalloc(nkeep + 1, sizeof(int));
+  parallel_for(nkeep, s->o.meta_fetch_concurrency, mark_one, &mk);
+  size_t nk = 0;
+  for (size_t i = 0; i < nkeep; i++) {
+    if (mk.marked[i])
+      counts[8]++; /* marked-for-deletion */
+    else
+      keep[nk++] = keep[i];
+  }
+  nkeep = nk;
+  free(mk.marked);
   /* Duplicates: a block whose sources another block of the same
    * resolution covers entirely (larger set, or equal set and later
    * ULID) is left out. */
@@ -528,18 +618,7 @@ int bucket_store_sync(struct bucket_store *s) {
 
   struct load_job job = {.s = s, .metas = toload, .n = nload};
   job.out = xcalloc(nload + 1, sizeof(*job.out));
-  atomic_init(&job.next, 0);
-  size_t nth = TC_MIN((size_t)s->o.block_sync_concurrency, nload);
-  pthread_t *th = xcalloc(nth + 1, sizeof(*th));
-  size_t started = 0;
-  for (size_t i = 0; i < nth; i++)
-    if (pthread_create(&th[i], NULL, load_worker, &job) == 0)
-      started++;
-  if (started == 0)
-    load_worker(&job);
-  for (size_t i = 0; i < started; i++)
-    pthread_join(th[i], NULL);
-  free(th);
+  parallel_for(nload, s->o.block_sync_concurrency, load_one, &job);
 
   struct store_block **dropped = NULL;
   size_t ndropped = 0, dcap = 0;
@@ -565,7 +644,8 @@ int bucket_store_sync(struct bucket_store *s) {
     s->blocks[s->nblocks++] = job.out[i];
     nloaded_now++;
   }
-  qsort(s->blocks, s->nblocks, sizeof(*s->blocks), cmp_block);
+  if (s->nblocks > 1)
+    qsort(s->blocks, s->nblocks, sizeof(*s->blocks), cmp_block);
   size_t total = s->nblocks;
   pthread_mutex_unlock(&s->lock);
   counts[2] = total;

@@ -84,16 +84,23 @@ static void job_end(struct series_job *j, int code, const char *msg) {
   job_free(j);
 }
 
+static int call_cancelled(void *call) {
+  return grpc_call_cancelled(call);
+}
+
 static void series_work(uv_work_t *w) {
   struct series_job *j = w->data;
   tc_buf_reset(&j->batch);
   if (grpc_call_cancelled(j->call))
     return;
   if (!j->q) {
-    j->rc = store_series_start(j->svc->bs, j->req, &j->q);
+    j->rc = store_series_start(j->svc->bs, j->req, call_cancelled, j->call,
+                               &j->q);
     thanos__series_request__free_unpacked(j->req, NULL);
     j->req = NULL;
   }
+  if (!j->rc && grpc_call_cancelled(j->call))
+    j->rc = tc_error(TC_ECANCELED, "context canceled");
   if (!j->rc)
     j->rc = store_series_next(j->q, &j->batch, BATCH_BYTES, &j->done);
   /* Messages are thread-local: carry it to the loop. */

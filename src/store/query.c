@@ -51,6 +51,8 @@ struct qseries {
 struct store_query {
   struct bucket_store *s;      /* borrowed */
   uint64_t pool_held;          /* bytes of the chunk pool this batch holds */
+  store_cancelled_fn *cancelled; /* may be NULL */
+  void *cancel_arg;
   struct store_block **blocks; /* referenced snapshot */
   size_t nblocks;
   struct store_block **used; /* queried blocks (borrowed) */
@@ -62,6 +64,7 @@ struct store_query {
   int aggrs[6]; /* requested Thanos__Aggr values */
   size_t naggrs;
   int hints_sent;
+  struct lazy_arena arena; /* label strings of the selected series */
   struct tc_buf *bufs; /* range buffers of the current batch */
   size_t nbufs, bufcap;
 };
@@ -73,14 +76,14 @@ static struct metric *m_series_req, *m_chunks_fetched, *m_series_fetched;
 static void qmetrics_init(void) {
   if (m_series_req)
     return;
-  m_series_req = metric_counter("thanos_bucket_store_series_requests_total",
+  m_series_req = metric_counter("thanosc_store_series_requests_total",
                                 "Total number of Series requests (thanosc).",
                                 "");
   m_series_fetched = metric_counter(
-      "thanos_bucket_store_series_fetched_total",
+      "thanosc_store_series_entries_read_total",
       "Total number of series entries read from the bucket (thanosc).", "");
   m_chunks_fetched = metric_counter(
-      "thanos_bucket_store_chunks_fetched_total",
+      "thanosc_store_chunks_fetched_total",
       "Total number of chunks fetched from the bucket (thanosc).", "");
 }
 
@@ -290,7 +293,7 @@ static int cmp_qchunk(const void *a, const void *b) {
 /* The postings of ms in block b (lock held), expanded. */
 static int block_ids(struct store_block *b, const struct matchers *ms,
                      uint64_t **ids, size_t *n) {
-  struct postings *p = index_reader_select(&b->index, ms);
+  struct postings *p = lazy_index_select(&b->index, ms);
   return postings_expand(p, ids, n);
 }
 
@@ -341,7 +344,11 @@ static int block_select(struct store_query *q, struct store_block *b,
   if (!rc)
     rc = preload_series(b, ids, nids);
   for (size_t i = 0; i < nids && !rc; i++) {
-    rc = index_reader_series(&b->index, ids[i], &s);
+    if (i % 1024 == 0 && q->cancelled && q->cancelled(q->cancel_arg)) {
+      rc = tc_error(TC_ECANCELED, "context canceled");
+      break;
+    }
+    rc = lazy_index_series(&b->index, ids[i], &q->arena, &s);
     if (rc)
       break;
     size_t keep = 0;
@@ -380,7 +387,7 @@ static int block_select(struct store_query *q, struct store_block *b,
   index_series_release(&s);
   free(ids);
   free(idx.v);
-  if (rc && rc != TC_ELIMIT)
+  if (rc && rc != TC_ELIMIT && rc != TC_ECANCELED)
     rc = tc_error(rc, "block %s: %s", b->meta.ulid, tc_errmsg(rc));
   return rc;
 }
@@ -401,15 +408,19 @@ void store_query_free(struct store_query *q) {
     store_block_unref(q->blocks[i]);
   free(q->blocks);
   free(q->used);
+  lazy_arena_release(&q->arena);
   free(q);
 }
 
 int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
+                       store_cancelled_fn *cancelled, void *arg,
                        struct store_query **out) {
   qmetrics_init();
   metric_inc(metric_child(m_series_req));
   struct store_query *q = xcalloc(1, sizeof(*q));
   q->s = s;
+  q->cancelled = cancelled;
+  q->cancel_arg = arg;
   struct matchers ms = {0}, hint = {0};
   struct bset bs = {0};
   q->mint = req->min_time;
@@ -427,6 +438,9 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
                   (long long)q->mint, (long long)q->maxt);
     goto out;
   }
+  /* --min-time/--max-time also cut chunks, as Thanos does. */
+  q->mint = TC_MAX(q->mint, s->o.min_time);
+  q->maxt = TC_MIN(q->maxt, s->o.max_time);
   bucket_store_snapshot(s, &q->blocks, &q->nblocks);
   choose_blocks(q->blocks, q->nblocks, q->mint, q->maxt,
                 req->max_resolution_window, &hint, &bs);
@@ -450,13 +464,15 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
   if (rc)
     goto out;
   /* Sort, then merge equal label sets (same series in several blocks). */
-  qsort(q->v, q->n, sizeof(*q->v), cmp_qseries);
+  if (q->n > 1)
+    qsort(q->v, q->n, sizeof(*q->v), cmp_qseries);
   size_t w = 0;
   for (size_t i = 0; i < q->n; i++) {
     if (w > 0 && labels_equal(&q->v[w - 1].ls, &q->v[i].ls)) {
       struct qseries *d = &q->v[w - 1];
       d->c = xrealloc(d->c, (d->nc + q->v[i].nc + 1) * sizeof(*d->c));
-      memcpy(d->c + d->nc, q->v[i].c, q->v[i].nc * sizeof(*d->c));
+      if (q->v[i].nc)
+        memcpy(d->c + d->nc, q->v[i].c, q->v[i].nc * sizeof(*d->c));
       d->nc += q->v[i].nc;
       labels_release(&q->v[i].ls);
       free(q->v[i].c);
@@ -473,7 +489,8 @@ int store_series_start(struct bucket_store *s, const Thanos__SeriesRequest *req,
     q->n = (size_t)req->limit;
   }
   for (size_t i = 0; i < q->n; i++)
-    qsort(q->v[i].c, q->v[i].nc, sizeof(struct qchunk), cmp_qchunk);
+    if (q->v[i].nc > 1)
+      qsort(q->v[i].c, q->v[i].nc, sizeof(struct qchunk), cmp_qchunk);
 out:
   matchers_release(&ms);
   matchers_release(&hint);
@@ -811,7 +828,8 @@ static int cmp_str(const void *a, const void *b) {
 
 /* Sorts l and removes duplicates; keeps the first limit (0 = all). */
 static void strlist_sort_uniq(struct strlist *l, int64_t limit) {
-  qsort(l->v, l->n, sizeof(char *), cmp_str);
+  if (l->n > 1)
+    qsort(l->v, l->n, sizeof(char *), cmp_str);
   size_t w = 0;
   for (size_t i = 0; i < l->n; i++) {
     if (w > 0 && !strcmp(l->v[w - 1], l->v[i])) {
@@ -828,6 +846,14 @@ static void strlist_sort_uniq(struct strlist *l, int64_t limit) {
   }
 }
 
+static int push_value(void *data, const char *v, size_t n, uint64_t off) {
+  (void)off;
+  char *s = xstrndup(v, n);
+  strlist_push(data, s);
+  free(s);
+  return 0;
+}
+
 /* label != NULL: values of label; else names. */
 static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
                         Thanos__LabelMatcher **pm, size_t npm,
@@ -838,6 +864,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
   struct store_block **blocks = NULL;
   size_t nblocks = 0;
   struct index_series se = {0};
+  struct lazy_arena arena = {0};
   int rc = matchers_from_pb(pm, npm, &ms);
   if (!rc)
     rc = hint_matchers(hints, 1, &hint);
@@ -860,18 +887,15 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     if (idx.n == 0 && !ev) {
       /* No series filter: straight from the postings offset table. */
       if (label) {
-        const struct index_pname *pn =
-            index_reader_label_values(&b->index, label);
-        for (size_t i = 0; pn && i < pn->n; i++)
-          strlist_push(out, pn->v[i].value);
+        const struct lazy_name *ln = lazy_index_name(&b->index, label);
+        if (ln)
+          rc = lazy_index_values(&b->index, ln, push_value, out);
       } else {
-        const char **names;
-        size_t nn;
-        index_reader_label_names(&b->index, &names, &nn);
-        for (size_t i = 0; i < nn; i++)
-          if (!labels_get(&b->ext, names[i]))
-            strlist_push(out, names[i]);
-        free(names);
+        for (size_t i = 0; i < b->index.nnames; i++) {
+          const char *nm = b->index.names[i].name;
+          if (*nm && !labels_get(&b->ext, nm))
+            strlist_push(out, nm);
+        }
       }
     } else {
       uint64_t *ids = NULL;
@@ -885,7 +909,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
       if (!rc)
         rc = preload_series(b, ids, nids);
       for (size_t i = 0; i < nids && !rc; i++) {
-        rc = index_reader_series(&b->index, ids[i], &se);
+        rc = lazy_index_series(&b->index, ids[i], &arena, &se);
         bool inrange = false;
         for (size_t k = 0; k < se.nchunks && !rc && !inrange; k++)
           inrange = se.chunks[k].maxt >= start && se.chunks[k].mint <= end;
@@ -927,6 +951,7 @@ static int labels_query(struct bucket_store *s, int64_t start, int64_t end,
     strlist_sort_uniq(out, limit);
 out:
   index_series_release(&se);
+  lazy_arena_release(&arena);
   for (size_t i = 0; i < nblocks; i++)
     store_block_unref(blocks[i]);
   free(blocks);

@@ -2,6 +2,7 @@
 # deterministic OpenMetrics data set turned into blocks by promtool, a
 # FILESYSTEM bucket, `thanosc store` and Prometheus 2.42 started on free
 # ports, a python3-grpcio StoreAPI client and an XOR chunk decoder.
+import atexit
 import json
 import os
 import shutil
@@ -21,6 +22,16 @@ PROMETHEUS = "/usr/bin/prometheus"
 T0 = 1768003200
 DURATION = 6 * 3600 + 1800
 STEP = 30
+
+
+def kill_on_exit(t):
+    """Stops the test's processes (by pid) even when it dies early."""
+    def stop():
+        for p in t.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    atexit.register(stop)
 
 
 def gen_openmetrics(path, t0=T0, duration=DURATION, step=STEP):

@@ -203,6 +203,28 @@ got = sum(len(f[3]) for f in fr if len(f) == 4 and f[0] == DATA)
 t.ok(0 < got <= 1000, "WINDOW_UPDATE of 1000 releases %d bytes" % got)
 s.close()
 
+# Many idle connections, each with a started Series call, then all gone.
+rss0 = G.rss_kib(srv.pid)
+socks = []
+for i in range(200):
+    s = socket.create_connection(("127.0.0.1", port), 5)
+    s.sendall(PREFACE + frame(SETTINGS, 0, 0, settings(initial_window=0)) +
+              frame(HEADERS, END_HEADERS, 1,
+                    request_headers("/thanos.Store/Series")) +
+              frame(DATA, END_STREAM, 1, b"\x00\x00\x00\x00\x00"))
+    socks.append(s)
+time.sleep(1)
+t.ok(alive(), "serving with 200 stalled connections open")
+rss1 = G.rss_kib(srv.pid)
+# Each stalled 1M-series call (100 MB of responses) may hold its send
+# queue's high-water mark plus one batch: well under 1 MiB.
+t.ok(rss1 - rss0 < 200 * 1024, "200 stalled calls: RSS grew %d KiB"
+     % (rss1 - rss0))
+for s in socks:
+    s.close()
+time.sleep(1)
+t.ok(alive(), "serving after they all left")
+
 t.stop(srv)
 t.ok(srv.returncode == 0, "clean exit", srv.stderr.read().decode()[-1500:])
 t.done()

@@ -79,7 +79,15 @@ def main():
                      (["--match=many{job=\"j3\"}"], []),
                      (["--match={__name__=~\"uni|long_total\",s!=\"1\"}",
                        "--match={instance=~\"host-00[0-2].*\"}"], []),
-                     ([], ["--min-time=1700000600000", "--max-time=1700003600000"])]
+                     ([], ["--min-time=1700000600000", "--max-time=1700003600000"]),
+                     # Matcher semantics: absent labels match "", negations,
+                     # alternations with an empty branch, UTF-8 values.
+                     (["--match={job!=\"j1\",instance=~\"host-01.*\"}"], []),
+                     (["--match={v=\"\",__name__=~\"uni|many\",job!~\"j[0-5]\"}"], []),
+                     (["--match={i=~\"1|2|\",__name__!=\"many\"}"], []),
+                     (["--match={v=~\".*日本.*|ascii\"}"], []),
+                     (["--match={s=~\".+\"}"], []),
+                     (["--match={__name__=~\"LONG_TOTAL|(?i)long_total\"}"], [])]
             for sel, rng in cases:
                 if ver == "2.42" and len(sel) > 1:
                     continue  # --match is repeatable only in 3.x

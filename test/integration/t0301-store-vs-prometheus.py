@@ -19,6 +19,7 @@ import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
 
 t = G.Tap("t0301-store-vs-prometheus")
+S.kill_on_exit(t)
 G.gen_stubs(t.tmp)
 import grpc  # noqa: E402
 import info_pb2  # noqa: E402
@@ -46,6 +47,21 @@ T0, T1 = S.T0_MS, S.T1_MS
 def store_series(sel, mint, maxt, skip=False, **kw):
     return S.store_series(c, sel, mint, maxt, skip, **kw)
 
+
+# Calls that give up early (deadlines of 1-20 ms) leave the store serving.
+codes = set()
+for i in range(20):
+    try:
+        for _ in stub.Series(rpc.SeriesRequest(
+                min_time=T0, max_time=T1, matchers=S.parse_sel(
+                    types, '{__name__=~".+"}')), timeout=0.001 * (i + 1)):
+            pass
+        codes.add("OK")
+    except grpc.RpcError as e:
+        codes.add(e.code().name)
+t.ok(codes <= {"OK", "DEADLINE_EXCEEDED", "CANCELLED"} and
+     store.poll() is None and len(store_series('up', T0, T1)) == 10,
+     "early deadlines end calls cleanly; the store keeps serving", codes)
 
 # Info: the blocks' range and one (empty) label set.
 info = info_pb2_grpc.InfoStub(ch).Info(info_pb2.InfoRequest(), timeout=10)

@@ -18,6 +18,7 @@ import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
 
 t = G.Tap("t0302-store-sync")
+S.kill_on_exit(t)
 G.gen_stubs(t.tmp)
 import grpc  # noqa: E402
 import info_pb2  # noqa: E402
@@ -168,5 +169,50 @@ info = info_pb2_grpc.InfoStub(grpc.insecure_channel("127.0.0.1:%d" %
 log = open(store.log).read()
 t.ok(blocks_served() == metas(D) and "rebuilding" in log,
      "a damaged index-header is rebuilt", log[-1500:])
+t.stop(store)
+
+# --consistency-delay: promtool's blocks are ULID-stamped now, too fresh.
+store = S.start_store(t, bucket, data, "--consistency-delay=1h",
+                      "--ignore-deletion-marks-delay=0s")
+m = metrics()
+t.ok(m.get('thanos_blocks_meta_synced{state="too-fresh"}', 0) >= 1 and
+     m.get("thanos_bucket_store_blocks_loaded") == 0,
+     "blocks younger than --consistency-delay are not loaded",
+     m.get('thanos_blocks_meta_synced{state="too-fresh"}'))
+t.stop(store)
+
+# --min-time/--max-time: blocks outside are excluded, chunks are cut.
+t0 = S.T0 * 1000
+store = S.start_store(t, bucket, data, "--ignore-deletion-marks-delay=0s",
+                      "--min-time=%s" % time.strftime(
+                          "%Y-%m-%dT%H:%M:%SZ",
+                          time.gmtime(S.T0 + 6 * 3600 + 900)))
+ch = grpc.insecure_channel("127.0.0.1:%d" % store.grpc)
+stub = rpc_grpc.StoreStub(ch)
+info = info_pb2_grpc.InfoStub(ch)
+m = metrics()
+t.ok(m.get('thanos_blocks_meta_synced{state="time-excluded"}', 0) >= 1 and
+     m.get("thanos_bucket_store_blocks_loaded") == 1,
+     "blocks before --min-time are excluded, the one across it stays",
+     m.get('thanos_blocks_meta_synced{state="time-excluded"}'))
+r = info.Info(info_pb2.InfoRequest(), timeout=10)
+t.ok(r.store.min_time == t0 + (6 * 3600 + 900) * 1000,
+     "Info's min time is --min-time", r.store.min_time)
+req = rpc.SeriesRequest(min_time=0, max_time=2 ** 62, matchers=[
+    types.LabelMatcher(type=types.LabelMatcher.EQ, name="__name__",
+                       value="up")])
+first = min(c.min_time for r in stub.Series(req, timeout=30)
+            if r.WhichOneof("result") == "series" for c in r.series.chunks)
+t.ok(first >= t0 + 6 * 3600 * 1000, "chunks before --min-time are cut",
+     first)
+store2 = S.start_store(t, bucket, data + "2", "--ignore-deletion-marks-delay=0s",
+                       "--max-time=%s" % time.strftime(
+                           "%Y-%m-%dT%H:%M:%SZ", time.gmtime(S.T0 + 3600)))
+m2 = S.http_get("http://127.0.0.1:%d/metrics" % store2.http)
+t.ok(re.search(r'thanos_blocks_meta_synced\{state="time-excluded"\} [12]\b',
+               m2) is not None and
+     "thanos_bucket_store_blocks_loaded 0" in m2,
+     "blocks after --max-time are time-excluded")
+t.stop(store2)
 t.stop(store)
 t.done()

@@ -20,6 +20,7 @@ import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
 
 t = G.Tap("t0303-store-external-labels")
+S.kill_on_exit(t)
 G.gen_stubs(t.tmp)
 import grpc  # noqa: E402
 import hintspb_pb2  # noqa: E402

@@ -15,6 +15,7 @@ import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
 
 t = G.Tap("t0304-store-s3")
+S.kill_on_exit(t)
 S3RVER = os.path.join(G.TOP, ".deps", "node", "node_modules", ".bin",
                       "s3rver")
 if not os.access(S3RVER, os.X_OK):

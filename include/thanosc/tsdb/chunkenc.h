@@ -75,9 +75,9 @@ static inline uint16_t xor_enc_count(const struct xor_enc *e) { return e->n; }
  * struct may live on the stack and be re-initialised for the next chunk.
  */
 struct chunk_iter {
-  const uint8_t *p, *end; /* bytes not yet loaded into buf */
-  uint64_t buf;           /* next bits, left-aligned */
-  unsigned valid;         /* valid bits in buf */
+  const uint8_t *base; /* the bit stream (after the sample count) */
+  size_t len;          /* its bytes */
+  uint64_t nbits, pos; /* its bits, and the next one to read */
   uint16_t total, read;
   int64_t t, tdelta;
   uint64_t v;

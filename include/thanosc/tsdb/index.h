@@ -1,9 +1,9 @@
 /*
- * tsdb/index.h - the block index (format v2): postings iterators, the
- * reader and the writer.
+ * tsdb/index.h - the block index: postings iterators, the reader (formats
+ * v2 and, for old blocks, v1) and the writer (v2, or v1 on request).
  *
- * Series IDs are the series' offset in the index divided by 16; ascending
- * IDs are ascending label sets. Every section's CRC32C is verified when it
+ * Series IDs are the series' offset in the index divided by 16 (v1: the
+ * offset itself); ascending IDs are ascending label sets. Every section's CRC32C is verified when it
  * is read; errors name the index and the section.
  */
 #ifndef THANOSC_TSDB_INDEX_H
@@ -88,6 +88,7 @@ struct index_reader {
   struct index_toc toc;
   char *symarena;       /* owned: symbols, NUL-terminated back to back */
   const char **symbols; /* owned array into symarena */
+  uint64_t *symoffs;    /* owned, v1 only: file offset of each symbol */
   uint32_t nsymbols;
   struct index_pname *names; /* sorted by name; names[0] is "" (all) */
   size_t nnames;
@@ -101,7 +102,8 @@ int index_reader_open_file(struct index_reader *r, const char *path);
 int index_reader_open(struct index_reader *r, struct tsdb_bytes *src);
 void index_reader_close(struct index_reader *r);
 
-/* Symbol by v2 reference (borrowed); TC_ECORRUPT when out of range. */
+/* Symbol by reference as stored in series entries (v2: position, v1: file
+ * offset), borrowed; TC_ECORRUPT when there is no such symbol. */
 int index_reader_symbol(struct index_reader *r, uint64_t ref,
                         const char **s /* OUT */);
 
@@ -147,6 +149,8 @@ struct index_writer {
   char **syms; /* owned, sorted ascending */
   size_t nsyms, symcap;
   struct tsdb_strtab *symtab; /* owned: symbol -> reference */
+  int version;                /* 2, or 1 after index_writer_set_version() */
+  uint64_t *symoffs;          /* owned, v1: file offset of each symbol */
   /* series seen: labels of the last one, and per-pair postings */
   struct labels last;
   uint64_t last_ref;
@@ -158,6 +162,10 @@ struct index_writer {
 
 /* Creates the index file at path. */
 int index_writer_open(struct index_writer *w, const char *path);
+/* Writes format version 1 (symbols and series referenced by file offset)
+ * instead of 2, as Prometheus 2.0 did: for tests of old blocks. Only
+ * right after index_writer_open(). */
+int index_writer_set_version(struct index_writer *w, int version);
 /* Adds a symbol; symbols must come in strictly ascending byte order and
  * before any series. */
 int index_writer_add_symbol(struct index_writer *w, const char *s);

@@ -6,9 +6,9 @@
  *
  * The encoder writes bits most-significant first into a growing byte array
  * and never emits Prometheus 2.x's trailing empty byte, so its output is
- * byte-identical to Prometheus 3.x. The decoder keeps the next up-to-64
- * bits left-aligned in a word and refills 8 bytes at a time, which keeps
- * the per-sample cost to a handful of shifts.
+ * byte-identical to Prometheus 3.x. The decoder tracks a bit position and
+ * reads each field from an unaligned big-endian 64-bit window at it, so a
+ * sample costs two or three loads and a handful of shifts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,20 +52,28 @@ void xor_enc_reset(struct xor_enc *e) {
   e->trailing = 0;
 }
 
-/* Writes the low n bits of v (n <= 64), highest first. */
+/* Writes the low n bits of v (n <= 64), highest first: one unaligned
+ * big-endian 64-bit store per field. Bytes past e->len are kept zero, so
+ * the partial last byte can simply be or-ed into. */
 static void enc_bits(struct xor_enc *e, uint64_t v, unsigned n) {
-  while (n > 0) {
-    if (e->free_bits == 0) {
-      TC_GROW(e->b, e->cap, e->len + 1);
-      e->b[e->len++] = 0;
-      e->free_bits = 8;
-    }
-    unsigned k = n < e->free_bits ? n : e->free_bits;
-    uint8_t chunk = (uint8_t)((v >> (n - k)) & ((1u << k) - 1));
-    e->b[e->len - 1] |= (uint8_t)(chunk << (e->free_bits - k));
-    e->free_bits = (uint8_t)(e->free_bits - k);
-    n -= k;
+  if (n > 56) {
+    enc_bits(e, v >> 32, n - 32);
+    enc_bits(e, v, 32);
+    return;
   }
+  if (n == 0)
+    return;
+  TC_GROW(e->b, e->cap, e->len + 9);
+  uint64_t bitpos = (uint64_t)e->len * 8 - e->free_bits;
+  size_t byte = (size_t)(bitpos >> 3);
+  unsigned off = (unsigned)(bitpos & 7);
+  uint64_t w = off ? (uint64_t)e->b[byte] << 56 : 0;
+  w |= (v & ((1ull << n) - 1)) << (64 - n - off);
+  w = __builtin_bswap64(w);
+  memcpy(e->b + byte, &w, 8);
+  bitpos += n;
+  e->len = (size_t)((bitpos + 7) >> 3);
+  e->free_bits = (uint8_t)(e->len * 8 - bitpos);
 }
 
 static void enc_uvarint(struct xor_enc *e, uint64_t v) {
@@ -151,56 +159,43 @@ const uint8_t *xor_enc_bytes(const struct xor_enc *e, size_t *n) {
 
 /* ---- decoder ---- */
 
+#define TC_INLINE static inline __attribute__((always_inline))
+
 static inline uint64_t load_be64(const uint8_t *p) {
   uint64_t v;
   memcpy(&v, p, 8);
   return __builtin_bswap64(v);
 }
 
-/* Makes sure at least `need` (<= 57) bits are buffered; 0 if the chunk has
- * fewer left. */
-#define TC_INLINE static inline __attribute__((always_inline))
-
-TC_INLINE int it_fill(struct chunk_iter *it, unsigned need) {
-  if (tc_likely(it->valid >= need))
-    return 1;
-  if (tc_likely(it->end - it->p >= 8)) {
-    unsigned take = (64 - it->valid) >> 3;
-    it->buf |= load_be64(it->p) >> it->valid;
-    it->p += take;
-    it->valid += take * 8;
-    return 1;
+/* The 64 bits starting at bit pos, left-aligned; bits past the end of the
+ * chunk read as 0. At least 57 of them are real unless the end is near;
+ * callers check pos + width <= nbits before trusting a field. */
+TC_INLINE uint64_t it_window(const struct chunk_iter *it, uint64_t pos) {
+  size_t byte = (size_t)(pos >> 3);
+  uint64_t w;
+  if (tc_likely(byte + 8 <= it->len)) {
+    w = load_be64(it->base + byte);
+  } else {
+    uint8_t tmp[8] = {0};
+    if (byte < it->len)
+      memcpy(tmp, it->base + byte, it->len - byte);
+    w = load_be64(tmp);
   }
-  while (it->valid <= 56 && it->p < it->end) {
-    it->buf |= (uint64_t)*it->p++ << (56 - it->valid);
-    it->valid += 8;
-  }
-  return it->valid >= need;
+  return w << (pos & 7);
 }
 
-/* Takes n (1..57) bits; the caller made sure they are buffered. */
-TC_INLINE uint64_t it_take(struct chunk_iter *it, unsigned n) {
-  uint64_t v = it->buf >> (64 - n);
-  it->buf <<= n;
-  it->valid -= n;
-  return v;
-}
-
+/* Reads n (1..64) bits at it->pos; 0 when the chunk ends first. */
 TC_INLINE int it_bits(struct chunk_iter *it, unsigned n, uint64_t *v) {
-  if (n <= 56) {
-    if (!it_fill(it, n))
-      return 0;
-    *v = n ? it_take(it, n) : 0;
-    return 1;
+  if (tc_unlikely(it->pos + n > it->nbits))
+    return 0;
+  if (n <= 57) {
+    *v = it_window(it, it->pos) >> (64 - n);
+  } else {
+    uint64_t hi = it_window(it, it->pos) >> 32;
+    uint64_t lo = it_window(it, it->pos + 32) >> (64 - (n - 32));
+    *v = (hi << (n - 32)) | lo;
   }
-  uint64_t hi, lo;
-  if (!it_fill(it, 32))
-    return 0;
-  hi = it_take(it, 32);
-  if (!it_fill(it, n - 32))
-    return 0;
-  lo = it_take(it, n - 32);
-  *v = (hi << (n - 32)) | lo;
+  it->pos += n;
   return 1;
 }
 
@@ -240,201 +235,86 @@ int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
     return it->err;
   }
   it->total = (uint16_t)((data[0] << 8) | data[1]);
-  it->p = data + 2;
-  it->end = data + n;
-  it->leading = 0;
-  it->trailing = 0;
+  it->base = data + 2;
+  it->len = n - 2;
+  it->nbits = (uint64_t)it->len * 8;
   return 0;
 }
 
+/* The value field (spec 4.3) at it->pos; 0 on a short or bad chunk.
+ * Field widths come from packed constants indexed by the control bits:
+ * 0x -> 1 header bit, 10 -> 2, 11 -> 2 + 5 + 6. */
 TC_INLINE int it_value(struct chunk_iter *it) {
-  if (!it_fill(it, 1))
+  uint64_t w = it_window(it, it->pos);
+  unsigned c2 = (unsigned)(w >> 62);
+  unsigned h = (0x0d020101u >> (c2 * 8)) & 0xff;
+  if (tc_unlikely(it->pos + h > it->nbits))
     return 0;
-  if (!(it->buf >> 63)) {
-    it_take(it, 1);
+  if (c2 == 3) {
+    unsigned lb = (unsigned)(w >> 51) & 0x7ff;
+    unsigned lead = lb >> 6, sig = lb & 63;
+    sig += (unsigned)(sig == 0) << 6;
+    if (tc_unlikely(lead + sig > 64))
+      return 0;
+    it->leading = (uint8_t)lead;
+    it->trailing = (uint8_t)(64 - lead - sig);
+  }
+  it->pos += h;
+  if (c2 < 2)
     return 1;
-  }
-  if (!it_fill(it, 2))
-    return 0;
-  if (it_take(it, 2) == 3) {
-    if (!it_fill(it, 11))
-      return 0;
-    unsigned lb = (unsigned)it_take(it, 11);
-    unsigned sig = lb & 63;
-    it->leading = (uint8_t)(lb >> 6);
-    if (sig == 0)
-      sig = 64;
-    if (it->leading + sig > 64)
-      return 0;
-    it->trailing = (uint8_t)(64 - it->leading - sig);
-  }
   unsigned sig = 64u - it->leading - it->trailing;
-  uint64_t bits;
-  if (!it_bits(it, sig, &bits))
+  uint64_t x;
+  if (tc_likely(sig + h <= 57 && it->pos + sig <= it->nbits)) {
+    /* Still inside the first window. */
+    x = ((w << h) >> 1) >> (63 - sig);
+    it->pos += sig;
+  } else if (!it_bits(it, sig, &x)) {
     return 0;
-  it->v ^= bits << it->trailing;
+  }
+  it->v ^= x << it->trailing;
   return 1;
 }
 
-/* The general decoder, used for samples 0 and 1 (varints); false on
- * corrupt input. */
-TC_INLINE bool it_decode(struct chunk_iter *it) {
+/* One sample: varints for samples 0 and 1, dod + value after. */
+TC_INLINE int it_decode(struct chunk_iter *it) {
+  if (tc_likely(it->read >= 2)) {
+    /* dod prefix 0, 10, 110, 1110, 1111 (ones = leading 1 bits, capped
+     * at 4) -> prefix 1, 2, 3, 4, 4 bits and field 0, 14, 17, 20, 64. */
+    uint64_t w = it_window(it, it->pos);
+    unsigned ones = (unsigned)__builtin_clzll(~w | (1ull << 59));
+    unsigned pl = ones + (ones < 4);
+    unsigned fw = (unsigned)(0x4014110e00ull >> (ones * 8)) & 0xff;
+    uint64_t b;
+    if (tc_likely(fw != 64)) {
+      if (tc_unlikely(it->pos + pl + fw > it->nbits))
+        return 0;
+      b = ((w << pl) >> 1) >> (63 - fw);
+      /* Values above 2^(fw-1) are negative; fw = 0 has nothing to fix. */
+      b -= (uint64_t)(fw && b > (1ull << ((fw - 1) & 63))) << fw;
+      it->pos += pl + fw;
+    } else {
+      it->pos += 4;
+      if (!it_bits(it, 64, &b))
+        return 0;
+    }
+    it->tdelta = (int64_t)((uint64_t)it->tdelta + b);
+    it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
+    return it_value(it);
+  }
   if (it->read == 0) {
     uint64_t zz, vb;
-    if (!it_uvarint(it, &zz) || !it_bits(it, 64, &vb)) {
-      return false;
-    }
+    if (!it_uvarint(it, &zz) || !it_bits(it, 64, &vb))
+      return 0;
     it->t = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
     it->v = vb;
-  } else if (it->read == 1) {
-    uint64_t d;
-    if (!it_uvarint(it, &d) || !it_value(it)) {
-      return false;
-    }
-    it->tdelta = (int64_t)d;
-    it->t = (int64_t)((uint64_t)it->t + d);
-  } else {
-    int64_t dod = 0;
-    if (!it_fill(it, 4) && !it_fill(it, 1)) {
-      return false;
-    }
-    /* Leading 1 bits among the buffered ones (at most 4 are meaningful). */
-    uint64_t masked = it->valid >= 64 ? it->buf : it->buf & ~(~0ull >> it->valid);
-    unsigned ones = masked == ~0ull ? 64 : (unsigned)__builtin_clzll(~masked);
-    if (ones > 4)
-      ones = 4;
-    if (ones == 0) {
-      it_take(it, 1);
-    } else {
-      static const unsigned widths[5] = {0, 14, 17, 20, 64};
-      unsigned w = widths[ones];
-      if (!it_fill(it, ones < 4 ? ones + 1 : 4)) {
-        return false;
-      }
-      it_take(it, ones < 4 ? ones + 1 : 4);
-      uint64_t b;
-      if (!it_bits(it, w, &b)) {
-        return false;
-      }
-      if (w == 64) {
-        dod = (int64_t)b;
-      } else {
-        if (b > (1ull << (w - 1)))
-          b -= 1ull << w;
-        dod = (int64_t)b;
-      }
-    }
-    it->tdelta = (int64_t)((uint64_t)it->tdelta + (uint64_t)dod);
-    it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
-    if (!it_value(it)) {
-      return false;
-    }
+    return 1;
   }
-  return true;
-}
-
-/* Tops up buf from p: afterwards 56..63 bits are valid, or everything
- * that was left near the end of the chunk. */
-#define FAST_FILL()                                                          \
-  do {                                                                       \
-    if (tc_likely(end - p >= 8)) {                                           \
-      buf |= load_be64(p) >> valid;                                          \
-      unsigned take_ = (63 - valid) >> 3;                                    \
-      p += take_;                                                            \
-      valid += take_ << 3;                                                   \
-    } else {                                                                 \
-      while (valid <= 56 && p < end) {                                       \
-        buf |= (uint64_t)*p++ << (56 - valid);                               \
-        valid += 8;                                                          \
-      }                                                                      \
-    }                                                                        \
-  } while (0)
-#define FAST_TAKE(n) (buf <<= (n), valid -= (n))
-
-/* Takes 32 + rest bits (rest <= 32) as one value: the rare wide fields
- * (64-bit dod, significant bits beyond what one refill guarantees). */
-#define FAST_WIDE(out, rest)                                                 \
-  do {                                                                       \
-    FAST_FILL();                                                             \
-    if (tc_unlikely(valid < 32))                                             \
-      return false;                                                          \
-    uint64_t hi_ = buf >> 32;                                                \
-    FAST_TAKE(32);                                                           \
-    FAST_FILL();                                                             \
-    if (tc_unlikely(valid < (rest)))                                         \
-      return false;                                                          \
-    (out) = (hi_ << (rest)) | ((buf >> 1) >> (63 - (rest)));                 \
-    FAST_TAKE(rest);                                                         \
-  } while (0)
-
-/* Samples 2.. with all state in locals and few data-dependent branches:
- * field widths come from small tables indexed by the control bits, and
- * shifts of 0..63 use (x >> 1) >> (63 - n) so that n = 0 yields 0. Same
- * bits as it_decode(). Every consumption is checked against `valid`, so
- * peeking past the end of the chunk is harmless. */
-TC_INLINE bool it_fast(struct chunk_iter *it) {
-  const uint8_t *p = it->p, *end = it->end;
-  uint64_t buf = it->buf;
-  unsigned valid = it->valid;
-  uint64_t b;
-  FAST_FILL();
-  /* dod prefix 0, 10, 110, 1110, 1111 (ones = 0..4 leading 1 bits) ->
-   * prefix length 1, 2, 3, 4, 4 and field width 0, 14, 17, 20, 64, taken
-   * from packed constants by shifting (cheaper than a table load on the
-   * serial path). */
-  unsigned ones = (unsigned)__builtin_clzll(~buf | (1ull << 59));
-  unsigned pl = ones + (ones < 4);
-  unsigned w = (unsigned)(0x4014110e00ull >> (ones * 8)) & 0xff;
-  if (tc_likely(w != 64)) {
-    if (tc_unlikely(valid < pl + w))
-      return false;
-    b = ((buf << pl) >> 1) >> (63 - w);
-    /* Values above 2^(w-1) are negative; w = 0 has nothing to fix. */
-    b -= (uint64_t)(w && b > (1ull << ((w - 1) & 63))) << w;
-    FAST_TAKE(pl + w);
-  } else {
-    if (tc_unlikely(valid < 4))
-      return false;
-    FAST_TAKE(4);
-    FAST_WIDE(b, 32);
-  }
-  it->tdelta = (int64_t)((uint64_t)it->tdelta + b);
-  it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
-  FAST_FILL();
-  /* value control 0x, 10, 11 -> header bits 1, 2, 2 + 5 + 6. */
-  unsigned c2 = (unsigned)(buf >> 62);
-  unsigned h = (0x0d020101u >> (c2 * 8)) & 0xff;
-  unsigned lb = (unsigned)(buf >> 51) & 0x7ff;
-  unsigned nlead = lb >> 6, nsig = lb & 63;
-  nsig += (unsigned)(nsig == 0) << 6;
-  if (c2 == 3) {
-    if (tc_unlikely(nlead + nsig > 64))
-      return false;
-    it->leading = (uint8_t)nlead;
-    it->trailing = (uint8_t)(64 - nlead - nsig);
-  }
-  unsigned sig = c2 >= 2 ? 64u - it->leading - it->trailing : 0;
-  if (tc_unlikely(valid < h))
-    return false;
-  FAST_TAKE(h);
-  uint64_t x;
-  if (tc_likely(sig <= valid && sig < 64)) {
-    x = (buf >> 1) >> (63 - sig);
-    FAST_TAKE(sig);
-  } else {
-    FAST_FILL();
-    if (sig <= valid && sig < 64) {
-      x = (buf >> 1) >> (63 - sig);
-      FAST_TAKE(sig);
-    } else {
-      FAST_WIDE(x, sig - 32);
-    }
-  }
-  it->v ^= x << it->trailing;
-  it->p = p;
-  it->buf = buf;
-  it->valid = valid;
-  return true;
+  uint64_t d;
+  if (!it_uvarint(it, &d) || !it_value(it))
+    return 0;
+  it->tdelta = (int64_t)d;
+  it->t = (int64_t)((uint64_t)it->t + d);
+  return 1;
 }
 
 /* Built twice: BMI2's flag-free variable shifts (shlx/shrx) help the
@@ -449,14 +329,6 @@ TC_DECODE_CLONES
 bool chunk_iter_next(struct chunk_iter *it) {
   if (it->read >= it->total || it->err)
     return false;
-  if (tc_likely(it->read >= 2)) {
-    if (tc_unlikely(!it_fast(it))) {
-      it_fail(it);
-      return false;
-    }
-    it->read++;
-    return true;
-  }
   if (tc_unlikely(!it_decode(it))) {
     it_fail(it);
     return false;
@@ -468,21 +340,15 @@ bool chunk_iter_next(struct chunk_iter *it) {
 TC_DECODE_CLONES
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
                              size_t max) {
-  size_t n = 0;
-  while (n < max && it->read < 2 && chunk_iter_next(it)) {
-    ts[n] = it->t;
-    memcpy(&vs[n], &it->v, 8);
-    n++;
-  }
-  if (it->err || it->read < 2)
-    return n;
-  /* The local copy lives in registers across the whole loop. */
+  if (it->err)
+    return 0;
+  /* A local copy keeps the state in registers across the loop. */
   struct chunk_iter l = *it;
-  size_t left = (size_t)(l.total - l.read);
-  if (left > max - n)
-    left = max - n;
-  for (size_t k = 0; k < left; k++) {
-    if (tc_unlikely(!it_fast(&l))) {
+  size_t left = (size_t)(l.total - l.read), n = 0;
+  if (left > max)
+    left = max;
+  for (; n < left; n++) {
+    if (tc_unlikely(!it_decode(&l))) {
       *it = l;
       it_fail(it);
       return n;
@@ -490,7 +356,6 @@ size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
     l.read++;
     ts[n] = l.t;
     memcpy(&vs[n], &l.v, 8);
-    n++;
   }
   *it = l;
   return n;

@@ -62,10 +62,9 @@ static int read_toc(struct index_reader *r) {
   if (be32_at(p) != INDEX_MAGIC)
     return corrupt(r, "header", "bad magic");
   r->version = p[4];
-  if (r->version != 2)
-    return tc_error(r->version == 1 ? TC_ENOTSUP : TC_ECORRUPT,
-                    "index '%s': header: unsupported version %d", r->src.name,
-                    r->version);
+  if (r->version != 1 && r->version != 2)
+    return tc_error(TC_ECORRUPT, "index '%s': header: unsupported version %d",
+                    r->src.name, r->version);
   rc = tsdb_bytes_read(&r->src, r->src.size - INDEX_TOC_LEN, INDEX_TOC_LEN,
                        &r->scratch, &p);
   if (rc)
@@ -100,9 +99,13 @@ static int read_symbols(struct index_reader *r) {
     return corrupt(r, "symbol table", "bad symbol count");
   r->symarena = xmalloc((size_t)len + n + 1);
   r->symbols = xcalloc(n ? n : 1, sizeof(char *));
+  if (r->version == 1)
+    r->symoffs = xcalloc(n ? n : 1, sizeof(uint64_t));
   char *a = r->symarena;
   for (uint32_t i = 0; i < n; i++) {
     size_t sl;
+    if (r->symoffs) /* v1 references: file offset of the entry */
+      r->symoffs[i] = r->toc.symbols + 4 + (uint64_t)(d.p - p);
     const char *s = decbuf_uvarint_str(&d, &sl);
     if (d.err)
       return corrupt(r, "symbol table", "truncated symbol");
@@ -115,6 +118,22 @@ static int read_symbols(struct index_reader *r) {
   }
   r->nsymbols = n;
   return 0;
+}
+
+/* Symbol of a reference from a series entry: its position (v2) or its
+ * file offset (v1); NULL when there is none. */
+static const char *sym_at(const struct index_reader *r, uint64_t ref) {
+  if (!r->symoffs)
+    return ref < r->nsymbols ? r->symbols[ref] : NULL;
+  size_t lo = 0, hi = r->nsymbols;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (r->symoffs[mid] < ref)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < r->nsymbols && r->symoffs[lo] == ref ? r->symbols[lo] : NULL;
 }
 
 /* The symbol equal to [s, s+n) (borrowed), or NULL. */
@@ -136,53 +155,82 @@ static const char *sym_find(struct index_reader *r, const char *s, size_t n) {
   return NULL;
 }
 
+struct ptab_entry {
+  const char *name, *value;
+  uint64_t off;
+};
+
+static int cmp_ptab(const void *a, const void *b) {
+  const struct ptab_entry *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : strcmp(x->value, y->value);
+}
+
 static int read_postings_table(struct index_reader *r) {
   const uint8_t *p;
   uint32_t len;
-  int rc = read_section(r, r->toc.postings_table, "postings offset table", &p,
-                        &len);
+  const char *sect = "postings offset table";
+  int rc = read_section(r, r->toc.postings_table, sect, &p, &len);
   if (rc)
     return rc;
   struct decbuf d = decbuf_make(p, len);
   uint32_t n = decbuf_be32(&d);
-  size_t cap = 0;
-  const char *sect = "postings offset table";
+  if (d.err || n > len)
+    return corrupt(r, sect, "bad entry count");
+  struct ptab_entry *e = xcalloc(n ? n : 1, sizeof(*e));
   for (uint32_t i = 0; i < n; i++) {
     uint64_t k = decbuf_uvarint(&d);
     size_t nl, vl;
     const char *name = decbuf_uvarint_str(&d, &nl);
     const char *value = decbuf_uvarint_str(&d, &vl);
-    uint64_t off = decbuf_uvarint(&d);
-    if (d.err)
-      return corrupt(r, sect, "truncated entry");
-    if (k != 2)
-      return corrupt(r, sect, "entry without 2 keys");
-    if (off >= r->src.size)
-      return corrupt(r, sect, "postings offset past the end of the file");
-    const char *sn = nl ? sym_find(r, name, nl) : "";
-    const char *sv = vl ? sym_find(r, value, vl) : "";
-    if (!sn || !sv)
-      return corrupt(r, sect, "label not in the symbol table");
-    struct index_pname *pn =
-        r->nnames ? &r->names[r->nnames - 1] : NULL;
-    if (!pn || strcmp(pn->name, sn) != 0) {
-      if (pn && strcmp(pn->name, sn) > 0)
-        return corrupt(r, sect, "entries not sorted");
+    e[i].off = decbuf_uvarint(&d);
+    if (d.err) {
+      rc = corrupt(r, sect, "truncated entry");
+      goto out;
+    }
+    if (k != 2) {
+      rc = corrupt(r, sect, "entry without 2 keys");
+      goto out;
+    }
+    if (e[i].off >= r->src.size) {
+      rc = corrupt(r, sect, "postings offset past the end of the file");
+      goto out;
+    }
+    e[i].name = nl ? sym_find(r, name, nl) : "";
+    e[i].value = vl ? sym_find(r, value, vl) : "";
+    if (!e[i].name || !e[i].value) {
+      rc = corrupt(r, sect, "label not in the symbol table");
+      goto out;
+    }
+  }
+  if (decbuf_len(&d) != 0) {
+    rc = corrupt(r, sect, "trailing bytes");
+    goto out;
+  }
+  /* v2 tables are sorted (checked below); early v1 ones may not be. */
+  if (r->version == 1 && n > 1)
+    qsort(e, n, sizeof(*e), cmp_ptab);
+  size_t cap = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (i && cmp_ptab(&e[i - 1], &e[i]) >= 0) {
+      rc = corrupt(r, sect, "entries not sorted");
+      goto out;
+    }
+    struct index_pname *pn = r->nnames ? &r->names[r->nnames - 1] : NULL;
+    if (!pn || strcmp(pn->name, e[i].name) != 0) {
       TC_GROW(r->names, cap, r->nnames + 1);
       pn = &r->names[r->nnames++];
       memset(pn, 0, sizeof(*pn));
-      pn->name = sn;
-    } else if (strcmp(pn->v[pn->n - 1].value, sv) >= 0) {
-      return corrupt(r, sect, "entries not sorted");
+      pn->name = e[i].name;
     }
     TC_GROW(pn->v, pn->cap, pn->n + 1);
-    pn->v[pn->n].value = sv;
-    pn->v[pn->n].off = off;
+    pn->v[pn->n].value = e[i].value;
+    pn->v[pn->n].off = e[i].off;
     pn->n++;
   }
-  if (d.err || decbuf_len(&d) != 0)
-    return corrupt(r, sect, "trailing bytes");
-  return 0;
+out:
+  free(e);
+  return rc;
 }
 
 int index_reader_open_file(struct index_reader *r, const char *path) {
@@ -214,6 +262,7 @@ void index_reader_close(struct index_reader *r) {
     free(r->names[i].v);
   free(r->names);
   free(r->symbols);
+  free(r->symoffs);
   free(r->symarena);
   tc_buf_release(&r->scratch);
   tsdb_bytes_close(&r->src);
@@ -221,10 +270,10 @@ void index_reader_close(struct index_reader *r) {
 }
 
 int index_reader_symbol(struct index_reader *r, uint64_t ref, const char **s) {
-  if (ref >= r->nsymbols)
-    return tc_error(TC_ECORRUPT, "index '%s': symbol %llu out of range (%u)",
-                    r->src.name, (unsigned long long)ref, r->nsymbols);
-  *s = r->symbols[ref];
+  *s = sym_at(r, ref);
+  if (!*s)
+    return tc_error(TC_ECORRUPT, "index '%s': unknown symbol reference %llu",
+                    r->src.name, (unsigned long long)ref);
   return 0;
 }
 
@@ -236,11 +285,12 @@ void index_series_release(struct index_series *s) {
 
 int index_reader_series(struct index_reader *r, uint64_t id,
                         struct index_series *s) {
-  uint64_t off = id * 16;
+  /* v2 series are 16-byte aligned and referenced by offset / 16. */
+  uint64_t off = r->version == 1 ? id : id * 16;
   const uint8_t *p;
   char sect[48];
   snprintf(sect, sizeof(sect), "series %llu", (unsigned long long)id);
-  if (id > UINT32_MAX || off >= r->src.size)
+  if ((r->version != 1 && id > UINT32_MAX) || off >= r->src.size)
     return corrupt(r, sect, "reference past the end of the file");
   size_t hl = (size_t)TC_MIN((uint64_t)10, r->src.size - off);
   int rc = tsdb_bytes_read(&r->src, off, hl, &r->scratch, &p);
@@ -272,9 +322,10 @@ int index_reader_series(struct index_reader *r, uint64_t id,
     uint64_t nr = decbuf_uvarint(&d), vr = decbuf_uvarint(&d);
     if (d.err)
       return corrupt(r, sect, "truncated labels");
-    if (nr >= r->nsymbols || vr >= r->nsymbols)
+    const char *ns = sym_at(r, nr), *vs = sym_at(r, vr);
+    if (!ns || !vs)
       return corrupt(r, sect, "symbol reference out of range");
-    labels_add_borrowed(&s->lset, r->symbols[nr], r->symbols[vr]);
+    labels_add_borrowed(&s->lset, ns, vs);
   }
   uint64_t nc = decbuf_uvarint(&d);
   if (d.err || nc > len)

@@ -72,6 +72,7 @@ int index_writer_open(struct index_writer *w, const char *path) {
     return tc_error(-e, "create '%s': %s", path, strerror(e));
   }
   w->path = xstrdup(path);
+  w->version = 2;
   tc_buf_init(&w->buf, 0);
   uint8_t hdr[5] = {0xba, 0xaa, 0xd7, 0x00, 2};
   iw_add(w, hdr, 5);
@@ -97,8 +98,13 @@ static int finish_symbols(struct index_writer *w) {
   if (w->nsyms > UINT32_MAX)
     return tc_error(TC_ELIMIT, "index '%s': too many symbols", w->path);
   tc_buf_put_be32(&b, (uint32_t)w->nsyms);
-  for (size_t i = 0; i < w->nsyms; i++)
+  if (w->version == 1)
+    w->symoffs = xcalloc(w->nsyms + 1, sizeof(uint64_t));
+  for (size_t i = 0; i < w->nsyms; i++) {
+    if (w->symoffs) /* after the section's be32 length */
+      w->symoffs[i] = w->pos + 4 + b.len;
     tc_buf_put_uvarint_str(&b, w->syms[i], strlen(w->syms[i]));
+  }
   int rc = iw_section(w, &b);
   tc_buf_release(&b);
   w->symtab = xcalloc(1, sizeof(*w->symtab));
@@ -110,8 +116,27 @@ static int finish_symbols(struct index_writer *w) {
   return rc;
 }
 
+/* Position of symbol s in the table, or -1. */
 static int64_t sym_ref(const struct index_writer *w, const char *s) {
   return tsdb_strtab_get(w->symtab, s);
+}
+
+/* How symbol i is referenced in the file: its position (v2) or the file
+ * offset of its entry (v1). */
+static uint64_t sym_wire(const struct index_writer *w, uint32_t i) {
+  return w->version == 1 ? w->symoffs[i] : i;
+}
+
+int index_writer_set_version(struct index_writer *w, int version) {
+  if (version != 1 && version != 2)
+    return tc_error(TC_EINVAL, "index '%s': no format version %d", w->path,
+                    version);
+  if (w->stage != ST_SYMBOLS || w->nsyms || w->buf.len != 5)
+    return tc_error(TC_ESTATE, "index '%s': version set after writing",
+                    w->path);
+  w->version = version;
+  w->buf.data[4] = (char)version;
+  return 0;
 }
 
 int index_writer_add_series(struct index_writer *w, const struct labels *ls,
@@ -129,12 +154,13 @@ int index_writer_add_series(struct index_writer *w, const struct labels *ls,
   size_t pairs0 = w->npairs;
   if ((rc = iw_pad(w, 16)))
     goto out;
-  if (w->pos / 16 > UINT32_MAX) {
-    rc = tc_error(TC_ELIMIT, "index '%s': series section exceeds 64 GiB",
-                  w->path);
+  uint64_t id64 = w->version == 1 ? w->pos : w->pos / 16;
+  if (id64 > UINT32_MAX) {
+    rc = tc_error(TC_ELIMIT, "index '%s': series section too large for "
+                  "format v%d", w->path, w->version);
     goto out;
   }
-  uint32_t id = (uint32_t)(w->pos / 16);
+  uint32_t id = (uint32_t)id64;
   tc_buf_put_uvarint(&b, ls->n);
   for (size_t i = 0; i < ls->n; i++) {
     int64_t nr = sym_ref(w, ls->v[i].name), vr = sym_ref(w, ls->v[i].value);
@@ -147,8 +173,8 @@ int index_writer_add_series(struct index_writer *w, const struct labels *ls,
       rc = tc_error(TC_EINVAL, "index '%s': labels not sorted", w->path);
       goto out;
     }
-    tc_buf_put_uvarint(&b, (uint64_t)nr);
-    tc_buf_put_uvarint(&b, (uint64_t)vr);
+    tc_buf_put_uvarint(&b, sym_wire(w, (uint32_t)nr));
+    tc_buf_put_uvarint(&b, sym_wire(w, (uint32_t)vr));
     if (w->npairs + 1 > w->pairscap / 3) {
       size_t c = w->pairscap;
       TC_GROW(w->pairs, c, (w->npairs + 1) * 3);
@@ -245,7 +271,7 @@ static int write_tables(struct index_writer *w) {
     size_t j = i;
     for (; j < w->npairs && w->pairs[j * 3] == name; j++)
       if (j == i || w->pairs[j * 3 + 1] != w->pairs[(j - 1) * 3 + 1]) {
-        tc_buf_put_be32(&b, w->pairs[j * 3 + 1]);
+        tc_buf_put_be32(&b, (uint32_t)sym_wire(w, w->pairs[j * 3 + 1]));
         cnt++;
       }
     b.data[4] = (char)(cnt >> 24), b.data[5] = (char)(cnt >> 16);
@@ -324,6 +350,7 @@ static int write_toc(struct index_writer *w) {
 }
 
 static void iw_free(struct index_writer *w) {
+  free(w->symoffs);
   if (w->symtab) {
     tsdb_strtab_release(w->symtab);
     free(w->symtab);

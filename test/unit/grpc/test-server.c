@@ -10,6 +10,7 @@
 #include "storepb_rpc.pb-c.h"
 #include "test.h"
 #include "thanosc/buf.h"
+#include "thanosc/common.h"
 #include "thanosc/grpc.h"
 #include "thanosc/metrics.h"
 
@@ -322,6 +323,9 @@ struct silent {
   uv_tcp_t listener;
   uv_tcp_t peer;
   int accepted;
+  const char *say; /* written once on accept, if set */
+  size_t saylen;
+  uv_write_t wr;
   char buf[4096];
 };
 
@@ -339,22 +343,71 @@ static void silent_accept(uv_stream_t *l, int status) {
   uv_accept(l, (uv_stream_t *)&s->peer);
   uv_read_start((uv_stream_t *)&s->peer, silent_alloc, silent_read);
   s->accepted = 1;
+  if (s->say) {
+    uv_buf_t b = uv_buf_init((char *)s->say, (unsigned)s->saylen);
+    uv_write(&s->wr, (uv_stream_t *)&s->peer, &b, 1, NULL);
+  }
+}
+
+/* Listens on a free loopback port; target gets "127.0.0.1:port". */
+static void silent_listen(uv_loop_t *loop, struct silent *s, char *target,
+                          size_t n) {
+  uv_tcp_init(loop, &s->listener);
+  s->listener.data = s;
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  ASSERT_OK(uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0));
+  ASSERT_OK(uv_listen((uv_stream_t *)&s->listener, 8, silent_accept));
+  int len = sizeof sa;
+  uv_tcp_getsockname(&s->listener, (struct sockaddr *)&sa, &len);
+  snprintf(target, n, "127.0.0.1:%d", ntohs(sa.sin_port));
+}
+
+static void silent_close(struct silent *s) {
+  uv_close((uv_handle_t *)&s->listener, NULL);
+  if (s->accepted)
+    uv_close((uv_handle_t *)&s->peer, NULL);
+}
+
+/* A peer that answers garbage (an HTTP/1.1 reply, or a bad frame after a
+ * valid SETTINGS): the call fails cleanly. */
+TEST(grpc_client_garbage_server) {
+  static const char http1[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+  static const char badframe[] = "\0\0\0\4\0\0\0\0\0"    /* SETTINGS */
+                                 "\0\0\2\0\0\0\0\0\0xx"; /* DATA on 0 */
+  const struct {
+    const char *say;
+    size_t n;
+  } cases[] = {{http1, sizeof http1 - 1}, {badframe, sizeof badframe - 1}};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(cases); i++) {
+    uv_loop_t loop;
+    ASSERT_OK(uv_loop_init(&loop));
+    struct silent s = {.say = cases[i].say, .saylen = cases[i].n};
+    char target[64];
+    silent_listen(&loop, &s, target, sizeof target);
+    struct grpc_client *cl;
+    struct grpc_client_opts co = {0};
+    ASSERT_OK(grpc_client_new(&loop, target, &co, &cl));
+    struct result r = {0};
+    ASSERT_OK(grpc_client_call_start(cl, "/x.Y/Z", "", 0, 5000, on_msg, on_done,
+                                     &r, NULL));
+    while (!r.done)
+      uv_run(&loop, UV_RUN_ONCE);
+    ASSERT_NE(r.code, GRPC_OK);
+    ASSERT_NE(r.code, GRPC_DEADLINE_EXCEEDED);
+    grpc_client_free(cl);
+    silent_close(&s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_loop_close(&loop), 0);
+  }
 }
 
 TEST(grpc_client_keepalive) {
   uv_loop_t loop;
   ASSERT_OK(uv_loop_init(&loop));
   struct silent s = {0};
-  uv_tcp_init(&loop, &s.listener);
-  s.listener.data = &s;
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", 0, &sa);
-  ASSERT_OK(uv_tcp_bind(&s.listener, (struct sockaddr *)&sa, 0));
-  ASSERT_OK(uv_listen((uv_stream_t *)&s.listener, 8, silent_accept));
-  int len = sizeof sa;
-  uv_tcp_getsockname(&s.listener, (struct sockaddr *)&sa, &len);
   char target[64];
-  snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(sa.sin_port));
+  silent_listen(&loop, &s, target, sizeof target);
   struct grpc_client *cl;
   struct grpc_client_opts co = {.keepalive_ms = 50,
                                 .keepalive_timeout_ms = 100};
@@ -369,9 +422,7 @@ TEST(grpc_client_keepalive) {
   ASSERT_NOT_NULL(strstr(r.msg, "keepalive"));
   ASSERT_LT(uv_now(&loop) - t0, 2000);
   grpc_client_free(cl);
-  uv_close((uv_handle_t *)&s.listener, NULL);
-  if (s.accepted)
-    uv_close((uv_handle_t *)&s.peer, NULL);
+  silent_close(&s);
   uv_run(&loop, UV_RUN_DEFAULT);
   ASSERT_EQ(uv_loop_close(&loop), 0);
 

@@ -262,3 +262,35 @@ TEST(objstore_missing_slots) {
   ASSERT_EQ(objstore_iter(os, "", 0, NULL, NULL), TC_ENOTSUP);
   objstore_close(os);
 }
+
+TEST(objstore_reader) {
+  struct objstore *os = objstore_mem_new();
+  char data[1000], got[1100];
+  for (size_t i = 0; i < sizeof data; i++)
+    data[i] = (char)(i * 7);
+  ASSERT_OK(objstore_upload_buf(os, "a", data, sizeof data));
+  /* Whole object through a 64-byte window, odd read sizes. */
+  struct objstore_reader r;
+  objstore_reader_open(&r, os, "a", 0, -1, 64, 0);
+  size_t total = 0;
+  ssize_t k;
+  while ((k = objstore_reader_read(&r, got + total, 37)) > 0)
+    total += (size_t)k;
+  ASSERT_EQ(k, 0);
+  ASSERT_EQ(total, sizeof data);
+  ASSERT_MEMEQ(got, data, sizeof data);
+  objstore_reader_close(&r);
+  /* A range, exactly a multiple of the window. */
+  objstore_reader_open(&r, os, "a", 100, 128, 64, 0);
+  total = 0;
+  while ((k = objstore_reader_read(&r, got + total, 1000)) > 0)
+    total += (size_t)k;
+  ASSERT_EQ(total, 128);
+  ASSERT_MEMEQ(got, data + 100, 128);
+  objstore_reader_close(&r);
+  /* Missing object: the error, not an empty read. */
+  objstore_reader_open(&r, os, "missing", 0, -1, 64, OBJSTORE_OPTIONAL);
+  ASSERT_EQ(objstore_reader_read(&r, got, 10), TC_ENOTFOUND);
+  objstore_reader_close(&r);
+  objstore_close(os);
+}

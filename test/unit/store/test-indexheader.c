@@ -13,7 +13,9 @@
 #include "test.h"
 #include "thanosc/error.h"
 #include "thanosc/objstore.h"
+#include "thanosc/common.h"
 #include "thanosc/store.h"
+#include "thanosc/tsdb/block.h"
 
 /* The 343-byte index of spec tsdb-block.md 6.10. */
 static const char *index_hex =
@@ -195,4 +197,78 @@ TEST(store_index_cache_lru_bound) {
   index_cache_put(c, INDEX_CACHE_SERIES, "B", 0, 4, v);
   ASSERT_FALSE(index_cache_has(c, "B", 0, 4));
   index_cache_free(c);
+}
+
+/* The sampled reader over a block with more values than one sample
+ * holds: every value is found, absent ones are not, series decode. */
+TEST(store_lazy_index_many_values) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/tmp/thanosc-lz-%d", (int)getpid());
+  struct block_writer w;
+  ASSERT_OK(block_writer_open(&w, tmp, 1700000000000LL));
+  char v[16];
+  for (int i = 0; i < 100; i++) {
+    struct labels ls = LABELS_INIT;
+    snprintf(v, sizeof v, "v%03d", i);
+    labels_add(&ls, "__name__", "m");
+    labels_add(&ls, "u", v);
+    int64_t t = 1700000000000LL;
+    double x = i;
+    ASSERT_OK(block_writer_add_samples(&w, &ls, &t, &x, 1));
+    labels_release(&ls);
+  }
+  char *dir;
+  ASSERT_OK(block_writer_finish(&w, NULL, &dir));
+  char *index = xasprintf("%s/index", dir);
+  struct objstore *os = objstore_mem_new();
+  ASSERT_OK(objstore_upload_file(os, "L/index", index));
+  ASSERT_OK(indexheader_build(os, "L/index", tmp_path()));
+  struct tsdb_bytes src;
+  struct lazy_index x;
+  ASSERT_OK(indexheader_open(tmp_path(), os, "L/index", NULL, "L", &src));
+  ASSERT_OK(lazy_index_open(&x, &src));
+  ASSERT_EQ(x.nnames, 3); /* "", __name__, u */
+  struct lazy_arena a = {0};
+  struct index_series s = {0};
+  for (int i = 0; i < 100; i++) {
+    snprintf(v, sizeof v, "v%03d", i);
+    uint64_t *ids;
+    size_t n;
+    ASSERT_OK(postings_expand(lazy_index_postings(&x, "u", v), &ids, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_OK(lazy_index_series(&x, ids[0], &a, &s));
+    ASSERT_STREQ(labels_get(&s.lset, "u"), v);
+    free(ids);
+  }
+  const char *absent[] = {"a", "v0005", "v050x", "z", ""};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(absent); i++) {
+    uint64_t *ids;
+    size_t n;
+    ASSERT_OK(postings_expand(lazy_index_postings(&x, "u", absent[i]), &ids,
+                              &n));
+    ASSERT_EQ(n, 0);
+    free(ids);
+  }
+  struct matchers ms = {0};
+  uint64_t *ids;
+  size_t n;
+  ASSERT_OK(selector_parse("m{u=~\"v0[0-4].\"}", &ms));
+  ASSERT_OK(postings_expand(lazy_index_select(&x, &ms), &ids, &n));
+  ASSERT_EQ(n, 50);
+  free(ids);
+  matchers_release(&ms);
+  ASSERT_OK(selector_parse("{u!=\"v007\",u!~\"v0[1-9].\"}", &ms));
+  ASSERT_OK(postings_expand(lazy_index_select(&x, &ms), &ids, &n));
+  ASSERT_EQ(n, 9);
+  free(ids);
+  matchers_release(&ms);
+  index_series_release(&s);
+  lazy_arena_release(&a);
+  lazy_index_close(&x);
+  objstore_close(os);
+  char *cmd = xasprintf("rm -rf %s %s", tmp, tmp_path());
+  ASSERT_EQ(system(cmd), 0);
+  free(cmd);
+  free(index);
+  free(dir);
 }

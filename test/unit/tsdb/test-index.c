@@ -49,11 +49,13 @@ static void two_series(struct labels *a, struct labels *b) {
   labels_add(b, "job", "b");
 }
 
-static char *write_golden(void) {
+static char *write_index(int version) {
   static char path[512];
-  snprintf(path, sizeof(path), "%s/index", test_tmpdir());
+  snprintf(path, sizeof(path), "%s/index-v%d", test_tmpdir(), version);
   struct index_writer w;
   ASSERT_OK(index_writer_open(&w, path));
+  if (version != 2)
+    ASSERT_OK(index_writer_set_version(&w, version));
   const char *syms[] = {"__name__", "a", "b", "job", "up"};
   for (int i = 0; i < 5; i++)
     ASSERT_OK(index_writer_add_symbol(&w, syms[i]));
@@ -70,6 +72,8 @@ static char *write_golden(void) {
   labels_release(&b);
   return path;
 }
+
+static char *write_golden(void) { return write_index(2); }
 
 static size_t slurp(const char *path, uint8_t *buf, size_t max) {
   FILE *f = fopen(path, "rb");
@@ -97,6 +101,54 @@ TEST(index_writer_golden_bytes) {
       TEST_FAIL_("byte %zu: want %02x got %02x", i, want[i], got[i]);
 }
 
+static void check_selects(struct index_reader *r, uint64_t id_a,
+                          uint64_t id_b) {
+  struct matchers ms = {0};
+  uint64_t *ids;
+  size_t n;
+  struct { const char *sel; size_t n; int first_is_a; } cases[] = {
+      {"up", 2, 1}, {"{job=\"b\"}", 1, 0}, {"{job!=\"b\"}", 1, 1},
+      {"{job=~\"a|b\"}", 2, 1}, {"{job=~\".+\"}", 2, 1}, {"{job=\"\"}", 0, 0},
+      {"{nope=\"\"}", 2, 1}, {"up{job!~\"a\"}", 1, 0}, {"{job=~\"[ab]\",job!=\"a\"}", 1, 0},
+      {"{__name__=~'(?s:.*)'}", 2, 1}, {"{x=\"y\"}", 0, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    ASSERT_OK(selector_parse(cases[i].sel, &ms));
+    ASSERT_OK(postings_expand(index_reader_select(r, &ms), &ids, &n));
+    if (n != cases[i].n)
+      TEST_FAIL_("%s: %zu series, want %zu", cases[i].sel, n, cases[i].n);
+    if (n)
+      ASSERT_UEQ(ids[0], cases[i].first_is_a ? id_a : id_b);
+    free(ids);
+    matchers_release(&ms);
+  }
+}
+
+TEST(index_v1_roundtrip) {
+  struct index_reader r;
+  ASSERT_OK(index_reader_open_file(&r, write_index(1)));
+  ASSERT_EQ(r.version, 1);
+  uint64_t *ids;
+  size_t n;
+  ASSERT_OK(postings_expand(index_reader_postings(&r, "", ""), &ids, &n));
+  ASSERT_EQ(n, 2);
+  ASSERT_UEQ(ids[0], 48); /* v1 IDs are file offsets */
+  struct index_series s = {0};
+  ASSERT_OK(index_reader_series(&r, ids[1], &s));
+  ASSERT_STREQ(labels_get(&s.lset, "job"), "b");
+  ASSERT_STREQ(labels_get(&s.lset, "__name__"), "up");
+  ASSERT_EQ(s.chunks[0].ref, 36);
+  ASSERT_NE(index_reader_series(&r, ids[1] + 1, &s), 0);
+  check_selects(&r, ids[0], ids[1]);
+  free(ids);
+  index_series_release(&s);
+  const char *sym;
+  ASSERT_OK(index_reader_symbol(&r, 13, &sym)); /* first symbol's offset */
+  ASSERT_STREQ(sym, "__name__");
+  ASSERT_EQ(index_reader_symbol(&r, 14, &sym), TC_ECORRUPT);
+  index_reader_close(&r);
+}
+
 TEST(index_reader_roundtrip) {
   struct index_reader r;
   ASSERT_OK(index_reader_open_file(&r, write_golden()));
@@ -113,25 +165,7 @@ TEST(index_reader_roundtrip) {
   ASSERT_NE(index_reader_series(&r, 1000, &s), 0);
   ASSERT_NE(index_reader_series(&r, 4, &s), 0); /* padding, not a series */
   index_series_release(&s);
-  struct matchers ms = {0};
-  uint64_t *ids;
-  size_t n;
-  struct { const char *sel; size_t n; uint64_t first; } cases[] = {
-      {"up", 2, 3}, {"{job=\"b\"}", 1, 5}, {"{job!=\"b\"}", 1, 3},
-      {"{job=~\"a|b\"}", 2, 3}, {"{job=~\".+\"}", 2, 3}, {"{job=\"\"}", 0, 0},
-      {"{nope=\"\"}", 2, 3}, {"up{job!~\"a\"}", 1, 5}, {"{job=~\"[ab]\",job!=\"a\"}", 1, 5},
-      {"{__name__=~'(?s:.*)'}", 2, 3}, {"{x=\"y\"}", 0, 0},
-  };
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    ASSERT_OK(selector_parse(cases[i].sel, &ms));
-    ASSERT_OK(postings_expand(index_reader_select(&r, &ms), &ids, &n));
-    if (n != cases[i].n)
-      TEST_FAIL_("%s: %zu series, want %zu", cases[i].sel, n, cases[i].n);
-    if (n)
-      ASSERT_UEQ(ids[0], cases[i].first);
-    free(ids);
-    matchers_release(&ms);
-  }
+  check_selects(&r, 3, 5);
   const struct index_pname *pn = index_reader_label_values(&r, "job");
   ASSERT_EQ(pn->n, 2);
   ASSERT_STREQ(pn->v[1].value, "b");
@@ -243,4 +277,81 @@ TEST(index_postings_ops) {
   while (postings_next(p)) {}
   ASSERT_EQ(postings_err(p), TC_ECORRUPT);
   postings_free(p);
+}
+
+static uint64_t prng = 0x9e3779b97f4a7c15ull;
+static uint64_t next_rand(void) {
+  prng ^= prng << 13;
+  prng ^= prng >> 7;
+  prng ^= prng << 17;
+  return prng;
+}
+
+/* Random sorted list over [0, 200) with density 1/k. */
+static size_t rand_list(uint64_t *out, unsigned k) {
+  size_t n = 0;
+  for (uint64_t v = 0; v < 200; v++)
+    if (next_rand() % k == 0)
+      out[n++] = v;
+  return n;
+}
+
+TEST(index_postings_random_against_reference) {
+  for (int round = 0; round < 300; round++) {
+    uint64_t l[4][200];
+    size_t n[4];
+    for (int i = 0; i < 4; i++)
+      n[i] = rand_list(l[i], 1 + (unsigned)(next_rand() % 5));
+    bool in[4][200] = {{0}};
+    for (int i = 0; i < 4; i++)
+      for (size_t k = 0; k < n[i]; k++)
+        in[i][l[i][k]] = true;
+    int which = round % 3;
+    struct postings **its = malloc(3 * sizeof(*its));
+    for (int i = 0; i < 3; i++)
+      its[i] = postings_from_ids(l[i], n[i]);
+    struct postings *p = which == 0 ? postings_intersect(its, 3)
+                         : which == 1 ? postings_merge(its, 3)
+                                      : postings_without(
+                                            postings_merge(its, 3),
+                                            postings_from_ids(l[3], n[3]));
+    bool want[200];
+    for (int v = 0; v < 200; v++) {
+      bool any = in[0][v] || in[1][v] || in[2][v];
+      bool all = in[0][v] && in[1][v] && in[2][v];
+      want[v] = which == 0 ? all : which == 1 ? any : any && !in[3][v];
+    }
+    /* Alternate next and seek to random targets. */
+    uint64_t pos = 0;
+    bool started = false;
+    for (;;) {
+      bool ok;
+      uint64_t target = 0, lo;
+      bool seek = next_rand() % 3 == 0;
+      if (seek) {
+        target = (started ? pos : 0) + next_rand() % 20;
+        /* seek stays put when already at or past the target */
+        lo = started && pos > target ? pos : target;
+        ok = postings_seek(p, target);
+      } else {
+        lo = started ? pos + 1 : 0;
+        ok = postings_next(p);
+      }
+      uint64_t exp = 200;
+      for (uint64_t v = lo; v < 200; v++)
+        if (want[v]) {
+          exp = v;
+          break;
+        }
+      if (!ok) {
+        ASSERT_EQ(exp, 200);
+        break;
+      }
+      ASSERT_UEQ(postings_at(p), exp);
+      pos = postings_at(p);
+      started = true;
+    }
+    ASSERT_OK(postings_err(p));
+    postings_free(p);
+  }
 }
