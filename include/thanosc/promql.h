@@ -221,8 +221,11 @@ struct promql_series_set {
 
 struct promql_queryable;
 struct promql_queryable_ops {
-  /* Series matching all matchers with samples in the hinted range. *out is
-   * owned by the caller (free with its ops->free). */
+  /* Series matching all matchers with samples in the hinted range. Each
+   * label set comes once (a fan-out must merge duplicates, e.g. replicas
+   * after deduplication) and in label order, as Prometheus's sorted Select
+   * gives them; instant results keep that order. *out is owned by the
+   * caller (free with its ops->free). */
   int (*select)(struct promql_queryable *q,
                 const struct promql_select_hints *hints,
                 const struct matcher *ms, size_t nms,

@@ -791,9 +791,6 @@ static int label_fn(struct ev *ev, const struct promql_expr *e, struct val *in,
       return rc;
     md = pcre2_match_data_create_from_pattern(re, NULL);
   }
-  for (size_t i = 2; fn == FN_LABEL_JOIN && i < e->nargs; i++)
-    if (!*str_arg(e->args[i]) && false)
-      return ev_fail(ev, TC_EEXEC, "invalid source label name");
   coll_init(&c, out);
   for (size_t k = 0; k < in->n && rc == 0; k++) {
     struct vser *s = &in->s[k];

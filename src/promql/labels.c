@@ -181,19 +181,22 @@ size_t *promql__map_put(struct promql__map *m, const char *k, size_t klen,
 
 /* ---- formatting --------------------------------------------------------- */
 
-/* Shortest round-trip decimal digits of |v| and the decimal point position:
- * v = 0.DIGITS * 10^dp. */
+/* Shortest round-trip decimal digits of |v| (as Go's strconv picks them)
+ * and the decimal point position: v = 0.DIGITS * 10^dp. A shortest form
+ * of up to 15 digits is the correctly rounded 15-digit form without its
+ * trailing zeros (DBL_DIG is 15); otherwise the closest 16-digit form if it
+ * round-trips, else the 17-digit one. */
 static void shortest_digits(double v, char *digits, int *nd, int *dp) {
   char tmp[40];
   int prec;
-  for (prec = 1; prec <= 17; prec++) {
+  /* subnormals carry fewer digits: search from one digit up */
+  for (prec = fabs(v) < 2.2250738585072014e-308 ? 1 : 15; prec < 17; prec++) {
     snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
     if (strtod(tmp, NULL) == v)
       break;
   }
-  if (prec > 17)
-    prec = 17;
-  snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+  if (prec == 17)
+    snprintf(tmp, sizeof(tmp), "%.16e", v);
   /* tmp: d.ddde[+-]xx */
   *nd = 0;
   for (const char *p = tmp; *p && *p != 'e'; p++)

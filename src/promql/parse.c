@@ -1202,9 +1202,6 @@ static bool parse_duration_value(struct parser *p, int64_t *ms, bool allow_sign,
       perr(p, p->tok.pos, "duration out of range");
       return false;
     }
-    if (v != floor(v) && 0) {
-      return false;
-    }
     *ms = sign * (int64_t)v;
   } else {
     unexpected(p, ctx);
@@ -1280,16 +1277,10 @@ static struct promql_expr *parse_primary(struct parser *p) {
       free(name);
       return e;
     }
-    {
-      static const char *kw[] = {"by", "without", "on", "ignoring",
-                                 "group_left", "group_right", "bool",
-                                 "offset"};
-      for (size_t i = 0; i < TC_ARRAY_SIZE(kw); i++)
-        if (strcasecmp(kw[i], name) == 0 && p->tok.t != T_LBRACE) {
-          perr(p, start, "unexpected <%s>", kw[i]);
-          free(name);
-          return NULL;
-        }
+    if (is_keyword(name) && p->tok.t != T_LBRACE) {
+      perr(p, start, "unexpected <%s>", name);
+      free(name);
+      return NULL;
     }
     return parse_selector(p, name, start);
   }

@@ -219,7 +219,7 @@ for i in range(a.n):
     if R.random() < 0.5:
         args = (str(START), str(END), "10")
     else:
-        t = str(R.choice([END, END - 297.5, END - 1, START + 3.789]))
+        t = str(R.choice([END, END - 297.5, END - 1, START + 3.789, END - 300, 1772324400 + 300, 1772316000, 1772324396]))
         args = (t, t, "0")
     eng.stdin.write("\t".join(args + (q,)) + "\n")
     eng.stdin.flush()

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include "thanosc/common.h"
 #include "thanosc/promql.h"
 
 static void roundtrip(const char *in, const char *want) {
@@ -78,4 +79,40 @@ TEST(promql_duration_string) {
   s = promql_duration_string(7 * 86400000LL);
   ASSERT_STREQ(s, "1w");
   free(s);
+}
+
+/* Every line of test/promql/parse-cases.txt: a query, a TAB, and what
+ * Prometheus 3.5 prints for it (the normalised form or the parse error). */
+TEST(promql_parse_vs_prometheus) {
+  char *path = xasprintf("%s/test/promql/parse-cases.txt", test_srcdir());
+  FILE *f = fopen(path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  int n = 0;
+  ASSERT(f != NULL);
+  while (getline(&line, &cap, f) >= 0) {
+    char *tab, *want, *got, *err = NULL;
+    struct promql_expr *e;
+    size_t len = strlen(line);
+    if (line[0] == '#' || !(tab = strchr(line, '\t')))
+      continue;
+    if (len && line[len - 1] == '\n')
+      line[len - 1] = 0;
+    *tab = 0;
+    want = tab + 1;
+    if (promql_parse(line, NULL, &e, &err) == 0) {
+      got = promql_expr_string(e);
+      promql_expr_free(e);
+    } else {
+      got = err;
+    }
+    if (strcmp(got, want) != 0)
+      TEST_FAIL_("'%s': want \"%s\", got \"%s\"", line, want, got);
+    free(got);
+    n++;
+  }
+  ASSERT_GT(n, 100);
+  free(line);
+  fclose(f);
+  free(path);
 }
