@@ -576,9 +576,26 @@ static void h_metadata(struct http_req *req, void *d) {
   respond_data(req, "{}");
 }
 
+/* APIs the querier federates from endpoint kinds it does not talk to yet
+ * (rules, targets, exemplars): Prometheus's empty shapes. */
 static void h_empty_list(struct http_req *req, void *d) {
   (void)d;
   respond_data(req, "[]");
+}
+
+static void h_rules(struct http_req *req, void *d) {
+  (void)d;
+  respond_data(req, "{\"groups\":[]}");
+}
+
+static void h_alerts(struct http_req *req, void *d) {
+  (void)d;
+  respond_data(req, "{\"alerts\":[]}");
+}
+
+static void h_targets(struct http_req *req, void *d) {
+  (void)d;
+  respond_data(req, "{\"activeTargets\":[],\"droppedTargets\":[]}");
 }
 
 static void h_stores(struct http_req *req, void *d) {
@@ -647,8 +664,9 @@ int qapi_routes(struct querier *q, struct http_server *srv) {
        h_runtimeinfo},
       {"/api/v1/metadata", HTTP_M_GET, 0, "metadata", h_metadata},
       {"/api/v1/stores", HTTP_M_GET, 0, "stores", h_stores},
-      {"/api/v1/rules", HTTP_M_GET, 0, "rules", h_empty_list},
-      {"/api/v1/alerts", HTTP_M_GET, 0, "alerts", h_empty_list},
+      {"/api/v1/rules", HTTP_M_GET, 0, "rules", h_rules},
+      {"/api/v1/alerts", HTTP_M_GET, 0, "alerts", h_alerts},
+      {"/api/v1/targets", HTTP_M_GET, 0, "targets", h_targets},
       {"/api/v1/query_exemplars", HTTP_M_GET | HTTP_M_POST, 0, "exemplars",
        h_empty_list},
   };
