@@ -21,7 +21,7 @@ build_pkgs=(
 test_pkgs=(
   prometheus python3 python3-pytest python3-grpcio python3-grpc-tools
   python3-botocore python3-requests python3-protobuf python3-yaml wrk clang
-  libclang-rt-14-dev llvm curl ca-certificates procps
+  libclang-rt-14-dev llvm curl ca-certificates procps chromium
 )
 # node and npm may come from elsewhere on the machine; Debian's otherwise.
 command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)

@@ -18,6 +18,7 @@
 #include "thanosc/loop.h"
 #include "thanosc/metrics.h"
 #include "thanosc/querier.h"
+#include "thanosc/ui.h"
 #include "thanosc/json.h"
 
 #define QUERY_CMD "thanosc query"
@@ -576,6 +577,8 @@ static int query_run(struct query_cmd_opts *o,
   rc = http_server_add_builtin_routes(http);
   if (rc == 0)
     rc = querier_http_routes(q, http);
+  if (rc == 0)
+    rc = ui_register_routes(http, qc.route_prefix);
   if (rc < 0) {
     LOG_ERROR("http routes", "err", tc_errmsg(rc));
     goto out;

@@ -902,12 +902,13 @@ int promql_test_run(char **files, size_t nfiles,
       rc = 1;
   if (R.update)
     fclose(R.update);
-  printf("promql conformance: %zu passed, %zu failed, %zu skipped\n",
-         R.total.pass, R.total.fail, R.total.skip);
   if (R.new_failures && !o->update) {
     printf("%zu failure(s) not in the known-failures list\n", R.new_failures);
     rc = 1;
   }
+  /* the summary is always the last line */
+  printf("promql conformance: %zu passed, %zu failed, %zu skipped\n",
+         R.total.pass, R.total.fail, R.total.skip);
   promql__map_release(&R.known);
   return rc;
 }
