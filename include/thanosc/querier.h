@@ -83,12 +83,13 @@ void querier_free(struct querier *q);
 
 /* ---- internal interfaces shared by the files of src/querier ---- */
 
-/* A function to run on the loop thread, posted from any thread. */
+/* A function to run on the loop thread, posted from any thread. Returns
+ * TC_ECANCELED (and fn never runs) once the querier has stopped. */
 struct querier_post {
   void (*fn)(struct querier_post *p);
   struct querier_post *next;
 };
-void querier_post(struct querier *q, struct querier_post *p);
+int querier_post(struct querier *q, struct querier_post *p);
 
 /* A task for an evaluation thread. */
 struct querier_task {

@@ -48,6 +48,7 @@ struct qjob {
   size_t nstore_ms;
   volatile int cancel;
   double queued_s; /* time waiting for an evaluation thread */
+  uint64_t deadline_ns; /* uv_hrtime() of the request's timeout, or 0 */
   /* evaluation thread */
   char **warnings;
   size_t nwarnings;
@@ -153,6 +154,10 @@ static int job_fetch(void *ctx, const struct promql_select_hints *h,
                      const struct qstrs *replica_labels,
                      struct query_fetch *out) {
   struct qjob *j = ctx;
+  /* The request's deadline is the query's: past it a fetch is the
+   * evaluation timing out, not a partial response. */
+  if (j->deadline_ns && uv_hrtime() >= j->deadline_ns)
+    return tc_error(TC_ETIMEOUT, "query timed out in expression evaluation");
   struct fetch *x = xcalloc(1, sizeof(*x));
   struct querier_fan *f = &x->fan;
   qfan_init(f, j->q, QFAN_SERIES);
@@ -169,6 +174,11 @@ static int job_fetch(void *ctx, const struct promql_select_hints *h,
   f->func = h->func;
   f->max_resolution_ms = j->o->max_source_resolution_ms;
   qfan_run_wait(f);
+  if (j->deadline_ns && uv_hrtime() >= j->deadline_ns) {
+    qfan_release(f);
+    free(x);
+    return tc_error(TC_ETIMEOUT, "query timed out in expression evaluation");
+  }
   if (f->err) {
     int rc = tc_error(f->err, "%s", f->errmsg ? f->errmsg : "fetch failed");
     qfan_release(f);
@@ -396,7 +406,9 @@ static void job_run(struct querier_task *t) {
   else
     run_meta(j);
   j->post.fn = job_respond;
-  querier_post(j->q, &j->post);
+  /* After the stop the HTTP server is gone: nobody to answer. */
+  if (querier_post(j->q, &j->post) < 0)
+    job_free(j);
 }
 
 /* ------------------------------------------------------------- handlers */
@@ -479,6 +491,9 @@ static void handle(struct http_req *req, void *data, enum qjob_kind kind) {
     job_free(j);
     return;
   }
+  int64_t tmo = job_timeout_ms(j);
+  if (tmo > 0)
+    j->deadline_ns = uv_hrtime() + (uint64_t)tmo * 1000000;
   http_req_on_abort(req, on_abort, j);
   j->task.run = job_run;
   querier_task_submit(q, &j->task);
@@ -561,9 +576,26 @@ static void h_metadata(struct http_req *req, void *d) {
   respond_data(req, "{}");
 }
 
+/* APIs the querier federates from endpoint kinds it does not talk to yet
+ * (rules, targets, exemplars): Prometheus's empty shapes. */
 static void h_empty_list(struct http_req *req, void *d) {
   (void)d;
   respond_data(req, "[]");
+}
+
+static void h_rules(struct http_req *req, void *d) {
+  (void)d;
+  respond_data(req, "{\"groups\":[]}");
+}
+
+static void h_alerts(struct http_req *req, void *d) {
+  (void)d;
+  respond_data(req, "{\"alerts\":[]}");
+}
+
+static void h_targets(struct http_req *req, void *d) {
+  (void)d;
+  respond_data(req, "{\"activeTargets\":[],\"droppedTargets\":[]}");
 }
 
 static void h_stores(struct http_req *req, void *d) {
@@ -632,8 +664,9 @@ int qapi_routes(struct querier *q, struct http_server *srv) {
        h_runtimeinfo},
       {"/api/v1/metadata", HTTP_M_GET, 0, "metadata", h_metadata},
       {"/api/v1/stores", HTTP_M_GET, 0, "stores", h_stores},
-      {"/api/v1/rules", HTTP_M_GET, 0, "rules", h_empty_list},
-      {"/api/v1/alerts", HTTP_M_GET, 0, "alerts", h_empty_list},
+      {"/api/v1/rules", HTTP_M_GET, 0, "rules", h_rules},
+      {"/api/v1/alerts", HTTP_M_GET, 0, "alerts", h_alerts},
+      {"/api/v1/targets", HTTP_M_GET, 0, "targets", h_targets},
       {"/api/v1/query_exemplars", HTTP_M_GET | HTTP_M_POST, 0, "exemplars",
        h_empty_list},
   };

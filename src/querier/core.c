@@ -51,13 +51,18 @@ static void async_cb(uv_async_t *a) {
   }
 }
 
-void querier_post(struct querier *q, struct querier_post *p) {
+int querier_post(struct querier *q, struct querier_post *p) {
   p->next = NULL;
   pthread_mutex_lock(&q->mu);
+  if (q->closed) {
+    pthread_mutex_unlock(&q->mu);
+    return TC_ECANCELED;
+  }
   *q->posts_tail = p;
   q->posts_tail = &p->next;
-  pthread_mutex_unlock(&q->mu);
   uv_async_send(&q->async);
+  pthread_mutex_unlock(&q->mu);
+  return 0;
 }
 
 static void *eval_thread(void *arg) {
@@ -170,6 +175,12 @@ void querier_stop(struct querier *q, void (*done)(void *), void *data) {
   q->stopped_data = data;
   join_threads(q);
   qep_set_stop(q);
+  /* Later posts fail (their fan-outs end at once); the ones queued now
+   * run here, on the loop, before the handle goes. */
+  pthread_mutex_lock(&q->mu);
+  q->closed = 1;
+  pthread_mutex_unlock(&q->mu);
+  async_cb(&q->async);
   uv_close((uv_handle_t *)&q->async, querier_handle_closed);
 }
 

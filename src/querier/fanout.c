@@ -370,7 +370,11 @@ static void post_start(struct querier_post *p) {
 void qfan_run_wait(struct querier_fan *f) {
   f->on_done = NULL;
   f->post.fn = post_start;
-  querier_post(f->q, &f->post);
+  if (querier_post(f->q, &f->post) < 0) {
+    f->err = TC_ECANCELED;
+    f->errmsg = xstrdup("querier is shutting down");
+    return;
+  }
   pthread_mutex_lock(&f->mu);
   while (!f->finished)
     pthread_cond_wait(&f->cv, &f->mu);

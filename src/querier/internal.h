@@ -68,6 +68,7 @@ struct querier {
   uv_async_t async;
   pthread_mutex_t mu;
   struct querier_post *posts, **posts_tail;
+  int closed; /* under mu: no more posts */
 
   /* evaluation threads */
   pthread_t *threads;

@@ -137,10 +137,16 @@ struct proxy {
   void *req; /* unpacked request */
   struct matchers ms;
   struct qstrs wrl;
-  int cancelled;
+  int cancelled; /* the client went away while the fan-out ran */
+  int sending;   /* fan-out done; streaming the merge */
+  struct qmerge *m;
+  struct qseries_set **sets;
 };
 
 static void proxy_free(struct proxy *p) {
+  if (p->m)
+    qmerge_free(p->m);
+  free(p->sets);
   qfan_release(&p->fan);
   matchers_release(&p->ms);
   free(p->wrl.v);
@@ -158,83 +164,114 @@ static void send_warnings(struct grpc_call *c, struct querier_fan *f) {
   }
 }
 
+/* Sends one merged series; < 0 when the call is gone. */
+static int send_series(struct grpc_call *c, const struct qmerged *s) {
+  Thanos__Series ser = THANOS__SERIES__INIT;
+  Thanos__Label *lv = xcalloc(s->nlabels ? s->nlabels : 1, sizeof(*lv));
+  Thanos__Label **lp = xcalloc(s->nlabels ? s->nlabels : 1, sizeof(*lp));
+  for (size_t i = 0; i < s->nlabels; i++) {
+    thanos__label__init(&lv[i]);
+    lv[i].name = (char *)s->labels[i].name;
+    lv[i].value = (char *)s->labels[i].value;
+    lp[i] = &lv[i];
+  }
+  size_t nc = s->nchunks ? s->nchunks : 1;
+  Thanos__AggrChunk *cv = xcalloc(nc, sizeof(*cv));
+  Thanos__AggrChunk **cp = xcalloc(nc, sizeof(*cp));
+  /* per chunk: raw, then the QAGGR_N aggregate parts */
+  Thanos__Chunk *rv = xcalloc(nc * (1 + QAGGR_N), sizeof(*rv));
+  for (size_t i = 0; i < s->nchunks; i++) {
+    const struct qchunk *qc = &s->chunks[i];
+    Thanos__Chunk *ch = &rv[i * (1 + QAGGR_N)];
+    Thanos__Chunk **slot[1 + QAGGR_N] = {&cv[i].raw, &cv[i].count,
+                                         &cv[i].sum, &cv[i].min,
+                                         &cv[i].max, &cv[i].counter};
+    thanos__aggr_chunk__init(&cv[i]);
+    cv[i].min_time = qc->min_time;
+    cv[i].max_time = qc->max_time;
+    for (int k = 0; k < 1 + QAGGR_N; k++) {
+      const uint8_t *d = k == 0 ? qc->data
+                         : qc->aggr ? qc->aggr[k - 1].data
+                                    : NULL;
+      if (!d)
+        continue;
+      thanos__chunk__init(&ch[k]);
+      ch[k].type = k == 0 ? qc->encoding : qc->aggr[k - 1].encoding;
+      ch[k].data.data = (uint8_t *)d;
+      ch[k].data.len = k == 0 ? qc->len : qc->aggr[k - 1].len;
+      *slot[k] = &ch[k];
+    }
+    cp[i] = &cv[i];
+  }
+  ser.labels = lp;
+  ser.n_labels = s->nlabels;
+  ser.chunks = cp;
+  ser.n_chunks = s->nchunks;
+  Thanos__SeriesResponse r = THANOS__SERIES_RESPONSE__INIT;
+  r.result_case = THANOS__SERIES_RESPONSE__RESULT_SERIES;
+  r.series = &ser;
+  int rc = grpc_call_send(c, &r.base);
+  free(lv);
+  free(lp);
+  free(cv);
+  free(rv);
+  free(cp);
+  return rc;
+}
+
+/* Streams the merge under backpressure (also the on_writable callback). */
+static void pump(struct grpc_call *c) {
+  struct proxy *p = grpc_call_data(c);
+  const struct qmerged *s;
+  int rc;
+  for (;;) {
+    if (!grpc_call_writable(c)) {
+      grpc_call_on_writable(c, pump);
+      return;
+    }
+    if ((rc = qmerge_next(p->m, &s)) <= 0)
+      break;
+    if ((rc = send_series(c, s)) < 0)
+      break;
+  }
+  if (rc < 0 && rc != TC_ECANCELED)
+    grpc_call_finish(c, grpc_code_from_tc(rc), "%s", tc_errmsg(rc));
+  else
+    grpc_call_finish(c, rc < 0 ? GRPC_CANCELLED : GRPC_OK, NULL);
+  proxy_free(p);
+}
+
+static void proxy_cancel(struct grpc_call *c) {
+  struct proxy *p = grpc_call_data(c);
+  if (!p->sending) {
+    p->cancelled = 1; /* series_done ends the call */
+    return;
+  }
+  grpc_call_finish(c, GRPC_CANCELLED, "context canceled");
+  proxy_free(p);
+}
+
 static void series_done(struct querier_fan *f) {
   struct proxy *p = f->data;
   struct grpc_call *c = p->call;
+  if (p->cancelled) {
+    grpc_call_finish(c, GRPC_CANCELLED, "context canceled");
+    proxy_free(p);
+    return;
+  }
   if (f->err) {
     grpc_call_finish(c, GRPC_UNAVAILABLE, "%s", f->errmsg);
     proxy_free(p);
     return;
   }
   send_warnings(c, f);
-  struct qseries_set **sets = qfan_sets(f);
-  struct qmerge *m = qmerge_new(sets, f->nstreams, p->wrl.v, p->wrl.n);
+  p->sets = qfan_sets(f);
+  p->m = qmerge_new(p->sets, f->nstreams, p->wrl.v, p->wrl.n);
   for (size_t i = 0; i < f->nstreams; i++)
     if (f->streams[i].stripped)
-      qmerge_input_stripped(m, i);
-  const struct qmerged *s;
-  int rc;
-  while ((rc = qmerge_next(m, &s)) > 0) {
-    Thanos__Series ser = THANOS__SERIES__INIT;
-    Thanos__Label *lv = xcalloc(s->nlabels ? s->nlabels : 1, sizeof(*lv));
-    Thanos__Label **lp = xcalloc(s->nlabels ? s->nlabels : 1, sizeof(*lp));
-    for (size_t i = 0; i < s->nlabels; i++) {
-      thanos__label__init(&lv[i]);
-      lv[i].name = (char *)s->labels[i].name;
-      lv[i].value = (char *)s->labels[i].value;
-      lp[i] = &lv[i];
-    }
-    Thanos__AggrChunk *cv = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cv));
-    /* per chunk: raw, then the QAGGR_N aggregate parts */
-    Thanos__Chunk *rv =
-        xcalloc((s->nchunks ? s->nchunks : 1) * (1 + QAGGR_N), sizeof(*rv));
-    Thanos__AggrChunk **cp = xcalloc(s->nchunks ? s->nchunks : 1, sizeof(*cp));
-    for (size_t i = 0; i < s->nchunks; i++) {
-      const struct qchunk *qc = &s->chunks[i];
-      Thanos__Chunk *ch = &rv[i * (1 + QAGGR_N)];
-      Thanos__Chunk **slot[1 + QAGGR_N] = {&cv[i].raw,   &cv[i].count,
-                                           &cv[i].sum,   &cv[i].min,
-                                           &cv[i].max,   &cv[i].counter};
-      thanos__aggr_chunk__init(&cv[i]);
-      cv[i].min_time = qc->min_time;
-      cv[i].max_time = qc->max_time;
-      for (int k = 0; k < 1 + QAGGR_N; k++) {
-        const uint8_t *d = k == 0 ? qc->data
-                           : qc->aggr ? qc->aggr[k - 1].data
-                                      : NULL;
-        if (!d)
-          continue;
-        thanos__chunk__init(&ch[k]);
-        ch[k].type = k == 0 ? qc->encoding : qc->aggr[k - 1].encoding;
-        ch[k].data.data = (uint8_t *)d;
-        ch[k].data.len = k == 0 ? qc->len : qc->aggr[k - 1].len;
-        *slot[k] = &ch[k];
-      }
-      cp[i] = &cv[i];
-    }
-    ser.labels = lp;
-    ser.n_labels = s->nlabels;
-    ser.chunks = cp;
-    ser.n_chunks = s->nchunks;
-    Thanos__SeriesResponse r = THANOS__SERIES_RESPONSE__INIT;
-    r.result_case = THANOS__SERIES_RESPONSE__RESULT_SERIES;
-    r.series = &ser;
-    int src = grpc_call_send(c, &r.base);
-    free(lv);
-    free(lp);
-    free(cv);
-    free(rv);
-    free(cp);
-    if (src < 0)
-      break;
-  }
-  qmerge_free(m);
-  free(sets);
-  if (rc < 0)
-    grpc_call_finish(c, GRPC_INTERNAL, "%s", tc_errmsg(rc));
-  else
-    grpc_call_finish(c, GRPC_OK, NULL);
-  proxy_free(p);
+      qmerge_input_stripped(p->m, i);
+  p->sending = 1;
+  pump(c);
 }
 
 static int proxy_matchers(struct proxy *p, Thanos__LabelMatcher **v,
@@ -282,6 +319,8 @@ static void h_series(struct grpc_call *c, const uint8_t *req, size_t len,
   }
   p->fan.on_done = series_done;
   p->fan.data = p;
+  grpc_call_set_data(c, p);
+  grpc_call_on_cancel(c, proxy_cancel);
   qfan_start(&p->fan);
 }
 

@@ -104,6 +104,8 @@ def run(t, data):
         ("series (POST)", "/api/v1/series",
          dict(rng, **{"match[]": ["demo_num_cpus", 'demo_disk_usage_bytes{instance="demo.promlabs.com:10000"}']}),
          True),
+        ("rules (alerting UI)", "/api/v1/rules", {}, False),
+        ("alerts", "/api/v1/alerts", {}, False),
         ("error: parse error", "/api/v1/query", {"query": "sum(", "time": END}, True),
         ("error: end before start", "/api/v1/query_range",
          {"query": "up", "start": END, "end": START, "step": "15"}, False),

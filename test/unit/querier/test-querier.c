@@ -8,7 +8,9 @@
  * being queried after the next Info round.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "grpc/teststore.h"
 #include "querier/internal.h"
@@ -243,5 +245,38 @@ TEST(querier_dns_and_sd_config) {
   }
   ASSERT_EQ(found, 1);
   ASSERT_EQ(strict, 1);
+  qfix_stop(&x);
+}
+
+TEST(querier_sd_file_reload) {
+  struct qfix x;
+  qfix_servers(&x);
+  char path[] = "/tmp/thanosc-querier-sd-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_TRUE(fd >= 0);
+  close(fd);
+  FILE *f = fopen(path, "w");
+  fprintf(f, "endpoints:\n  - address: %s\n", x.addr[1]);
+  fclose(f);
+  struct querier_config cfg = {.sd_file = path,
+                               .sd_reload_ms = 50,
+                               .info_interval_ms = 100,
+                               .client = &x.co,
+                               .max_concurrent = 1};
+  ASSERT_OK(querier_new(&x.loop, &cfg, &x.q));
+  wait_healthy(&x, 1);
+  ASSERT_STREQ(x.q->eps->addr, x.addr[1]);
+  f = fopen(path, "w");
+  fprintf(f, "endpoints:\n  - \"%s\"\n", x.addr[0]);
+  fclose(f);
+  for (int i = 0; i < 2000; i++) {
+    if (x.q->eps && !x.q->eps->next && strcmp(x.q->eps->addr, x.addr[0]) == 0 &&
+        x.q->eps->healthy)
+      break;
+    uv_run(&x.loop, UV_RUN_ONCE);
+  }
+  ASSERT_TRUE(x.q->eps && !x.q->eps->next);
+  ASSERT_STREQ(x.q->eps->addr, x.addr[0]);
+  unlink(path);
   qfix_stop(&x);
 }
