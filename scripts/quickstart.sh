@@ -11,7 +11,8 @@
 # Everything lives under $QS_DIR (default .deps/quickstart). Ports can be
 # moved with QS_PROM_PORT, QS_QUERY_PORT and QS_PORT_BASE (sidecar, store and
 # query gRPC/HTTP use BASE..BASE+5). Ctrl-C stops every process this script
-# started, by pid. Set QS_NO_BUILD=1 to use an existing build/thanosc.
+# started, by pid. Set QS_NO_BUILD=1 to skip installing and building and use
+# an existing build/thanosc.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,6 +27,7 @@ store_grpc=$((base + 2)) store_http=$((base + 3))
 query_grpc=$((base + 4))
 
 if [ -z "${QS_NO_BUILD:-}" ]; then
+  bash scripts/install-deps.sh
   cmake -S . -B build >/dev/null
   cmake --build build -j2 >/dev/null
 fi
