@@ -26,6 +26,7 @@ step "unit tests"
 ctest --test-dir build -L '^unit$' --output-on-failure
 step "conformance"
 ctest --test-dir build -L '^conformance$' --output-on-failure
+grep -h '^promql conformance:' build/Testing/Temporary/LastTest.log || true
 step "integration tests"
 ctest --test-dir build -L '^integration$' --output-on-failure -j"$jobs"
 
