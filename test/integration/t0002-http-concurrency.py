@@ -16,15 +16,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helper"))
 from taplib import THANOSC, Tap  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from grpclib import free_port  # noqa: E402
+
 tap = Tap("t0002-http-concurrency")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_ready(port, secs=20):
