@@ -181,6 +181,12 @@ int grpc_call_cancelled(const struct grpc_call *c);
  */
 void grpc_call_finish(struct grpc_call *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Answers a unary call: sends msg and finishes with OK, or, when the send
+ * fails (too large, cancelled), finishes with that error's status and
+ * message. The call must not be used afterwards.
+ */
+void grpc_call_reply(struct grpc_call *c, const ProtobufCMessage *msg);
 
 /*
  * The server as a runtime service (thanosc/loop.h): start creates it on the

@@ -456,6 +456,14 @@ void grpc_call_finish(struct grpc_call *c, int code, const char *fmt, ...) {
   server_check_stopped(s);
 }
 
+void grpc_call_reply(struct grpc_call *c, const ProtobufCMessage *msg) {
+  int rc = grpc_call_send(c, msg);
+  if (rc)
+    grpc_call_finish(c, grpc_code_from_tc(rc), "%s", tc_errmsg(rc));
+  else
+    grpc_call_finish(c, GRPC_OK, NULL);
+}
+
 /* ------------------------------------------------- request processing */
 
 /* grpc.health.v1.Health/Check, served unless the table has its own:

@@ -173,7 +173,6 @@ static void on_cancel(struct grpc_call *c) {
   }
 }
 
-static void reply(struct grpc_call *c, const ProtobufCMessage *m);
 
 static void big_send(struct grpc_call *c) {
   size_t n = 8u << 20;
@@ -183,7 +182,7 @@ static void big_send(struct grpc_call *c) {
   memset(w, 'w', n);
   w[n] = '\0';
   r.warning = w;
-  reply(c, &r.base);
+  grpc_call_reply(c, &r.base);
   free(w);
 }
 
@@ -231,13 +230,6 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
 }
 
 /* A unary answer: one message, then the status. */
-static void reply(struct grpc_call *c, const ProtobufCMessage *m) {
-  int rc = grpc_call_send(c, m);
-  if (rc)
-    grpc_call_finish(c, grpc_code_from_tc(rc), "%s", tc_errmsg(rc));
-  else
-    grpc_call_finish(c, GRPC_OK, NULL);
-}
 
 static void label_names(struct grpc_call *c, const uint8_t *req, size_t len,
                         void *data) {
@@ -252,7 +244,7 @@ static void label_names(struct grpc_call *c, const uint8_t *req, size_t len,
   Thanos__LabelNamesResponse resp = THANOS__LABEL_NAMES_RESPONSE__INIT;
   resp.n_names = 3;
   resp.names = names;
-  reply(c, &resp.base);
+  grpc_call_reply(c, &resp.base);
 }
 
 static void label_values(struct grpc_call *c, const uint8_t *req, size_t len,
@@ -288,7 +280,7 @@ static void label_values(struct grpc_call *c, const uint8_t *req, size_t len,
     grpc_call_finish(c, code, "label name parameter cannot be empty");
     return;
   }
-  reply(c, &resp.base);
+  grpc_call_reply(c, &resp.base);
   for (size_t i = 0; many && i < resp.n_values; i++)
     free(many[i]);
   free(many);
@@ -330,7 +322,7 @@ static void info(struct grpc_call *c, const uint8_t *req, size_t len,
   r.n_label_sets = 1, r.label_sets = &e.lsp;
   r.componenttype = "store";
   r.store = &si;
-  reply(c, &r.base);
+  grpc_call_reply(c, &r.base);
 }
 
 static void legacy_info(struct grpc_call *c, const uint8_t *req, size_t len,
@@ -343,7 +335,7 @@ static void legacy_info(struct grpc_call *c, const uint8_t *req, size_t len,
   r.min_time = ts->min_time, r.max_time = ts->max_time;
   r.storetype = THANOS__STORE_TYPE__STORE;
   r.n_label_sets = 1, r.label_sets = &e.lsp;
-  reply(c, &r.base);
+  grpc_call_reply(c, &r.base);
 }
 
 const struct grpc_method *grpc_teststore_methods(struct grpc_teststore *ts) {

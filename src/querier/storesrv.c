@@ -108,8 +108,7 @@ static void h_info(struct grpc_call *c, const uint8_t *req, size_t len,
   si.supports_without_replica_labels = 1;
   r.store = &si;
   r.query = &qi;
-  grpc_call_send(c, &r.base);
-  grpc_call_finish(c, GRPC_OK, NULL);
+  grpc_call_reply(c, &r.base);
   info_sets_release(&is);
 }
 
@@ -125,8 +124,7 @@ static void h_legacy_info(struct grpc_call *c, const uint8_t *req, size_t len,
   r.storetype = THANOS__STORE_TYPE__QUERY;
   r.min_time = is.mint;
   r.max_time = is.maxt;
-  grpc_call_send(c, &r.base);
-  grpc_call_finish(c, GRPC_OK, NULL);
+  grpc_call_reply(c, &r.base);
   info_sets_release(&is);
 }
 
@@ -347,16 +345,15 @@ static void strings_done(struct querier_fan *f) {
     r.n_names = n;
     r.warnings = f->warnings;
     r.n_warnings = f->nwarnings;
-    grpc_call_send(c, &r.base);
+    grpc_call_reply(c, &r.base);
   } else {
     Thanos__LabelValuesResponse r = THANOS__LABEL_VALUES_RESPONSE__INIT;
     r.values = (char **)out;
     r.n_values = n;
     r.warnings = f->warnings;
     r.n_warnings = f->nwarnings;
-    grpc_call_send(c, &r.base);
+    grpc_call_reply(c, &r.base);
   }
-  grpc_call_finish(c, GRPC_OK, NULL);
   free(out);
   free(lists);
   free(lens);

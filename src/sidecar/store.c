@@ -1192,13 +1192,6 @@ static void ext_pb_release(struct ext_pb *e) {
   free(e->lp);
 }
 
-static void reply(struct grpc_call *c, const ProtobufCMessage *m) {
-  int rc = grpc_call_send(c, m);
-  if (rc)
-    grpc_call_finish(c, grpc_code_from_tc(rc), "%s", tc_errmsg(rc));
-  else
-    grpc_call_finish(c, GRPC_OK, NULL);
-}
 
 /* Loads the external labels for an Info answer; 0 or the call is
  * finished with UNAVAILABLE. */
@@ -1233,7 +1226,7 @@ static void info(struct grpc_call *c, const uint8_t *req, size_t len,
   r.n_label_sets = 1, r.label_sets = &e.lsp;
   r.componenttype = "sidecar";
   r.store = &si;
-  reply(c, &r.base);
+  grpc_call_reply(c, &r.base);
   ext_pb_release(&e);
   labels_release(&ext);
 }
@@ -1250,7 +1243,7 @@ static void legacy_info(struct grpc_call *c, const uint8_t *req, size_t len,
   r.min_time = sidecar_min_time(sc), r.max_time = INT64_MAX;
   r.storetype = THANOS__STORE_TYPE__SIDECAR;
   r.n_label_sets = 1, r.label_sets = &e.lsp;
-  reply(c, &r.base);
+  grpc_call_reply(c, &r.base);
   ext_pb_release(&e);
   labels_release(&ext);
 }

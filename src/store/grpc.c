@@ -332,13 +332,6 @@ static void pb_sets_free(struct pb_sets *o) {
   free(o->sp);
 }
 
-static void reply(struct grpc_call *c, const ProtobufCMessage *m) {
-  int rc = grpc_call_send(c, m);
-  if (rc)
-    grpc_call_finish(c, grpc_code_from_tc(rc), "%s", tc_errmsg(rc));
-  else
-    grpc_call_finish(c, GRPC_OK, NULL);
-}
 
 /* Both Info methods: the info and its protobuf label sets. */
 static void info_get(struct store_service *svc, struct store_info *in,
@@ -374,7 +367,7 @@ static void info(struct grpc_call *c, const uint8_t *req, size_t len,
   r.label_sets = ps.sp;
   r.componenttype = "store";
   r.store = &si;
-  reply(c, &r.base);
+  grpc_call_reply(c, &r.base);
   free(ti);
   free(tip);
   pb_sets_free(&ps);
@@ -393,7 +386,7 @@ static void legacy_info(struct grpc_call *c, const uint8_t *req, size_t len,
   r.storetype = THANOS__STORE_TYPE__STORE;
   r.n_label_sets = in.nsets;
   r.label_sets = ps.sp;
-  reply(c, &r.base);
+  grpc_call_reply(c, &r.base);
   pb_sets_free(&ps);
   store_info_release(&in);
 }
