@@ -147,6 +147,13 @@ static void fan_from_job(struct querier_fan *f, struct qjob *j) {
   f->store_ms = j->store_ms;
   f->nstore_ms = j->nstore_ms;
   f->timeout_ms = job_timeout_ms(j);
+  if (j->deadline_ns) { /* what is left of it, rounded up */
+    uint64_t now = uv_hrtime();
+    uint64_t left = j->deadline_ns > now ? j->deadline_ns - now : 0;
+    f->timeout_ms = (int64_t)((left + 999999) / 1000000);
+    if (f->timeout_ms < 1)
+      f->timeout_ms = 1;
+  }
 }
 
 static int job_fetch(void *ctx, const struct promql_select_hints *h,
@@ -174,7 +181,10 @@ static int job_fetch(void *ctx, const struct promql_select_hints *h,
   f->func = h->func;
   f->max_resolution_ms = j->o->max_source_resolution_ms;
   qfan_run_wait(f);
-  if (j->deadline_ns && uv_hrtime() >= j->deadline_ns) {
+  /* An endpoint's DeadlineExceeded near our deadline is that deadline
+   * passing: the call's timer runs on loop time, a little behind ours. */
+  uint64_t slack = f->deadline_hit ? 20 * 1000000 : 0;
+  if (j->deadline_ns && uv_hrtime() + slack >= j->deadline_ns) {
     qfan_release(f);
     free(x);
     return tc_error(TC_ETIMEOUT, "query timed out in expression evaluation");

@@ -212,6 +212,8 @@ static void on_done(struct grpc_client_call *k, int code, const char *msg,
     else
       snprintf(text, sizeof text, "rpc error: code = %s desc = %s",
                grpc_code_name(code), msg ? msg : "");
+    if (code == GRPC_DEADLINE_EXCEEDED)
+      f->deadline_hit = 1;
     partial(f, s, code == GRPC_DEADLINE_EXCEEDED ? TC_ETIMEOUT : TC_EUNAVAIL,
             text);
   }

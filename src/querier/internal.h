@@ -143,6 +143,7 @@ struct querier_fan {
   char **warnings;
   size_t nwarnings;
   int err; /* 0 or TC_E* */
+  int deadline_hit; /* an endpoint answered DeadlineExceeded */
   char *errmsg;
 
   /* completion: on_done on the loop, or a waiting thread */
