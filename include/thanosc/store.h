@@ -154,9 +154,8 @@ const struct lazy_name *lazy_index_name(const struct lazy_index *x,
                                         const char *name);
 /* Calls fn for each value of ln in order (v, n borrowed for the call);
  * a non-zero return stops and is returned. */
-typedef int lazy_value_fn(void *data, const char *v, size_t n, uint64_t off);
 int lazy_index_values(const struct lazy_index *x, const struct lazy_name *ln,
-                      lazy_value_fn *fn, void *data);
+                      index_value_fn *fn, void *data);
 /* Postings of name=value; of matchers (Prometheus's PostingsForMatchers). */
 struct postings *lazy_index_postings(struct lazy_index *x, const char *name,
                                      const char *value);

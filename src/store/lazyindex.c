@@ -7,16 +7,11 @@
  * holds them, not the heap), series entries and postings lists come from
  * ranged reads of the bucket through the same virtual index source. So
  * the store's memory grows with the number of blocks and label names, not
- * with the number of series or label values of a block. The selection of
- * postings by matchers follows Prometheus's PostingsForMatchers, like the
- * TSDB index reader (src/tsdb/index/reader.c) whose full-memory tables
- * this replaces for the store. Not thread-safe: callers hold the block
- * lock.
- *
- * TODO(store): lazy_index_select() and lazy_index_series() repeat the
- * matcher translation and series decoding of src/tsdb/index/reader.c;
- * once that reader can run over sampled tables, this file shrinks to the
- * sampling.
+ * with the number of series or label values of a block. Sections, series
+ * entries and the selection of postings by matchers are the index
+ * format's (src/tsdb/index/format.c), shared with the TSDB reader whose
+ * full-memory tables this replaces for the store. Not thread-safe:
+ * callers hold the block lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,33 +29,13 @@ static inline uint32_t be32_at(const uint8_t *p) {
          ((uint32_t)p[2] << 8) | p[3];
 }
 
-static inline uint64_t be64_at(const uint8_t *p) {
-  return ((uint64_t)be32_at(p) << 32) | be32_at(p + 4);
-}
-
 static int corrupt(struct lazy_index *x, const char *what) {
   return tc_error(TC_ECORRUPT, "index '%s': %s", x->src.name, what);
 }
 
-/* A len | body | crc32 section at off, CRC checked; body borrowed. */
 static int section(struct lazy_index *x, uint64_t off, const char *what,
                    const uint8_t **body, uint32_t *len) {
-  const uint8_t *p;
-  int rc = tsdb_bytes_read(&x->src, off, 4, &x->scratch, &p);
-  if (rc)
-    return corrupt(x, what);
-  uint32_t n = be32_at(p);
-  if ((uint64_t)n + 8 > x->src.size - off)
-    return corrupt(x, what);
-  rc = tsdb_bytes_read(&x->src, off + 4, (size_t)n + 4, &x->scratch, &p);
-  if (rc)
-    return rc;
-  if (tc_crc32c(0, p, n) != be32_at(p + n))
-    return tc_error(TC_ECHECKSUM, "index '%s': %s: checksum mismatch",
-                    x->src.name, what);
-  *body = p;
-  *len = n;
-  return 0;
+  return index_read_section(&x->src, &x->scratch, off, what, body, len);
 }
 
 void lazy_index_close(struct lazy_index *x) {
@@ -111,26 +86,15 @@ int lazy_index_open(struct lazy_index *x, struct tsdb_bytes *src) {
   memset(src, 0, sizeof(*src));
   tc_buf_init(&x->scratch, 0);
   const uint8_t *p;
-  int rc = 0;
-  if (x->src.size < 5 + INDEX_TOC_LEN) {
-    rc = corrupt(x, "too short");
-    goto out;
-  }
-  rc = tsdb_bytes_read(&x->src, 0, 5, &x->scratch, &p);
-  if (!rc && (be32_at(p) != INDEX_MAGIC || p[4] != 2))
-    rc = corrupt(x, "bad magic or version");
-  if (!rc)
-    rc = tsdb_bytes_read(&x->src, x->src.size - INDEX_TOC_LEN, INDEX_TOC_LEN,
-                         &x->scratch, &p);
+  int version;
+  struct index_toc toc;
+  int rc = index_read_toc(&x->src, &x->scratch, &version, &toc);
+  if (!rc && version != 2)
+    rc = corrupt(x, "index-header needs index format version 2");
   if (rc)
     goto out;
-  if (tc_crc32c(0, p, 48) != be32_at(p + 48)) {
-    rc = tc_error(TC_ECHECKSUM, "index '%s': TOC: checksum mismatch",
-                  x->src.name);
-    goto out;
-  }
-  uint64_t sym_off = be64_at(p), ptab_off = be64_at(p + 40);
-  x->series_off = be64_at(p + 8);
+  uint64_t sym_off = toc.symbols, ptab_off = toc.postings_table;
+  x->series_off = toc.series;
   /* Symbols: every 32nd position. */
   uint32_t len;
   rc = section(x, sym_off, "symbol table", &p, &len);
@@ -224,7 +188,7 @@ const struct lazy_name *lazy_index_name(const struct lazy_index *x,
 }
 
 int lazy_index_values(const struct lazy_index *x, const struct lazy_name *ln,
-                      lazy_value_fn *fn, void *data) {
+                      index_value_fn *fn, void *data) {
   uint32_t pos = ln->first;
   for (uint32_t i = 0; i < ln->n; i++) {
     struct pentry e;
@@ -274,22 +238,10 @@ static bool find_value(const struct lazy_index *x, const struct lazy_name *ln,
   return false;
 }
 
-/* The postings list at off, as an owned iterator. */
+/* The postings list at off, as an owned iterator: the source's memory
+ * may be a preloaded range released before the iterator is. */
 static struct postings *lazy_postings_at(struct lazy_index *x, uint64_t off) {
-  const uint8_t *p;
-  uint32_t len;
-  int rc = section(x, off, "postings list", &p, &len);
-  if (rc)
-    return postings_error(rc);
-  uint32_t n = len >= 4 ? be32_at(p) : 0;
-  if (len < 4 || (uint64_t)n * 4 + 4 != len)
-    return postings_error(corrupt(x, "postings list: bad entry count"));
-  uint64_t *ids = xmalloc(((size_t)n + 1) * sizeof(uint64_t));
-  for (uint32_t i = 0; i < n; i++)
-    ids[i] = be32_at(p + 4 + 4 * i);
-  struct postings *it = postings_from_ids(ids, n);
-  free(ids);
-  return it;
+  return index_read_postings(&x->src, &x->scratch, off, false);
 }
 
 struct postings *lazy_index_postings(struct lazy_index *x, const char *name,
@@ -301,113 +253,27 @@ struct postings *lazy_index_postings(struct lazy_index *x, const char *name,
   return lazy_postings_at(x, off);
 }
 
-struct pv_collect {
-  const struct matcher *m;
-  bool invert;
-  uint64_t *offs;
-  size_t n, cap;
-};
-
-static int collect_value(void *data, const char *v, size_t vl, uint64_t off) {
-  struct pv_collect *c = data;
-  if (matcher_matches(c->m, v, vl) == c->invert)
-    return 0;
-  TC_GROW(c->offs, c->cap, c->n + 1);
-  c->offs[c->n++] = off;
-  return 0;
+static bool lookup_find(void *ctx, const char *name, const char *value,
+                        uint64_t *off) {
+  const struct lazy_name *ln = lazy_index_name(ctx, name);
+  return ln && find_value(ctx, ln, value, strlen(value), off);
 }
 
-/* Merged postings of the values of m->name matching m (or not, with
- * invert). */
-static struct postings *postings_for_values(struct lazy_index *x,
-                                            const struct matcher *m,
-                                            bool invert) {
-  const struct lazy_name *ln = lazy_index_name(x, m->name);
-  if (!ln)
-    return postings_empty();
-  struct pv_collect c = {.m = m, .invert = invert};
-  const char *const *set;
-  size_t nset = invert ? 0 : matcher_set_values(m, &set);
-  if (nset) {
-    for (size_t i = 0; i < nset; i++) {
-      uint64_t off;
-      if (find_value(x, ln, set[i], strlen(set[i]), &off)) {
-        TC_GROW(c.offs, c.cap, c.n + 1);
-        c.offs[c.n++] = off;
-      }
-    }
-  } else {
-    int rc = lazy_index_values(x, ln, collect_value, &c);
-    if (rc) {
-      free(c.offs);
-      return postings_error(rc);
-    }
-  }
-  struct postings **its = xcalloc(c.n + 1, sizeof(*its));
-  for (size_t i = 0; i < c.n; i++)
-    its[i] = lazy_postings_at(x, c.offs[i]);
-  free(c.offs);
-  return postings_merge(its, c.n);
+static int lookup_each_value(void *ctx, const char *name, index_value_fn *fn,
+                             void *data) {
+  const struct lazy_name *ln = lazy_index_name(ctx, name);
+  return ln ? lazy_index_values(ctx, ln, fn, data) : 0;
 }
 
-static int matcher_inverse(const struct matcher *m, struct matcher *out) {
-  static const enum matcher_type inv[] = {MATCH_NEQ, MATCH_EQ, MATCH_NRE,
-                                          MATCH_RE};
-  return matcher_init(out, inv[m->type], m->name, m->value);
+static struct postings *lookup_postings_at(void *ctx, uint64_t off) {
+  return lazy_postings_at(ctx, off);
 }
 
 struct postings *lazy_index_select(struct lazy_index *x,
                                    const struct matchers *ms) {
-  struct postings **its = NULL, **nots = NULL;
-  size_t nits = 0, capits = 0, nnots = 0, capnots = 0;
-  for (size_t i = 0; i < ms->n; i++) {
-    const struct matcher *m = &ms->v[i];
-    bool matches_empty = matcher_matches(m, "", 0);
-    bool is_not = m->type == MATCH_NEQ || m->type == MATCH_NRE;
-    bool must_be_set = false;
-    for (size_t j = 0; j < ms->n; j++)
-      if (!strcmp(ms->v[j].name, m->name) &&
-          !matcher_matches(&ms->v[j], "", 0))
-        must_be_set = true;
-    if (m->type == MATCH_RE && !strcmp(m->value, ".*"))
-      continue;
-    struct postings *p;
-    bool to_nots;
-    if (must_be_set && is_not && matches_empty) {
-      /* l!="foo": subtract the series that have foo. */
-      struct matcher inv;
-      if (matcher_inverse(m, &inv)) {
-        p = postings_error(TC_EINVAL);
-      } else {
-        p = postings_for_values(x, &inv, false);
-        matcher_release(&inv);
-      }
-      to_nots = true;
-    } else if (must_be_set) {
-      p = postings_for_values(x, m, false);
-      to_nots = false;
-    } else {
-      /* Matches "": everything but the series with a non-matching value. */
-      p = postings_for_values(x, m, true);
-      to_nots = true;
-    }
-    if (to_nots) {
-      TC_GROW(nots, capnots, nnots + 1);
-      nots[nnots++] = p;
-    } else {
-      TC_GROW(its, capits, nits + 1);
-      its[nits++] = p;
-    }
-  }
-  if (nits == 0) {
-    TC_GROW(its, capits, 1);
-    its[nits++] = lazy_index_postings(x, "", "");
-  }
-  struct postings *it = postings_intersect(its, nits);
-  for (size_t i = 0; i < nnots; i++)
-    it = postings_without(it, nots[i]);
-  free(nots);
-  return it;
+  struct index_lookup l = {x, lookup_find, lookup_each_value,
+                           lookup_postings_at};
+  return index_select(&l, ms);
 }
 
 /* Symbol ref: bytes and length in the mmapped table. */
@@ -447,76 +313,24 @@ void lazy_arena_release(struct lazy_arena *a) {
   memset(a, 0, sizeof(*a));
 }
 
-int lazy_index_series(struct lazy_index *x, uint64_t id,
-                      struct lazy_arena *a, struct index_series *s) {
-  uint64_t off = id * 16;
-  const uint8_t *p;
-  char sect[48];
-  snprintf(sect, sizeof(sect), "series %llu", (unsigned long long)id);
-  if (id > UINT32_MAX || off >= x->src.size)
-    return tc_error(TC_ECORRUPT, "index '%s': %s: reference past the end",
-                    x->src.name, sect);
-  size_t hl = (size_t)TC_MIN((uint64_t)10, x->src.size - off);
-  int rc = tsdb_bytes_read(&x->src, off, hl, &x->scratch, &p);
-  if (rc)
-    return rc;
-  struct decbuf d = decbuf_make(p, hl);
-  uint64_t len = decbuf_uvarint(&d);
-  size_t vl = hl - decbuf_len(&d);
-  if (d.err || len + 4 > x->src.size - off - vl)
-    return tc_error(TC_ECORRUPT, "index '%s': %s: bad length", x->src.name,
-                    sect);
-  rc = tsdb_bytes_read(&x->src, off + vl, (size_t)len + 4, &x->scratch, &p);
-  if (rc)
-    return rc;
-  if (tc_crc32c(0, p, (size_t)len) != be32_at(p + len))
-    return tc_error(TC_ECHECKSUM, "index '%s': %s: checksum mismatch",
-                    x->src.name, sect);
-  d = decbuf_make(p, (size_t)len);
-  labels_reset(&s->lset);
-  s->lset.flags = LABELS_BORROWED;
-  s->nchunks = 0;
-  uint64_t nl = decbuf_uvarint(&d);
-  if (nl > len)
-    return tc_error(TC_ECORRUPT, "index '%s': %s: bad label count",
-                    x->src.name, sect);
-  for (uint64_t i = 0; i < nl; i++) {
-    uint64_t nr = decbuf_uvarint(&d), vr = decbuf_uvarint(&d);
-    const char *ns, *vs;
-    size_t nn, vn;
-    if (d.err || symbol(x, nr, &ns, &nn) || symbol(x, vr, &vs, &vn))
-      return tc_error(TC_ECORRUPT, "index '%s': %s: bad label reference",
-                      x->src.name, sect);
-    labels_add_borrowed(&s->lset, lazy_arena_str(a, ns, nn),
-                        lazy_arena_str(a, vs, vn));
-  }
-  uint64_t nc = decbuf_uvarint(&d);
-  if (d.err || nc > len)
-    return tc_error(TC_ECORRUPT, "index '%s': %s: bad chunk count",
-                    x->src.name, sect);
-  if (nc > s->cap) {
-    s->chunks = xrealloc(s->chunks, nc * sizeof(s->chunks[0]));
-    s->cap = nc;
-  }
-  int64_t prev_maxt = 0;
-  uint64_t prev_ref = 0;
-  for (uint64_t i = 0; i < nc; i++) {
-    struct chunk_meta *c = &s->chunks[i];
-    if (i == 0) {
-      c->mint = decbuf_varint(&d);
-      c->maxt = (int64_t)((uint64_t)c->mint + decbuf_uvarint(&d));
-      c->ref = decbuf_uvarint(&d);
-    } else {
-      c->mint = (int64_t)((uint64_t)prev_maxt + decbuf_uvarint(&d));
-      c->maxt = (int64_t)((uint64_t)c->mint + decbuf_uvarint(&d));
-      c->ref = prev_ref + (uint64_t)decbuf_varint(&d);
-    }
-    prev_maxt = c->maxt;
-    prev_ref = c->ref;
-  }
-  if (d.err)
-    return tc_error(TC_ECORRUPT, "index '%s': %s: truncated chunk metas",
-                    x->src.name, sect);
-  s->nchunks = (size_t)nc;
-  return 0;
+struct series_syms {
+  struct lazy_index *x;
+  struct lazy_arena *a;
+};
+
+/* Symbols are copied into the arena: the table is the mmapped header's,
+ * unterminated. */
+static const char *series_sym(void *ctx, uint64_t ref) {
+  struct series_syms *c = ctx;
+  const char *s;
+  size_t n;
+  if (symbol(c->x, ref, &s, &n))
+    return NULL;
+  return lazy_arena_str(c->a, s, n);
+}
+
+int lazy_index_series(struct lazy_index *x, uint64_t id, struct lazy_arena *a,
+                      struct index_series *s) {
+  struct series_syms c = {x, a};
+  return index_read_series(&x->src, &x->scratch, 2, id, series_sym, &c, s);
 }

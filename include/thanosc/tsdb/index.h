@@ -136,6 +136,47 @@ const struct index_pname *index_reader_label_values(struct index_reader *r,
 struct postings *index_reader_select(struct index_reader *r,
                                      const struct matchers *ms);
 
+/* ---- the format's pieces every index reader uses (format.c) ---- */
+
+/* Checks magic and version (1 or 2) and reads the TOC (CRC checked). */
+int index_read_toc(struct tsdb_bytes *src, struct tc_buf *scratch,
+                   int *version /* OUT */, struct index_toc *toc /* OUT */);
+/* The `be32 len | body | be32 crc32c` section at off, CRC checked; body
+ * borrowed from src or scratch. Errors name src and section. */
+int index_read_section(struct tsdb_bytes *src, struct tc_buf *scratch,
+                       uint64_t off, const char *section,
+                       const uint8_t **body /* OUT */, uint32_t *len /* OUT */);
+/* The postings list at off. With borrow, the iterator points into src's
+ * memory when it can (src must then outlive it); else it owns a copy. */
+struct postings *index_read_postings(struct tsdb_bytes *src,
+                                     struct tc_buf *scratch, uint64_t off,
+                                     bool borrow);
+/* The NUL-terminated symbol of a label reference in a series entry, valid
+ * as long as the caller needs the series; NULL when there is none. */
+typedef const char *index_symbol_fn(void *ctx, uint64_t ref);
+/* Reads series id (v2: at id * 16, v1: at id), CRC checked, into s. */
+int index_read_series(struct tsdb_bytes *src, struct tc_buf *scratch,
+                      int version, uint64_t id, index_symbol_fn *sym,
+                      void *ctx, struct index_series *s);
+
+/* What PostingsForMatchers needs of an index's postings offset table:
+ * the handle (offset) of name=value's postings list ("" and "" is every
+ * series), each value of a name in order (fn's value is not terminated),
+ * and the list behind a handle. */
+typedef int index_value_fn(void *data, const char *v, size_t n, uint64_t off);
+struct index_lookup {
+  void *ctx;
+  bool (*find)(void *ctx, const char *name, const char *value,
+               uint64_t *off /* OUT */);
+  int (*each_value)(void *ctx, const char *name, index_value_fn *fn,
+                    void *data);
+  struct postings *(*postings_at)(void *ctx, uint64_t off);
+};
+/* Prometheus's PostingsForMatchers: the series matching all of ms (a label
+ * absent from a series matches as ""). */
+struct postings *index_select(const struct index_lookup *l,
+                              const struct matchers *ms);
+
 /* ---- writer (stage machine: symbols, series, postings, TOC) ---- */
 
 struct tsdb_strtab;
