@@ -35,7 +35,8 @@ struct bucket_cmd {
   int print_metrics;
   struct strlist pos;
   struct objstore *os;
-  const char *name; /* "thanosc tools bucket ls" */
+  const char *name;           /* "thanosc tools bucket ls" */
+  const struct flag_def *own; /* the command's own flags, or NULL */
 };
 
 static const struct flag_def hidden_flags[] = {
@@ -55,6 +56,7 @@ static int bucket_cmd_open(struct bucket_cmd *c, const char *name,
   memcpy(hidden, hidden_flags, sizeof hidden);
   hidden[0].dst = &c->print_metrics;
   c->name = name;
+  c->own = own;
   cmd_server_flags(c->common, &c->so, CMD_FLAGS_OBJSTORE | CMD_FLAGS_LOG,
                    NULL, NULL);
   const struct flag_def *const tables[] = {c->common, hidden, own, NULL};
@@ -86,12 +88,8 @@ static int bucket_cmd_done(struct bucket_cmd *c, int rc) {
   }
   objstore_close(c->os);
   strlist_release(&c->pos);
-  char *strs[] = {c->so.http_address, c->so.grpc_address, c->so.grpc_tls_cert,
-                  c->so.grpc_tls_key, c->so.grpc_tls_client_ca,
-                  c->so.log_level, c->so.log_format,
-                  c->so.objstore_config_file, c->so.objstore_config};
-  for (size_t i = 0; i < TC_ARRAY_SIZE(strs); i++)
-    free(strs[i]);
+  const struct flag_def *const tables[] = {c->common, c->own, NULL};
+  cmd_flags_release(tables);
   return rc;
 }
 
@@ -276,7 +274,6 @@ int cmd_tools_bucket_ls(int argc, char **argv) {
   }
 out:
   strlist_release(&blocks);
-  free(output);
   return bucket_cmd_done(&c, rc);
 }
 
@@ -581,9 +578,6 @@ out:
       free(rows[i].cell[k]);
   free(rows);
   strlist_release(&blocks);
-  strlist_release(&selector);
-  strlist_release(&sortby);
-  free(output);
   return bucket_cmd_done(&c, rc);
 }
 
@@ -637,10 +631,8 @@ int cmd_tools_bucket_get(int argc, char **argv) {
       {0}};
   if ((rc = bucket_cmd_open(&c, "thanosc tools bucket get", "Print an object.",
                             own, argc, argv)) >= 0 ||
-      (rc = want_args(&c, 1, "<name>"))) {
-    strlist_release(&ranges);
+      (rc = want_args(&c, 1, "<name>")))
     return bucket_cmd_done(&c, rc);
-  }
   if (off < 0) {
     fprintf(stderr, "%s: error: negative --offset\n", c.name);
     return bucket_cmd_done(&c, 2);
@@ -654,12 +646,10 @@ int cmd_tools_bucket_get(int argc, char **argv) {
     if (sscanf(ranges.v[i], "%llu:%lld", &o, &l) != 2) {
       fprintf(stderr, "%s: error: --range '%s' is not off:len\n", c.name,
               ranges.v[i]);
-      strlist_release(&ranges);
       return bucket_cmd_done(&c, 2);
     }
     rc = objstore_get_range(c.os, c.pos.v[0], o, l, 0, write_out, NULL);
   }
-  strlist_release(&ranges);
   fflush(stdout);
   return bucket_cmd_done(&c, rc < 0 ? fail(&c, rc) : 0);
 }
@@ -789,10 +779,6 @@ int cmd_tools_bucket_sign(int argc, char **argv) {
     free(q);
     free(h);
   }
-  char *strs[] = {method, path, hash, date, region, service, ak, sk};
-  for (size_t i = 0; i < TC_ARRAY_SIZE(strs); i++)
-    free(strs[i]);
-  strlist_release(&query);
-  strlist_release(&headers);
+  cmd_flags_release(tables);
   return rc;
 }

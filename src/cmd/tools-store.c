@@ -218,6 +218,8 @@ static int legacy_info_msg(struct grpc_client_call *k, const uint8_t *p,
   return 0;
 }
 
+static int info_run(const char *cmd, struct client_flags *f);
+
 int cmd_tools_store_info(int argc, char **argv) {
   static const char *cmd = "thanosc tools store info";
   struct client_flags f = {0};
@@ -226,17 +228,25 @@ int cmd_tools_store_info(int argc, char **argv) {
   int rc = flags_parse(tables, cmd,
                        "show what a StoreAPI endpoint says about itself", argc,
                        argv, NULL);
-  if (rc)
-    return rc == 1 ? 0 : rc;
+  if (rc == 1)
+    rc = 0; /* --help */
+  else if (rc == 0)
+    rc = info_run(cmd, &f);
+  cmd_flags_release(tables);
+  return rc;
+}
+
+static int info_run(const char *cmd, struct client_flags *f) {
   struct run r;
-  if ((rc = run_open(&r, &f, cmd)))
+  int rc;
+  if ((rc = run_open(&r, f, cmd)))
     return rc;
   Thanos__Info__InfoRequest req = THANOS__INFO__INFO_REQUEST__INIT;
-  int ex = run_call(&r, cmd, "/thanos.info.Info/Info", &req.base, f.timeout_ms,
+  int ex = run_call(&r, cmd, "/thanos.info.Info/Info", &req.base, f->timeout_ms,
                     info_msg);
   if (ex && r.code == GRPC_UNIMPLEMENTED) {
     Thanos__InfoRequest lreq = THANOS__INFO_REQUEST__INIT;
-    ex = run_call(&r, cmd, "/thanos.Store/Info", &lreq.base, f.timeout_ms,
+    ex = run_call(&r, cmd, "/thanos.Store/Info", &lreq.base, f->timeout_ms,
                   legacy_info_msg);
   }
   return run_close(&r, cmd, ex);
@@ -329,6 +339,9 @@ static int series_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
   return 0;
 }
 
+static int series_run(const char *cmd, struct client_flags *f,
+                      const char *match, struct series_state *st);
+
 int cmd_tools_store_series(int argc, char **argv) {
   static const char *cmd = "thanosc tools store series";
   struct client_flags f = {0};
@@ -350,38 +363,48 @@ int cmd_tools_store_series(int argc, char **argv) {
   int rc =
       flags_parse(tables, cmd, "print the series a StoreAPI endpoint serves",
                   argc, argv, NULL);
-  if (rc)
-    return rc == 1 ? 0 : rc;
+  if (rc == 1)
+    rc = 0; /* --help */
+  else if (rc == 0) {
+    struct series_state st = {.skip_chunks = skip_chunks,
+                              .samples = samples,
+                              .mint = mint,
+                              .maxt = maxt};
+    rc = series_run(cmd, &f, match, &st);
+  }
+  cmd_flags_release(tables);
+  return rc;
+}
+
+static int series_run(const char *cmd, struct client_flags *f,
+                      const char *match, struct series_state *st) {
+  int rc;
   Thanos__SeriesRequest req = THANOS__SERIES_REQUEST__INIT;
   struct matchers ms = {0};
   if ((rc = parse_match(cmd, match, &ms, &req.matchers, &req.n_matchers)))
     return rc;
-  req.min_time = mint;
-  req.max_time = maxt;
-  req.skip_chunks = skip_chunks;
+  req.min_time = st->mint;
+  req.max_time = st->maxt;
+  req.skip_chunks = st->skip_chunks;
   req.partial_response_strategy = THANOS__PARTIAL_RESPONSE_STRATEGY__ABORT;
   struct run r;
   int ex = 2;
-  struct series_state st = {.skip_chunks = skip_chunks,
-                            .samples = samples,
-                            .mint = mint,
-                            .maxt = maxt};
-  tc_buf_init(&st.line, 0);
-  if (!(rc = run_open(&r, &f, cmd))) {
-    r.state = &st;
-    ex = run_call(&r, cmd, "/thanos.Store/Series", &req.base, f.timeout_ms,
+  tc_buf_init(&st->line, 0);
+  if (!(rc = run_open(&r, f, cmd))) {
+    r.state = st;
+    ex = run_call(&r, cmd, "/thanos.Store/Series", &req.base, f->timeout_ms,
                   series_msg);
   }
   storepb_matchers_free(req.matchers, req.n_matchers);
   matchers_release(&ms);
-  tc_buf_release(&st.line);
+  tc_buf_release(&st->line);
   if (rc)
     return rc;
   fflush(stdout);
   fprintf(stderr,
           "series=%" PRId64 " chunks=%" PRId64 " samples=%" PRId64
           " warnings=%" PRId64 "\n",
-          st.nseries, st.nchunks, st.nsamples, st.nwarn);
+          st->nseries, st->nchunks, st->nsamples, st->nwarn);
   return run_close(&r, cmd, ex);
 }
 
@@ -415,6 +438,9 @@ static int values_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
   return 0;
 }
 
+static int label_run(const char *cmd, struct client_flags *f, const char *match,
+                     const char *label, int64_t mint, int64_t maxt);
+
 static int label_cmd(int argc, char **argv, int values) {
   const char *cmd = values ? "thanosc tools store label-values"
                            : "thanosc tools store label-names";
@@ -436,32 +462,42 @@ static int label_cmd(int argc, char **argv, int values) {
                        values ? "print the values of one label"
                               : "print the label names",
                        argc, argv, NULL);
-  if (rc)
-    return rc == 1 ? 0 : rc;
+  if (rc == 1)
+    rc = 0; /* --help */
+  else if (rc == 0)
+    rc = label_run(cmd, &f, match, values ? label : NULL, mint, maxt);
+  cmd_flags_release(tables);
+  return rc;
+}
+
+/* Label values of label, or label names when label is NULL. */
+static int label_run(const char *cmd, struct client_flags *f, const char *match,
+                     const char *label, int64_t mint, int64_t maxt) {
+  int rc;
   Thanos__LabelMatcher **ms = NULL;
   size_t nms = 0;
   struct matchers sel = {0};
   if (match && (rc = parse_match(cmd, match, &sel, &ms, &nms)))
     return rc;
   struct run r;
-  if ((rc = run_open(&r, &f, cmd))) {
+  if ((rc = run_open(&r, f, cmd))) {
     storepb_matchers_free(ms, nms);
     matchers_release(&sel);
     return rc;
   }
   int ex;
-  if (values) {
+  if (label) {
     Thanos__LabelValuesRequest req = THANOS__LABEL_VALUES_REQUEST__INIT;
-    req.label = label;
+    req.label = (char *)label;
     req.start = mint, req.end = maxt;
     req.matchers = ms, req.n_matchers = nms;
-    ex = run_call(&r, cmd, "/thanos.Store/LabelValues", &req.base, f.timeout_ms,
-                  values_msg);
+    ex = run_call(&r, cmd, "/thanos.Store/LabelValues", &req.base,
+                  f->timeout_ms, values_msg);
   } else {
     Thanos__LabelNamesRequest req = THANOS__LABEL_NAMES_REQUEST__INIT;
     req.start = mint, req.end = maxt;
     req.matchers = ms, req.n_matchers = nms;
-    ex = run_call(&r, cmd, "/thanos.Store/LabelNames", &req.base, f.timeout_ms,
+    ex = run_call(&r, cmd, "/thanos.Store/LabelNames", &req.base, f->timeout_ms,
                   names_msg);
   }
   storepb_matchers_free(ms, nms);
