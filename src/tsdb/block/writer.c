@@ -63,6 +63,18 @@ int block_writer_open(struct block_writer *w, const char *parent_dir,
   return 0;
 }
 
+/* Samples of a chunk as meta.json counts them; an aggregate chunk counts
+ * its windows (the samples of its count sub-chunk), as Thanos does. */
+static uint64_t chunk_samples(const struct chunk_data *c) {
+  struct aggr_chunk a;
+  if (c->enc != CHUNK_ENC_AGGR)
+    return chunk_num_samples(c->enc, c->data, c->len);
+  if (aggr_chunk_parse(&a, c->data, c->len) || !a.sub[AGGR_COUNT].present)
+    return 0;
+  return chunk_num_samples(a.sub[AGGR_COUNT].enc, a.sub[AGGR_COUNT].data,
+                           a.sub[AGGR_COUNT].len);
+}
+
 int block_writer_add_chunks(struct block_writer *w, const struct labels *ls,
                             const struct chunk_data *chunks,
                             const struct chunk_meta *metas, size_t n) {
@@ -88,8 +100,7 @@ int block_writer_add_chunks(struct block_writer *w, const struct labels *ls,
   for (size_t i = 0; i < n; i++) {
     cm[i] = metas[i];
     cm[i].ref = refs[i];
-    w->num_samples += chunk_num_samples(chunks[i].enc, chunks[i].data,
-                                        chunks[i].len);
+    w->num_samples += chunk_samples(&chunks[i]);
     if (chunks[i].len > w->chunk_max_size)
       w->chunk_max_size = chunks[i].len;
     if (metas[i].mint < w->mint)
