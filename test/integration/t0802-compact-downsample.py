@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+# t0802-compact-downsample: a raw block spanning 48h (gauges with a NaN and
+# a gap, a counter with resets) gets a 5m block from `thanosc compact`,
+# with the source's range, compaction and labels, resolution 300000 and
+# source "compactor". The store gateway serves its AggrChunks, and every
+# aggregate (count, sum, min, max, counter with its first and last raw
+# values) equals what this test computes from the raw samples with
+# Thanos's batching and windows. A second run adds nothing.
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grpclib as G  # noqa: E402
+import storelib as S  # noqa: E402
+
+t = G.Tap("t0802-compact-downsample")
+S.kill_on_exit(t)
+G.gen_stubs(t.tmp)
+import grpc  # noqa: E402
+import storepb_rpc_pb2 as rpc  # noqa: E402
+import storepb_rpc_pb2_grpc as rpc_grpc  # noqa: E402
+import storepb_types_pb2 as types  # noqa: E402
+
+R5M = 300000
+T = 1768068000  # a multiple of 54h: promtool cuts one 48h block
+STEP = 60
+N = 48 * 3600 // STEP
+
+
+def gauge(k):
+    if k == 1000:
+        return float("nan")
+    return float((k * 7919) % 1000) / 10.0
+
+
+def counter(k):
+    # Two resets, at k=700 and k=2000.
+    if k < 700:
+        return k * 1.5
+    if k < 2000:
+        return (k - 700) * 2.0
+    return (k - 2000) * 0.5
+
+
+series = {
+    'g{job="a"}': [(T + k * STEP, gauge(k)) for k in range(N)],
+    # A gap of five hours in the middle.
+    'g{job="b"}': [(T + k * STEP, float(k % 13)) for k in range(N)
+                   if not 1200 <= k < 1500],
+    'c_total{job="a"}': [(T + k * STEP, counter(k)) for k in range(N)],
+}
+
+om = os.path.join(t.tmp, "data.om")
+with open(om, "w") as f:
+    f.write("# TYPE g gauge\n")
+    for name in ('g{job="a"}', 'g{job="b"}'):
+        for ts, v in series[name]:
+            f.write("%s %s %d\n" % (name, "NaN" if math.isnan(v) else repr(v),
+                                    ts))
+    f.write("# TYPE c counter\n")
+    for ts, v in series['c_total{job="a"}']:
+        f.write('c_total{job="a"} %r %d\n' % (v, ts))
+    f.write("# EOF\n")
+src = os.path.join(t.tmp, "src")
+subprocess.check_call([S.PROMTOOL, "tsdb", "create-blocks-from",
+                       "openmetrics", "--max-block-duration=54h", om, src],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+ids = sorted(d for d in os.listdir(src) if len(d) == 26)
+t.ok(len(ids) == 1, "promtool made one 48h block", ids)
+raw = ids[0]
+bucket = os.path.join(t.tmp, "bucket")
+shutil.copytree(os.path.join(src, raw), os.path.join(bucket, raw))
+mp = os.path.join(bucket, raw, "meta.json")
+with open(mp) as f:
+    meta = json.load(f)
+meta["thanos"] = {"labels": {"cluster": "c1"},
+                  "downsample": {"resolution": 0}, "source": "sidecar"}
+with open(mp, "w") as f:
+    json.dump(meta, f, indent="\t")
+yml = S.bucket_yml(t, bucket)
+
+
+def compact():
+    p = subprocess.run([G.THANOSC, "compact", "--objstore.config-file=" + yml,
+                        "--data-dir=" + os.path.join(t.tmp, "data"),
+                        "--http-address=127.0.0.1:%d" % G.free_port(),
+                        "--consistency-delay=0s"],
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stderr
+
+
+rc, log = compact()
+new = sorted(d for d in os.listdir(bucket) if len(d) == 26 and d != raw)
+t.ok(rc == 0 and len(new) == 1, "one run adds one block", log[-1500:])
+with open(os.path.join(bucket, new[0], "meta.json")) as f:
+    dm = json.load(f)
+t.ok(dm["thanos"]["downsample"] == {"resolution": R5M} and
+     dm["thanos"]["source"] == "compactor" and
+     dm["thanos"]["labels"] == {"cluster": "c1"}, "5m resolution, source "
+     "compactor, same labels", dm["thanos"])
+t.ok((dm["minTime"], dm["maxTime"]) == (meta["minTime"], meta["maxTime"]) and
+     dm["compaction"]["sources"] == [raw] and
+     dm["compaction"]["level"] == 1, "range and compaction of the source",
+     dm)
+t.ok(not os.path.exists(os.path.join(bucket, raw, "deletion-mark.json")),
+     "the raw block stays")
+
+# ---- what Thanos computes ----
+
+
+def window(ts, r):
+    return ts - ts % r + r - 1
+
+
+def target_chunks(mint, maxt, in_res, out_res, count):
+    max_samples = float((maxt - mint) // out_res)
+    full = count / ((maxt - mint) / in_res) if maxt > mint else 1.0
+    exp = int(max_samples * min(full, 1.0)) + 1
+    x = 1
+    while exp // x > 140:
+        x += 1
+    return x
+
+
+def downsample_raw(data, r):
+    nch = target_chunks(data[0][0], data[-1][0], 60000, r, len(data))
+    size = len(data) // nch + 1
+    out = []
+    while data:
+        j = min(size, len(data))
+        w = window(data[j - 1][0], r)
+        while j < len(data) and data[j][0] <= w:
+            j += 1
+        b = [s for s in data[:j] if not math.isnan(s[1])]
+        data = data[j:]
+        if not b:
+            continue
+        agg = {"count": [], "sum": [], "min": [], "max": [],
+               "counter": [b[0]]}
+        last = b[-1][0]
+        nxt, cur, total, ctr, lastv = -1, [], 0, 0.0, 0.0
+
+        def flush(ts):
+            agg["count"].append((ts, float(len(cur))))
+            agg["sum"].append((ts, sum_(cur)))
+            agg["min"].append((ts, min(cur)))
+            agg["max"].append((ts, max(cur)))
+            agg["counter"].append((ts, ctr))
+        for ts, v in b:
+            if ts > nxt:
+                if nxt != -1:
+                    flush(nxt)
+                cur = []
+                nxt = min(window(ts, r), last)
+            ctr = v if total == 0 else ctr + (v if v < lastv else v - lastv)
+            lastv = v
+            total += 1
+            cur.append(v)
+        flush(nxt)
+        agg["counter"].append((nxt, b[-1][1]))
+        wts = [ts for ts, _ in agg["count"]]
+        out.append((min(wts), max(wts), agg))
+    return out
+
+
+def sum_(vs):
+    s = 0.0
+    for v in vs:
+        s += v
+    return s
+
+
+# ---- what the store gateway serves from the 5m block ----
+store = S.start_store(t, bucket, os.path.join(t.tmp, "store"))
+stub = rpc_grpc.StoreStub(grpc.insecure_channel("127.0.0.1:%d" % store.grpc))
+AGG = [rpc.COUNT, rpc.SUM, rpc.MIN, rpc.MAX, rpc.COUNTER]
+
+
+def served(sel):
+    req = rpc.SeriesRequest(min_time=0, max_time=2 ** 62,
+                            matchers=S.parse_sel(types, sel),
+                            max_resolution_window=R5M, aggregates=AGG)
+    out = []
+    for r in stub.Series(req, timeout=30):
+        if r.WhichOneof("result") != "series":
+            continue
+        for c in r.series.chunks:
+            out.append((c.min_time, c.max_time, {
+                k: S.xor_decode(getattr(c, k).data)
+                for k in ("count", "sum", "min", "max", "counter")}))
+    return out
+
+
+for sel, data in series.items():
+    want = downsample_raw([(ts * 1000, v) for ts, v in data], R5M)
+    got = served(sel)
+    same = len(got) == len(want) and all(
+        g[0] == w[0] and g[1] == w[1] and all(
+            len(g[2][k]) == len(w[2][k]) and all(
+                a[0] == b[0] and (a[1] == b[1] or
+                                  (math.isnan(a[1]) and math.isnan(b[1])))
+                for a, b in zip(g[2][k], w[2][k])) for k in w[2])
+        for g, w in zip(got, want))
+    detail = ""
+    if not same:
+        detail = "chunks %d vs %d; first got %s want %s" % (
+            len(got), len(want), str(got[:1])[:600], str(want[:1])[:600])
+    t.ok(same, "%s: %d aggregate chunks as Thanos computes them" %
+         (sel, len(want)), detail)
+
+rc, log = compact()
+after = sorted(d for d in os.listdir(bucket) if len(d) == 26)
+t.ok(rc == 0 and after == sorted([raw] + new), "a second run adds nothing",
+     after)
+t.done()
