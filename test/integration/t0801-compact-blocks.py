@@ -212,4 +212,5 @@ with open(os.path.join(bucket, marked[0], "deletion-mark.json")) as f:
 t.ok(k.get("details", "").startswith("block exceeding retention of 1d"),
      "retention mark details", k)
 
+shutil.rmtree(t.tmp, ignore_errors=True)
 t.done()

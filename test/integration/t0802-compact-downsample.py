@@ -216,4 +216,5 @@ rc, log = compact()
 after = sorted(d for d in os.listdir(bucket) if len(d) == 26)
 t.ok(rc == 0 and after == sorted([raw] + new), "a second run adds nothing",
      after)
+shutil.rmtree(t.tmp, ignore_errors=True)
 t.done()

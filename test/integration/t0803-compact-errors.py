@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+# t0803-compact-errors: what `thanosc compact` refuses and how it merges
+# overlaps. A block with a truncated index stops a run with exit 1 and a
+# message naming it, and the bucket keeps every object; with --wait the
+# compactor halts (thanos_compact_halted 1) and keeps serving. Overlapping
+# blocks halt with Thanos's overlap error unless vertical compaction is
+# on; two replicas' blocks with --deduplication.replica-label merge into
+# blocks without the replica label holding each sample once. A partial
+# upload (no meta.json) is left alone.
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grpclib as G  # noqa: E402
+import storelib as S  # noqa: E402
+
+t = G.Tap("t0803-compact-errors")
+S.kill_on_exit(t)
+H2 = 2 * 3600 * 1000
+
+src = os.path.join(t.tmp, "src")
+os.makedirs(src)
+ids = S.make_blocks(t, src, duration=10 * 3600)
+
+
+def new_ulid(i):
+    """A ULID of now (so never an old partial upload) ending in i."""
+    enc = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    ms, head = int(time.time() * 1000), ""
+    for _ in range(10):
+        head = enc[ms % 32] + head
+        ms //= 32
+    return head + "%016d" % i
+
+
+def put(bucket, b, labels, as_id=None):
+    dst = os.path.join(bucket, as_id or b)
+    shutil.copytree(os.path.join(src, b), dst,
+                    ignore=shutil.ignore_patterns("tombstones"))
+    with open(os.path.join(dst, "meta.json")) as f:
+        m = json.load(f)
+    m["ulid"] = as_id or b
+    m["compaction"]["sources"] = [as_id or b]
+    m["maxTime"] = m["minTime"] + H2
+    m["thanos"] = {"labels": labels, "downsample": {"resolution": 0},
+                   "source": "sidecar"}
+    with open(os.path.join(dst, "meta.json"), "w") as f:
+        json.dump(m, f, indent="\t")
+
+
+def snapshot(bucket):
+    out = {}
+    for root, _, files in os.walk(bucket):
+        for f in files:
+            p = os.path.join(root, f)
+            out[os.path.relpath(p, bucket)] = hashlib.sha256(
+                G.read(p)).hexdigest()
+    return out
+
+
+def compact(bucket, *extra):
+    p = subprocess.run([G.THANOSC, "compact", "--objstore.config-file=" +
+                        S.bucket_yml(t, bucket),
+                        "--data-dir=" + os.path.join(t.tmp, "data"),
+                        "--http-address=127.0.0.1:%d" % G.free_port(),
+                        "--consistency-delay=0s"] + list(extra),
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stderr
+
+
+# ---- a corrupt block ----
+bad = os.path.join(t.tmp, "bad")
+for b in ids:
+    put(bad, b, {"cluster": "c1"})
+idx = os.path.join(bad, ids[1], "index")
+with open(idx, "r+b") as f:
+    f.truncate(os.path.getsize(idx) // 2)
+# A partial upload: no meta.json.
+shutil.copytree(os.path.join(src, ids[0]), os.path.join(bad, new_ulid(7)),
+                ignore=shutil.ignore_patterns("meta.json"))
+before = snapshot(bad)
+rc, log = compact(bad)
+t.ok(rc == 1, "a truncated index fails the run with exit 1", log[-1500:])
+t.ok(re.search(r"level=error.*%s.*index" % ids[1], log) is not None,
+     "the error names the block and its index", log[-1500:])
+t.ok(snapshot(bad) == before, "the bucket lost and gained nothing")
+
+port = G.free_port()
+p = t.start([G.THANOSC, "compact", "--objstore.config-file=" +
+             S.bucket_yml(t, bad), "--data-dir=" + os.path.join(t.tmp, "d2"),
+             "--http-address=127.0.0.1:%d" % port, "--consistency-delay=0s",
+             "--wait", "--wait-interval=1s", "--http-grace-period=1s"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+halted = False
+end = time.time() + 30
+while time.time() < end and not halted:
+    try:
+        halted = re.search(r"^thanos_compact_halted 1$", S.http_get(
+            "http://127.0.0.1:%d/metrics" % port, 2), re.M) is not None
+    except Exception:
+        pass
+    time.sleep(0.2)
+t.ok(halted and p.poll() is None, "--wait: halted, still serving metrics")
+t.stop(p)
+t.ok(p.returncode == 0 and "critical error detected; halting" in
+     p.stderr.read().decode(), "it logged the halt and stopped on SIGTERM")
+t.ok(snapshot(bad) == before, "the halted compactor touched nothing")
+
+# ---- overlapping blocks of one group ----
+ov = os.path.join(t.tmp, "ov")
+for b in ids:
+    put(ov, b, {"cluster": "c1"})
+put(ov, ids[1], {"cluster": "c1"}, as_id=new_ulid(1))
+before = snapshot(ov)
+rc, log = compact(ov)
+t.ok(rc == 1 and "pre compaction overlap check: overlaps found while "
+     "gathering blocks." in log, "overlaps halt without vertical compaction",
+     log[-1500:])
+t.ok(snapshot(ov) == before, "the bucket is untouched")
+
+# ---- two replicas deduplicated ----
+dd = os.path.join(t.tmp, "dedup")
+copies = [new_ulid(100 + i) for i in range(len(ids))]
+for b, c in zip(ids, copies):
+    put(dd, b, {"cluster": "c1", "replica": "a"})
+    put(dd, b, {"cluster": "c1", "replica": "b"}, as_id=c)
+rc, log = compact(dd, "--deduplication.replica-label=replica")
+left = []
+for d in sorted(os.listdir(dd)):
+    if os.path.exists(os.path.join(dd, d, "deletion-mark.json")):
+        continue
+    with open(os.path.join(dd, d, "meta.json")) as f:
+        left.append(json.load(f))
+t.ok(rc == 0 and left and all(m["thanos"]["labels"] == {"cluster": "c1"}
+                              for m in left),
+     "replica blocks merged into blocks without the replica label",
+     (log[-1500:], [m["thanos"]["labels"] for m in left]))
+srcs = sorted(s for m in left for s in m["compaction"]["sources"])
+t.ok(srcs ==
+     sorted(ids + copies),
+     "every source is in exactly one remaining block", srcs)
+
+
+def dump(path):
+    os.makedirs(os.path.join(path, "wal"), exist_ok=True)
+    r = subprocess.run([S.PROMTOOL, "tsdb", "dump", path],
+                       capture_output=True, text=True, timeout=60)
+    return sorted(r.stdout.splitlines())
+
+
+got_dir = os.path.join(t.tmp, "got")
+for m in left:
+    shutil.copytree(os.path.join(dd, m["ulid"]),
+                    os.path.join(got_dir, m["ulid"]))
+want = dump(src)
+got = dump(got_dir)
+t.ok(len(want) > 1000 and got == want, "each sample once (%d)" % len(want),
+     "%d vs %d lines" % (len(got), len(want)))
+shutil.rmtree(t.tmp, ignore_errors=True)
+t.done()
