@@ -37,7 +37,7 @@ static int mchunk_cmp(const void *a, const void *b) {
 struct msample {
   int64_t t;
   double v;
-  size_t order;
+  size_t order; /* of its chunk among the series' chunks in block order */
 };
 
 static int msample_cmp(const void *a, const void *b) {
@@ -70,7 +70,7 @@ static int write_merged(struct block_writer *w, const struct labels *ls,
     while (!rc && chunk_iter_next(&it)) {
       TC_GROW(v, cap, nv + 1);
       chunk_iter_at(&it, &v[nv].t, &v[nv].v);
-      v[nv].order = nv;
+      v[nv].order = c[i].order;
       nv++;
     }
     if (!rc)
