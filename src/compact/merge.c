@@ -179,7 +179,8 @@ int compact_merge(const char *const *dirs, size_t n, const char *parent,
         nc++;
       }
     }
-    qsort(c, nc, sizeof *c, mchunk_cmp);
+    if (nc)
+      qsort(c, nc, sizeof *c, mchunk_cmp);
     for (size_t j = 1; j < nc; j++)
       overlap |= c[j].m.mint <= c[j - 1].m.maxt;
     if (nc) /* a series without chunks is left out, as Prometheus does */

@@ -216,7 +216,8 @@ int csync_run(struct objstore *bkt, const struct compact_opts *o,
   strlist_release(&ids);
   if (rc)
     return tc_error_wrap(rc, "sync block metas");
-  qsort(s->v, s->n, sizeof *s->v, cblock_cmp);
+  if (s->n)
+    qsort(s->v, s->n, sizeof *s->v, cblock_cmp);
   for (int i = 0; i < ST_NUM; i++)
     metric_set(metric_with(compact_m_synced, state_names[i]), counts[i]);
   return 0;

@@ -50,7 +50,8 @@ static int list_dir(const char *dir, struct strlist *out) {
     if (e->d_name[0] != '.')
       strlist_push(out, e->d_name);
   closedir(d);
-  qsort(out->v, out->n, sizeof *out->v, str_cmp);
+  if (out->n)
+    qsort(out->v, out->n, sizeof *out->v, str_cmp);
   return 0;
 }
 
