@@ -105,5 +105,10 @@ int cmd_server_opts_check(struct server_opts *o, const char *cmd);
 void cmd_flags_release(const struct flag_def *const *tables);
 /* The objstore YAML from --objstore.config or the file; NULL + message. */
 char *cmd_objstore_yaml(struct server_opts *o, const char *cmd);
+/* --selector.relabel-config (config) or -file (file), at most one, parsed
+ * into *out (NULL when neither is given). 0, or 2 after a message. */
+struct store_relabel;
+int cmd_relabel_config(const char *config, const char *file, const char *cmd,
+                       struct store_relabel **out /* OUT */);
 
 #endif

@@ -9,7 +9,9 @@
 #include "cmd/cmd.h"
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
+#include "thanosc/error.h"
 #include "thanosc/log.h"
+#include "thanosc/store.h"
 
 int cmd_dispatch(const struct cmd *table, const char *prefix, int argc,
                  char **argv) {
@@ -104,6 +106,21 @@ int cmd_server_opts_check(struct server_opts *o, const char *cmd) {
   return 0;
 }
 
+/* The whole file at path, NUL-terminated; NULL with errno set. */
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  struct tc_buf b = TC_BUF_INIT;
+  char tmp[4096];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+    tc_buf_add(&b, tmp, n);
+  fclose(f);
+  tc_buf_addc(&b, '\0');
+  return tc_buf_detach(&b, NULL);
+}
+
 char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
   if (o->objstore_config)
     return xstrdup(o->objstore_config);
@@ -112,19 +129,36 @@ char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
             "--objstore.config-file or --objstore.config\n", cmd);
     return NULL;
   }
-  FILE *f = fopen(o->objstore_config_file, "rb");
-  if (!f) {
+  char *text = read_text(o->objstore_config_file);
+  if (!text)
     fprintf(stderr, "%s: error: --objstore.config-file '%s': %m\n", cmd,
             o->objstore_config_file);
-    return NULL;
+  return text;
+}
+
+int cmd_relabel_config(const char *config, const char *file, const char *cmd,
+                       struct store_relabel **out) {
+  *out = NULL;
+  if (config && file) {
+    fprintf(stderr, "%s: error: --selector.relabel-config-file and "
+            "--selector.relabel-config are mutually exclusive\n", cmd);
+    return 2;
   }
-  struct tc_buf b = TC_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    tc_buf_add(&b, tmp, n);
-  fclose(f);
-  return tc_buf_detach(&b, NULL);
+  char *text = config ? xstrdup(config) : file ? read_text(file) : NULL;
+  if (file && !text) {
+    fprintf(stderr, "%s: error: --selector.relabel-config-file '%s': %m\n",
+            cmd, file);
+    return 2;
+  }
+  if (!text)
+    return 0;
+  int rc = store_relabel_parse(text, out);
+  free(text);
+  if (rc) {
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    return 2;
+  }
+  return 0;
 }
 
 void cmd_flags_release(const struct flag_def *const *tables) {

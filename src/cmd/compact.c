@@ -204,12 +204,6 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
   memcpy(f, t, sizeof t);
 }
 
-static char *read_text(const char *path) {
-  char *text;
-  size_t n;
-  return tsdb_read_file(path, 16u << 20, &text, &n) ? NULL : text;
-}
-
 /* Refusals of flags whose effect thanosc does not have. 0 or 2. */
 static int check_unsupported(const struct compact_flags *o) {
   if (o->dedup_func && *o->dedup_func) {
@@ -275,30 +269,10 @@ int cmd_compact(int argc, char **argv) {
     code = check_unsupported(&o);
   if (rc || code)
     goto out;
-  if (o.relabel_config && o.relabel_config_file) {
-    fprintf(stderr, COMPACT_CMD ": error: --selector.relabel-config-file and "
-            "--selector.relabel-config are mutually exclusive\n");
-    code = 2;
+  code = cmd_relabel_config(o.relabel_config, o.relabel_config_file,
+                            COMPACT_CMD, &relabel);
+  if (code)
     goto out;
-  }
-  char *rl = o.relabel_config ? xstrdup(o.relabel_config)
-             : o.relabel_config_file ? read_text(o.relabel_config_file)
-                                     : NULL;
-  if (o.relabel_config_file && !rl) {
-    fprintf(stderr, COMPACT_CMD ": error: --selector.relabel-config-file "
-            "'%s': cannot read\n", o.relabel_config_file);
-    code = 2;
-    goto out;
-  }
-  if (rl) {
-    rc = store_relabel_parse(rl, &relabel);
-    free(rl);
-    if (rc) {
-      fprintf(stderr, COMPACT_CMD ": error: %s\n", tc_errmsg(rc));
-      code = 2;
-      goto out;
-    }
-  }
   yaml = cmd_objstore_yaml(&o.srv, COMPACT_CMD);
   if (!yaml) {
     code = 2;

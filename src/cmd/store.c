@@ -198,20 +198,6 @@ static void store_flags(struct flag_def *f, struct store_opts *o) {
 
 #define STORE_FLAGS_MAX 40
 
-static char *read_small_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  struct tc_buf b = TC_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    tc_buf_add(&b, tmp, n);
-  fclose(f);
-  tc_buf_addc(&b, '\0');
-  return tc_buf_detach(&b, NULL);
-}
-
 int cmd_store(int argc, char **argv) {
   struct store_opts o = {0};
   struct flag_def shared[CMD_SERVER_FLAGS_MAX + 1];
@@ -238,30 +224,10 @@ int cmd_store(int argc, char **argv) {
     code = 2;
     goto out;
   }
-  if (o.relabel_config && o.relabel_config_file) {
-    fprintf(stderr, STORE_CMD ": error: --selector.relabel-config-file and "
-            "--selector.relabel-config are mutually exclusive\n");
-    code = 2;
+  code = cmd_relabel_config(o.relabel_config, o.relabel_config_file,
+                            STORE_CMD, &relabel);
+  if (code)
     goto out;
-  }
-  char *rl = o.relabel_config ? xstrdup(o.relabel_config)
-             : o.relabel_config_file ? read_small_file(o.relabel_config_file)
-                                     : NULL;
-  if (o.relabel_config_file && !rl) {
-    fprintf(stderr, STORE_CMD ": error: --selector.relabel-config-file "
-            "'%s': cannot read\n", o.relabel_config_file);
-    code = 2;
-    goto out;
-  }
-  if (rl) {
-    rc = store_relabel_parse(rl, &relabel);
-    free(rl);
-    if (rc) {
-      fprintf(stderr, STORE_CMD ": error: %s\n", tc_errmsg(rc));
-      code = 2;
-      goto out;
-    }
-  }
   yaml = cmd_objstore_yaml(&o.srv, STORE_CMD);
   if (!yaml) {
     code = 2;

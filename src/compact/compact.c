@@ -101,27 +101,9 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void remove_all(const char *path) {
-  DIR *d = opendir(path);
-  if (!d) {
-    unlink(path);
-    return;
-  }
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-      continue;
-    char *p = xasprintf("%s/%s", path, e->d_name);
-    remove_all(p);
-    free(p);
-  }
-  closedir(d);
-  rmdir(path);
-}
-
 /* An empty directory at path (its parents created). */
 static int fresh_dir(const char *path) {
-  remove_all(path);
+  tsdb_remove_all(path);
   char *p = xstrdup(path);
   int rc = 0;
   for (char *s = p + 1; !rc; s++) {
@@ -149,18 +131,6 @@ static int mark_deleted(struct objstore *bkt, const char *id,
   return 0;
 }
 
-static bool sources_subset(const struct block_meta *a,
-                           const struct block_meta *b) {
-  for (size_t i = 0; i < a->compaction.nsources; i++) {
-    bool found = false;
-    for (size_t j = 0; j < b->compaction.nsources && !found; j++)
-      found = !strcmp(a->compaction.sources[i], b->compaction.sources[j]);
-    if (!found)
-      return false;
-  }
-  return true;
-}
-
 /* Garbage collection: a block whose sources another block of the same
  * resolution holds too (a compaction whose inputs were not marked yet) is
  * marked for deletion and dropped from s. Of two blocks with the same
@@ -171,13 +141,8 @@ static int collect_garbage(struct objstore *bkt, struct csync *s) {
   for (size_t i = 0; i < s->n; i++) {
     struct block_meta *a = &s->v[i].meta;
     bool dup = false;
-    for (size_t j = 0; j < s->n && !dup && !rc; j++) {
-      struct block_meta *b = &s->v[j].meta;
-      if (i == j || a->thanos.resolution != b->thanos.resolution ||
-          !sources_subset(a, b))
-        continue;
-      dup = !sources_subset(b, a) || strcmp(a->ulid, b->ulid) < 0;
-    }
+    for (size_t j = 0; j < s->n && !dup; j++)
+      dup = block_meta_covered_by(a, &s->v[j].meta);
     if (dup && !rc) {
       rc = mark_deleted(bkt, a->ulid, "source of compacted block");
       if (!rc)
@@ -312,7 +277,7 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
   }
   if (rc)
     metric_inc(metric_with(m_failures, group));
-  remove_all(dir);
+  tsdb_remove_all(dir);
   for (size_t i = 0; i < n; i++)
     free(dirs[i]);
   free(dirs);
@@ -399,7 +364,7 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
     bool covered = false;
     for (size_t j = 0; j < s.n && !covered; j++)
       covered = s.v[j].meta.thanos.resolution == to &&
-                sources_subset(&b->meta, &s.v[j].meta);
+                block_meta_sources_subset(&b->meta, &s.v[j].meta);
     if (covered)
       continue;
     char *src = xasprintf("%s/%s", dir, b->meta.ulid), *out = NULL;
@@ -423,7 +388,7 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
     free(src);
     free(out);
   }
-  remove_all(dir);
+  tsdb_remove_all(dir);
   free(dir);
   csync_release(&s);
   return rc;

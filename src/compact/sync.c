@@ -43,23 +43,6 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Thanos's consistency delay: age from upload_time, else the ULID; the
- * compactor's own blocks are never too fresh. */
-static bool too_fresh(const struct block_meta *m, int64_t delay, int64_t now) {
-  const char *src = m->thanos.source ? m->thanos.source : "";
-  if (!strcmp(src, "compactor") || !strcmp(src, "compactor.repair") ||
-      !strcmp(src, "bucket.repair"))
-    return false;
-  int64_t t = 0;
-  if (m->thanos.upload_time &&
-      strncmp(m->thanos.upload_time, "0001-01-01", 10) != 0 &&
-      parse_time_ms(m->thanos.upload_time, &t) != 0)
-    t = 0;
-  if (t <= 0)
-    tsdb_ulid_parse(m->ulid, &t);
-  return now - t < delay;
-}
-
 static int collect_dirs(void *data, const char *name) {
   size_t n = strlen(name);
   if (n == TSDB_ULID_LEN + 1 && name[n - 1] == '/') {
@@ -161,7 +144,7 @@ static int sync_one(struct objstore *bkt, const struct compact_opts *o,
     LOG_WARN("skipping a block whose meta.json does not parse", "block", id,
              "err", tc_errmsg(rc));
     state = ST_CORRUPT_META;
-  } else if (too_fresh(&b->meta, o->consistency_delay_ms, now)) {
+  } else if (block_meta_too_fresh(&b->meta, o->consistency_delay_ms, now)) {
     state = ST_TOO_FRESH;
   } else if (b->meta.max_time < o->min_time ||
              b->meta.min_time > o->max_time) {

@@ -291,7 +291,7 @@ int block_writer_finish(struct block_writer *w, const struct block_meta *in,
   return 0;
 }
 
-static void remove_tree(const char *path) {
+void tsdb_remove_all(const char *path) {
   DIR *d = opendir(path);
   if (d) {
     struct dirent *de;
@@ -299,7 +299,7 @@ static void remove_tree(const char *path) {
       if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
         continue;
       char *p = xasprintf("%s/%s", path, de->d_name);
-      remove_tree(p);
+      tsdb_remove_all(p);
       free(p);
     }
     closedir(d);
@@ -313,6 +313,6 @@ void block_writer_abort(struct block_writer *w) {
   if (w->cw.dir)
     chunks_writer_abort(&w->cw);
   if (w->tmpdir)
-    remove_tree(w->tmpdir);
+    tsdb_remove_all(w->tmpdir);
   writer_free(w);
 }
