@@ -11,6 +11,7 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/log.h"
+#include "thanosc/objstore.h"
 #include "thanosc/store.h"
 
 int cmd_dispatch(const struct cmd *table, const char *prefix, int argc,
@@ -134,6 +135,21 @@ char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
     fprintf(stderr, "%s: error: --objstore.config-file '%s': %m\n", cmd,
             o->objstore_config_file);
   return text;
+}
+
+int cmd_objstore_open(struct server_opts *o, const char *cmd,
+                      struct objstore **out) {
+  char *yaml = cmd_objstore_yaml(o, cmd);
+  *out = NULL;
+  if (!yaml)
+    return 2;
+  int rc = objstore_open(yaml, out);
+  free(yaml);
+  if (rc) {
+    LOG_ERROR("opening the bucket", "err", tc_errmsg(rc));
+    return 1;
+  }
+  return 0;
 }
 
 int cmd_relabel_config(const char *config, const char *file, const char *cmd,

@@ -226,9 +226,6 @@ static int check_unsupported(const struct compact_flags *o) {
       o->fetch_concurrency > 1 || o->files_concurrency > 1)
     LOG_WARN("concurrency flags are accepted but thanosc compacts, "
              "downsamples and transfers one block at a time");
-  if (!o->web_disable)
-    LOG_INFO("thanosc compact has no Block Viewer UI; serving /metrics and "
-             "probes only");
   return 0;
 }
 
@@ -260,7 +257,6 @@ int cmd_compact(int argc, char **argv) {
   struct objstore *bkt = NULL;
   struct store_relabel *relabel = NULL;
   struct strlist replicas = {0};
-  char *yaml = NULL;
   int rc = flags_parse(tables, COMPACT_CMD, compact_summary, argc, argv, NULL);
   int code = rc == 1 ? 0 : rc;
   if (rc == 0)
@@ -273,17 +269,9 @@ int cmd_compact(int argc, char **argv) {
                             COMPACT_CMD, &relabel);
   if (code)
     goto out;
-  yaml = cmd_objstore_yaml(&o.srv, COMPACT_CMD);
-  if (!yaml) {
-    code = 2;
+  code = cmd_objstore_open(&o.srv, COMPACT_CMD, &bkt);
+  if (code)
     goto out;
-  }
-  rc = objstore_open(yaml, &bkt);
-  if (rc) {
-    LOG_ERROR("opening the bucket", "err", tc_errmsg(rc));
-    code = 1;
-    goto out;
-  }
   split_labels(&o.replica_labels, &replicas);
   /* Deduplication works by vertical compaction, so it turns it on. */
   bool vertical = o.vertical || replicas.n > 0;
@@ -311,12 +299,14 @@ int cmd_compact(int argc, char **argv) {
       .http_address = o.srv.http_address,
       .http_grace_ms = o.srv.http_grace_ms,
   };
+  if (!o.web_disable)
+    LOG_INFO("thanosc compact has no Block Viewer UI; serving /metrics and "
+             "probes only");
   code = compact_run(bkt, &co, &ro);
 out:
   objstore_close(bkt);
   store_relabel_free(relabel);
   strlist_release(&replicas);
-  free(yaml);
   cmd_flags_release(tables);
   return code;
 }

@@ -211,7 +211,6 @@ int cmd_store(int argc, char **argv) {
   struct objstore *bkt = NULL;
   struct store_relabel *relabel = NULL;
   struct index_cache *cache = NULL;
-  char *yaml = NULL;
   int rc = flags_parse(tables, STORE_CMD, store_summary, argc, argv, NULL);
   int code = rc == 1 ? 0 : rc;
   if (rc == 0)
@@ -228,17 +227,9 @@ int cmd_store(int argc, char **argv) {
                             STORE_CMD, &relabel);
   if (code)
     goto out;
-  yaml = cmd_objstore_yaml(&o.srv, STORE_CMD);
-  if (!yaml) {
-    code = 2;
+  code = cmd_objstore_open(&o.srv, STORE_CMD, &bkt);
+  if (code)
     goto out;
-  }
-  rc = objstore_open(yaml, &bkt);
-  if (rc) {
-    LOG_ERROR("opening the bucket", "err", tc_errmsg(rc));
-    code = 1;
-    goto out;
-  }
 
   struct runtime rt;
   rc = runtime_init(&rt);
@@ -318,7 +309,6 @@ out:
   objstore_close(bkt);
   index_cache_free(cache);
   store_relabel_free(relabel);
-  free(yaml);
   cmd_flags_release(tables);
   return code;
 }
