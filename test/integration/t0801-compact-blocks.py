@@ -7,7 +7,6 @@
 # (our dump and promtool's agree; promtool accepts the block). A second
 # run changes nothing; --wait serves Thanos's metrics; --delete-delay=0s
 # removes the marked inputs; retention marks blocks older than it.
-import hashlib
 import json
 import os
 import re
@@ -19,10 +18,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
+import complib as C  # noqa: E402
 
 t = G.Tap("t0801-compact-blocks")
 S.kill_on_exit(t)
-H2 = 2 * 3600 * 1000
+H2 = C.H2
 PROMTOOL3 = os.path.join(G.TOP, ".deps/prom3/usr/bin/promtool")
 
 src = os.path.join(t.tmp, "src")
@@ -37,38 +37,18 @@ def read_meta(d):
         return json.load(f)
 
 
-# As a sidecar uploads Prometheus blocks: a Thanos section, and maxTime at
-# the end of the 2h range (promtool stops at the last sample).
 for b in ids:
-    shutil.copytree(os.path.join(src, b), os.path.join(bucket, b),
-                    ignore=shutil.ignore_patterns("tombstones"))
-    m = read_meta(os.path.join(bucket, b))
-    m["maxTime"] = m["minTime"] + H2
-    m["thanos"] = {"labels": {"cluster": "c1"},
-                   "downsample": {"resolution": 0}, "source": "sidecar"}
-    with open(os.path.join(bucket, b, "meta.json"), "w") as f:
-        json.dump(m, f, indent="\t")
+    C.put(src, bucket, b, {"cluster": "c1"})
 bucket_yml = S.bucket_yml(t, bucket)
 data = os.path.join(t.tmp, "data")
 
 
-def compact(*extra, timeout=60):
-    p = subprocess.run([G.THANOSC, "compact", "--objstore.config-file=" +
-                        bucket_yml, "--data-dir=" + data,
-                        "--http-address=127.0.0.1:%d" % G.free_port(),
-                        "--consistency-delay=0s"] + list(extra),
-                       capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stderr
+def compact(*extra):
+    return C.compact(t, bucket, data, *extra)
 
 
 def snapshot():
-    out = {}
-    for root, _, files in os.walk(bucket):
-        for f in files:
-            p = os.path.join(root, f)
-            out[os.path.relpath(p, bucket)] = hashlib.sha256(
-                G.read(p)).hexdigest()
-    return out
+    return C.snapshot(bucket)
 
 
 def blocks():

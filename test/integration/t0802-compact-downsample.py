@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
+import complib as C  # noqa: E402
 
 t = G.Tap("t0802-compact-downsample")
 S.kill_on_exit(t)
@@ -81,16 +82,10 @@ meta["thanos"] = {"labels": {"cluster": "c1"},
                   "downsample": {"resolution": 0}, "source": "sidecar"}
 with open(mp, "w") as f:
     json.dump(meta, f, indent="\t")
-yml = S.bucket_yml(t, bucket)
 
 
 def compact():
-    p = subprocess.run([G.THANOSC, "compact", "--objstore.config-file=" + yml,
-                        "--data-dir=" + os.path.join(t.tmp, "data"),
-                        "--http-address=127.0.0.1:%d" % G.free_port(),
-                        "--consistency-delay=0s"],
-                       capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stderr
+    return C.compact(t, bucket, os.path.join(t.tmp, "data"))
 
 
 rc, log = compact()

@@ -7,7 +7,6 @@
 # on; two replicas' blocks with --deduplication.replica-label merge into
 # blocks without the replica label holding each sample once. A partial
 # upload (no meta.json) is left alone.
-import hashlib
 import json
 import os
 import re
@@ -19,59 +18,26 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpclib as G  # noqa: E402
 import storelib as S  # noqa: E402
+import complib as C  # noqa: E402
 
 t = G.Tap("t0803-compact-errors")
 S.kill_on_exit(t)
-H2 = 2 * 3600 * 1000
 
 src = os.path.join(t.tmp, "src")
 os.makedirs(src)
 ids = S.make_blocks(t, src, duration=10 * 3600)
 
 
-def new_ulid(i):
-    """A ULID of now (so never an old partial upload) ending in i."""
-    enc = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    ms, head = int(time.time() * 1000), ""
-    for _ in range(10):
-        head = enc[ms % 32] + head
-        ms //= 32
-    return head + "%016d" % i
+new_ulid = C.new_ulid
+snapshot = C.snapshot
 
 
 def put(bucket, b, labels, as_id=None):
-    dst = os.path.join(bucket, as_id or b)
-    shutil.copytree(os.path.join(src, b), dst,
-                    ignore=shutil.ignore_patterns("tombstones"))
-    with open(os.path.join(dst, "meta.json")) as f:
-        m = json.load(f)
-    m["ulid"] = as_id or b
-    m["compaction"]["sources"] = [as_id or b]
-    m["maxTime"] = m["minTime"] + H2
-    m["thanos"] = {"labels": labels, "downsample": {"resolution": 0},
-                   "source": "sidecar"}
-    with open(os.path.join(dst, "meta.json"), "w") as f:
-        json.dump(m, f, indent="\t")
-
-
-def snapshot(bucket):
-    out = {}
-    for root, _, files in os.walk(bucket):
-        for f in files:
-            p = os.path.join(root, f)
-            out[os.path.relpath(p, bucket)] = hashlib.sha256(
-                G.read(p)).hexdigest()
-    return out
+    C.put(src, bucket, b, labels, as_id)
 
 
 def compact(bucket, *extra):
-    p = subprocess.run([G.THANOSC, "compact", "--objstore.config-file=" +
-                        S.bucket_yml(t, bucket),
-                        "--data-dir=" + os.path.join(t.tmp, "data"),
-                        "--http-address=127.0.0.1:%d" % G.free_port(),
-                        "--consistency-delay=0s"] + list(extra),
-                       capture_output=True, text=True, timeout=120)
-    return p.returncode, p.stderr
+    return C.compact(t, bucket, os.path.join(t.tmp, "data"), *extra)
 
 
 # ---- a corrupt block ----
