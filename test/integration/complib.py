@@ -3,6 +3,7 @@
 # `thanosc compact` run, and a fingerprint of every object of a bucket.
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -64,3 +65,149 @@ def compact(t, bucket, data, *extra, timeout=120):
                         "--consistency-delay=0s"] + list(extra),
                        capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stderr
+
+
+# ---- Thanos's downsampling, as a model to compare with ----
+# Aggregate chunks are (min time, max time, {aggregate: [(t, v)...]}).
+
+
+def window(ts, r):
+    return ts - ts % r + r - 1
+
+
+def target_chunks(mint, maxt, in_res, out_res, count):
+    max_samples = float((maxt - mint) // out_res)
+    full = count / ((maxt - mint) / in_res) if maxt > mint else 1.0
+    exp = int(max_samples * min(full, 1.0)) + 1
+    x = 1
+    while exp // x > 140:
+        x += 1
+    return x
+
+
+def fsum(vs):
+    s = 0.0
+    for v in vs:
+        s += v
+    return s
+
+
+def windows(data, r):
+    """Thanos's downsampleBatch: [(window ts, values, running counter)]."""
+    out, cur, nxt, total, ctr, lastv = [], [], -1, 0, 0.0, 0.0
+    last = data[-1][0]
+    for ts, v in data:
+        if ts > nxt:
+            if nxt != -1:
+                out.append((nxt, cur, ctr))
+            cur = []
+            nxt = min(window(ts, r), last)
+        ctr = v if total == 0 else ctr + (v if v < lastv else v - lastv)
+        lastv = v
+        total += 1
+        cur.append(v)
+    out.append((nxt, cur, ctr))
+    return out
+
+
+def downsample_raw(data, r):
+    """Raw samples [(t, v)] to aggregate chunks at resolution r."""
+    nch = target_chunks(data[0][0], data[-1][0], 60000, r, len(data))
+    size = len(data) // nch + 1
+    out = []
+    while data:
+        j = min(size, len(data))
+        w = window(data[j - 1][0], r)
+        while j < len(data) and data[j][0] <= w:
+            j += 1
+        b = [s for s in data[:j] if not math.isnan(s[1])]
+        data = data[j:]
+        if not b:
+            continue
+        ws = windows(b, r)
+        agg = {"count": [(ts, float(len(vs))) for ts, vs, _ in ws],
+               "sum": [(ts, fsum(vs)) for ts, vs, _ in ws],
+               "min": [(ts, min(vs)) for ts, vs, _ in ws],
+               "max": [(ts, max(vs)) for ts, vs, _ in ws],
+               "counter": [b[0]] + [(ts, c) for ts, _, c in ws] +
+               [(ws[-1][0], b[-1][1])]}
+        out.append((ws[0][0], ws[-1][0], agg))
+    return out
+
+
+def expand(samples):
+    """Thanos's expandChunkIterator: no going back in time (from 0)."""
+    out, last = [], 0
+    for ts, v in samples:
+        if ts >= last:
+            out.append((ts, v))
+            last = ts
+    return out
+
+
+def counter_resets(part):
+    """The counter samples of chunks with resets removed, and the true
+    last value (Thanos's ApplyCounterResetsSeriesIterator)."""
+    out, total, last_t, lastv, s = [], 0, 0, 0.0, 0.0
+    for c in part:
+        for ts, v in c[2]["counter"]:
+            if math.isnan(v):
+                continue
+            if total == 0:
+                s = v
+            elif ts > last_t:
+                s += v - lastv if v >= lastv else v
+            else:
+                if ts == last_t:
+                    lastv = v
+                continue
+            total += 1
+            last_t, lastv = ts, v
+            out.append((ts, s))
+    return expand(out), lastv
+
+
+def downsample_aggr(chunks, in_res, r):
+    """Aggregate chunks of in_res to aggregate chunks at r."""
+    num = sum(len(c[2]["count"]) for c in chunks)
+    nch = target_chunks(chunks[0][0], chunks[-1][1], in_res, r, num)
+    size = max(len(chunks) // nch, 1)
+    out = []
+    for i in range(0, len(chunks), size):
+        part = chunks[i:i + size]
+        agg, ts_all = {}, []
+        for k, f in (("count", fsum), ("sum", fsum), ("min", min),
+                     ("max", max)):
+            buf = []
+            for c in part:
+                buf += expand(c[2][k])
+            if buf:
+                ws = windows(buf, r)
+                agg[k] = [(ts, f(vs)) for ts, vs, _ in ws]
+                ts_all += [ts for ts, _, _ in ws]
+        buf, lastv = counter_resets(part)
+        if buf:
+            ws = windows(buf, r)
+            agg["counter"] = [buf[0]] + [(ts, c) for ts, _, c in ws] + \
+                [(ws[-1][0], lastv)]
+            ts_all += [ts for ts, _, _ in ws]
+        out.append((min(ts_all), max(ts_all), agg))
+    return out
+
+
+def same_chunks(got, want):
+    """Equal aggregate chunks (NaN equal to NaN); a message when not."""
+    def eq(a, b):
+        return a[0] == b[0] and (a[1] == b[1] or
+                                 (math.isnan(a[1]) and math.isnan(b[1])))
+    if len(got) != len(want):
+        return "chunks %d vs %d" % (len(got), len(want))
+    for i, (g, w) in enumerate(zip(got, want)):
+        if (g[0], g[1]) != (w[0], w[1]):
+            return "chunk %d range %s vs %s" % (i, g[:2], w[:2])
+        for k in w[2]:
+            if len(g[2][k]) != len(w[2][k]) or not all(
+                    eq(a, b) for a, b in zip(g[2][k], w[2][k])):
+                return "chunk %d %s: %s vs %s" % (i, k, str(g[2][k])[:300],
+                                                  str(w[2][k])[:300])
+    return ""

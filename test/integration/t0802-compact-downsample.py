@@ -104,71 +104,6 @@ t.ok((dm["minTime"], dm["maxTime"]) == (meta["minTime"], meta["maxTime"]) and
 t.ok(not os.path.exists(os.path.join(bucket, raw, "deletion-mark.json")),
      "the raw block stays")
 
-# ---- what Thanos computes ----
-
-
-def window(ts, r):
-    return ts - ts % r + r - 1
-
-
-def target_chunks(mint, maxt, in_res, out_res, count):
-    max_samples = float((maxt - mint) // out_res)
-    full = count / ((maxt - mint) / in_res) if maxt > mint else 1.0
-    exp = int(max_samples * min(full, 1.0)) + 1
-    x = 1
-    while exp // x > 140:
-        x += 1
-    return x
-
-
-def downsample_raw(data, r):
-    nch = target_chunks(data[0][0], data[-1][0], 60000, r, len(data))
-    size = len(data) // nch + 1
-    out = []
-    while data:
-        j = min(size, len(data))
-        w = window(data[j - 1][0], r)
-        while j < len(data) and data[j][0] <= w:
-            j += 1
-        b = [s for s in data[:j] if not math.isnan(s[1])]
-        data = data[j:]
-        if not b:
-            continue
-        agg = {"count": [], "sum": [], "min": [], "max": [],
-               "counter": [b[0]]}
-        last = b[-1][0]
-        nxt, cur, total, ctr, lastv = -1, [], 0, 0.0, 0.0
-
-        def flush(ts):
-            agg["count"].append((ts, float(len(cur))))
-            agg["sum"].append((ts, sum_(cur)))
-            agg["min"].append((ts, min(cur)))
-            agg["max"].append((ts, max(cur)))
-            agg["counter"].append((ts, ctr))
-        for ts, v in b:
-            if ts > nxt:
-                if nxt != -1:
-                    flush(nxt)
-                cur = []
-                nxt = min(window(ts, r), last)
-            ctr = v if total == 0 else ctr + (v if v < lastv else v - lastv)
-            lastv = v
-            total += 1
-            cur.append(v)
-        flush(nxt)
-        agg["counter"].append((nxt, b[-1][1]))
-        wts = [ts for ts, _ in agg["count"]]
-        out.append((min(wts), max(wts), agg))
-    return out
-
-
-def sum_(vs):
-    s = 0.0
-    for v in vs:
-        s += v
-    return s
-
-
 # ---- what the store gateway serves from the 5m block ----
 store = S.start_store(t, bucket, os.path.join(t.tmp, "store"))
 stub = rpc_grpc.StoreStub(grpc.insecure_channel("127.0.0.1:%d" % store.grpc))
@@ -191,21 +126,11 @@ def served(sel):
 
 
 for sel, data in series.items():
-    want = downsample_raw([(ts * 1000, v) for ts, v in data], R5M)
+    want = C.downsample_raw([(ts * 1000, v) for ts, v in data], R5M)
     got = served(sel)
-    same = len(got) == len(want) and all(
-        g[0] == w[0] and g[1] == w[1] and all(
-            len(g[2][k]) == len(w[2][k]) and all(
-                a[0] == b[0] and (a[1] == b[1] or
-                                  (math.isnan(a[1]) and math.isnan(b[1])))
-                for a, b in zip(g[2][k], w[2][k])) for k in w[2])
-        for g, w in zip(got, want))
-    detail = ""
-    if not same:
-        detail = "chunks %d vs %d; first got %s want %s" % (
-            len(got), len(want), str(got[:1])[:600], str(want[:1])[:600])
-    t.ok(same, "%s: %d aggregate chunks as Thanos computes them" %
-         (sel, len(want)), detail)
+    diff = C.same_chunks(got, want)
+    t.ok(not diff, "%s: %d aggregate chunks as Thanos computes them" %
+         (sel, len(want)), diff)
 
 rc, log = compact()
 after = sorted(d for d in os.listdir(bucket) if len(d) == 26)
