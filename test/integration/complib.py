@@ -58,12 +58,16 @@ def snapshot(bucket):
 
 
 def compact(t, bucket, data, *extra, timeout=120):
-    """One run without --wait: (exit code, log)."""
+    """One run without --wait: (exit code, log); 99 for a sanitizer
+    report."""
     p = subprocess.run([G.THANOSC, "compact", "--objstore.config-file=" +
                         S.bucket_yml(t, bucket), "--data-dir=" + data,
                         "--http-address=127.0.0.1:%d" % G.free_port(),
                         "--consistency-delay=0s"] + list(extra),
                        capture_output=True, text=True, timeout=timeout)
+    # A sanitizer build reports and goes on: count a report as a failure.
+    if "runtime error:" in p.stderr or "Sanitizer" in p.stderr:
+        return 99, p.stderr
     return p.returncode, p.stderr
 
 
