@@ -57,11 +57,12 @@ def snapshot(bucket):
     return out
 
 
-def compact(t, bucket, data, *extra, timeout=120):
-    """One run without --wait: (exit code, log); 99 for a sanitizer
-    report."""
+def compact(t, bucket, data, *extra, timeout=120, config=None):
+    """One run without --wait over the FILESYSTEM bucket (or the bucket
+    config given): (exit code, log); 99 for a sanitizer report."""
+    config = config or S.bucket_yml(t, bucket)
     p = subprocess.run([G.THANOSC, "compact", "--objstore.config-file=" +
-                        S.bucket_yml(t, bucket), "--data-dir=" + data,
+                        config, "--data-dir=" + data,
                         "--http-address=127.0.0.1:%d" % G.free_port(),
                         "--consistency-delay=0s"] + list(extra),
                        capture_output=True, text=True, timeout=timeout)
