@@ -348,15 +348,19 @@ static int compact_groups(struct objstore *bkt, const struct compact_opts *o) {
 /* ----------------------------------------------------- downsampling */
 
 /* Downsamples every block of resolution from to `to` whose sources no
- * block of resolution `to` covers yet. */
+ * block of resolution `to` covers yet. A block that fails is logged and
+ * counted and the others go on; the pass then returns an error. */
 static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
                            int64_t from, int64_t to, int64_t min_range) {
   struct csync s;
   int rc = csync_run(bkt, o, &s);
+  if (rc)
+    return rc;
   char *dir = xasprintf("%s/downsample", o->data_dir);
   char res[32];
+  int failed = 0, first = 0;
   snprintf(res, sizeof res, "%" PRId64, to);
-  for (size_t i = 0; i < s.n && !rc; i++) {
+  for (size_t i = 0; i < s.n; i++) {
     struct cblock *b = &s.v[i];
     if (b->meta.thanos.resolution != from || b->no_downsample ||
         b->meta.max_time - b->meta.min_time < min_range)
@@ -371,12 +375,8 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
     rc = fresh_dir(dir);
     if (!rc)
       rc = block_download(bkt, b->meta.ulid, src);
-    if (!rc) {
+    if (!rc)
       rc = compact_downsample(src, to, dir, &out);
-      if (rc)
-        rc = tc_error_wrap(COMPACT_HALT, "downsample block %s",
-                           b->meta.ulid);
-    }
     if (!rc && out)
       rc = block_upload(bkt, out, o->hash_func);
     if (!rc) {
@@ -384,6 +384,10 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
       LOG_INFO("downsampled block", "from", b->meta.ulid, "resolution", res);
     } else {
       metric_inc(metric_with(m_downsample_failures, res));
+      LOG_ERROR("downsampling failed", "block", b->meta.ulid, "resolution",
+                res, "err", tc_errmsg(rc));
+      first = first ? first : rc;
+      failed++;
     }
     free(src);
     free(out);
@@ -391,7 +395,9 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
   tsdb_remove_all(dir);
   free(dir);
   csync_release(&s);
-  return rc;
+  if (failed)
+    return tc_error(first, "downsampling of %d block(s) failed", failed);
+  return 0;
 }
 
 /* ---------------------------------------------- retention and cleanup */
@@ -460,18 +466,31 @@ static int cleanup(struct objstore *bkt, const struct compact_opts *o,
 
 int compact_iterate(struct objstore *bkt, const struct compact_opts *o) {
   compact_metrics_register();
+  /* Work directories left by an interrupted run are of no use. */
+  char *cdir = xasprintf("%s/compact", o->data_dir);
+  char *ddir = xasprintf("%s/downsample", o->data_dir);
+  tsdb_remove_all(cdir);
+  tsdb_remove_all(ddir);
+  free(cdir);
+  free(ddir);
   int rc = compact_groups(bkt, o);
-  if (!rc && !o->downsampling_disable) {
-    rc = downsample_pass(bkt, o, COMPACT_RES_RAW, COMPACT_RES_5M,
-                         COMPACT_DOWNSAMPLE_RANGE_5M);
-    if (!rc)
-      rc = downsample_pass(bkt, o, COMPACT_RES_5M, COMPACT_RES_1H,
-                           COMPACT_DOWNSAMPLE_RANGE_1H);
+  if (rc)
+    return rc;
+  /* A block that cannot be downsampled must not hold back retention and
+   * deletion: they run, and the iteration fails afterwards. */
+  int drc = 0;
+  if (!o->downsampling_disable) {
+    drc = downsample_pass(bkt, o, COMPACT_RES_RAW, COMPACT_RES_5M,
+                          COMPACT_DOWNSAMPLE_RANGE_5M);
+    int rc2 = downsample_pass(bkt, o, COMPACT_RES_5M, COMPACT_RES_1H,
+                              COMPACT_DOWNSAMPLE_RANGE_1H);
+    drc = drc ? drc : rc2;
   }
-  if (!rc)
-    rc = apply_retention(bkt, o, now_ms());
+  rc = apply_retention(bkt, o, now_ms());
   if (!rc)
     rc = cleanup(bkt, o, now_ms());
+  if (!rc && drc)
+    rc = tc_error(drc, "downsampling failed");
   if (!rc)
     metric_inc(metric_child(m_iterations));
   return rc;

@@ -6,7 +6,8 @@
 # blocks halt with Thanos's overlap error unless vertical compaction is
 # on; two replicas' blocks with --deduplication.replica-label merge into
 # blocks without the replica label holding each sample once. A partial
-# upload (no meta.json) is left alone.
+# upload (no meta.json) is left alone. A block that cannot be downsampled
+# fails the run without holding back retention.
 import json
 import os
 import re
@@ -77,6 +78,26 @@ t.stop(p)
 t.ok(p.returncode == 0 and "critical error detected; halting" in
      p.stderr.read().decode(), "it logged the halt and stopped on SIGTERM")
 t.ok(snapshot(bad) == before, "the halted compactor touched nothing")
+
+# ---- a block that cannot be downsampled ----
+# Its meta claims 48h (so it is due for 5m) and its index is cut short:
+# the run fails, yet retention still marks it.
+dsb = os.path.join(t.tmp, "dsbad")
+put(dsb, ids[0], {"cluster": "c1"})
+mp = os.path.join(dsb, ids[0], "meta.json")
+with open(mp) as f:
+    m = json.load(f)
+m["maxTime"] = m["minTime"] + 48 * 3600 * 1000
+with open(mp, "w") as f:
+    json.dump(m, f, indent="\t")
+idx = os.path.join(dsb, ids[0], "index")
+with open(idx, "r+b") as f:
+    f.truncate(os.path.getsize(idx) // 2)
+rc, log = compact(dsb, "--retention.resolution-raw=1d")
+t.ok(rc == 1 and re.search(r"downsampling failed.*%s" % ids[0], log),
+     "a failed downsampling fails the run and names the block", log[-1500:])
+t.ok(os.path.exists(os.path.join(dsb, ids[0], "deletion-mark.json")),
+     "retention still ran")
 
 # ---- overlapping blocks of one group ----
 ov = os.path.join(t.tmp, "ov")
