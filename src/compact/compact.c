@@ -347,8 +347,27 @@ static int compact_groups(struct objstore *bkt, const struct compact_opts *o) {
 
 /* ----------------------------------------------------- downsampling */
 
-/* Downsamples every block of resolution from to `to` whose sources no
- * block of resolution `to` covers yet. A block that fails is logged and
+/* Whether every source of m is a source of some block of resolution res
+ * (Thanos looks at the union: a compacted raw block whose pieces were
+ * downsampled before is not downsampled again). */
+static bool sources_downsampled(const struct csync *s,
+                                const struct block_meta *m, int64_t res) {
+  for (size_t i = 0; i < m->compaction.nsources; i++) {
+    bool found = false;
+    for (size_t j = 0; j < s->n && !found; j++) {
+      const struct block_meta *d = &s->v[j].meta;
+      for (size_t k = 0; d->thanos.resolution == res && !found &&
+                         k < d->compaction.nsources; k++)
+        found = !strcmp(d->compaction.sources[k], m->compaction.sources[i]);
+    }
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/* Downsamples every block of resolution from to `to` whose sources the
+ * blocks of resolution `to` do not all hold yet. A block that fails is logged and
  * counted and the others go on; the pass then returns an error. */
 static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
                            int64_t from, int64_t to, int64_t min_range) {
@@ -365,11 +384,7 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
     if (b->meta.thanos.resolution != from || b->no_downsample ||
         b->meta.max_time - b->meta.min_time < min_range)
       continue;
-    bool covered = false;
-    for (size_t j = 0; j < s.n && !covered; j++)
-      covered = s.v[j].meta.thanos.resolution == to &&
-                block_meta_sources_subset(&b->meta, &s.v[j].meta);
-    if (covered)
+    if (sources_downsampled(&s, &b->meta, to))
       continue;
     char *src = xasprintf("%s/%s", dir, b->meta.ulid), *out = NULL;
     rc = fresh_dir(dir);
