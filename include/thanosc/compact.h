@@ -44,9 +44,9 @@ struct compact_opts {
   const char *data_dir;
   int64_t consistency_delay_ms;
   int64_t delete_delay_ms;
-  int64_t retention_ms[3];  /* raw, 5m, 1h; 0 = forever */
+  int64_t retention_ms[3]; /* raw, 5m, 1h; 0 = forever */
   bool downsampling_disable;
-  bool vertical;            /* --compact.enable-vertical-compaction */
+  bool vertical; /* --compact.enable-vertical-compaction */
   const struct strlist *replica_labels; /* may be NULL or empty */
   int64_t min_time, max_time;           /* block selection, ms */
   const struct store_relabel *relabel;  /* may be NULL */
@@ -69,7 +69,7 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o);
 void compact_set_halted(bool halted);
 
 struct compact_run_opts {
-  bool wait;                /* --wait: repeat every wait_interval_ms */
+  bool wait; /* --wait: repeat every wait_interval_ms */
   int64_t wait_interval_ms;
   const char *http_address;
   int64_t http_grace_ms;
@@ -101,9 +101,8 @@ extern const int64_t compact_default_ranges[4];
  * chosen blocks to out (room for n) and returns how many (0: nothing).
  * *overlap (may be NULL) tells whether they overlap.
  */
-size_t compact_plan(const struct plan_block *b, size_t n,
-                    const int64_t *ranges, size_t nranges, size_t *out,
-                    bool *overlap /* OUT */);
+size_t compact_plan(const struct plan_block *b, size_t n, const int64_t *ranges,
+                    size_t nranges, size_t *out, bool *overlap /* OUT */);
 
 /* ---- merging and downsampling local blocks ---- */
 

@@ -62,7 +62,8 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
        "Setting this to 0d will retain samples of this resolution forever"},
       {"wait", FLAG_BOOL, &o->wait, "false",
        "Do not exit after all compactions have been processed and wait for "
-       "new work.", NULL, 0, NULL, 'w'},
+       "new work.",
+       NULL, 0, NULL, 'w'},
       {"wait-interval", FLAG_DURATION, &o->wait_interval_ms, "5m",
        "Wait interval between consecutive compaction runs and bucket "
        "refreshes. Only works when --wait flag specified."},
@@ -80,7 +81,8 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
        "avoids N+1 calls at the expense of having slower bucket iterations.",
        "concurrent|recursive"},
       {"block-meta-fetch-concurrency", FLAG_INT, &o->meta_fetch_concurrency,
-       "32", "Number of goroutines to use when fetching block metadata from "
+       "32",
+       "Number of goroutines to use when fetching block metadata from "
        "object storage."},
       {"block-files-concurrency", FLAG_INT, &o->files_concurrency, "1",
        "Number of goroutines to use when fetching/uploading block files from "
@@ -93,8 +95,7 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
        &o->viewer_timeout_ms, "5m",
        "Maximum time for syncing the blocks between local and remote view "
        "for /global Block Viewer UI."},
-      {"compact.cleanup-interval", FLAG_DURATION, &o->cleanup_interval_ms,
-       "5m",
+      {"compact.cleanup-interval", FLAG_DURATION, &o->cleanup_interval_ms, "5m",
        "How often we should clean up partially uploaded blocks and blocks "
        "with deletion mark in the background when --wait has been enabled. "
        "Setting it to \"0s\" disables it - the cleaning will only happen at "
@@ -106,8 +107,8 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
        "compaction, downsampling and retention progress are supported."},
       {"compact.concurrency", FLAG_INT, &o->compact_concurrency, "1",
        "Number of goroutines to use when compacting groups."},
-      {"compact.blocks-fetch-concurrency", FLAG_INT, &o->fetch_concurrency,
-       "1", "Number of goroutines to use when download block during "
+      {"compact.blocks-fetch-concurrency", FLAG_INT, &o->fetch_concurrency, "1",
+       "Number of goroutines to use when download block during "
        "compaction."},
       {"downsample.concurrency", FLAG_INT, &o->downsample_concurrency, "1",
        "Number of goroutines to use when downsampling blocks."},
@@ -183,7 +184,8 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
       /* Hidden in Thanos too. */
       {"compact.enable-vertical-compaction", FLAG_BOOL, &o->vertical, "false",
        "Experimental. When set to true, compactor will allow overlaps and "
-       "perform **irreversible** vertical compaction.", NULL, FLAG_HIDDEN},
+       "perform **irreversible** vertical compaction.",
+       NULL, FLAG_HIDDEN},
       {"debug.max-compaction-level", FLAG_INT, &o->max_level, "4",
        "Maximum compaction level, default is 4: 2h, 8h, 2d, 14d", NULL,
        FLAG_HIDDEN},
@@ -193,10 +195,9 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
       {"compact.skip-block-with-out-of-order-chunks", FLAG_BOOL, &o->skip_ooo,
        "false",
        "When set to true, mark blocks containing index with out-of-order "
-       "chunks for no compact instead of halting the compaction", NULL,
-       FLAG_HIDDEN},
-      {"debug.accept-malformed-index", FLAG_BOOL, &o->accept_malformed,
-       "false",
+       "chunks for no compact instead of halting the compaction",
+       NULL, FLAG_HIDDEN},
+      {"debug.accept-malformed-index", FLAG_BOOL, &o->accept_malformed, "false",
        "Compaction index verification will ignore out of order label names.",
        NULL, FLAG_HIDDEN},
       {0},
@@ -207,19 +208,21 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
 /* Refusals of flags whose effect thanosc does not have. 0 or 2. */
 static int check_unsupported(const struct compact_flags *o) {
   if (o->dedup_func && *o->dedup_func) {
-    fprintf(stderr, COMPACT_CMD ": error: --deduplication.func=%s is not "
-            "supported: only the default 1:1 deduplication is\n",
+    fprintf(stderr,
+            COMPACT_CMD ": error: --deduplication.func=%s is not "
+                        "supported: only the default 1:1 deduplication is\n",
             o->dedup_func);
     return 2;
   }
   if (o->skip_ooo) {
-    fprintf(stderr, COMPACT_CMD ": error: "
+    fprintf(stderr, COMPACT_CMD
+            ": error: "
             "--compact.skip-block-with-out-of-order-chunks is not supported\n");
     return 2;
   }
   if (o->max_level < 1) {
     fprintf(stderr, COMPACT_CMD ": error: --debug.max-compaction-level must "
-            "be at least 1\n");
+                                "be at least 1\n");
     return 2;
   }
   if (o->compact_concurrency > 1 || o->downsample_concurrency > 1 ||

@@ -29,57 +29,65 @@
 struct metric *compact_m_marked, *compact_m_synced;
 static struct metric *m_iterations, *m_compactions, *m_runs_started,
     *m_runs_completed, *m_failures, *m_vertical, *m_downsamples,
-    *m_downsample_failures, *m_gc, *m_cleaned, *m_cleanup_failures,
-    *m_halted, *m_partial_deleted;
+    *m_downsample_failures, *m_gc, *m_cleaned, *m_cleanup_failures, *m_halted,
+    *m_partial_deleted;
 
 void compact_metrics_register(void) {
   if (m_iterations)
     return;
   m_iterations = metric_counter("thanos_compact_iterations_total",
                                 "Total number of iterations that were "
-                                "executed successfully.", NULL);
+                                "executed successfully.",
+                                NULL);
   m_compactions = metric_counter("thanos_compact_group_compactions_total",
                                  "Total number of group compaction attempts "
-                                 "that resulted in a new block.", "group");
-  m_runs_started = metric_counter(
-      "thanos_compact_group_compaction_runs_started_total",
-      "Total number of group compaction attempts.", "group");
+                                 "that resulted in a new block.",
+                                 "group");
+  m_runs_started =
+      metric_counter("thanos_compact_group_compaction_runs_started_total",
+                     "Total number of group compaction attempts.", "group");
   m_runs_completed = metric_counter(
       "thanos_compact_group_compaction_runs_completed_total",
       "Total number of group completed compaction runs. This also includes "
-      "compactor group runs that resulted with no compaction.", "group");
-  m_failures = metric_counter("thanos_compact_group_compactions_failures_total",
-                              "Total number of failed group compactions.",
-                              "group");
+      "compactor group runs that resulted with no compaction.",
+      "group");
+  m_failures =
+      metric_counter("thanos_compact_group_compactions_failures_total",
+                     "Total number of failed group compactions.", "group");
   m_vertical = metric_counter(
       "thanos_compact_group_vertical_compactions_total",
       "Total number of group compaction attempts that resulted in a new "
-      "block based on overlapping blocks.", "group");
-  m_downsamples = metric_counter("thanos_compact_downsample_total",
-                                 "Total number of downsampling attempts.",
-                                 "resolution");
+      "block based on overlapping blocks.",
+      "group");
+  m_downsamples =
+      metric_counter("thanos_compact_downsample_total",
+                     "Total number of downsampling attempts.", "resolution");
   m_downsample_failures = metric_counter(
       "thanos_compact_downsample_failures_total",
       "Total number of failed downsampling attempts.", "resolution");
   compact_m_marked = metric_counter("thanos_compact_blocks_marked_total",
                                     "Total number of blocks marked in "
-                                    "compactor.", "marker,reason");
+                                    "compactor.",
+                                    "marker,reason");
   m_gc = metric_counter("thanos_compact_garbage_collected_blocks_total",
                         "Total number of blocks marked for deletion by "
-                        "compactor.", NULL);
-  m_cleaned = metric_counter("thanos_compact_blocks_cleaned_total",
-                             "Total number of blocks deleted in compactor.",
-                             NULL);
+                        "compactor.",
+                        NULL);
+  m_cleaned =
+      metric_counter("thanos_compact_blocks_cleaned_total",
+                     "Total number of blocks deleted in compactor.", NULL);
   m_cleanup_failures = metric_counter(
       "thanos_compact_block_cleanup_failures_total",
       "Failures encountered while deleting blocks in compactor.", NULL);
   m_partial_deleted = metric_counter(
       "thanos_compact_aborted_partial_uploads_deletion_attempts_total",
       "Total number of started deletions of blocks that are assumed aborted "
-      "and only partially uploaded.", NULL);
+      "and only partially uploaded.",
+      NULL);
   m_halted = metric_gauge("thanos_compact_halted",
                           "Set to 1 if the compactor halted due to an "
-                          "unexpected error.", NULL);
+                          "unexpected error.",
+                          NULL);
   compact_m_synced = metric_gauge("thanos_blocks_meta_synced",
                                   "Number of block metadata synced", "state");
   metric_set(metric_child(m_halted), 0);
@@ -178,19 +186,24 @@ static int overlap_error(struct cblock *const *b, size_t n) {
     maxt = TC_MAX(maxt, b[i]->meta.max_time);
   }
   char *r = fmt_range(maxt - mint);
-  tc_buf_addf(&m, "[mint: %" PRId64 ", maxt: %" PRId64 ", range: %s, "
-              "blocks: %zu]:", mint, maxt, r, n);
+  tc_buf_addf(&m,
+              "[mint: %" PRId64 ", maxt: %" PRId64 ", range: %s, "
+              "blocks: %zu]:",
+              mint, maxt, r, n);
   free(r);
   for (size_t i = 0; i < n; i++) {
     r = fmt_range(b[i]->meta.max_time - b[i]->meta.min_time);
-    tc_buf_addf(&m, "%s <ulid: %s, mint: %" PRId64 ", maxt: %" PRId64
-                ", range: %s>", i ? "," : "", b[i]->meta.ulid,
-                b[i]->meta.min_time, b[i]->meta.max_time, r);
+    tc_buf_addf(
+        &m, "%s <ulid: %s, mint: %" PRId64 ", maxt: %" PRId64 ", range: %s>",
+        i ? "," : "", b[i]->meta.ulid, b[i]->meta.min_time, b[i]->meta.max_time,
+        r);
     free(r);
   }
   tc_buf_addc(&m, '\0');
-  int rc = tc_error(COMPACT_HALT, "pre compaction overlap check: overlaps "
-                    "found while gathering blocks. %s", m.data);
+  int rc = tc_error(COMPACT_HALT,
+                    "pre compaction overlap check: overlaps "
+                    "found while gathering blocks. %s",
+                    m.data);
   tc_buf_release(&m);
   return rc;
 }
@@ -266,7 +279,8 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
     }
   } else if (!rc) {
     LOG_INFO("compacted block would be empty; marking its sources for "
-             "deletion", "group", group);
+             "deletion",
+             "group", group);
   }
   for (size_t i = 0; i < n && !rc; i++)
     rc = mark_deleted(bkt, in[i]->meta.ulid, "source of compacted block");
@@ -302,14 +316,13 @@ static int compact_pass(struct objstore *bkt, const struct compact_opts *o,
     struct plan_block *pb = xcalloc(n, sizeof *pb);
     size_t *pick = xcalloc(n, sizeof *pick);
     for (size_t i = 0; i < n; i++)
-      pb[i] = (struct plan_block){s->v[g + i].meta.min_time,
-                                  s->v[g + i].meta.max_time,
-                                  s->v[g + i].no_compact,
-                                  s->v[g + i].meta.compaction.failed};
+      pb[i] = (struct plan_block){
+          s->v[g + i].meta.min_time, s->v[g + i].meta.max_time,
+          s->v[g + i].no_compact, s->v[g + i].meta.compaction.failed};
     metric_inc(metric_with(m_runs_started, s->v[g].group));
     bool overlap;
-    size_t k = compact_plan(pb, n, compact_default_ranges, nranges, pick,
-                            &overlap);
+    size_t k =
+        compact_plan(pb, n, compact_default_ranges, nranges, pick, &overlap);
     struct cblock **in = xcalloc(k + 1, sizeof *in);
     for (size_t i = 0; i < k; i++)
       in[i] = &s->v[g + pick[i]];
@@ -356,8 +369,9 @@ static bool sources_downsampled(const struct csync *s,
     bool found = false;
     for (size_t j = 0; j < s->n && !found; j++) {
       const struct block_meta *d = &s->v[j].meta;
-      for (size_t k = 0; d->thanos.resolution == res && !found &&
-                         k < d->compaction.nsources; k++)
+      for (size_t k = 0;
+           d->thanos.resolution == res && !found && k < d->compaction.nsources;
+           k++)
         found = !strcmp(d->compaction.sources[k], m->compaction.sources[i]);
     }
     if (!found)
@@ -367,8 +381,8 @@ static bool sources_downsampled(const struct csync *s,
 }
 
 /* Downsamples every block of resolution from to `to` whose sources the
- * blocks of resolution `to` do not all hold yet. A block that fails is logged and
- * counted and the others go on; the pass then returns an error. */
+ * blocks of resolution `to` do not all hold yet. A block that fails is logged
+ * and counted and the others go on; the pass then returns an error. */
 static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
                            int64_t from, int64_t to, int64_t min_range) {
   struct csync s;
@@ -399,8 +413,8 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
       LOG_INFO("downsampled block", "from", b->meta.ulid, "resolution", res);
     } else {
       metric_inc(metric_with(m_downsample_failures, res));
-      LOG_ERROR("downsampling failed", "block", b->meta.ulid, "resolution",
-                res, "err", tc_errmsg(rc));
+      LOG_ERROR("downsampling failed", "block", b->meta.ulid, "resolution", res,
+                "err", tc_errmsg(rc));
       first = first ? first : rc;
       failed++;
     }
@@ -423,7 +437,7 @@ static int apply_retention(struct objstore *bkt, const struct compact_opts *o,
   int rc = csync_run(bkt, o, &s);
   for (size_t i = 0; i < s.n && !rc; i++) {
     const struct block_meta *m = &s.v[i].meta;
-    int level = m->thanos.resolution == COMPACT_RES_1H  ? 2
+    int level = m->thanos.resolution == COMPACT_RES_1H   ? 2
                 : m->thanos.resolution == COMPACT_RES_5M ? 1
                                                          : 0;
     int64_t keep = o->retention_ms[level];
@@ -432,8 +446,8 @@ static int apply_retention(struct objstore *bkt, const struct compact_opts *o,
       continue;
     char *r = fmt_range(keep);
     char *details = xasprintf("block exceeding retention of %s", r);
-    LOG_INFO("applying retention: marking block for deletion", "block",
-             m->ulid, "retention", r);
+    LOG_INFO("applying retention: marking block for deletion", "block", m->ulid,
+             "retention", r);
     rc = mark_deleted(bkt, m->ulid, details);
     free(details);
     free(r);

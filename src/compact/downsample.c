@@ -73,7 +73,9 @@ static void aggr_add(struct aggregator *a, double v) {
 }
 
 /* End timestamp of the window of resolution r holding t. */
-static int64_t window_end(int64_t t, int64_t r) { return t - (t % r) + r - 1; }
+static int64_t window_end(int64_t t, int64_t r) {
+  return t - (t % r) + r - 1;
+}
 
 int compact_target_chunks(int64_t mint, int64_t maxt, int64_t in_res,
                           int64_t out_res, size_t count) {
@@ -252,8 +254,8 @@ struct aggr_add_ctx {
 
 static void aggr_type_add(void *ctx, int64_t t, const struct aggregator *a) {
   struct aggr_add_ctx *c = ctx;
-  double v = c->type == AGGR_MIN   ? a->min
-             : c->type == AGGR_MAX ? a->max
+  double v = c->type == AGGR_MIN       ? a->min
+             : c->type == AGGR_MAX     ? a->max
              : c->type == AGGR_COUNTER ? a->counter
                                        : a->sum; /* counts are summed */
   builder_span(c->b, t);
@@ -351,9 +353,9 @@ static int downsample_aggr(const struct aggr_chunk *c, size_t n, int64_t mint,
   size_t count = 0;
   for (size_t i = 0; i < n; i++)
     if (c[i].sub[AGGR_COUNT].present)
-      count += chunk_num_samples(c[i].sub[AGGR_COUNT].enc,
-                                 c[i].sub[AGGR_COUNT].data,
-                                 c[i].sub[AGGR_COUNT].len);
+      count +=
+          chunk_num_samples(c[i].sub[AGGR_COUNT].enc, c[i].sub[AGGR_COUNT].data,
+                            c[i].sub[AGGR_COUNT].len);
   int nch = compact_target_chunks(mint, maxt, in_res, r, count);
   size_t batch = TC_MAX(n / (size_t)nch, 1);
   int rc = 0;
@@ -422,8 +424,10 @@ int compact_downsample(const char *dir, int64_t r, const char *parent,
   if (!((from == COMPACT_RES_RAW && r == COMPACT_RES_5M) ||
         (from == COMPACT_RES_5M && r == COMPACT_RES_1H))) {
     block_reader_close(&br);
-    return tc_error(TC_EINVAL, "cannot downsample a block of resolution %lld "
-                    "to %lld", (long long)from, (long long)r);
+    return tc_error(TC_EINVAL,
+                    "cannot downsample a block of resolution %lld "
+                    "to %lld",
+                    (long long)from, (long long)r);
   }
   struct postings *all = index_reader_postings(&br.index, "", "");
   rc = block_select_postings(&br, all, INT64_MIN, INT64_MAX, &ss);
@@ -449,9 +453,8 @@ int compact_downsample(const char *dir, int64_t r, const char *parent,
       continue; /* nothing left of it (Thanos skips such series too) */
     struct chunk_data *cd = xcalloc(o.n, sizeof *cd);
     for (size_t i = 0; i < o.n; i++)
-      cd[i] = (struct chunk_data){CHUNK_ENC_AGGR,
-                                  (const uint8_t *)o.data[i].data,
-                                  o.data[i].len};
+      cd[i] = (struct chunk_data){
+          CHUNK_ENC_AGGR, (const uint8_t *)o.data[i].data, o.data[i].len};
     rc = block_writer_add_chunks(&w, block_series_set_labels(&ss), cd, o.metas,
                                  o.n);
     free(cd);

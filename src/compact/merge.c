@@ -62,7 +62,7 @@ static int write_merged(struct block_writer *w, const struct labels *ls,
       break;
     if (enc == CHUNK_ENC_AGGR) {
       rc = tc_error(TC_ENOTSUP, "overlapping downsampled chunks cannot be "
-                    "merged");
+                                "merged");
       break;
     }
     struct chunk_iter it;
@@ -161,9 +161,9 @@ int compact_merge(const char *const *dirs, size_t n, const char *parent,
     /* The smallest label set among the blocks' current series. */
     const struct labels *min = NULL;
     for (size_t i = 0; i < n; i++)
-      if (srcs[i].has && (!min || labels_compare(
-                                      block_series_set_labels(&srcs[i].ss),
-                                      min) < 0))
+      if (srcs[i].has &&
+          (!min ||
+           labels_compare(block_series_set_labels(&srcs[i].ss), min) < 0))
         min = block_series_set_labels(&srcs[i].ss);
     if (!min)
       break;
@@ -184,8 +184,8 @@ int compact_merge(const char *const *dirs, size_t n, const char *parent,
     for (size_t j = 1; j < nc; j++)
       overlap |= c[j].m.mint <= c[j - 1].m.maxt;
     if (nc) /* a series without chunks is left out, as Prometheus does */
-      rc = overlap ? write_merged(&w, min, c, nc)
-                   : write_copied(&w, min, c, nc);
+      rc =
+          overlap ? write_merged(&w, min, c, nc) : write_copied(&w, min, c, nc);
     /* Advance every block that held this series; min points into one of
      * them, so compare against a copy. */
     struct labels cur;

@@ -92,9 +92,8 @@ static size_t select_range(const struct plan_block *b, const size_t *idx,
   return 0;
 }
 
-size_t compact_plan(const struct plan_block *b, size_t n,
-                    const int64_t *ranges, size_t nranges, size_t *out,
-                    bool *overlap) {
+size_t compact_plan(const struct plan_block *b, size_t n, const int64_t *ranges,
+                    size_t nranges, size_t *out, bool *overlap) {
   if (overlap)
     *overlap = false;
   if (n == 0)

@@ -89,7 +89,9 @@ static int crun_start(struct service *svc, struct runtime *rt) {
   return 0;
 }
 
-static void timer_closed(uv_handle_t *h) { maybe_stopped(h->data); }
+static void timer_closed(uv_handle_t *h) {
+  maybe_stopped(h->data);
+}
 
 static void crun_stop(struct service *svc, service_stopped_fn *done) {
   struct crun *c = svc->data;
@@ -113,12 +115,16 @@ int compact_run(struct objstore *bkt, const struct compact_opts *o,
   }
   metrics_register_process();
   compact_metrics_register();
-  c.svc = (struct service){.name = "compact", .start = crun_start,
-                           .stop = crun_stop, .grace_ms = r->http_grace_ms,
+  c.svc = (struct service){.name = "compact",
+                           .start = crun_start,
+                           .stop = crun_stop,
+                           .grace_ms = r->http_grace_ms,
                            .data = &c};
-  rc = http_server_new(rt.loop, &(struct http_server_opts){
-      .address = r->http_address, .grace_ms = r->http_grace_ms, .rt = &rt},
-      &http);
+  rc = http_server_new(rt.loop,
+                       &(struct http_server_opts){.address = r->http_address,
+                                                  .grace_ms = r->http_grace_ms,
+                                                  .rt = &rt},
+                       &http);
   if (!rc)
     rc = http_server_add_builtin_routes(http);
   int code = 1;

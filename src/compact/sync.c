@@ -32,9 +32,15 @@ enum sync_state {
 };
 
 static const char *const state_names[ST_NUM] = {
-    "loaded",        "no-meta-json",   "corrupted-meta-json",
-    "marked-for-deletion", "too-fresh", "time-excluded",
-    "label-excluded", "marked-for-no-compact", "replica-label-removed",
+    "loaded",
+    "no-meta-json",
+    "corrupted-meta-json",
+    "marked-for-deletion",
+    "too-fresh",
+    "time-excluded",
+    "label-excluded",
+    "marked-for-no-compact",
+    "replica-label-removed",
 };
 
 static int64_t now_ms(void) {
@@ -100,8 +106,7 @@ static void add_marked(struct csync *s, const char *id, int64_t t) {
 
 /* Reads one block and decides its state; a loaded block is appended. */
 static int sync_one(struct objstore *bkt, const struct compact_opts *o,
-                    const char *id, int64_t now, struct csync *s,
-                    int *counts) {
+                    const char *id, int64_t now, struct csync *s, int *counts) {
   struct tc_buf buf;
   tc_buf_init(&buf, 16u << 20);
   char *key = xasprintf("%s/meta.json", id);
@@ -146,8 +151,7 @@ static int sync_one(struct objstore *bkt, const struct compact_opts *o,
     state = ST_CORRUPT_META;
   } else if (block_meta_too_fresh(&b->meta, o->consistency_delay_ms, now)) {
     state = ST_TOO_FRESH;
-  } else if (b->meta.max_time < o->min_time ||
-             b->meta.min_time > o->max_time) {
+  } else if (b->meta.max_time < o->min_time || b->meta.min_time > o->max_time) {
     state = ST_TIME_EXCLUDED;
   }
   if (state == ST_LOADED && o->relabel) {

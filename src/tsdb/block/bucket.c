@@ -106,8 +106,8 @@ static int meta_gather_files(struct block_meta *m, const char *dir,
   m->thanos.files = xcalloc(chunks->n + 2, sizeof *m->thanos.files);
   for (size_t i = 0; i < chunks->n + 1; i++) {
     struct meta_file *f = &m->thanos.files[m->thanos.nfiles++];
-    f->rel_path = i < chunks->n ? xasprintf("chunks/%s", chunks->v[i])
-                                : xstrdup("index");
+    f->rel_path =
+        i < chunks->n ? xasprintf("chunks/%s", chunks->v[i]) : xstrdup("index");
     char *p = xasprintf("%s/%s", dir, f->rel_path);
     struct stat st;
     int rc = 0;
@@ -131,8 +131,7 @@ static int meta_gather_files(struct block_meta *m, const char *dir,
   return 0;
 }
 
-int block_upload(struct objstore *bkt, const char *dir,
-                 const char *hash_func) {
+int block_upload(struct objstore *bkt, const char *dir, const char *hash_func) {
   struct block_meta m;
   struct strlist chunks = {0};
   char *cdir = xasprintf("%s/chunks", dir);
@@ -238,8 +237,8 @@ int block_delete(struct objstore *bkt, const char *id) {
 
 int block_mark(struct objstore *bkt, enum marker_kind kind, const char *id,
                const char *details, const char *reason) {
-  struct block_marker mk = {.kind = kind, .version = 1,
-                            .time = (int64_t)time(NULL)};
+  struct block_marker mk = {
+      .kind = kind, .version = 1, .time = (int64_t)time(NULL)};
   snprintf(mk.id, sizeof mk.id, "%s", id);
   mk.details = details ? xstrdup(details) : NULL;
   mk.reason = reason ? xstrdup(reason) : NULL;

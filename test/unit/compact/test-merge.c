@@ -28,8 +28,8 @@ static char *block(const char *parent, const char *const *jobs, size_t njobs,
 }
 
 /* Every sample of series job=<job> of the block at dir. */
-static size_t samples(const char *dir, const char *job, int64_t *ts,
-                      double *vs, size_t max, size_t *nchunks) {
+static size_t samples(const char *dir, const char *job, int64_t *ts, double *vs,
+                      size_t max, size_t *nchunks) {
   struct block_reader b;
   ASSERT_OK(block_reader_open(&b, dir));
   struct matchers ms = {0};

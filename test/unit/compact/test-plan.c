@@ -1,11 +1,14 @@
 /*
  * test-plan.c - the compactor's planner (compact_plan): full ranges, the
  * newest block left alone, gaps, overlaps, no-compact marks, failed
- * compactions and the higher ranges; and compact_target_chunks().
+ * compactions and the higher ranges; compact_target_chunks(); and the
+ * garbage collection and consistency-delay tests of block metas.
  */
 #include "test.h"
 
+#include "thanosc/common.h"
 #include "thanosc/compact.h"
+#include "thanosc/tsdb/meta.h"
 
 #define H (3600 * 1000LL)
 
@@ -104,4 +107,45 @@ TEST(compact_target_chunks_like_thanos) {
   /* Sparse data: fewer expected windows, fewer chunks. */
   ASSERT_EQ(compact_target_chunks(0, 48 * H, 60000, 300000, 100), 1);
   ASSERT_EQ(compact_target_chunks(5, 5, 60000, 300000, 1), 1);
+}
+
+/* A meta with the given ULID, sources and resolution. */
+static void meta(struct block_meta *m, const char *id, const char *const *src,
+                 size_t n, int64_t res) {
+  block_meta_init(m);
+  snprintf(m->ulid, sizeof m->ulid, "%s", id);
+  for (size_t i = 0; i < n; i++)
+    block_meta_add_source(m, src[i]);
+  m->thanos.resolution = res;
+}
+
+TEST(compact_garbage_and_freshness) {
+  const char *ab[] = {"01AAAAAAAAAAAAAAAAAAAAAAAA",
+                      "01BBBBBBBBBBBBBBBBBBBBBBBB"};
+  struct block_meta a, b, c, d;
+  meta(&a, ab[0], ab, 1, 0);                             /* an input ... */
+  meta(&b, "01CCCCCCCCCCCCCCCCCCCCCCCC", ab, 2, 0);      /* ... compacted */
+  meta(&c, "01DDDDDDDDDDDDDDDDDDDDDDDD", ab, 2, 300000); /* downsampled */
+  meta(&d, "01EEEEEEEEEEEEEEEEEEEEEEEE", ab, 2, 0);      /* a second upload */
+  ASSERT_TRUE(block_meta_covered_by(&a, &b));
+  ASSERT_FALSE(block_meta_covered_by(&b, &a));
+  ASSERT_FALSE(block_meta_covered_by(&a, &c)); /* other resolution */
+  ASSERT_TRUE(block_meta_covered_by(&b, &d));  /* same sources: newer wins */
+  ASSERT_FALSE(block_meta_covered_by(&d, &b));
+  ASSERT_FALSE(block_meta_covered_by(&b, &b));
+  /* Consistency delay: from the ULID, from upload_time when set, never
+   * for the compactor's blocks. */
+  int64_t ulid_ms;
+  ASSERT_TRUE(tsdb_ulid_parse(a.ulid, &ulid_ms));
+  ASSERT_TRUE(block_meta_too_fresh(&a, 1000, ulid_ms + 500));
+  ASSERT_FALSE(block_meta_too_fresh(&a, 1000, ulid_ms + 1000));
+  a.thanos.upload_time = xstrdup("2026-01-10T00:00:00Z");
+  ASSERT_TRUE(block_meta_too_fresh(&a, 60000, 1768003200000 + 59999));
+  ASSERT_FALSE(block_meta_too_fresh(&a, 60000, 1768003200000 + 60000));
+  a.thanos.source = xstrdup("compactor");
+  ASSERT_FALSE(block_meta_too_fresh(&a, 60000, 1768003200000));
+  block_meta_release(&a);
+  block_meta_release(&b);
+  block_meta_release(&c);
+  block_meta_release(&d);
 }
