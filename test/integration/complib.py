@@ -46,6 +46,51 @@ def put(src, bucket, b, labels, as_id=None, align=True):
     return m
 
 
+def one_block(t, series, max_duration):
+    """Writes series ({'name{labels}': [(t s, v)]}: one gauge family and
+    one counter family, whose names end in _total) as OpenMetrics and has
+    promtool cut it with --max-block-duration; returns (source dir, block
+    IDs)."""
+    om = os.path.join(t.tmp, "data.om")
+    with open(om, "w") as f:
+        for typ in ("gauge", "counter"):
+            names = [n for n in series
+                     if n.split("{")[0].endswith("_total") == (typ ==
+                                                               "counter")]
+            if not names:
+                continue
+            f.write("# TYPE %s %s\n" % (names[0].split("{")[0].replace(
+                "_total", ""), typ))
+            for n in names:
+                for ts, v in series[n]:
+                    f.write("%s %s %d\n" % (n, "NaN" if math.isnan(v)
+                                            else repr(v), ts))
+        f.write("# EOF\n")
+    src = os.path.join(t.tmp, "src")
+    subprocess.check_call([S.PROMTOOL, "tsdb", "create-blocks-from",
+                           "openmetrics", "--max-block-duration=" +
+                           max_duration, om, src],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return src, sorted(d for d in os.listdir(src) if len(d) == 26)
+
+
+def served_aggr(stub, rpc, types, sel, window):
+    """The aggregate chunks a store gateway serves for sel at
+    max_resolution_window, as (min time, max time, {aggregate: samples})."""
+    req = rpc.SeriesRequest(
+        min_time=0, max_time=2 ** 62, matchers=S.parse_sel(types, sel),
+        max_resolution_window=window,
+        aggregates=[rpc.COUNT, rpc.SUM, rpc.MIN, rpc.MAX, rpc.COUNTER])
+    out = []
+    for r in stub.Series(req, timeout=60):
+        if r.WhichOneof("result") == "series":
+            for c in r.series.chunks:
+                out.append((c.min_time, c.max_time, {
+                    k: S.xor_decode(getattr(c, k).data)
+                    for k in ("count", "sum", "min", "max", "counter")}))
+    return out
+
+
 def snapshot(bucket):
     """Every object's path and SHA-256."""
     out = {}

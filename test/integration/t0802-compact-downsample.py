@@ -7,10 +7,8 @@
 # values) equals what this test computes from the raw samples with
 # Thanos's batching and windows. A second run adds nothing.
 import json
-import math
 import os
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -55,22 +53,7 @@ series = {
     'c_total{job="a"}': [(T + k * STEP, counter(k)) for k in range(N)],
 }
 
-om = os.path.join(t.tmp, "data.om")
-with open(om, "w") as f:
-    f.write("# TYPE g gauge\n")
-    for name in ('g{job="a"}', 'g{job="b"}'):
-        for ts, v in series[name]:
-            f.write("%s %s %d\n" % (name, "NaN" if math.isnan(v) else repr(v),
-                                    ts))
-    f.write("# TYPE c counter\n")
-    for ts, v in series['c_total{job="a"}']:
-        f.write('c_total{job="a"} %r %d\n' % (v, ts))
-    f.write("# EOF\n")
-src = os.path.join(t.tmp, "src")
-subprocess.check_call([S.PROMTOOL, "tsdb", "create-blocks-from",
-                       "openmetrics", "--max-block-duration=54h", om, src],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-ids = sorted(d for d in os.listdir(src) if len(d) == 26)
+src, ids = C.one_block(t, series, "54h")
 t.ok(len(ids) == 1, "promtool made one 48h block", ids)
 raw = ids[0]
 bucket = os.path.join(t.tmp, "bucket")
@@ -107,27 +90,9 @@ t.ok(not os.path.exists(os.path.join(bucket, raw, "deletion-mark.json")),
 # ---- what the store gateway serves from the 5m block ----
 store = S.start_store(t, bucket, os.path.join(t.tmp, "store"))
 stub = rpc_grpc.StoreStub(grpc.insecure_channel("127.0.0.1:%d" % store.grpc))
-AGG = [rpc.COUNT, rpc.SUM, rpc.MIN, rpc.MAX, rpc.COUNTER]
-
-
-def served(sel):
-    req = rpc.SeriesRequest(min_time=0, max_time=2 ** 62,
-                            matchers=S.parse_sel(types, sel),
-                            max_resolution_window=R5M, aggregates=AGG)
-    out = []
-    for r in stub.Series(req, timeout=30):
-        if r.WhichOneof("result") != "series":
-            continue
-        for c in r.series.chunks:
-            out.append((c.min_time, c.max_time, {
-                k: S.xor_decode(getattr(c, k).data)
-                for k in ("count", "sum", "min", "max", "counter")}))
-    return out
-
-
 for sel, data in series.items():
     want = C.downsample_raw([(ts * 1000, v) for ts, v in data], R5M)
-    got = served(sel)
+    got = C.served_aggr(stub, rpc, types, sel, R5M)
     diff = C.same_chunks(got, want)
     t.ok(not diff, "%s: %d aggregate chunks as Thanos computes them" %
          (sel, len(want)), diff)
