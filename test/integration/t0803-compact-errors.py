@@ -7,7 +7,8 @@
 # on; two replicas' blocks with --deduplication.replica-label merge into
 # blocks without the replica label holding each sample once. A partial
 # upload (no meta.json) is left alone. A block that cannot be downsampled
-# fails the run without holding back retention.
+# fails the run without holding back retention; a no-compact mark keeps a
+# block out of compactions.
 import json
 import os
 import re
@@ -98,6 +99,24 @@ t.ok(rc == 1 and re.search(r"downsampling failed.*%s" % ids[0], log),
      "a failed downsampling fails the run and names the block", log[-1500:])
 t.ok(os.path.exists(os.path.join(dsb, ids[0], "deletion-mark.json")),
      "retention still ran")
+
+# ---- a no-compact mark ----
+# The second block is marked: the first stays alone, the third and fourth
+# are compacted together.
+nc = os.path.join(t.tmp, "nocompact")
+for b in ids:
+    put(nc, b, {"cluster": "c1"})
+with open(os.path.join(nc, ids[1], "no-compact-mark.json"), "w") as f:
+    f.write('{"id":"%s","version":1,"no_compact_time":1,"reason":"manual"}'
+            % ids[1])
+rc, log = compact(nc)
+made = []
+for d in sorted(os.listdir(nc)):
+    if d not in ids:
+        with open(os.path.join(nc, d, "meta.json")) as f:
+            made.append(json.load(f)["compaction"]["sources"])
+t.ok(rc == 0 and made == [sorted(ids[2:4])],
+     "a no-compact mark splits the range around the block", (made, log[-800:]))
 
 # ---- overlapping blocks of one group ----
 ov = os.path.join(t.tmp, "ov")

@@ -4,7 +4,7 @@
 # 1h AggrChunks the store gateway serves equal the model of Thanos's
 # second-level downsampling (whole 5m chunks combined, counts summed,
 # counter resets between chunks applied) run over the model's 5m chunks.
-# --downsampling.disable leaves the bucket alone.
+# --downsampling.disable and a no-downsample mark leave the bucket alone.
 import json
 import os
 import shutil
@@ -50,6 +50,16 @@ before = C.snapshot(bucket)
 rc, log = C.compact(t, bucket, data, "--downsampling.disable")
 t.ok(rc == 0 and C.snapshot(bucket) == before,
      "--downsampling.disable changes nothing", log[-1000:])
+
+mark = os.path.join(bucket, ids[0], "no-downsample-mark.json")
+with open(mark, "w") as f:
+    f.write('{"id":"%s","version":1,"no_downsample_time":1,"reason":'
+            '"manual"}' % ids[0])
+rc, log = C.compact(t, bucket, data)
+t.ok(rc == 0 and len(os.listdir(bucket)) == 1,
+     "a no-downsample mark keeps the block from being downsampled",
+     log[-1000:])
+os.unlink(mark)
 
 rc, log = C.compact(t, bucket, data)
 res = {}
