@@ -54,7 +54,8 @@ struct compact_opts {
   int max_level;                        /* --debug.max-compaction-level */
 };
 
-/* A halt error: compact_iterate() returns it after logging why. */
+/* A halt error. No retryable path of an iteration (bucket I/O) returns this
+ * code; the halting ones wrap their cause in it. */
 #define COMPACT_HALT TC_ESTATE
 
 /* Registers the thanos_compact_* and thanos_blocks_meta_synced metrics
