@@ -144,30 +144,28 @@ static int mark_deleted(struct objstore *bkt, const char *id,
  * marked for deletion and dropped from s. Of two blocks with the same
  * sources the newer ULID stays. */
 static int collect_garbage(struct objstore *bkt, struct csync *s) {
+  bool *dup = xcalloc(s->n + 1, sizeof *dup);
   size_t k = 0;
   int rc = 0;
+  /* Decide first: the array is compacted below. */
+  for (size_t i = 0; i < s->n; i++)
+    for (size_t j = 0; j < s->n && !dup[i]; j++)
+      dup[i] = block_meta_covered_by(&s->v[i].meta, &s->v[j].meta);
   for (size_t i = 0; i < s->n; i++) {
-    struct block_meta *a = &s->v[i].meta;
-    bool dup = false;
-    for (size_t j = 0; j < s->n && !dup; j++)
-      dup = block_meta_covered_by(a, &s->v[j].meta);
-    if (dup && !rc) {
-      rc = mark_deleted(bkt, a->ulid, "source of compacted block");
+    if (dup[i] && !rc) {
+      rc = mark_deleted(bkt, s->v[i].meta.ulid, "source of compacted block");
       if (!rc)
         metric_inc(metric_child(m_gc));
     }
-    if (dup && !rc) {
+    if (dup[i]) {
       block_meta_release(&s->v[i].meta);
       labels_release(&s->v[i].group_labels);
     } else {
       s->v[k++] = s->v[i];
     }
   }
-  for (size_t i = k; i < s->n && rc; i++) {
-    block_meta_release(&s->v[i].meta);
-    labels_release(&s->v[i].group_labels);
-  }
   s->n = k;
+  free(dup);
   return rc;
 }
 

@@ -5,8 +5,10 @@
 # 8h range (the newest block is left alone) with the right meta, marks the
 # inputs for deletion, and the new block holds exactly the inputs' samples
 # (our dump and promtool's agree; promtool accepts the block). A second
-# run changes nothing; --wait serves Thanos's metrics; --delete-delay=0s
-# removes the marked inputs; retention marks blocks older than it.
+# run changes nothing; inputs left unmarked by an interrupted run are
+# marked (garbage collection); --wait serves Thanos's metrics;
+# --delete-delay=0s removes the marked inputs; retention marks blocks older
+# than it.
 import json
 import os
 import re
@@ -135,6 +137,17 @@ before = snapshot()
 rc, log = compact()
 t.ok(rc == 0 and snapshot() == before, "a second run changes nothing",
      log[-1500:])
+
+# As if a run had stopped between the upload and the marks: the inputs are
+# found inside the new block's sources and marked (garbage collection),
+# nothing is compacted again.
+for b in ids[:4]:
+    os.unlink(os.path.join(bucket, b, "deletion-mark.json"))
+rc, log = compact()
+t.ok(rc == 0 and sorted(b for b in blocks() if os.path.exists(
+    os.path.join(bucket, b, "deletion-mark.json"))) == ids[:4] and
+     len(blocks()) == 6, "unmarked inputs of a compacted block are marked, "
+     "not compacted again", log[-1500:])
 
 # --wait: one iteration, the metrics, then a clean stop. --delete-delay=0s
 # deletes the marked inputs.
