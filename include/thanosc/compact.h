@@ -66,12 +66,18 @@ void compact_metrics_register(void);
  * retryable failure, e.g. the bucket being unreachable). */
 int compact_iterate(struct objstore *bkt, const struct compact_opts *o);
 
+/* Step 5 alone: deletes blocks whose deletion mark is older than the
+ * delete delay and old partial uploads. */
+int compact_cleanup(struct objstore *bkt, const struct compact_opts *o);
+
 /* Sets thanos_compact_halted. */
 void compact_set_halted(bool halted);
 
 struct compact_run_opts {
   bool wait; /* --wait: repeat every wait_interval_ms */
   int64_t wait_interval_ms;
+  int64_t cleanup_interval_ms; /* with wait: compact_cleanup() between
+                                  iterations; 0 = off */
   const char *http_address;
   int64_t http_grace_ms;
 };

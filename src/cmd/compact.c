@@ -32,12 +32,13 @@ struct compact_flags {
   int skip_ooo, accept_malformed;
   struct strlist replica_labels;
   char *relabel_config, *relabel_config_file;
+  int64_t cleanup_interval_ms;
   /* accepted and ignored: no effect on the bucket's data */
   char *discovery_strategy, *web_route_prefix, *web_external_prefix,
       *web_prefix_header, *bucket_web_label;
   int web_disable, web_disable_cors, disable_admin;
   int64_t meta_fetch_concurrency, files_concurrency, viewer_sync_ms,
-      viewer_timeout_ms, cleanup_interval_ms, progress_interval_ms;
+      viewer_timeout_ms, progress_interval_ms;
 };
 
 static const char compact_summary[] =
@@ -299,6 +300,7 @@ int cmd_compact(int argc, char **argv) {
   struct compact_run_opts ro = {
       .wait = o.wait,
       .wait_interval_ms = o.wait_interval_ms,
+      .cleanup_interval_ms = o.cleanup_interval_ms,
       .http_address = o.srv.http_address,
       .http_grace_ms = o.srv.http_grace_ms,
   };

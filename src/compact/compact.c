@@ -454,8 +454,8 @@ static int apply_retention(struct objstore *bkt, const struct compact_opts *o,
   return rc;
 }
 
-static int cleanup(struct objstore *bkt, const struct compact_opts *o,
-                   int64_t now) {
+int compact_cleanup(struct objstore *bkt, const struct compact_opts *o) {
+  int64_t now = now_ms();
   struct csync s;
   int rc = csync_run(bkt, o, &s);
   for (size_t i = 0; i < s.nmarked && !rc; i++) {
@@ -515,7 +515,7 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o) {
   }
   rc = apply_retention(bkt, o, now_ms());
   if (!rc)
-    rc = cleanup(bkt, o, now_ms());
+    rc = compact_cleanup(bkt, o);
   if (!rc && drc)
     rc = tc_error(drc, "downsampling failed");
   if (!rc)

@@ -1,7 +1,9 @@
 /*
  * run.c - the compactor on the runtime (compact_run): the HTTP server
  * (/metrics, probes) and a service that runs compact_iterate() on the
- * worker pool, once, or every --wait-interval with --wait.
+ * worker pool, once, or every --wait-interval with --wait; with --wait,
+ * compact_cleanup() also runs every --compact.cleanup-interval while no
+ * iteration does (and while halted: deleting marked blocks is safe).
  *
  * Errors follow Thanos: with --wait a halt error (overlaps, a corrupt
  * block) sets thanos_compact_halted and stops iterating while the process
@@ -25,14 +27,14 @@ struct crun {
   struct objstore *bkt;
   struct runtime *rt;
   struct service svc;
-  uv_timer_t timer;
+  uv_timer_t timer, clean_timer;
   struct tc_work work;
-  int busy, stopping, halted, rc;
+  int busy, stopping, halted, rc, closing;
   service_stopped_fn *done;
 };
 
 static void maybe_stopped(struct crun *c) {
-  if (!c->stopping || c->busy || !c->done)
+  if (!c->stopping || c->busy || c->closing || !c->done)
     return;
   service_stopped_fn *done = c->done;
   c->done = NULL;
@@ -47,6 +49,29 @@ static void iterate_work(struct tc_work *w) {
 }
 
 static void tick(uv_timer_t *t);
+
+static void cleanup_work(struct tc_work *w) {
+  struct crun *c = w->data;
+  int rc = compact_cleanup(c->bkt, c->o);
+  if (rc)
+    LOG_WARN("cleanup of marked blocks failed", "err", tc_errmsg(rc));
+}
+
+static void cleanup_done(struct tc_work *w, int status) {
+  struct crun *c = w->data;
+  (void)status;
+  c->busy = 0;
+  maybe_stopped(c);
+}
+
+static void cleanup_tick(uv_timer_t *t) {
+  struct crun *c = t->data;
+  if (c->stopping || c->busy)
+    return; /* an iteration cleans up at its end anyway */
+  c->busy = 1;
+  if (tc_work_submit(c->rt->loop, &c->work, cleanup_work, cleanup_done, c))
+    c->busy = 0;
+}
 
 static void iterate_done(struct tc_work *w, int status) {
   struct crun *c = w->data;
@@ -70,8 +95,12 @@ static void iterate_done(struct tc_work *w, int status) {
 
 static void tick(uv_timer_t *t) {
   struct crun *c = t->data;
-  if (c->stopping || c->busy || c->halted)
+  if (c->stopping || c->halted)
     return;
+  if (c->busy) { /* a cleanup: the iteration comes right after it */
+    uv_timer_start(&c->timer, tick, 200, 0);
+    return;
+  }
   c->busy = 1;
   if (tc_work_submit(c->rt->loop, &c->work, iterate_work, iterate_done, c)) {
     c->busy = 0;
@@ -85,12 +114,20 @@ static int crun_start(struct service *svc, struct runtime *rt) {
   c->rt = rt;
   uv_timer_init(rt->loop, &c->timer);
   c->timer.data = c;
+  uv_timer_init(rt->loop, &c->clean_timer);
+  c->clean_timer.data = c;
   uv_timer_start(&c->timer, tick, 0, 0);
+  uint64_t every = (uint64_t)c->r->cleanup_interval_ms;
+  if (c->r->wait && every)
+    uv_timer_start(&c->clean_timer, cleanup_tick, every, every);
   return 0;
 }
 
+/* Both timers are closed before the service reports stopped. */
 static void timer_closed(uv_handle_t *h) {
-  maybe_stopped(h->data);
+  struct crun *c = h->data;
+  c->closing--;
+  maybe_stopped(c);
 }
 
 static void crun_stop(struct service *svc, service_stopped_fn *done) {
@@ -99,8 +136,11 @@ static void crun_stop(struct service *svc, service_stopped_fn *done) {
   if (c->busy)
     tc_work_cancel(&c->work);
   uv_timer_stop(&c->timer);
+  uv_timer_stop(&c->clean_timer);
   c->done = done;
+  c->closing = 2;
   uv_close((uv_handle_t *)&c->timer, timer_closed);
+  uv_close((uv_handle_t *)&c->clean_timer, timer_closed);
 }
 
 int compact_run(struct objstore *bkt, const struct compact_opts *o,

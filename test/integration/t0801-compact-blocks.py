@@ -7,8 +7,8 @@
 # (our dump and promtool's agree; promtool accepts the block). A second
 # run changes nothing; inputs left unmarked by an interrupted run are
 # marked (garbage collection); --wait serves Thanos's metrics;
-# --delete-delay=0s removes the marked inputs; retention marks blocks older
-# than it.
+# --delete-delay=0s removes the marked inputs, also between iterations
+# (--compact.cleanup-interval); retention marks blocks older than it.
 import json
 import os
 import re
@@ -155,7 +155,8 @@ port = G.free_port()
 p = t.start([G.THANOSC, "compact", "--objstore.config-file=" + bucket_yml,
              "--data-dir=" + data, "--http-address=127.0.0.1:%d" % port,
              "--consistency-delay=0s", "--wait", "--wait-interval=1h",
-             "--delete-delay=0s", "--http-grace-period=1s"],
+             "--delete-delay=0s", "--http-grace-period=1s",
+             "--compact.cleanup-interval=1s"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -191,6 +192,17 @@ t.ok(S.http_get("http://127.0.0.1:%d/-/ready" % port, 2) is not None,
      "/-/ready answers")
 t.ok(sorted(blocks()) == sorted([ids[4]] + new),
      "--delete-delay=0s deleted the marked inputs", blocks())
+# Between iterations (the next is an hour away) the background cleanup
+# deletes a block marked meanwhile.
+with open(os.path.join(bucket, ids[4], "deletion-mark.json"), "w") as f:
+    f.write('{"id":"%s","version":1,"deletion_time":%d}'
+            % (ids[4], int(time.time())))
+end = time.time() + 20
+while time.time() < end and ids[4] in blocks():
+    time.sleep(0.2)
+t.ok(ids[4] not in blocks() and metrics().get(
+    "thanos_compact_iterations_total") == 1,
+     "--compact.cleanup-interval: deleted between iterations", blocks())
 t.stop(p)
 t.ok(p.returncode == 0, "SIGTERM stops it with 0", p.stderr.read()[-500:])
 
