@@ -105,5 +105,15 @@ int cmd_server_opts_check(struct server_opts *o, const char *cmd);
 void cmd_flags_release(const struct flag_def *const *tables);
 /* The objstore YAML from --objstore.config or the file; NULL + message. */
 char *cmd_objstore_yaml(struct server_opts *o, const char *cmd);
+/* Opens the bucket the objstore flags name. 0, 1 (it failed to open: a
+ * log line says why) or 2 (bad flags: a message says why). */
+struct objstore;
+int cmd_objstore_open(struct server_opts *o, const char *cmd,
+                      struct objstore **out /* OUT */);
+/* --selector.relabel-config (config) or -file (file), at most one, parsed
+ * into *out (NULL when neither is given). 0, or 2 after a message. */
+struct store_relabel;
+int cmd_relabel_config(const char *config, const char *file, const char *cmd,
+                       struct store_relabel **out /* OUT */);
 
 #endif

@@ -9,7 +9,10 @@
 #include "cmd/cmd.h"
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
+#include "thanosc/error.h"
 #include "thanosc/log.h"
+#include "thanosc/objstore.h"
+#include "thanosc/store.h"
 
 int cmd_dispatch(const struct cmd *table, const char *prefix, int argc,
                  char **argv) {
@@ -104,6 +107,21 @@ int cmd_server_opts_check(struct server_opts *o, const char *cmd) {
   return 0;
 }
 
+/* The whole file at path, NUL-terminated; NULL with errno set. */
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  struct tc_buf b = TC_BUF_INIT;
+  char tmp[4096];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+    tc_buf_add(&b, tmp, n);
+  fclose(f);
+  tc_buf_addc(&b, '\0');
+  return tc_buf_detach(&b, NULL);
+}
+
 char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
   if (o->objstore_config)
     return xstrdup(o->objstore_config);
@@ -112,19 +130,51 @@ char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
             "--objstore.config-file or --objstore.config\n", cmd);
     return NULL;
   }
-  FILE *f = fopen(o->objstore_config_file, "rb");
-  if (!f) {
+  char *text = read_text(o->objstore_config_file);
+  if (!text)
     fprintf(stderr, "%s: error: --objstore.config-file '%s': %m\n", cmd,
             o->objstore_config_file);
-    return NULL;
+  return text;
+}
+
+int cmd_objstore_open(struct server_opts *o, const char *cmd,
+                      struct objstore **out) {
+  char *yaml = cmd_objstore_yaml(o, cmd);
+  *out = NULL;
+  if (!yaml)
+    return 2;
+  int rc = objstore_open(yaml, out);
+  free(yaml);
+  if (rc) {
+    LOG_ERROR("opening the bucket", "err", tc_errmsg(rc));
+    return 1;
   }
-  struct tc_buf b = TC_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    tc_buf_add(&b, tmp, n);
-  fclose(f);
-  return tc_buf_detach(&b, NULL);
+  return 0;
+}
+
+int cmd_relabel_config(const char *config, const char *file, const char *cmd,
+                       struct store_relabel **out) {
+  *out = NULL;
+  if (config && file) {
+    fprintf(stderr, "%s: error: --selector.relabel-config-file and "
+            "--selector.relabel-config are mutually exclusive\n", cmd);
+    return 2;
+  }
+  char *text = config ? xstrdup(config) : file ? read_text(file) : NULL;
+  if (file && !text) {
+    fprintf(stderr, "%s: error: --selector.relabel-config-file '%s': %m\n",
+            cmd, file);
+    return 2;
+  }
+  if (!text)
+    return 0;
+  int rc = store_relabel_parse(text, out);
+  free(text);
+  if (rc) {
+    fprintf(stderr, "%s: error: %s\n", cmd, tc_errmsg(rc));
+    return 2;
+  }
+  return 0;
 }
 
 void cmd_flags_release(const struct flag_def *const *tables) {

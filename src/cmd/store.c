@@ -198,20 +198,6 @@ static void store_flags(struct flag_def *f, struct store_opts *o) {
 
 #define STORE_FLAGS_MAX 40
 
-static char *read_small_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  struct tc_buf b = TC_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    tc_buf_add(&b, tmp, n);
-  fclose(f);
-  tc_buf_addc(&b, '\0');
-  return tc_buf_detach(&b, NULL);
-}
-
 int cmd_store(int argc, char **argv) {
   struct store_opts o = {0};
   struct flag_def shared[CMD_SERVER_FLAGS_MAX + 1];
@@ -225,7 +211,6 @@ int cmd_store(int argc, char **argv) {
   struct objstore *bkt = NULL;
   struct store_relabel *relabel = NULL;
   struct index_cache *cache = NULL;
-  char *yaml = NULL;
   int rc = flags_parse(tables, STORE_CMD, store_summary, argc, argv, NULL);
   int code = rc == 1 ? 0 : rc;
   if (rc == 0)
@@ -238,41 +223,13 @@ int cmd_store(int argc, char **argv) {
     code = 2;
     goto out;
   }
-  if (o.relabel_config && o.relabel_config_file) {
-    fprintf(stderr, STORE_CMD ": error: --selector.relabel-config-file and "
-            "--selector.relabel-config are mutually exclusive\n");
-    code = 2;
+  code = cmd_relabel_config(o.relabel_config, o.relabel_config_file,
+                            STORE_CMD, &relabel);
+  if (code)
     goto out;
-  }
-  char *rl = o.relabel_config ? xstrdup(o.relabel_config)
-             : o.relabel_config_file ? read_small_file(o.relabel_config_file)
-                                     : NULL;
-  if (o.relabel_config_file && !rl) {
-    fprintf(stderr, STORE_CMD ": error: --selector.relabel-config-file "
-            "'%s': cannot read\n", o.relabel_config_file);
-    code = 2;
+  code = cmd_objstore_open(&o.srv, STORE_CMD, &bkt);
+  if (code)
     goto out;
-  }
-  if (rl) {
-    rc = store_relabel_parse(rl, &relabel);
-    free(rl);
-    if (rc) {
-      fprintf(stderr, STORE_CMD ": error: %s\n", tc_errmsg(rc));
-      code = 2;
-      goto out;
-    }
-  }
-  yaml = cmd_objstore_yaml(&o.srv, STORE_CMD);
-  if (!yaml) {
-    code = 2;
-    goto out;
-  }
-  rc = objstore_open(yaml, &bkt);
-  if (rc) {
-    LOG_ERROR("opening the bucket", "err", tc_errmsg(rc));
-    code = 1;
-    goto out;
-  }
 
   struct runtime rt;
   rc = runtime_init(&rt);
@@ -352,7 +309,6 @@ out:
   objstore_close(bkt);
   index_cache_free(cache);
   store_relabel_free(relabel);
-  free(yaml);
   cmd_flags_release(tables);
   return code;
 }

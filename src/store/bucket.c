@@ -387,22 +387,6 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static bool too_fresh(const struct bucket_store *s, const struct block_meta *m,
-                      int64_t now) {
-  const char *src = m->thanos.source ? m->thanos.source : "";
-  if (!strcmp(src, "compactor") || !strcmp(src, "compactor.repair") ||
-      !strcmp(src, "bucket.repair"))
-    return false;
-  int64_t t = 0;
-  if (m->thanos.upload_time &&
-      strncmp(m->thanos.upload_time, "0001-01-01", 10) != 0 &&
-      parse_time_ms(m->thanos.upload_time, &t) != 0)
-    t = 0;
-  if (t <= 0)
-    tsdb_ulid_parse(m->ulid, &t);
-  return now - t < s->o.consistency_delay_ms;
-}
-
 /* 1 when the block has a deletion mark older than the delay. */
 static int marked_deleted(struct bucket_store *s, const char *id,
                           int64_t now) {
@@ -436,18 +420,6 @@ struct marks {
 static void mark_one(void *ctx, size_t i) {
   struct marks *m = ctx;
   m->marked[i] = marked_deleted(m->s, m->c[i]->ulid, m->now);
-}
-
-static bool sources_subset(const struct block_meta *a,
-                           const struct block_meta *b) {
-  for (size_t i = 0; i < a->compaction.nsources; i++) {
-    bool found = false;
-    for (size_t j = 0; j < b->compaction.nsources && !found; j++)
-      found = !strcmp(a->compaction.sources[i], b->compaction.sources[j]);
-    if (!found)
-      return false;
-  }
-  return true;
 }
 
 struct load_job {
@@ -546,7 +518,8 @@ int bucket_store_sync(struct bucket_store *s) {
           state = "label-excluded";
         labels_release(&ls);
       }
-      if (!state && too_fresh(s, m, now))
+      if (!state &&
+          block_meta_too_fresh(m, s->o.consistency_delay_ms, now))
         state = "too-fresh";
     }
     if (state) {
@@ -589,14 +562,7 @@ int bucket_store_sync(struct bucket_store *s) {
     bool dup = false;
     for (size_t j = 0; j < nkeep && !dup; j++) {
       const struct block_meta *b = &keep[j]->meta;
-      if (i == j || a->thanos.resolution != b->thanos.resolution)
-        continue;
-      if (!sources_subset(a, b))
-        continue;
-      if (b->compaction.nsources > a->compaction.nsources ||
-          (b->compaction.nsources == a->compaction.nsources &&
-           strcmp(b->ulid, a->ulid) > 0))
-        dup = true;
+      dup = i != j && block_meta_covered_by(a, b);
     }
     if (dup)
       counts[7]++;

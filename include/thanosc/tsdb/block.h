@@ -60,6 +60,8 @@ int block_writer_finish(struct block_writer *w, const struct block_meta *meta,
                         char **dir_out /* OUT */);
 /* Removes the temporary directory and releases the writer. */
 void block_writer_abort(struct block_writer *w);
+/* rm -r path (a file or a directory); errors are ignored. */
+void tsdb_remove_all(const char *path);
 
 /* ---- reader ---- */
 

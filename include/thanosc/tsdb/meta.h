@@ -92,6 +92,20 @@ int block_meta_format(const struct block_meta *m, struct tc_buf *out);
 int block_meta_write(const struct block_meta *m, const char *dir);
 void block_meta_add_source(struct block_meta *m, const char *ulid);
 
+/* Thanos's consistency delay: a block is too fresh while its age (from
+ * thanos.upload_time when set, else its ULID) is under delay_ms; blocks
+ * the compactor or a repair wrote never are. */
+bool block_meta_too_fresh(const struct block_meta *m, int64_t delay_ms,
+                          int64_t now_ms);
+/* Whether every source of a is a source of b. */
+bool block_meta_sources_subset(const struct block_meta *a,
+                               const struct block_meta *b);
+/* Whether b makes a redundant (Thanos's deduplicate filter): the same
+ * resolution, b's sources include a's, and b has more of them, or the
+ * same ones and a later ULID. */
+bool block_meta_covered_by(const struct block_meta *a,
+                           const struct block_meta *b);
+
 enum marker_kind {
   MARKER_DELETION,      /* deletion-mark.json, time = deletion_time */
   MARKER_NO_COMPACT,    /* no-compact-mark.json, no_compact_time + reason */

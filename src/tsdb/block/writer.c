@@ -63,6 +63,18 @@ int block_writer_open(struct block_writer *w, const char *parent_dir,
   return 0;
 }
 
+/* Samples of a chunk as meta.json counts them; an aggregate chunk counts
+ * its windows (the samples of its count sub-chunk), as Thanos does. */
+static uint64_t chunk_samples(const struct chunk_data *c) {
+  struct aggr_chunk a;
+  if (c->enc != CHUNK_ENC_AGGR)
+    return chunk_num_samples(c->enc, c->data, c->len);
+  if (aggr_chunk_parse(&a, c->data, c->len) || !a.sub[AGGR_COUNT].present)
+    return 0;
+  return chunk_num_samples(a.sub[AGGR_COUNT].enc, a.sub[AGGR_COUNT].data,
+                           a.sub[AGGR_COUNT].len);
+}
+
 int block_writer_add_chunks(struct block_writer *w, const struct labels *ls,
                             const struct chunk_data *chunks,
                             const struct chunk_meta *metas, size_t n) {
@@ -88,8 +100,7 @@ int block_writer_add_chunks(struct block_writer *w, const struct labels *ls,
   for (size_t i = 0; i < n; i++) {
     cm[i] = metas[i];
     cm[i].ref = refs[i];
-    w->num_samples += chunk_num_samples(chunks[i].enc, chunks[i].data,
-                                        chunks[i].len);
+    w->num_samples += chunk_samples(&chunks[i]);
     if (chunks[i].len > w->chunk_max_size)
       w->chunk_max_size = chunks[i].len;
     if (metas[i].mint < w->mint)
@@ -280,7 +291,7 @@ int block_writer_finish(struct block_writer *w, const struct block_meta *in,
   return 0;
 }
 
-static void remove_tree(const char *path) {
+void tsdb_remove_all(const char *path) {
   DIR *d = opendir(path);
   if (d) {
     struct dirent *de;
@@ -288,7 +299,7 @@ static void remove_tree(const char *path) {
       if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
         continue;
       char *p = xasprintf("%s/%s", path, de->d_name);
-      remove_tree(p);
+      tsdb_remove_all(p);
       free(p);
     }
     closedir(d);
@@ -302,6 +313,6 @@ void block_writer_abort(struct block_writer *w) {
   if (w->cw.dir)
     chunks_writer_abort(&w->cw);
   if (w->tmpdir)
-    remove_tree(w->tmpdir);
+    tsdb_remove_all(w->tmpdir);
   writer_free(w);
 }

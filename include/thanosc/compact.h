@@ -1,0 +1,142 @@
+/*
+ * compact.h - the compactor (`thanosc compact`): Thanos's compaction,
+ * downsampling, retention and deletion over the blocks of a bucket.
+ *
+ * One iteration (compact_iterate) is what `thanos compact` does between
+ * two waits:
+ *   1. sync: list the bucket's block metas; leave out partial uploads (no
+ *      meta.json), blocks with a deletion mark, blocks younger than the
+ *      consistency delay and blocks outside the time/label selection;
+ *      mark for deletion blocks whose sources another block already holds
+ *      (garbage collection);
+ *   2. compact: group blocks by external labels (minus replica labels) and
+ *      resolution, plan each group like Thanos's default planner
+ *      (compact_plan), download, merge, upload (files first, meta.json
+ *      last), mark the inputs for deletion; repeat while a group compacted;
+ *   3. downsample raw blocks of >= 40h to 5m and 5m blocks of >= 10d to 1h;
+ *   4. apply retention per resolution;
+ *   5. delete blocks whose deletion mark is older than the delete delay,
+ *      and partial uploads older than max(consistency delay, 48h).
+ *
+ * Everything here is blocking (bucket and disk I/O): run it on a worker
+ * thread. A halt error (overlapping blocks without vertical compaction, a
+ * corrupt block) is returned as COMPACT_HALT so that the caller stops.
+ */
+#ifndef THANOSC_COMPACT_H
+#define THANOSC_COMPACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "thanosc/flags.h"
+#include "thanosc/objstore.h"
+
+#define COMPACT_RES_RAW 0
+#define COMPACT_RES_5M (5 * 60 * 1000LL)
+#define COMPACT_RES_1H (60 * 60 * 1000LL)
+#define COMPACT_DOWNSAMPLE_RANGE_5M (40 * 3600 * 1000LL)
+#define COMPACT_DOWNSAMPLE_RANGE_1H (10 * 24 * 3600 * 1000LL)
+
+struct store_relabel;
+
+struct compact_opts {
+  const char *data_dir;
+  int64_t consistency_delay_ms;
+  int64_t delete_delay_ms;
+  int64_t retention_ms[3]; /* raw, 5m, 1h; 0 = forever */
+  bool downsampling_disable;
+  bool vertical; /* --compact.enable-vertical-compaction */
+  const struct strlist *replica_labels; /* may be NULL or empty */
+  int64_t min_time, max_time;           /* block selection, ms */
+  const struct store_relabel *relabel;  /* may be NULL */
+  const char *hash_func;                /* NULL/"" or "SHA256" */
+  int max_level;                        /* --debug.max-compaction-level */
+};
+
+/* A halt error. No retryable path of an iteration (bucket I/O) returns this
+ * code; the halting ones wrap their cause in it. */
+#define COMPACT_HALT TC_ESTATE
+
+/* Registers the thanos_compact_* and thanos_blocks_meta_synced metrics
+ * (idempotent). */
+void compact_metrics_register(void);
+
+/* One full iteration. 0, COMPACT_HALT, or another negative code (a
+ * retryable failure, e.g. the bucket being unreachable). */
+int compact_iterate(struct objstore *bkt, const struct compact_opts *o);
+
+/* Step 5 alone: deletes blocks whose deletion mark is older than the
+ * delete delay and old partial uploads. */
+int compact_cleanup(struct objstore *bkt, const struct compact_opts *o);
+
+/* Sets thanos_compact_halted. */
+void compact_set_halted(bool halted);
+
+struct compact_run_opts {
+  bool wait; /* --wait: repeat every wait_interval_ms */
+  int64_t wait_interval_ms;
+  int64_t cleanup_interval_ms; /* with wait: compact_cleanup() between
+                                  iterations; 0 = off */
+  const char *http_address;
+  int64_t http_grace_ms;
+};
+
+/* Serves /metrics and the probes and runs iterations on the worker pool
+ * until done (without wait) or a signal. Returns the exit code. */
+int compact_run(struct objstore *bkt, const struct compact_opts *o,
+                const struct compact_run_opts *r);
+
+/* ---- the planner (pure, for tests) ---- */
+
+struct plan_block {
+  int64_t min_time, max_time;
+  bool no_compact; /* no-compact-mark.json */
+  bool failed;     /* compaction.failed in meta.json */
+};
+
+/* Thanos's default ranges: 2h, 8h, 2d, 14d. */
+extern const int64_t compact_default_ranges[4];
+
+/*
+ * Plans one compaction of a group, like Thanos's default planner: b holds
+ * the group's blocks sorted by min time. Overlapping blocks come first
+ * (all of the first overlapping run); otherwise, leaving out the newest
+ * block, the first aligned range (8h, then 2d, then 14d) holding two or
+ * more blocks that fill it, or lie before the newest block; blocks marked
+ * no-compact split a range without being picked. Writes the indexes of the
+ * chosen blocks to out (room for n) and returns how many (0: nothing).
+ * *overlap (may be NULL) tells whether they overlap.
+ */
+size_t compact_plan(const struct plan_block *b, size_t n, const int64_t *ranges,
+                    size_t nranges, size_t *out, bool *overlap /* OUT */);
+
+/* ---- merging and downsampling local blocks ---- */
+
+struct block_meta;
+
+/*
+ * Merges the blocks in dirs (sorted by min time) into a new block under
+ * parent: series in label order, chunks copied as they are unless chunks
+ * of one series overlap (then samples are merged, a duplicate timestamp
+ * keeping the first block's sample, and re-encoded). meta supplies the
+ * new block's range, compaction and thanos section. *dir_out (owned) is
+ * the new block, or NULL when it would be empty.
+ */
+int compact_merge(const char *const *dirs, size_t n, const char *parent,
+                  const struct block_meta *meta, char **dir_out /* OUT */);
+
+/*
+ * Downsamples the block at dir (raw or 5m) to resolution res (5m or 1h)
+ * into a new block under parent, as Thanos does: AggrChunks of count,
+ * sum, min, max and counter. *dir_out (owned) or NULL when empty.
+ */
+int compact_downsample(const char *dir, int64_t res, const char *parent,
+                       char **dir_out /* OUT */);
+
+/* Thanos's targetChunkCount: how many aggregate chunks to cut a series of
+ * count samples over [mint, maxt] at resolution in_res into. */
+int compact_target_chunks(int64_t mint, int64_t maxt, int64_t in_res,
+                          int64_t out_res, size_t count);
+
+#endif

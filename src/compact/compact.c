@@ -1,0 +1,524 @@
+/*
+ * compact.c - one compactor iteration (compact.h): sync, garbage
+ * collection, group compactions until no group has work, downsampling,
+ * retention and deletion of marked blocks, with Thanos's metrics.
+ *
+ * Blocks are worked on under <data-dir>/compact/<group key>/ and
+ * <data-dir>/downsample/, both emptied before use: the data directory is
+ * a cache, safe to delete between runs.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compact/internal.h"
+#include "thanosc/common.h"
+#include "thanosc/error.h"
+#include "thanosc/log.h"
+#include "thanosc/tsdb/block.h"
+#include "thanosc/tsdb/bucket.h"
+
+#define PARTIAL_UPLOAD_AGE_MS (48 * 3600 * 1000LL)
+
+struct metric *compact_m_marked, *compact_m_synced;
+static struct metric *m_iterations, *m_compactions, *m_runs_started,
+    *m_runs_completed, *m_failures, *m_vertical, *m_downsamples,
+    *m_downsample_failures, *m_gc, *m_cleaned, *m_cleanup_failures, *m_halted,
+    *m_partial_deleted;
+
+void compact_metrics_register(void) {
+  if (m_iterations)
+    return;
+  m_iterations = metric_counter("thanos_compact_iterations_total",
+                                "Total number of iterations that were "
+                                "executed successfully.",
+                                NULL);
+  m_compactions = metric_counter("thanos_compact_group_compactions_total",
+                                 "Total number of group compaction attempts "
+                                 "that resulted in a new block.",
+                                 "group");
+  m_runs_started =
+      metric_counter("thanos_compact_group_compaction_runs_started_total",
+                     "Total number of group compaction attempts.", "group");
+  m_runs_completed = metric_counter(
+      "thanos_compact_group_compaction_runs_completed_total",
+      "Total number of group completed compaction runs. This also includes "
+      "compactor group runs that resulted with no compaction.",
+      "group");
+  m_failures =
+      metric_counter("thanos_compact_group_compactions_failures_total",
+                     "Total number of failed group compactions.", "group");
+  m_vertical = metric_counter(
+      "thanos_compact_group_vertical_compactions_total",
+      "Total number of group compaction attempts that resulted in a new "
+      "block based on overlapping blocks.",
+      "group");
+  m_downsamples =
+      metric_counter("thanos_compact_downsample_total",
+                     "Total number of downsampling attempts.", "resolution");
+  m_downsample_failures = metric_counter(
+      "thanos_compact_downsample_failures_total",
+      "Total number of failed downsampling attempts.", "resolution");
+  compact_m_marked = metric_counter("thanos_compact_blocks_marked_total",
+                                    "Total number of blocks marked in "
+                                    "compactor.",
+                                    "marker,reason");
+  m_gc = metric_counter("thanos_compact_garbage_collected_blocks_total",
+                        "Total number of blocks marked for deletion by "
+                        "compactor.",
+                        NULL);
+  m_cleaned =
+      metric_counter("thanos_compact_blocks_cleaned_total",
+                     "Total number of blocks deleted in compactor.", NULL);
+  m_cleanup_failures = metric_counter(
+      "thanos_compact_block_cleanup_failures_total",
+      "Failures encountered while deleting blocks in compactor.", NULL);
+  m_partial_deleted = metric_counter(
+      "thanos_compact_aborted_partial_uploads_deletion_attempts_total",
+      "Total number of started deletions of blocks that are assumed aborted "
+      "and only partially uploaded.",
+      NULL);
+  m_halted = metric_gauge("thanos_compact_halted",
+                          "Set to 1 if the compactor halted due to an "
+                          "unexpected error.",
+                          NULL);
+  compact_m_synced = metric_gauge("thanos_blocks_meta_synced",
+                                  "Number of block metadata synced", "state");
+  metric_set(metric_child(m_halted), 0);
+  metric_add(metric_child(m_iterations), 0);
+  metric_add(metric_child(m_gc), 0);
+  metric_add(metric_child(m_cleaned), 0);
+  metric_add(metric_with(compact_m_marked, "deletion-mark.json", ""), 0);
+}
+
+void compact_set_halted(bool halted) {
+  metric_set(metric_child(m_halted), halted ? 1 : 0);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An empty directory at path (its parents created). */
+static int fresh_dir(const char *path) {
+  tsdb_remove_all(path);
+  char *p = xstrdup(path);
+  int rc = 0;
+  for (char *s = p + 1; !rc; s++) {
+    if (*s != '/' && *s)
+      continue;
+    char c = *s;
+    *s = '\0';
+    if (mkdir(p, 0755) && errno != EEXIST)
+      rc = tc_error(-errno, "mkdir %s: %s", p, strerror(errno));
+    *s = c;
+    if (!c)
+      break;
+  }
+  free(p);
+  return rc;
+}
+
+static int mark_deleted(struct objstore *bkt, const char *id,
+                        const char *details) {
+  int rc = block_mark(bkt, MARKER_DELETION, id, details, NULL);
+  if (rc)
+    return tc_error_wrap(rc, "mark block %s for deletion", id);
+  metric_inc(metric_with(compact_m_marked, "deletion-mark.json", ""));
+  LOG_INFO("block has been marked for deletion", "block", id);
+  return 0;
+}
+
+/* Garbage collection: a block whose sources another block of the same
+ * resolution holds too (a compaction whose inputs were not marked yet) is
+ * marked for deletion and dropped from s. Of two blocks with the same
+ * sources the newer ULID stays. */
+static int collect_garbage(struct objstore *bkt, struct csync *s) {
+  bool *dup = xcalloc(s->n + 1, sizeof *dup);
+  size_t k = 0;
+  int rc = 0;
+  /* Decide first: the array is compacted below. */
+  for (size_t i = 0; i < s->n; i++)
+    for (size_t j = 0; j < s->n && !dup[i]; j++)
+      dup[i] = block_meta_covered_by(&s->v[i].meta, &s->v[j].meta);
+  for (size_t i = 0; i < s->n; i++) {
+    if (dup[i] && !rc) {
+      rc = mark_deleted(bkt, s->v[i].meta.ulid, "source of compacted block");
+      if (!rc)
+        metric_inc(metric_child(m_gc));
+    }
+    if (dup[i]) {
+      block_meta_release(&s->v[i].meta);
+      labels_release(&s->v[i].group_labels);
+    } else {
+      s->v[k++] = s->v[i];
+    }
+  }
+  s->n = k;
+  free(dup);
+  return rc;
+}
+
+static char *fmt_range(int64_t ms) {
+  char d[32];
+  format_duration_ms(ms, d, sizeof d);
+  return xstrdup(d);
+}
+
+/* Thanos's halt message for overlapping blocks. */
+static int overlap_error(struct cblock *const *b, size_t n) {
+  struct tc_buf m = TC_BUF_INIT;
+  int64_t mint = b[0]->meta.min_time, maxt = b[0]->meta.max_time;
+  for (size_t i = 1; i < n; i++) {
+    mint = TC_MIN(mint, b[i]->meta.min_time);
+    maxt = TC_MAX(maxt, b[i]->meta.max_time);
+  }
+  char *r = fmt_range(maxt - mint);
+  tc_buf_addf(&m,
+              "[mint: %" PRId64 ", maxt: %" PRId64 ", range: %s, "
+              "blocks: %zu]:",
+              mint, maxt, r, n);
+  free(r);
+  for (size_t i = 0; i < n; i++) {
+    r = fmt_range(b[i]->meta.max_time - b[i]->meta.min_time);
+    tc_buf_addf(
+        &m, "%s <ulid: %s, mint: %" PRId64 ", maxt: %" PRId64 ", range: %s>",
+        i ? "," : "", b[i]->meta.ulid, b[i]->meta.min_time, b[i]->meta.max_time,
+        r);
+    free(r);
+  }
+  tc_buf_addc(&m, '\0');
+  int rc = tc_error(COMPACT_HALT,
+                    "pre compaction overlap check: overlaps "
+                    "found while gathering blocks. %s",
+                    m.data);
+  tc_buf_release(&m);
+  return rc;
+}
+
+/* ------------------------------------------------------- compaction */
+
+static int src_cmp(const void *a, const void *b) {
+  return strcmp(a, b);
+}
+
+/* The meta of the block compacted from in[0..n). */
+static void compacted_meta(struct block_meta *m, struct cblock *const *in,
+                           size_t n) {
+  block_meta_init(m);
+  m->min_time = INT64_MAX;
+  m->max_time = INT64_MIN;
+  m->compaction.parents = xcalloc(n, sizeof *m->compaction.parents);
+  for (size_t i = 0; i < n; i++) {
+    const struct block_meta *x = &in[i]->meta;
+    m->min_time = TC_MIN(m->min_time, x->min_time);
+    m->max_time = TC_MAX(m->max_time, x->max_time);
+    m->compaction.level = TC_MAX(m->compaction.level, x->compaction.level);
+    for (size_t j = 0; j < x->compaction.nsources; j++) {
+      bool dup = false;
+      for (size_t k = 0; k < m->compaction.nsources && !dup; k++)
+        dup = !strcmp(m->compaction.sources[k], x->compaction.sources[j]);
+      if (!dup)
+        block_meta_add_source(m, x->compaction.sources[j]);
+    }
+    struct block_desc *p = &m->compaction.parents[m->compaction.nparents++];
+    memcpy(p->ulid, x->ulid, sizeof p->ulid);
+    p->min_time = x->min_time;
+    p->max_time = x->max_time;
+  }
+  m->compaction.level++;
+  qsort(m->compaction.sources, m->compaction.nsources,
+        sizeof *m->compaction.sources, src_cmp);
+  m->has_thanos = true;
+  labels_copy(&m->thanos.labels, &in[0]->group_labels);
+  m->thanos.resolution = in[0]->meta.thanos.resolution;
+  m->thanos.source = xstrdup("compactor");
+}
+
+/* Downloads, merges, uploads and marks one plan of a group. */
+static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
+                          struct cblock *const *in, size_t n, bool overlap) {
+  const char *group = in[0]->group;
+  char *dir = xasprintf("%s/compact/%s", o->data_dir, group);
+  char **dirs = xcalloc(n, sizeof *dirs);
+  char *out = NULL;
+  struct block_meta meta;
+  int rc = fresh_dir(dir);
+  char count[24];
+  snprintf(count, sizeof count, "%zu", n);
+  LOG_INFO("compact blocks", "group", group, "count", count);
+  for (size_t i = 0; i < n && !rc; i++) {
+    dirs[i] = xasprintf("%s/%s", dir, in[i]->meta.ulid);
+    rc = block_download(bkt, in[i]->meta.ulid, dirs[i]);
+  }
+  compacted_meta(&meta, in, n);
+  if (!rc) {
+    rc = compact_merge((const char *const *)dirs, n, dir, &meta, &out);
+    /* A block we cannot read needs an operator: halt, as Thanos does. */
+    if (rc)
+      rc = tc_error_wrap(COMPACT_HALT, "compact blocks of group %s", group);
+  }
+  if (!rc && out) {
+    rc = block_upload(bkt, out, o->hash_func);
+    if (!rc) {
+      char *base = strrchr(out, '/');
+      LOG_INFO("uploaded compacted block", "block", base ? base + 1 : out,
+               "group", group);
+    }
+  } else if (!rc) {
+    LOG_INFO("compacted block would be empty; marking its sources for "
+             "deletion",
+             "group", group);
+  }
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = mark_deleted(bkt, in[i]->meta.ulid, "source of compacted block");
+  if (!rc && out) {
+    metric_inc(metric_with(m_compactions, group));
+    if (overlap)
+      metric_inc(metric_with(m_vertical, group));
+  }
+  if (rc)
+    metric_inc(metric_with(m_failures, group));
+  tsdb_remove_all(dir);
+  for (size_t i = 0; i < n; i++)
+    free(dirs[i]);
+  free(dirs);
+  free(dir);
+  free(out);
+  block_meta_release(&meta);
+  return rc;
+}
+
+/* One pass over the groups: at most one compaction each. *did tells
+ * whether any ran (then the caller syncs and passes again). */
+static int compact_pass(struct objstore *bkt, const struct compact_opts *o,
+                        struct csync *s, bool *did) {
+  size_t nranges = (size_t)TC_MAX(1, TC_MIN(o->max_level, 4));
+  int rc = 0;
+  *did = false;
+  for (size_t g = 0; g < s->n && !rc;) {
+    size_t end = g;
+    while (end < s->n && !strcmp(s->v[end].group, s->v[g].group))
+      end++;
+    size_t n = end - g;
+    struct plan_block *pb = xcalloc(n, sizeof *pb);
+    size_t *pick = xcalloc(n, sizeof *pick);
+    for (size_t i = 0; i < n; i++)
+      pb[i] = (struct plan_block){
+          s->v[g + i].meta.min_time, s->v[g + i].meta.max_time,
+          s->v[g + i].no_compact, s->v[g + i].meta.compaction.failed};
+    metric_inc(metric_with(m_runs_started, s->v[g].group));
+    bool overlap;
+    size_t k =
+        compact_plan(pb, n, compact_default_ranges, nranges, pick, &overlap);
+    struct cblock **in = xcalloc(k + 1, sizeof *in);
+    for (size_t i = 0; i < k; i++)
+      in[i] = &s->v[g + pick[i]];
+    if (k && overlap && !o->vertical) {
+      rc = overlap_error(in, k);
+      metric_inc(metric_with(m_failures, s->v[g].group));
+    } else if (k) {
+      rc = compact_blocks(bkt, o, in, k, overlap);
+      *did = !rc;
+    }
+    if (!rc)
+      metric_inc(metric_with(m_runs_completed, s->v[g].group));
+    free(in);
+    free(pb);
+    free(pick);
+    g = end;
+  }
+  return rc;
+}
+
+static int compact_groups(struct objstore *bkt, const struct compact_opts *o) {
+  for (;;) {
+    struct csync s;
+    bool did = false;
+    int rc = csync_run(bkt, o, &s);
+    if (!rc)
+      rc = collect_garbage(bkt, &s);
+    if (!rc)
+      rc = compact_pass(bkt, o, &s, &did);
+    csync_release(&s);
+    if (rc || !did)
+      return rc;
+  }
+}
+
+/* ----------------------------------------------------- downsampling */
+
+/* Whether every source of m is a source of some block of resolution res
+ * (Thanos looks at the union: a compacted raw block whose pieces were
+ * downsampled before is not downsampled again). */
+static bool sources_downsampled(const struct csync *s,
+                                const struct block_meta *m, int64_t res) {
+  for (size_t i = 0; i < m->compaction.nsources; i++) {
+    bool found = false;
+    for (size_t j = 0; j < s->n && !found; j++) {
+      const struct block_meta *d = &s->v[j].meta;
+      for (size_t k = 0;
+           d->thanos.resolution == res && !found && k < d->compaction.nsources;
+           k++)
+        found = !strcmp(d->compaction.sources[k], m->compaction.sources[i]);
+    }
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
+/* Downsamples every block of resolution from to `to` whose sources the
+ * blocks of resolution `to` do not all hold yet. A block that fails is logged
+ * and counted and the others go on; the pass then returns an error. */
+static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
+                           int64_t from, int64_t to, int64_t min_range) {
+  struct csync s;
+  int rc = csync_run(bkt, o, &s);
+  if (rc)
+    return rc;
+  char *dir = xasprintf("%s/downsample", o->data_dir);
+  char res[32];
+  int failed = 0, first = 0;
+  snprintf(res, sizeof res, "%" PRId64, to);
+  for (size_t i = 0; i < s.n; i++) {
+    struct cblock *b = &s.v[i];
+    if (b->meta.thanos.resolution != from || b->no_downsample ||
+        b->meta.max_time - b->meta.min_time < min_range)
+      continue;
+    if (sources_downsampled(&s, &b->meta, to))
+      continue;
+    char *src = xasprintf("%s/%s", dir, b->meta.ulid), *out = NULL;
+    rc = fresh_dir(dir);
+    if (!rc)
+      rc = block_download(bkt, b->meta.ulid, src);
+    if (!rc)
+      rc = compact_downsample(src, to, dir, &out);
+    if (!rc && out)
+      rc = block_upload(bkt, out, o->hash_func);
+    if (!rc) {
+      metric_inc(metric_with(m_downsamples, res));
+      LOG_INFO("downsampled block", "from", b->meta.ulid, "resolution", res);
+    } else {
+      metric_inc(metric_with(m_downsample_failures, res));
+      LOG_ERROR("downsampling failed", "block", b->meta.ulid, "resolution", res,
+                "err", tc_errmsg(rc));
+      first = first ? first : rc;
+      failed++;
+    }
+    free(src);
+    free(out);
+  }
+  tsdb_remove_all(dir);
+  free(dir);
+  csync_release(&s);
+  if (failed)
+    return tc_error(first, "downsampling of %d block(s) failed", failed);
+  return 0;
+}
+
+/* ---------------------------------------------- retention and cleanup */
+
+static int apply_retention(struct objstore *bkt, const struct compact_opts *o,
+                           int64_t now) {
+  struct csync s;
+  int rc = csync_run(bkt, o, &s);
+  for (size_t i = 0; i < s.n && !rc; i++) {
+    const struct block_meta *m = &s.v[i].meta;
+    int level = m->thanos.resolution == COMPACT_RES_1H   ? 2
+                : m->thanos.resolution == COMPACT_RES_5M ? 1
+                                                         : 0;
+    int64_t keep = o->retention_ms[level];
+    /* Thanos compares whole seconds of the block's end. */
+    if (keep <= 0 || now <= (m->max_time / 1000) * 1000 + keep)
+      continue;
+    char *r = fmt_range(keep);
+    char *details = xasprintf("block exceeding retention of %s", r);
+    LOG_INFO("applying retention: marking block for deletion", "block", m->ulid,
+             "retention", r);
+    rc = mark_deleted(bkt, m->ulid, details);
+    free(details);
+    free(r);
+  }
+  csync_release(&s);
+  return rc;
+}
+
+int compact_cleanup(struct objstore *bkt, const struct compact_opts *o) {
+  int64_t now = now_ms();
+  struct csync s;
+  int rc = csync_run(bkt, o, &s);
+  for (size_t i = 0; i < s.nmarked && !rc; i++) {
+    if (now - s.marked[i].time * 1000 < o->delete_delay_ms)
+      continue;
+    int drc = block_delete(bkt, s.marked[i].id);
+    if (drc) {
+      LOG_WARN("failed to delete a block marked for deletion", "block",
+               s.marked[i].id, "err", tc_errmsg(drc));
+      metric_inc(metric_child(m_cleanup_failures));
+      continue;
+    }
+    LOG_INFO("deleted block marked for deletion", "block", s.marked[i].id);
+    metric_inc(metric_child(m_cleaned));
+  }
+  /* Uploads abandoned long ago: their files are of no use to anyone. */
+  int64_t age = TC_MAX(o->consistency_delay_ms, PARTIAL_UPLOAD_AGE_MS);
+  for (size_t i = 0; i < s.partial.n && !rc; i++) {
+    int64_t t = 0;
+    tsdb_ulid_parse(s.partial.v[i], &t);
+    if (now - t <= age)
+      continue;
+    metric_inc(metric_child(m_partial_deleted));
+    LOG_INFO("deleting aborted partial upload", "block", s.partial.v[i]);
+    int drc = block_delete(bkt, s.partial.v[i]);
+    if (drc)
+      LOG_WARN("failed to delete aborted partial upload", "block",
+               s.partial.v[i], "err", tc_errmsg(drc));
+  }
+  csync_release(&s);
+  return rc;
+}
+
+/* -------------------------------------------------------- iteration */
+
+int compact_iterate(struct objstore *bkt, const struct compact_opts *o) {
+  compact_metrics_register();
+  /* Work directories left by an interrupted run are of no use. */
+  char *cdir = xasprintf("%s/compact", o->data_dir);
+  char *ddir = xasprintf("%s/downsample", o->data_dir);
+  tsdb_remove_all(cdir);
+  tsdb_remove_all(ddir);
+  free(cdir);
+  free(ddir);
+  int rc = compact_groups(bkt, o);
+  if (rc)
+    return rc;
+  /* A block that cannot be downsampled must not hold back retention and
+   * deletion: they run, and the iteration fails afterwards. */
+  int drc = 0;
+  if (!o->downsampling_disable) {
+    drc = downsample_pass(bkt, o, COMPACT_RES_RAW, COMPACT_RES_5M,
+                          COMPACT_DOWNSAMPLE_RANGE_5M);
+    int rc2 = downsample_pass(bkt, o, COMPACT_RES_5M, COMPACT_RES_1H,
+                              COMPACT_DOWNSAMPLE_RANGE_1H);
+    drc = drc ? drc : rc2;
+  }
+  rc = apply_retention(bkt, o, now_ms());
+  if (!rc)
+    rc = compact_cleanup(bkt, o);
+  if (!rc && drc)
+    rc = tc_error(drc, "downsampling failed");
+  if (!rc)
+    metric_inc(metric_child(m_iterations));
+  return rc;
+}
