@@ -38,6 +38,10 @@ struct grpc__conn_ops {
 
 /* Stop generating output while this many bytes wait in the socket. */
 #define GRPC__WRITE_HIGH (1u << 20)
+/* Output is gathered into buffers of about this size per uv_write; a few
+ * written ones are kept for reuse (fresh memory costs page faults). */
+#define GRPC__WRITE_CHUNK (256u << 10)
+#define GRPC__WRITE_SPARES 4
 
 struct grpc__conn {
   uv_tcp_t tcp;
@@ -56,6 +60,9 @@ struct grpc__conn {
   int nclosed;          /* handles closed so far */
   int errored;          /* on_error delivered */
   int in_recv;          /* inside nghttp2_session_mem_recv */
+  struct tc_buf wbuf;   /* output gathered for the next uv_write */
+  struct tc_buf spare[GRPC__WRITE_SPARES]; /* written buffers to reuse */
+  int nspare;
   char rbuf[65536];
 };
 
@@ -73,6 +80,10 @@ int grpc__conn_start(struct grpc__conn *c);
 void grpc__conn_kick(struct grpc__conn *c);
 /* Writes what nghttp2 has to send, within GRPC__WRITE_HIGH. */
 void grpc__conn_flush(struct grpc__conn *c);
+/* Appends bytes to the output being gathered by grpc__conn_flush() (after
+ * TLS encryption): for nghttp2 send_data callbacks of NO_COPY DATA frames,
+ * which run inside the flush. */
+int grpc__conn_out(struct grpc__conn *c, const void *p, size_t n);
 /* Sends a PING every interval_ms while wanted(c) says so, and fails the
  * connection when one is not answered within timeout_ms. The owner reports
  * PING ACK frames with grpc__conn_ping_acked(). */
