@@ -18,9 +18,10 @@
  *
  * The queue is a list of segments: small messages are framed into an open
  * one, grpc_call_send_framed() adds the caller's buffer as it is. DATA
- * frames use NGHTTP2_DATA_FLAG_NO_COPY: send_data() writes the frame header
- * and the payload straight from the segments into the connection's output,
- * so a message's bytes are copied once between the handler and the socket.
+ * frames use NGHTTP2_DATA_FLAG_NO_COPY: send_data() puts the frame header
+ * and the payload into the connection's output itself, copying from an
+ * open segment and borrowing from a sealed one, whose bytes then go from
+ * the handler's batch to the socket without a copy.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -54,12 +55,15 @@ struct md {
 
 struct sconn;
 
-/* A piece of a call's output: framed messages, sent from off on. */
+/* A piece of a call's output: framed messages, sent from off on. A
+ * sealed one (the caller's batch) is written without a copy and lives
+ * until the last write that borrows from it is done (refs). */
 struct oseg {
   struct oseg *next;
   struct tc_buf b;
   size_t off;
   int sealed; /* the caller's buffer (send_framed): nothing appended */
+  int refs;   /* the call's queue, writes in flight */
 };
 
 struct grpc_call {
@@ -216,6 +220,14 @@ static void call_unlink(struct grpc_call *c) {
   c->conn = NULL;
 }
 
+static void oseg_unref(void *arg) {
+  struct oseg *g = arg;
+  if (--g->refs > 0)
+    return;
+  tc_buf_release(&g->b);
+  free(g);
+}
+
 static void call_free(struct grpc_call *c) {
   call_unlink(c);
   grpc__timer_free(c->timer);
@@ -232,8 +244,7 @@ static void call_free(struct grpc_call *c) {
   while (c->out) {
     struct oseg *g = c->out;
     c->out = g->next;
-    tc_buf_release(&g->b);
-    free(g);
+    oseg_unref(g);
   }
   tc_buf_release(&c->spare);
   free(c);
@@ -264,19 +275,19 @@ static void call_cancel(struct grpc_call *c) {
     c->hstate = H_DONE;
 }
 
-/* Frees the sent head segment, keeping its memory as the spare. */
+/* Drops the sent head segment, keeping its memory as the spare unless
+ * writes still borrow it. */
 static void out_pop(struct grpc_call *c) {
   struct oseg *g = c->out;
   c->out = g->next;
   if (!c->out)
     c->out_tail = NULL;
-  if (!c->spare.data && g->b.cap <= SPARE_MAX) {
+  if (g->refs == 1 && !c->spare.data && g->b.cap <= SPARE_MAX) {
     tc_buf_reset(&g->b);
     c->spare = g->b;
-  } else {
-    tc_buf_release(&g->b);
+    tc_buf_init(&g->b, 0);
   }
-  free(g);
+  oseg_unref(g);
 }
 
 /* Data provider: claims up to length queued bytes for one DATA frame,
@@ -323,7 +334,14 @@ static int send_data(nghttp2_session *h2, nghttp2_frame *f,
   while (length) {
     struct oseg *g = c->out;
     size_t k = TC_MIN(length, g->b.len - g->off);
-    if (grpc__conn_out(&sc->c, g->b.data + g->off, k))
+    int rc;
+    if (g->sealed) {
+      g->refs++;
+      rc = grpc__conn_out_ref(&sc->c, g->b.data + g->off, k, oseg_unref, g);
+    } else {
+      rc = grpc__conn_out(&sc->c, g->b.data + g->off, k);
+    }
+    if (rc)
       return NGHTTP2_ERR_CALLBACK_FAILURE;
     g->off += k;
     length -= k;
@@ -464,6 +482,7 @@ static struct oseg *out_append(struct grpc_call *c, struct tc_buf *b,
   g->b = *b;
   tc_buf_init(b, 0);
   g->sealed = sealed;
+  g->refs = 1;
   if (c->out_tail)
     c->out_tail->next = g;
   else

@@ -292,6 +292,8 @@ static int flush_batch(struct series_job *j, int final) {
 /* Worker: room for a message of n bytes in the batch, after its gRPC
  * prefix (flag 0, big-endian length); returns where the message goes. */
 static uint8_t *batch_msg(struct series_job *j, size_t n) {
+  if (!j->scratch.cap) /* sized once, not grown by copies */
+    tc_buf_reserve(&j->scratch, BATCH_MAX + (64u << 10));
   tc_buf_reserve(&j->scratch, 5 + n);
   uint8_t *h = (uint8_t *)j->scratch.data + j->scratch.len;
   h[0] = 0;
