@@ -35,8 +35,8 @@
 #include "thanosc/tsdb/chunkenc.h"
 
 #define QUEUE_HWM (4u << 20)
-#define BATCH_MIN (32u << 10)  /* fewer, larger hand-overs to the loop */
-#define BATCH_MAX (256u << 10)
+#define BATCH_MIN (128u << 10) /* fewer, larger hand-overs to the loop */
+#define BATCH_MAX (512u << 10)
 
 /* ---------------------------------------------------------- shared state */
 
