@@ -106,6 +106,7 @@ static void job_end(struct series_job *j, int code, const char *msg) {
 static void work_cb(struct tc_work *w) {
   struct series_job *j = w->data;
   tc_buf_reset(&j->batch);
+  tc_buf_reserve(&j->batch, BATCH * 128); /* sent batches are not reused */
   int64_t stop = j->next + BATCH < j->end ? j->next + BATCH : j->end;
   /* Worker thread: only the thread-safe cancellation check is allowed. */
   for (; j->next < stop && !grpc_call_cancelled(j->call); j->next++)
