@@ -48,6 +48,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <uv.h>
 
+#include "thanosc/buf.h"
 #include "thanosc/loop.h"
 
 /* gRPC status codes (the numbers are the wire values). */
@@ -165,6 +166,16 @@ int64_t grpc_call_time_left_ms(const struct grpc_call *c);
  */
 int grpc_call_send(struct grpc_call *c, const ProtobufCMessage *msg);
 int grpc_call_send_bytes(struct grpc_call *c, const void *p, size_t n);
+/*
+ * Queues messages that are already framed as on the wire (each one: a zero
+ * byte, its length as big-endian 32 bits, the message) without copying
+ * them: the server takes b's memory, and b is left empty, possibly with the
+ * memory of an earlier batch to fill next. The same results as
+ * grpc_call_send_bytes() for each message, and TC_EINVAL for bad framing
+ * (nothing is queued then). A call that compresses its responses frames
+ * them again here (a copy).
+ */
+int grpc_call_send_framed(struct grpc_call *c, struct tc_buf *b);
 /* 1 when the queue is below the high-water mark and sending is useful. */
 int grpc_call_writable(const struct grpc_call *c);
 /* fn runs once, on the loop, when the queue drains below the low-water

@@ -24,6 +24,18 @@
 
 struct grpc__conn;
 
+/* A piece of gathered output: bytes of wbuf from off, or borrowed ones. */
+struct grpc__piece {
+  const char *p; /* NULL: in wbuf at off */
+  size_t off, n;
+};
+
+/* Called once the write carrying borrowed bytes is done (or dropped). */
+struct grpc__ref {
+  void (*release)(void *arg);
+  void *arg;
+};
+
 struct grpc__conn_ops {
   /* After input was processed and after each flush: deliver events. */
   void (*after_recv)(struct grpc__conn *c);
@@ -38,6 +50,10 @@ struct grpc__conn_ops {
 
 /* Stop generating output while this many bytes wait in the socket. */
 #define GRPC__WRITE_HIGH (1u << 20)
+/* Output is gathered into buffers of about this size per uv_write; a few
+ * written ones are kept for reuse (fresh memory costs page faults). */
+#define GRPC__WRITE_CHUNK (256u << 10)
+#define GRPC__WRITE_SPARES 4
 
 struct grpc__conn {
   uv_tcp_t tcp;
@@ -56,6 +72,16 @@ struct grpc__conn {
   int nclosed;          /* handles closed so far */
   int errored;          /* on_error delivered */
   int in_recv;          /* inside nghttp2_session_mem_recv */
+  /* Output gathered for the next uv_write: copied bytes in wbuf, and the
+   * order of them and of borrowed ones in pieces. */
+  struct tc_buf wbuf;
+  struct grpc__piece *pieces;
+  size_t npieces, cappieces;
+  struct grpc__ref *refs;
+  size_t nrefs, caprefs;
+  size_t out_len; /* bytes gathered */
+  struct tc_buf spare[GRPC__WRITE_SPARES]; /* written buffers to reuse */
+  int nspare;
   char rbuf[65536];
 };
 
@@ -73,6 +99,15 @@ int grpc__conn_start(struct grpc__conn *c);
 void grpc__conn_kick(struct grpc__conn *c);
 /* Writes what nghttp2 has to send, within GRPC__WRITE_HIGH. */
 void grpc__conn_flush(struct grpc__conn *c);
+/* Appends bytes to the output being gathered by grpc__conn_flush() (after
+ * TLS encryption): for nghttp2 send_data callbacks of NO_COPY DATA frames,
+ * which run inside the flush. */
+int grpc__conn_out(struct grpc__conn *c, const void *p, size_t n);
+/* The same without copying: p stays valid until release(arg) runs, once
+ * the write is done or the connection dropped (at once with TLS, which
+ * copies while encrypting). */
+int grpc__conn_out_ref(struct grpc__conn *c, const void *p, size_t n,
+                       void (*release)(void *arg), void *arg);
 /* Sends a PING every interval_ms while wanted(c) says so, and fails the
  * connection when one is not answered within timeout_ms. The owner reports
  * PING ACK frames with grpc__conn_ping_acked(). */

@@ -15,6 +15,13 @@
  * about room through grpc_call_writable() and the on_writable callback, so
  * a slow or stuck peer holds at most the high-water mark per call plus the
  * socket buffer of the connection.
+ *
+ * The queue is a list of segments: small messages are framed into an open
+ * one, grpc_call_send_framed() adds the caller's buffer as it is. DATA
+ * frames use NGHTTP2_DATA_FLAG_NO_COPY: send_data() puts the frame header
+ * and the payload into the connection's output itself, copying from an
+ * open segment and borrowing from a sealed one, whose bytes then go from
+ * the handler's batch to the socket without a copy.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -36,6 +43,8 @@
 #define OUT_HIGH (256u << 10) /* writable() turns false above */
 #define OUT_LOW (64u << 10)   /* on_writable fires below */
 #define OUT_HARD (64u << 20) /* send() refuses above */
+#define SEG_MAX (64u << 10)   /* small messages framed into one segment */
+#define SPARE_MAX (1u << 20)  /* larger sent segments are freed */
 #define MD_MAX 16384         /* request metadata bytes */
 
 enum hstate { H_NONE, H_READY, H_RUNNING, H_DONE };
@@ -45,6 +54,17 @@ struct md {
 };
 
 struct sconn;
+
+/* A piece of a call's output: framed messages, sent from off on. A
+ * sealed one (the caller's batch) is written without a copy and lives
+ * until the last write that borrows from it is done (refs). */
+struct oseg {
+  struct oseg *next;
+  struct tc_buf b;
+  size_t off;
+  int sealed; /* the caller's buffer (send_framed): nothing appended */
+  int refs;   /* the call's queue, writes in flight */
+};
 
 struct grpc_call {
   struct grpc_server *srv;
@@ -62,8 +82,9 @@ struct grpc_call {
   size_t nmd, capmd, mdbytes;
   struct tc_buf in;      /* request bytes */
   struct tc_buf scratch; /* decompressed request */
-  struct tc_buf out;     /* framed responses */
-  size_t out_off;
+  struct oseg *out, *out_tail; /* framed responses */
+  size_t out_bytes;             /* queued, not yet given to nghttp2 */
+  struct tc_buf spare;          /* a sent segment's memory, for reuse */
   enum hstate hstate;
   int req_ended;
   int closed;
@@ -199,6 +220,14 @@ static void call_unlink(struct grpc_call *c) {
   c->conn = NULL;
 }
 
+static void oseg_unref(void *arg) {
+  struct oseg *g = arg;
+  if (--g->refs > 0)
+    return;
+  tc_buf_release(&g->b);
+  free(g);
+}
+
 static void call_free(struct grpc_call *c) {
   call_unlink(c);
   grpc__timer_free(c->timer);
@@ -212,7 +241,12 @@ static void call_free(struct grpc_call *c) {
   free(c->msg);
   tc_buf_release(&c->in);
   tc_buf_release(&c->scratch);
-  tc_buf_release(&c->out);
+  while (c->out) {
+    struct oseg *g = c->out;
+    c->out = g->next;
+    oseg_unref(g);
+  }
+  tc_buf_release(&c->spare);
   free(c);
 }
 
@@ -241,25 +275,36 @@ static void call_cancel(struct grpc_call *c) {
     c->hstate = H_DONE;
 }
 
+/* Drops the sent head segment, keeping its memory as the spare unless
+ * writes still borrow it. */
+static void out_pop(struct grpc_call *c) {
+  struct oseg *g = c->out;
+  c->out = g->next;
+  if (!c->out)
+    c->out_tail = NULL;
+  if (g->refs == 1 && !c->spare.data && g->b.cap <= SPARE_MAX) {
+    tc_buf_reset(&g->b);
+    c->spare = g->b;
+    tc_buf_init(&g->b, 0);
+  }
+  oseg_unref(g);
+}
+
+/* Data provider: claims up to length queued bytes for one DATA frame,
+ * which send_data() then writes (NO_COPY); adds the trailers at the end. */
 static ssize_t call_read(nghttp2_session *h2, int32_t sid, uint8_t *buf,
                          size_t length, uint32_t *flags,
                          nghttp2_data_source *src, void *ud) {
   struct grpc_call *c = src->ptr;
-  size_t avail = c->out.len - c->out_off;
-  size_t n = avail < length ? avail : length;
-  if (n) {
-    memcpy(buf, c->out.data + c->out_off, n);
-    c->out_off += n;
-    if (c->out_off == c->out.len) {
-      tc_buf_reset(&c->out);
-      c->out_off = 0;
-    }
-  }
-  if (c->on_writable && c->out.len - c->out_off < OUT_LOW && !c->writable_due) {
+  size_t n = c->out_bytes < length ? c->out_bytes : length;
+  c->out_bytes -= n;
+  if (n)
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (c->on_writable && c->out_bytes < OUT_LOW && !c->writable_due) {
     c->writable_due = 1;
     call_kick(c);
   }
-  if (c->out.len - c->out_off > 0)
+  if (c->out_bytes > 0)
     return (ssize_t)n;
   if (!c->eof_pending)
     return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
@@ -275,6 +320,41 @@ static ssize_t call_read(nghttp2_session *h2, int32_t sid, uint8_t *buf,
   free(enc);
   c->eof_pending = 0;
   return (ssize_t)n;
+}
+
+/* Writes one DATA frame claimed by call_read(): the 9-byte header, then
+ * length bytes from the head segments (we never ask for padding). */
+static int send_data(nghttp2_session *h2, nghttp2_frame *f,
+                     const uint8_t *hd, size_t length,
+                     nghttp2_data_source *src, void *ud) {
+  struct sconn *sc = ud;
+  struct grpc_call *c = src->ptr;
+  if (grpc__conn_out(&sc->c, hd, 9))
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  while (length) {
+    struct oseg *g = c->out;
+    size_t k = TC_MIN(length, g->b.len - g->off);
+    int rc;
+    if (g->sealed) {
+      g->refs++;
+      rc = grpc__conn_out_ref(&sc->c, g->b.data + g->off, k, oseg_unref, g);
+    } else {
+      rc = grpc__conn_out(&sc->c, g->b.data + g->off, k);
+    }
+    if (rc)
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    g->off += k;
+    length -= k;
+    if (g->off == g->b.len) {
+      if (g == c->out_tail && !g->sealed) {
+        g->off = 0; /* the open segment: reuse it */
+        tc_buf_reset(&g->b);
+      } else {
+        out_pop(c);
+      }
+    }
+  }
+  return 0;
 }
 
 /* Sends the status: trailers after the data, or Trailers-Only. */
@@ -364,12 +444,12 @@ int grpc_call_cancelled(const struct grpc_call *c) {
 
 int grpc_call_writable(const struct grpc_call *c) {
   return !atomic_load(&c->cancelled) && !c->wire_done &&
-         c->out.len - c->out_off < OUT_HIGH;
+         c->out_bytes < OUT_HIGH;
 }
 
 void grpc_call_on_writable(struct grpc_call *c, grpc_call_event_fn *fn) {
   c->on_writable = fn;
-  if (fn && c->out.len - c->out_off < OUT_LOW) {
+  if (fn && c->out_bytes < OUT_LOW) {
     c->writable_due = 1;
     call_kick(c);
   }
@@ -383,24 +463,36 @@ void grpc_call_on_cancel(struct grpc_call *c, grpc_call_event_fn *fn) {
   }
 }
 
-int grpc_call_send_bytes(struct grpc_call *c, const void *p, size_t n) {
+/* Whether a message may be queued now; 0 or the error to return. */
+static int send_check(const struct grpc_call *c) {
   if (c->hstate != H_RUNNING)
     return tc_error(TC_ESTATE, "grpc: send after finish");
   if (atomic_load(&c->cancelled) || c->wire_done || c->closed || !call_h2(c))
     return tc_error(TC_ECANCELED, "grpc: call cancelled");
   if (c->m->type == GRPC_UNARY && c->sent_msgs)
     return tc_error(TC_ESTATE, "grpc: second response on unary call");
-  if (c->out.len - c->out_off > OUT_HARD)
+  if (c->out_bytes > OUT_HARD)
     return tc_error(TC_ELIMIT, "grpc: send queue over %u bytes", OUT_HARD);
-  if (c->out_off > 0 && c->out_off >= c->out.len / 2) {
-    memmove(c->out.data, c->out.data + c->out_off, c->out.len - c->out_off);
-    c->out.len -= c->out_off;
-    c->out_off = 0;
-  }
-  int rc = grpc__frame_msg(&c->out, p, n, c->snappy, c->srv->max_send);
-  if (rc)
-    return rc;
-  c->sent_msgs++;
+  return 0;
+}
+
+static struct oseg *out_append(struct grpc_call *c, struct tc_buf *b,
+                               int sealed) {
+  struct oseg *g = xcalloc(1, sizeof *g);
+  g->b = *b;
+  tc_buf_init(b, 0);
+  g->sealed = sealed;
+  g->refs = 1;
+  if (c->out_tail)
+    c->out_tail->next = g;
+  else
+    c->out = g;
+  c->out_tail = g;
+  return g;
+}
+
+/* The response headers with the first message, then nghttp2 is told. */
+static void out_queued(struct grpc_call *c) {
   nghttp2_session *h2 = call_h2(c);
   if (!c->headers_sent) {
     nghttp2_nv nv[3] = {GRPC__NV(":status", "200"),
@@ -413,6 +505,67 @@ int grpc_call_send_bytes(struct grpc_call *c, const void *p, size_t n) {
     nghttp2_session_resume_data(h2, c->sid);
   }
   call_kick(c);
+}
+
+int grpc_call_send_bytes(struct grpc_call *c, const void *p, size_t n) {
+  int rc = send_check(c);
+  if (rc)
+    return rc;
+  struct oseg *g = c->out_tail;
+  if (!g || g->sealed || g->b.len >= SEG_MAX) {
+    struct tc_buf b = c->spare;
+    tc_buf_init(&c->spare, 0);
+    g = out_append(c, &b, 0);
+  }
+  size_t at = g->b.len;
+  if ((rc = grpc__frame_msg(&g->b, p, n, c->snappy, c->srv->max_send)))
+    return rc;
+  c->out_bytes += g->b.len - at;
+  c->sent_msgs++;
+  out_queued(c);
+  return 0;
+}
+
+int grpc_call_send_framed(struct grpc_call *c, struct tc_buf *b) {
+  int rc = send_check(c);
+  if (rc)
+    return rc;
+  /* Check the framing and count the messages. */
+  size_t nmsg = 0;
+  for (size_t at = 0; at < b->len; nmsg++) {
+    const uint8_t *h = (const uint8_t *)b->data + at;
+    size_t n = b->len - at < 5 ? SIZE_MAX
+                               : (size_t)h[1] << 24 | (size_t)h[2] << 16 |
+                                     (size_t)h[3] << 8 | h[4];
+    if (n == SIZE_MAX || h[0] != 0 || n > b->len - at - 5)
+      return tc_error(TC_EINVAL, "grpc: badly framed messages");
+    if (n > c->srv->max_send)
+      return tc_error(TC_ELIMIT, "grpc: message larger than max (%zu vs. "
+                                 "%zu)", n, c->srv->max_send);
+    at += 5 + n;
+  }
+  if (!nmsg)
+    return 0;
+  if (c->m->type == GRPC_UNARY && nmsg > 1)
+    return tc_error(TC_ESTATE, "grpc: second response on unary call");
+  if (c->snappy) { /* compressed one by one: a copy anyway */
+    for (size_t at = 0; at < b->len;) {
+      const uint8_t *h = (const uint8_t *)b->data + at;
+      size_t n = (size_t)h[1] << 24 | (size_t)h[2] << 16 |
+                 (size_t)h[3] << 8 | h[4];
+      if ((rc = grpc_call_send_bytes(c, h + 5, n)))
+        return rc;
+      at += 5 + n;
+    }
+    tc_buf_reset(b);
+    return 0;
+  }
+  c->out_bytes += b->len;
+  c->sent_msgs += (int)nmsg;
+  out_append(c, b, 1);
+  *b = c->spare; /* recycled memory for the caller's next batch */
+  tc_buf_init(&c->spare, 0);
+  out_queued(c);
   return 0;
 }
 
@@ -617,7 +770,6 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f,
   c->timeout_ms = -1;
   tc_buf_init(&c->in, 0);
   tc_buf_init(&c->scratch, 0);
-  tc_buf_init(&c->out, 0);
   c->next = sc->calls;
   if (sc->calls)
     sc->calls->prev = c;
@@ -856,6 +1008,7 @@ static int sconn_session(struct sconn *sc) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  nghttp2_session_callbacks_set_send_data_callback(cb, send_data);
   nghttp2_option *opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_max_send_header_block_length(opt, 65536);

@@ -16,7 +16,6 @@
 #include "storepb_rpc.pb-c.h"
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
-#include "thanosc/decbuf.h"
 #include "thanosc/error.h"
 #include "thanosc/loop.h"
 
@@ -30,7 +29,7 @@ struct series_job {
   int64_t next, end;
   int busy; /* work queued */
   int cancelled;
-  struct tc_buf batch; /* uvarint length + message, repeated */
+  struct tc_buf batch; /* framed messages (grpc_call_send_framed) */
   uv_timer_t *slow;
 };
 
@@ -51,7 +50,7 @@ static size_t xor_one(uint8_t *out, int64_t t, double v) {
   return n;
 }
 
-/* Packs series i as a SeriesResponse into b (length-prefixed). */
+/* Packs series i as a SeriesResponse into b, framed as on the wire. */
 static void pack_series(struct tc_buf *b, int64_t i) {
   char idx[24];
   snprintf(idx, sizeof idx, "%08" PRId64, i);
@@ -76,7 +75,8 @@ static void pack_series(struct tc_buf *b, int64_t i) {
   r.result_case = THANOS__SERIES_RESPONSE__RESULT_SERIES;
   r.series = &s;
   size_t n = protobuf_c_message_get_packed_size(&r.base);
-  tc_buf_put_uvarint(b, n);
+  tc_buf_addc(b, 0);
+  tc_buf_put_be32(b, (uint32_t)n);
   tc_buf_reserve(b, n);
   protobuf_c_message_pack(&r.base, (uint8_t *)b->data + b->len);
   b->len += n;
@@ -106,6 +106,7 @@ static void job_end(struct series_job *j, int code, const char *msg) {
 static void work_cb(struct tc_work *w) {
   struct series_job *j = w->data;
   tc_buf_reset(&j->batch);
+  tc_buf_reserve(&j->batch, BATCH * 128); /* sent batches are not reused */
   int64_t stop = j->next + BATCH < j->end ? j->next + BATCH : j->end;
   /* Worker thread: only the thread-safe cancellation check is allowed. */
   for (; j->next < stop && !grpc_call_cancelled(j->call); j->next++)
@@ -126,22 +127,15 @@ static void after_work(struct tc_work *w, int status) {
     job_end(j, GRPC_CANCELLED, "context canceled");
     return;
   }
-  struct decbuf d = decbuf_make(j->batch.data, j->batch.len);
-  while (decbuf_len(&d) > 0) {
-    uint64_t n = decbuf_uvarint(&d);
-    const uint8_t *p = decbuf_bytes(&d, n);
-    if (d.err)
-      break;
-    int rc = grpc_call_send_bytes(j->call, p, n);
-    if (rc == TC_ECANCELED) {
-      j->ts->series_cancelled++;
-      job_end(j, GRPC_CANCELLED, "context canceled");
-      return;
-    }
-    if (rc) {
-      job_end(j, grpc_code_from_tc(rc), tc_errmsg(rc));
-      return;
-    }
+  int rc = grpc_call_send_framed(j->call, &j->batch);
+  if (rc == TC_ECANCELED) {
+    j->ts->series_cancelled++;
+    job_end(j, GRPC_CANCELLED, "context canceled");
+    return;
+  }
+  if (rc) {
+    job_end(j, grpc_code_from_tc(rc), tc_errmsg(rc));
+    return;
   }
   if (j->next >= j->end) {
     job_end(j, GRPC_OK, NULL);

@@ -22,9 +22,15 @@
 struct wreq {
   uv_write_t req;
   struct grpc__conn *c;
-  char *data;
-  size_t len;
+  struct tc_buf b;       /* the copied bytes */
+  struct grpc__ref *refs; /* the borrowed ones, released when written */
+  size_t nrefs, len;
 };
+
+static void refs_release(struct grpc__ref *r, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    r[i].release(r[i].arg);
+}
 
 static void conn_fail(struct grpc__conn *c, int rc) {
   if (c->errored)
@@ -45,6 +51,12 @@ static void on_handle_closed(uv_handle_t *h) {
   if (c->ssl)
     SSL_free(c->ssl);
   c->ssl = NULL;
+  tc_buf_release(&c->wbuf);
+  refs_release(c->refs, c->nrefs);
+  free(c->refs);
+  free(c->pieces);
+  while (c->nspare > 0)
+    tc_buf_release(&c->spare[--c->nspare]);
   c->ops->on_closed(c);
 }
 
@@ -63,7 +75,15 @@ static void on_write(uv_write_t *req, int status) {
   struct wreq *w = (struct wreq *)req;
   struct grpc__conn *c = w->c;
   c->write_pending -= w->len;
-  free(w->data);
+  refs_release(w->refs, w->nrefs);
+  free(w->refs);
+  if (!c->closing && c->nspare < GRPC__WRITE_SPARES &&
+      w->b.cap <= 2 * GRPC__WRITE_CHUNK) {
+    tc_buf_reset(&w->b);
+    c->spare[c->nspare++] = w->b;
+  } else {
+    tc_buf_release(&w->b);
+  }
   free(w);
   if (c->closing)
     return;
@@ -75,16 +95,37 @@ static void on_write(uv_write_t *req, int status) {
   grpc__conn_flush(c);
 }
 
-static int conn_write(struct grpc__conn *c, struct tc_buf *out) {
-  if (!out->len)
+/* Hands the gathered output to the socket. */
+static int conn_write(struct grpc__conn *c) {
+  if (!c->out_len)
     return 0;
+  uv_buf_t small[16];
+  uv_buf_t *bufs = c->npieces <= TC_ARRAY_SIZE(small)
+                       ? small
+                       : xmalloc(c->npieces * sizeof *bufs);
+  for (size_t i = 0; i < c->npieces; i++) {
+    const struct grpc__piece *pc = &c->pieces[i];
+    bufs[i] = uv_buf_init(pc->p ? (char *)pc->p : c->wbuf.data + pc->off,
+                          (unsigned)pc->n);
+  }
   struct wreq *w = xcalloc(1, sizeof *w);
   w->c = c;
-  w->data = tc_buf_detach(out, &w->len);
-  uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+  w->b = c->wbuf;
+  w->refs = c->refs, w->nrefs = c->nrefs;
+  w->len = c->out_len;
+  tc_buf_init(&c->wbuf, 0);
+  c->refs = NULL, c->nrefs = c->caprefs = 0;
+  c->out_len = 0;
+  /* libuv keeps its own copy of the buffer list */
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs,
+                    (unsigned)c->npieces, on_write);
+  c->npieces = 0;
+  if (bufs != small)
+    free(bufs);
   if (rc < 0) {
-    free(w->data);
+    refs_release(w->refs, w->nrefs);
+    free(w->refs);
+    tc_buf_release(&w->b);
     free(w);
     return tc_error(rc, "write: %s", uv_strerror(rc));
   }
@@ -92,21 +133,80 @@ static int conn_write(struct grpc__conn *c, struct tc_buf *out) {
   return 0;
 }
 
-/* Moves TLS output (records, handshake) from the write BIO into out. */
-static void tls_drain(struct grpc__conn *c, struct tc_buf *out) {
+/* Room for n more bytes in wbuf, in a reused buffer when there is one. */
+static int wbuf_reserve(struct grpc__conn *c, size_t n) {
+  if (!c->wbuf.data && c->nspare > 0)
+    c->wbuf = c->spare[--c->nspare];
+  if (!c->wbuf.cap)
+    tc_buf_reserve(&c->wbuf, GRPC__WRITE_CHUNK);
+  return tc_buf_reserve(&c->wbuf, n);
+}
+
+/* Records that the last n bytes of wbuf come next in the output. */
+static void piece_copied(struct grpc__conn *c, size_t n) {
+  struct grpc__piece *last = c->npieces ? &c->pieces[c->npieces - 1] : NULL;
+  size_t off = c->wbuf.len - n;
+  if (last && !last->p && last->off + last->n == off) {
+    last->n += n;
+  } else {
+    TC_GROW(c->pieces, c->cappieces, c->npieces + 1);
+    c->pieces[c->npieces++] = (struct grpc__piece){NULL, off, n};
+  }
+  c->out_len += n;
+}
+
+/* Moves TLS output (records, handshake) from the write BIO into wbuf. */
+static void tls_drain(struct grpc__conn *c) {
   BIO *wbio = SSL_get_wbio(c->ssl);
-  char tmp[16384];
-  int n;
-  while ((n = BIO_read(wbio, tmp, sizeof tmp)) > 0)
-    tc_buf_add(out, tmp, (size_t)n);
+  size_t pending;
+  while ((pending = BIO_ctrl_pending(wbio)) > 0) {
+    wbuf_reserve(c, pending);
+    int n = BIO_read(wbio, c->wbuf.data + c->wbuf.len, (int)pending);
+    if (n <= 0)
+      break;
+    c->wbuf.len += (size_t)n;
+    piece_copied(c, (size_t)n);
+  }
+}
+
+int grpc__conn_out(struct grpc__conn *c, const void *p, size_t n) {
+  if (!n)
+    return 0;
+  if (c->ssl) {
+    if (SSL_write(c->ssl, p, (int)n) != (int)n)
+      return tc_error(TC_EPROTO, "tls write error");
+    tls_drain(c);
+    return 0;
+  }
+  int rc = wbuf_reserve(c, n);
+  if (rc)
+    return rc;
+  memcpy(c->wbuf.data + c->wbuf.len, p, n);
+  c->wbuf.len += n;
+  piece_copied(c, n);
+  return 0;
+}
+
+int grpc__conn_out_ref(struct grpc__conn *c, const void *p, size_t n,
+                       void (*release)(void *arg), void *arg) {
+  if (c->ssl || !n) {
+    int rc = grpc__conn_out(c, p, n);
+    release(arg);
+    return rc;
+  }
+  TC_GROW(c->pieces, c->cappieces, c->npieces + 1);
+  c->pieces[c->npieces++] = (struct grpc__piece){p, 0, n};
+  TC_GROW(c->refs, c->caprefs, c->nrefs + 1);
+  c->refs[c->nrefs++] = (struct grpc__ref){release, arg};
+  c->out_len += n;
+  return 0;
 }
 
 void grpc__conn_flush(struct grpc__conn *c) {
   if (c->closing || c->in_recv)
     return;
-  struct tc_buf out = TC_BUF_INIT;
   int rc = 0;
-  while (c->h2 && c->write_pending + out.len < GRPC__WRITE_HIGH &&
+  while (c->h2 && c->write_pending + c->out_len < GRPC__WRITE_HIGH &&
          (!c->ssl || c->tls_ready)) {
     const uint8_t *d;
     ssize_t n = nghttp2_session_mem_send(c->h2, &d);
@@ -116,25 +216,15 @@ void grpc__conn_flush(struct grpc__conn *c) {
     }
     if (n == 0)
       break;
-    if (c->ssl) {
-      if (SSL_write(c->ssl, d, (int)n) != (int)n) {
-        rc = tc_error(TC_EPROTO, "tls write error");
-        break;
-      }
-      tls_drain(c, &out);
-    } else {
-      tc_buf_add(&out, d, (size_t)n);
-    }
-    if (out.len >= 256 * 1024) {
-      if ((rc = conn_write(c, &out)))
-        break;
-    }
+    if ((rc = grpc__conn_out(c, d, (size_t)n)))
+      break;
+    if (c->out_len >= GRPC__WRITE_CHUNK && (rc = conn_write(c)))
+      break;
   }
   if (c->ssl && !rc)
-    tls_drain(c, &out);
+    tls_drain(c); /* handshake records */
   if (!rc)
-    rc = conn_write(c, &out);
-  tc_buf_release(&out);
+    rc = conn_write(c);
   if (rc) {
     conn_fail(c, rc);
     return;
@@ -334,11 +424,8 @@ int grpc__conn_start(struct grpc__conn *c) {
     return tc_error(rc, "read: %s", uv_strerror(rc));
   if (c->ssl && !SSL_is_server(c->ssl)) {
     SSL_do_handshake(c->ssl); /* produces the ClientHello */
-    struct tc_buf out = TC_BUF_INIT;
-    tls_drain(c, &out);
-    rc = conn_write(c, &out);
-    tc_buf_release(&out);
-    return rc;
+    tls_drain(c);
+    return conn_write(c);
   }
   if (!c->ssl && c->ops->on_ready)
     c->ops->on_ready(c);

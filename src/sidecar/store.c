@@ -5,8 +5,10 @@
  * empty answer, a match drops the matcher); the rest goes to Prometheus by
  * remote read on a worker thread. The worker turns each series Prometheus
  * streams into a SeriesResponse (external labels added, winning on a name
- * clash, minus without_replica_labels) and queues it; the loop, woken by a
- * uv_async, sends what is queued while the call is writable. The worker
+ * clash, minus without_replica_labels) framed as gRPC sends it, into a
+ * batch; batches go to the loop, woken by a uv_async, which hands them to
+ * gRPC as they are (grpc_call_send_framed: no copy) while the call is
+ * writable, and returns the emptied buffers to the worker. The worker
  * waits when the queue holds more than QUEUE_HWM bytes, so a slow client
  * slows the read from Prometheus instead of filling memory. Streamed frames
  * are rewritten at the wire level (frame_series), SAMPLES answers through
@@ -33,8 +35,8 @@
 #include "thanosc/tsdb/chunkenc.h"
 
 #define QUEUE_HWM (4u << 20)
-#define BATCH_MIN (32u << 10)  /* fewer, larger hand-overs to the loop */
-#define BATCH_MAX (256u << 10)
+#define BATCH_MIN (128u << 10) /* fewer, larger hand-overs to the loop */
+#define BATCH_MAX (512u << 10)
 
 /* ---------------------------------------------------------- shared state */
 
@@ -166,6 +168,12 @@ struct raw_chunk {
   size_t n;
 };
 
+/* Framed SeriesResponses handed from the worker to the loop. */
+struct batch {
+  struct batch *next;
+  struct tc_buf b;
+};
+
 struct series_job {
   struct sidecar *sc;
   struct grpc_call *call;
@@ -184,7 +192,7 @@ struct series_job {
   int64_t chunk_limit;
   Prometheus__Label **prev; /* labels of the previous frame (for counting) */
   size_t nprev;
-  struct tc_buf scratch;  /* batch being built (uvarint len + message) */
+  struct tc_buf scratch;  /* batch being built (framed messages) */
   struct raw_label *rl;   /* frame decoding scratch */
   size_t rlcap;
   struct raw_chunk *rch;
@@ -196,11 +204,11 @@ struct series_job {
   /* shared queue */
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  struct tc_buf q; /* uvarint length + SeriesResponse, repeated */
+  struct batch *q, *qtail; /* for the loop to send */
+  size_t qbytes;
+  struct batch *empty; /* sent, memory for the worker to reuse */
   atomic_int cancelled;
   /* loop side */
-  struct tc_buf sending;
-  size_t sending_off;
   int work_done, finished;
   /* for the debug log */
   uint64_t start_ns, read_ns, waits;
@@ -220,8 +228,15 @@ static void job_closed(uv_handle_t *h) {
   tc_buf_release(&j->prevkey);
   free(j->rl);
   free(j->rch);
-  tc_buf_release(&j->q);
-  tc_buf_release(&j->sending);
+  for (int i = 0; i < 2; i++) {
+    struct batch *bt = i ? j->empty : j->q;
+    while (bt) {
+      struct batch *next = bt->next;
+      tc_buf_release(&bt->b);
+      free(bt);
+      bt = next;
+    }
+  }
   free(j->errmsg);
   pthread_mutex_destroy(&j->mu);
   pthread_cond_destroy(&j->cv);
@@ -229,21 +244,21 @@ static void job_closed(uv_handle_t *h) {
 }
 
 /*
- * Worker: hands the batch in scratch (uvarint length + message, repeated)
- * to the loop once it holds BATCH_MIN bytes. An idle loop (empty queue)
- * gets it at once by a buffer swap; otherwise the batch grows to BATCH_MAX
- * and is then appended, waiting while the queue holds more than
- * QUEUE_HWM. final hands over whatever is there.
+ * Worker: hands the batch in scratch to the loop once it holds BATCH_MIN
+ * bytes when the loop is idle (empty queue), else once it holds BATCH_MAX,
+ * waiting while the queue holds more than QUEUE_HWM. The memory moves
+ * (scratch takes that of a sent batch), it is not copied. final hands over
+ * whatever is there.
  */
 static int flush_batch(struct series_job *j, int final) {
   if (!j->scratch.len || (!final && j->scratch.len < BATCH_MIN))
     return 0;
   pthread_mutex_lock(&j->mu);
-  if (j->q.len && !final && j->scratch.len < BATCH_MAX) {
+  if (j->q && !final && j->scratch.len < BATCH_MAX) {
     pthread_mutex_unlock(&j->mu);
     return 0;
   }
-  while (j->q.len > QUEUE_HWM && !atomic_load(&j->cancelled)) {
+  while (j->qbytes > QUEUE_HWM && !atomic_load(&j->cancelled)) {
     j->waits++;
     pthread_cond_wait(&j->cv, &j->mu);
   }
@@ -251,27 +266,47 @@ static int flush_batch(struct series_job *j, int final) {
     pthread_mutex_unlock(&j->mu);
     return tc_error(TC_ECANCELED, "context canceled");
   }
-  int wake = j->q.len == 0;
-  if (wake) {
-    struct tc_buf t = j->q;
-    j->q = j->scratch;
-    j->scratch = t;
-  } else {
-    tc_buf_add(&j->q, j->scratch.data, j->scratch.len);
-  }
-  j->scratch.len = 0;
+  struct batch *bt = j->empty;
+  if (bt)
+    j->empty = bt->next;
+  else
+    bt = xcalloc(1, sizeof *bt);
+  struct tc_buf t = bt->b;
+  bt->b = j->scratch;
+  j->scratch = t;
+  tc_buf_reset(&j->scratch);
+  bt->next = NULL;
+  int wake = !j->q;
+  if (j->qtail)
+    j->qtail->next = bt;
+  else
+    j->q = bt;
+  j->qtail = bt;
+  j->qbytes += bt->b.len;
   pthread_mutex_unlock(&j->mu);
   if (wake)
     uv_async_send(&j->async);
   return 0;
 }
 
+/* Worker: room for a message of n bytes in the batch, after its gRPC
+ * prefix (flag 0, big-endian length); returns where the message goes. */
+static uint8_t *batch_msg(struct series_job *j, size_t n) {
+  if (!j->scratch.cap) /* sized once, not grown by copies */
+    tc_buf_reserve(&j->scratch, BATCH_MAX + (64u << 10));
+  tc_buf_reserve(&j->scratch, 5 + n);
+  uint8_t *h = (uint8_t *)j->scratch.data + j->scratch.len;
+  h[0] = 0;
+  h[1] = (uint8_t)(n >> 24), h[2] = (uint8_t)(n >> 16);
+  h[3] = (uint8_t)(n >> 8), h[4] = (uint8_t)n;
+  j->scratch.len += 5;
+  return h + 5;
+}
+
 /* Worker: queues one packed message. */
 static int queue_msg(struct series_job *j, const ProtobufCMessage *m) {
   size_t n = protobuf_c_message_get_packed_size(m);
-  tc_buf_put_uvarint(&j->scratch, n);
-  tc_buf_reserve(&j->scratch, n);
-  protobuf_c_message_pack(m, (uint8_t *)j->scratch.data + j->scratch.len);
+  protobuf_c_message_pack(m, batch_msg(j, n));
   j->scratch.len += n;
   return flush_batch(j, 0);
 }
@@ -712,10 +747,7 @@ static int frame_series(struct series_job *j, const uint8_t *p, size_t n) {
     size_t body = 0;
     uint8_t *o = NULL;
     if (pass) {
-      size_t resp = 1 + uvs(series) + series;
-      tc_buf_put_uvarint(&j->scratch, resp);
-      tc_buf_reserve(&j->scratch, resp);
-      o = (uint8_t *)j->scratch.data + j->scratch.len;
+      o = batch_msg(j, 1 + uvs(series) + series);
       *o++ = 0x0a;
       o += encode_uvarint(o, series);
     }
@@ -861,30 +893,28 @@ static void drain(struct series_job *j) {
     return;
   }
   for (;;) {
-    if (j->sending_off >= j->sending.len) {
-      pthread_mutex_lock(&j->mu);
-      struct tc_buf t = j->sending;
-      j->sending = j->q;
-      j->q = t;
-      j->q.len = 0;
-      j->sending_off = 0;
-      pthread_cond_broadcast(&j->cv);
-      pthread_mutex_unlock(&j->mu);
-      if (j->sending.len == 0)
-        break;
-    }
     if (!grpc_call_writable(j->call)) {
       grpc_call_on_writable(j->call, on_writable);
       return;
     }
-    struct decbuf d = decbuf_make(j->sending.data + j->sending_off,
-                                  j->sending.len - j->sending_off);
-    uint64_t n = decbuf_uvarint(&d);
-    const uint8_t *p = decbuf_bytes(&d, n);
-    if (d.err)
-      TC_BUG("series queue framing");
-    j->sending_off = (size_t)((const char *)p + n - j->sending.data);
-    int rc = grpc_call_send_bytes(j->call, p, n);
+    pthread_mutex_lock(&j->mu);
+    struct batch *bt = j->q;
+    if (bt) {
+      j->q = bt->next;
+      if (!j->q)
+        j->qtail = NULL;
+      j->qbytes -= bt->b.len;
+      pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+    if (!bt)
+      break;
+    int rc = grpc_call_send_framed(j->call, &bt->b);
+    tc_buf_reset(&bt->b); /* now the memory of an earlier batch, if any */
+    pthread_mutex_lock(&j->mu);
+    bt->next = j->empty;
+    j->empty = bt;
+    pthread_mutex_unlock(&j->mu);
     if (rc) {
       atomic_store(&j->cancelled, 1);
       pthread_mutex_lock(&j->mu);
@@ -939,8 +969,6 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
   j->req = r;
   pthread_mutex_init(&j->mu, NULL);
   pthread_cond_init(&j->cv, NULL);
-  tc_buf_init(&j->q, 0);
-  tc_buf_init(&j->sending, 0);
   tc_buf_init(&j->scratch, 0);
   int rc = sidecar_ext_labels(sc, &j->ext);
   int code = GRPC_OK;
