@@ -14,6 +14,7 @@
 #define THANOSC_FMTFLOAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "thanosc/buf.h"
 
@@ -27,5 +28,8 @@ size_t fmtfloat_write(char *out, double v, char fmt);
 
 /* Appends v in layout fmt to b. */
 int fmtfloat_add(struct tc_buf *b, double v, char fmt);
+
+/* Writes the decimal digits of u to out (no '\0'); returns their count. */
+size_t fmtfloat_uint(char *out, uint64_t u);
 
 #endif

@@ -283,14 +283,23 @@ static void shortest(double v, struct dec *d) {
         !short_decimal(m2, s1, d))
       ryu(ieee_m, ieee_e, d);
   }
-  /* drop trailing zeros, many at a time: the short-decimal path leaves up
-   * to 15 of them */
-  static const uint64_t p10[] = {100000000, 10000, 100, 10};
-  for (int i = 0; i < 4; i++) {
-    while (d->m % p10[i] == 0) {
-      d->m /= p10[i];
-      d->e += 8 >> i;
-    }
+  /* drop the trailing zeros (up to 15 after the short-decimal path) by
+   * halves; constant divisors compile to multiplications */
+  while (d->m % 100000000 == 0) {
+    d->m /= 100000000;
+    d->e += 8;
+  }
+  if (d->m % 10000 == 0) {
+    d->m /= 10000;
+    d->e += 4;
+  }
+  if (d->m % 100 == 0) {
+    d->m /= 100;
+    d->e += 2;
+  }
+  if (d->m % 10 == 0) {
+    d->m /= 10;
+    d->e += 1;
   }
 }
 
@@ -314,21 +323,36 @@ static const char pairs[] = "00010203040506070809"
                             "80818283848586878889"
                             "90919293949596979899";
 
-/* Writes the digits of m to end at end; returns their count. */
+/* Two digits at a time of a 32-bit x, from end backwards. */
+static char *put_pairs(char *p, uint32_t x) {
+  while (x >= 100) {
+    p -= 2;
+    memcpy(p, pairs + 2 * (x % 100), 2);
+    x /= 100;
+  }
+  if (x >= 10) {
+    p -= 2;
+    memcpy(p, pairs + 2 * x, 2);
+  } else {
+    *--p = (char)('0' + x);
+  }
+  return p;
+}
+
+/* Writes the digits of m to end at end; returns their count. Eight-digit
+ * chunks keep the arithmetic 32-bit. */
 static int put_digits(char *end, uint64_t m) {
   char *p = end;
-  while (m >= 100) {
-    p -= 2;
-    memcpy(p, pairs + 2 * (m % 100), 2);
-    m /= 100;
+  while (m >= 100000000) {
+    uint32_t lo = (uint32_t)(m % 100000000);
+    m /= 100000000;
+    for (int i = 0; i < 4; i++) {
+      p -= 2;
+      memcpy(p, pairs + 2 * (lo % 100), 2);
+      lo /= 100;
+    }
   }
-  if (m >= 10) {
-    p -= 2;
-    memcpy(p, pairs + 2 * m, 2);
-  } else {
-    *--p = (char)('0' + m);
-  }
-  return (int)(end - p);
+  return (int)(end - put_pairs(p, (uint32_t)m));
 }
 
 /* Go's fmtE with precision nd - 1: d[.ddd]e±XX. */
@@ -397,6 +421,13 @@ size_t fmtfloat_write(char *out, double v, char fmt) {
   n += fmt == 'e' ? layout_e(out + n, dg, nd, dp) : layout_f(out + n, dg, nd, dp);
   out[n] = '\0';
   return n;
+}
+
+size_t fmtfloat_uint(char *out, uint64_t u) {
+  char tmp[20];
+  int n = put_digits(tmp + sizeof(tmp), u);
+  memcpy(out, tmp + sizeof(tmp) - n, (size_t)n);
+  return (size_t)n;
 }
 
 int fmtfloat_add(struct tc_buf *b, double v, char fmt) {

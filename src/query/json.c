@@ -35,15 +35,39 @@ int jsonw_finish(struct jsonw *w) {
   return 0;
 }
 
+/* Appends n bytes; the common case, when there is room, is inline (a
+ * response is millions of these small appends). */
 static void put(struct jsonw *w, const char *s, size_t n) {
+  struct tc_buf *b = w->b;
+  if (!w->err && b->len + n < b->cap && (!b->max || b->len + n <= b->max)) {
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return;
+  }
   if (w->err)
     return;
-  int rc = tc_buf_add(w->b, s, n);
+  int rc = tc_buf_add(b, s, n);
   if (rc)
     w->err = rc;
 }
 
 static void putc_(struct jsonw *w, char c) { put(w, &c, 1); }
+
+/* put() for a number's text in a buffer of at least NUM_COPY bytes: a
+ * fixed-size copy, a few moves instead of a memcpy call. */
+#define NUM_COPY 32
+static void put_num(struct jsonw *w, const char *s, size_t n) {
+  struct tc_buf *b = w->b;
+  if (n <= NUM_COPY && !w->err && b->len + NUM_COPY < b->cap &&
+      (!b->max || b->len + n <= b->max)) {
+    memcpy(b->data + b->len, s, NUM_COPY);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return;
+  }
+  put(w, s, n);
+}
 
 /* Called before every value and key: writes the separating comma. */
 static void sep(struct jsonw *w) {
@@ -256,27 +280,14 @@ void jsonw_str_go(struct jsonw *w, const char *s, size_t n) {
   str_(w, s, n, STR_GO);
 }
 
-/* Writes the decimal digits of u to out; returns their count. */
-static size_t put_u64(char *out, uint64_t u) {
-  char rev[20];
-  size_t n = 0;
-  do {
-    rev[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  for (size_t i = 0; i < n; i++)
-    out[i] = rev[n - 1 - i];
-  return n;
-}
-
 void jsonw_int(struct jsonw *w, int64_t v) {
-  char tmp[24];
+  char tmp[NUM_COPY];
   size_t n = 0;
   if (v < 0)
     tmp[n++] = '-';
-  n += put_u64(tmp + n, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+  n += fmtfloat_uint(tmp + n, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
   sep(w);
-  put(w, tmp, n);
+  put_num(w, tmp, n);
 }
 
 void jsonw_bool(struct jsonw *w, int v) {
@@ -309,7 +320,7 @@ void jsonw_sample_value(struct jsonw *w, double v) {
   size_t n = fmtfloat_write(tmp + 1, v, fmt);
   tmp[n + 1] = '"';
   sep(w);
-  put(w, tmp, n + 2);
+  put_num(w, tmp, n + 2);
 }
 
 void jsonw_scalar_value(struct jsonw *w, double v) {
@@ -318,13 +329,13 @@ void jsonw_scalar_value(struct jsonw *w, double v) {
   size_t n = fmtfloat_write(tmp + 1, v, 'f');
   tmp[n + 1] = '"';
   sep(w);
-  put(w, tmp, n + 2);
+  put_num(w, tmp, n + 2);
 }
 
 /* Milliseconds as seconds with up to three decimals, every one kept
  * ("1700000000.120"), as jsonutil.MarshalTimestamp writes them. */
 void jsonw_ts_ms(struct jsonw *w, int64_t t) {
-  char tmp[32];
+  char tmp[NUM_COPY];
   size_t n = 0;
   uint64_t u;
   if (t < 0) {
@@ -333,7 +344,7 @@ void jsonw_ts_ms(struct jsonw *w, int64_t t) {
   } else {
     u = (uint64_t)t;
   }
-  n += put_u64(tmp + n, u / 1000);
+  n += fmtfloat_uint(tmp + n, u / 1000);
   unsigned ms = (unsigned)(u % 1000);
   if (ms) {
     tmp[n++] = '.';
@@ -342,7 +353,7 @@ void jsonw_ts_ms(struct jsonw *w, int64_t t) {
     tmp[n++] = (char)('0' + ms % 10);
   }
   sep(w);
-  put(w, tmp, n);
+  put_num(w, tmp, n);
 }
 
 void jsonw_ts_float(struct jsonw *w, int64_t t) {
