@@ -194,7 +194,9 @@ static void ryu(uint64_t ieee_m, int ieee_e, struct dec *d) {
   if (vm_tz || vr_tz) {
     /* rare: an end or v itself may be exact, so track what was dropped */
     int last = 0;
-    while (vp / 10 > vm / 10) {
+    /* while the interval holds a shorter decimal, and then while an exact
+     * lower end still has zeros to give (it is part of the interval) */
+    while (vp / 10 > vm / 10 || (vm_tz && vm % 10 == 0)) {
       vm_tz &= vm % 10 == 0;
       vr_tz &= last == 0;
       last = (int)(vr % 10);
@@ -202,16 +204,6 @@ static void ryu(uint64_t ieee_m, int ieee_e, struct dec *d) {
       vp /= 10;
       vm /= 10;
       removed++;
-    }
-    if (vm_tz) {
-      while (vm % 10 == 0) {
-        vr_tz &= last == 0;
-        last = (int)(vr % 10);
-        vr /= 10;
-        vp /= 10;
-        vm /= 10;
-        removed++;
-      }
     }
     if (vr_tz && last == 5 && vr % 2 == 0)
       last = 4; /* exactly halfway: round to even */
@@ -263,6 +255,16 @@ static bool short_decimal(uint64_t m2, int s1, struct dec *d) {
   return true;
 }
 
+/* Divides p = 10^n out of d->m if it can; inlined, the constant divisor
+ * becomes a multiplication. */
+static inline bool drop_zeros(struct dec *d, uint64_t p, int n) {
+  if (d->m % p)
+    return false;
+  d->m /= p;
+  d->e += n;
+  return true;
+}
+
 static void shortest(double v, struct dec *d) {
   uint64_t bits;
   memcpy(&bits, &v, sizeof(bits));
@@ -283,24 +285,13 @@ static void shortest(double v, struct dec *d) {
         !short_decimal(m2, s1, d))
       ryu(ieee_m, ieee_e, d);
   }
-  /* drop the trailing zeros (up to 15 after the short-decimal path) by
-   * halves; constant divisors compile to multiplications */
-  while (d->m % 100000000 == 0) {
-    d->m /= 100000000;
-    d->e += 8;
-  }
-  if (d->m % 10000 == 0) {
-    d->m /= 10000;
-    d->e += 4;
-  }
-  if (d->m % 100 == 0) {
-    d->m /= 100;
-    d->e += 2;
-  }
-  if (d->m % 10 == 0) {
-    d->m /= 10;
-    d->e += 1;
-  }
+  /* up to 15 trailing zeros after the short-decimal path: drop them by
+   * halves */
+  while (drop_zeros(d, 100000000, 8))
+    ;
+  drop_zeros(d, 10000, 4);
+  drop_zeros(d, 100, 2);
+  drop_zeros(d, 10, 1);
 }
 
 /* ---- layouts ------------------------------------------------------------- */
