@@ -346,7 +346,7 @@ static int put_digits(char *end, uint64_t m) {
   return (int)(end - put_pairs(p, (uint32_t)m));
 }
 
-/* Go's fmtE with precision nd - 1: d[.ddd]e±XX. */
+/* Go's fmtE with precision nd - 1: d[.ddd]e+XX or e-XX. */
 static size_t layout_e(char *out, const char *d, int nd, int dp) {
   size_t n = 1;
   out[0] = nd ? d[0] : '0';

@@ -72,6 +72,10 @@ TEST(fmtfloat_go_outputs) {
        "1.700000000123e+09"},
       {0.005, "5e-03", "0.005", "0.005"},
       {2.5e-5, "2.5e-05", "0.000025", "2.5e-05"},
+      /* a power of two: the nearest 16 digits (...062) fall outside its
+       * narrower lower half-interval, ...063 does not (17 digits before) */
+      {0x1p-24, "5.960464477539063e-08", "0.00000005960464477539063",
+       "5.960464477539063e-08"},
       {NAN, "NaN", "NaN", "NaN"},
       {INFINITY, "+Inf", "+Inf", "+Inf"},
       {-INFINITY, "-Inf", "-Inf", "-Inf"},
