@@ -86,15 +86,6 @@ void jsonw_float(struct jsonw *w, double v);
 
 /* ---- helpers shared with other writers ---- */
 
-/*
- * Formats v like Go's strconv.FormatFloat(v, fmt, -1, 64) (shortest
- * representation that reads back as v) into out, '\0'-terminated; fmt is
- * 'f', 'e' or 'g'. Non-finite values give "NaN", "+Inf", "-Inf". out must
- * hold JSON_FLOAT_MAX bytes. Returns the length.
- */
-#define JSON_FLOAT_MAX 400
-size_t json_format_float(char *out, double v, char fmt);
-
 /* Appends s escaped (without quotes) as jsonw_str / jsonw_str_plain do. */
 int json_escape(struct tc_buf *b, const char *s, size_t n);
 int json_escape_plain(struct tc_buf *b, const char *s, size_t n);

@@ -19,6 +19,7 @@
 
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/fmtfloat.h"
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
@@ -230,23 +231,10 @@ void metrics_add_collector(metrics_collect_fn *fn, void *data) {
   pthread_mutex_unlock(&registry_mu);
 }
 
-/* Prometheus text format: floats as Go's strconv 'g' shortest, +Inf etc. */
+/* Prometheus text format: client_golang writes floats as Go's 'g' shortest
+ * (1e+06, 0.005, +Inf) except that both zeros are "0". */
 static void add_float(struct tc_buf *b, double v) {
-  if (isnan(v)) {
-    tc_buf_adds(b, "NaN");
-  } else if (isinf(v)) {
-    tc_buf_adds(b, v > 0 ? "+Inf" : "-Inf");
-  } else if (v == (double)(int64_t)v && fabs(v) < 1e15) {
-    tc_buf_addf(b, "%lld", (long long)v);
-  } else {
-    char tmp[32];
-    for (int prec = 1; prec <= 17; prec++) {
-      snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-      if (strtod(tmp, NULL) == v)
-        break;
-    }
-    tc_buf_adds(b, tmp);
-  }
+  fmtfloat_add(b, v == 0 ? 0 : v, 'g');
 }
 
 static void add_escaped(struct tc_buf *b, const char *s, int quote) {
@@ -310,17 +298,10 @@ static void write_family(struct tc_buf *b, struct metric *m) {
       continue;
     }
     uint64_t cum = 0;
-    char le[40];
+    char le[FMTFLOAT_MAX];
     for (size_t j = 0; j <= m->nbounds; j++) {
       cum += c->buckets[j];
-      if (j < m->nbounds) {
-        struct tc_buf t = TC_BUF_INIT;
-        add_float(&t, m->bounds[j]);
-        snprintf(le, sizeof le, "%s", t.data);
-        tc_buf_release(&t);
-      } else {
-        snprintf(le, sizeof le, "+Inf");
-      }
+      fmtfloat_write(le, j < m->nbounds ? m->bounds[j] : INFINITY, 'g');
       tc_buf_addf(b, "%s_bucket", m->name);
       add_labels(b, m, c, "le", le);
       tc_buf_addf(b, " %llu\n", (unsigned long long)cum);

@@ -12,6 +12,7 @@
 #include "promql/internal.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/fmtfloat.h"
 
 /* ---- labels ------------------------------------------------------------- */
 
@@ -181,65 +182,8 @@ size_t *promql__map_put(struct promql__map *m, const char *k, size_t klen,
 
 /* ---- formatting --------------------------------------------------------- */
 
-/* Shortest round-trip decimal digits of |v| (as Go's strconv picks them)
- * and the decimal point position: v = 0.DIGITS * 10^dp. A shortest form
- * of up to 15 digits is the correctly rounded 15-digit form without its
- * trailing zeros (DBL_DIG is 15); otherwise the closest 16-digit form if it
- * round-trips, else the 17-digit one. */
-static void shortest_digits(double v, char *digits, int *nd, int *dp) {
-  char tmp[40];
-  int prec;
-  /* subnormals carry fewer digits: search from one digit up */
-  for (prec = fabs(v) < 2.2250738585072014e-308 ? 1 : 15; prec < 17; prec++) {
-    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-    if (strtod(tmp, NULL) == v)
-      break;
-  }
-  if (prec == 17)
-    snprintf(tmp, sizeof(tmp), "%.16e", v);
-  /* tmp: d.ddde[+-]xx */
-  *nd = 0;
-  for (const char *p = tmp; *p && *p != 'e'; p++)
-    if (*p >= '0' && *p <= '9')
-      digits[(*nd)++] = *p;
-  while (*nd > 1 && digits[*nd - 1] == '0')
-    (*nd)--;
-  *dp = (int)strtol(strchr(tmp, 'e') + 1, NULL, 10) + 1;
-}
-
 void promql__fmt_float(struct tc_buf *b, double v) {
-  char d[32];
-  int nd, dp;
-  if (isnan(v)) {
-    tc_buf_adds(b, "NaN");
-    return;
-  }
-  if (isinf(v)) {
-    tc_buf_adds(b, v > 0 ? "+Inf" : "-Inf");
-    return;
-  }
-  if (v == 0) {
-    tc_buf_adds(b, signbit(v) ? "-0" : "0");
-    return;
-  }
-  if (v < 0) {
-    tc_buf_addc(b, '-');
-    v = -v;
-  }
-  shortest_digits(v, d, &nd, &dp);
-  if (dp <= 0) {
-    tc_buf_adds(b, "0.");
-    for (int i = 0; i < -dp; i++)
-      tc_buf_addc(b, '0');
-    tc_buf_add(b, d, nd);
-    return;
-  }
-  for (int i = 0; i < dp; i++)
-    tc_buf_addc(b, i < nd ? d[i] : '0');
-  if (nd > dp) {
-    tc_buf_addc(b, '.');
-    tc_buf_add(b, d + dp, nd - dp);
-  }
+  fmtfloat_add(b, v, 'f');
 }
 
 static bool name_ok(const char *s, bool colon) {

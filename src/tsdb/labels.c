@@ -16,6 +16,7 @@
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/fmtfloat.h"
 #include "thanosc/labels.h"
 
 void labels_init(struct labels *ls) { memset(ls, 0, sizeof(*ls)); }
@@ -284,53 +285,5 @@ int labels_format(const struct labels *ls, struct tc_buf *out) {
 }
 
 int tc_format_float(struct tc_buf *out, double f) {
-  if (isnan(f))
-    return tc_buf_adds(out, "NaN");
-  if (isinf(f))
-    return tc_buf_adds(out, f > 0 ? "+Inf" : "-Inf");
-  if (f == 0)
-    return tc_buf_adds(out, signbit(f) ? "-0" : "0");
-  /* Shortest %e representation that reads back to the same double. */
-  char e[40];
-  for (int prec = 0; prec < 17; prec++) {
-    snprintf(e, sizeof(e), "%.*e", prec, f);
-    if (strtod(e, NULL) == f)
-      break;
-  }
-  /* e is [-]D[.DDD]e[+-]XX: split into sign, digits and exponent. */
-  char digits[24];
-  size_t nd = 0;
-  const char *p = e;
-  bool neg = *p == '-';
-  if (neg)
-    p++;
-  for (; *p && *p != 'e'; p++)
-    if (*p != '.')
-      digits[nd++] = *p;
-  int exp = (int)strtol(p + 1, NULL, 10);
-  while (nd > 1 && digits[nd - 1] == '0')
-    nd--;
-  digits[nd] = '\0';
-  int rc = neg ? tc_buf_addc(out, '-') : 0;
-  if (rc)
-    return rc;
-  if (exp < -4 || exp >= 6) { /* Go %g, shortest: eprec 6 */
-    rc = tc_buf_addc(out, digits[0]);
-    if (!rc && nd > 1)
-      rc = tc_buf_addf(out, ".%s", digits + 1);
-    if (!rc)
-      rc = tc_buf_addf(out, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
-    return rc;
-  }
-  if (exp < 0) {
-    rc = tc_buf_adds(out, "0.");
-    for (int i = -1; i > exp && !rc; i--)
-      rc = tc_buf_addc(out, '0');
-    return rc ? rc : tc_buf_adds(out, digits);
-  }
-  for (int i = 0; i <= exp && !rc; i++)
-    rc = tc_buf_addc(out, (size_t)i < nd ? digits[i] : '0');
-  if (!rc && (size_t)exp + 1 < nd)
-    rc = tc_buf_addf(out, ".%s", digits + exp + 1);
-  return rc;
+  return fmtfloat_add(out, f, 'g');
 }

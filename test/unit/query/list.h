@@ -1,7 +1,6 @@
 /* Unit tests of src/query: one TEST_ENTRY(name) per test. */
 TEST_ENTRY(json_sample_values)
 TEST_ENTRY(json_scalar_values)
-TEST_ENTRY(json_format_float_g)
 TEST_ENTRY(json_timestamps)
 TEST_ENTRY(json_string_escaping)
 TEST_ENTRY(json_writer_structure)

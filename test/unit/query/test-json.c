@@ -7,12 +7,13 @@
 
 #include "test.h"
 #include "thanosc/buf.h"
+#include "thanosc/fmtfloat.h"
 #include "thanosc/json.h"
 #include "thanosc/promql.h"
 #include "thanosc/query_api.h"
 
 static const char *fmt_sample(double v) {
-  static char out[JSON_FLOAT_MAX + 8];
+  static char out[FMTFLOAT_MAX + 8];
   struct tc_buf b = TC_BUF_INIT;
   struct jsonw w;
   jsonw_init(&w, &b);
@@ -25,7 +26,7 @@ static const char *fmt_sample(double v) {
 }
 
 static const char *fmt_scalar(double v) {
-  static char out[JSON_FLOAT_MAX + 8];
+  static char out[FMTFLOAT_MAX + 8];
   struct tc_buf b = TC_BUF_INIT;
   struct jsonw w;
   jsonw_init(&w, &b);
@@ -83,24 +84,6 @@ TEST(json_scalar_values) {
     memcpy(want + 326, "5\"", 3);
     ASSERT_STREQ(fmt_scalar(5e-324), want);
   }
-}
-
-TEST(json_format_float_g) {
-  char out[JSON_FLOAT_MAX];
-  json_format_float(out, 1e6, 'g');
-  ASSERT_STREQ(out, "1e+06");
-  json_format_float(out, 123456, 'g');
-  ASSERT_STREQ(out, "123456");
-  json_format_float(out, 123456789, 'g');
-  ASSERT_STREQ(out, "1.23456789e+08");
-  json_format_float(out, 0.0001, 'g');
-  ASSERT_STREQ(out, "0.0001");
-  json_format_float(out, 0.00001, 'g');
-  ASSERT_STREQ(out, "1e-05");
-  json_format_float(out, 0, 'g');
-  ASSERT_STREQ(out, "0");
-  json_format_float(out, 0, 'e');
-  ASSERT_STREQ(out, "0e+00");
 }
 
 static const char *fmt_ts(int64_t t, int as_float) {
