@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/fmtfloat.h"
 #include "thanosc/tsdb/meta.h"
 
 /* ---- ULID ---- */
@@ -101,6 +103,20 @@ static void go_indent(struct tc_buf *b, int indent, int depth) {
 }
 
 /* Prints v like Go's encoder: indent < 0 compact, else tab-indented. */
+/* A float as encoding/json writes it: the shortest form, 'f' from 1e-6
+ * up to 1e21, else 'e' with "e-07" shortened to "e-7". */
+static void go_json_float(struct tc_buf *b, double f) {
+  double a = fabs(f);
+  char s[FMTFLOAT_MAX];
+  char fmt = a != 0 && (a < 1e-6 || a >= 1e21) ? 'e' : 'f';
+  size_t n = fmtfloat_write(s, f, fmt);
+  if (n >= 4 && s[n - 4] == 'e' && s[n - 3] == '-' && s[n - 2] == '0') {
+    s[n - 2] = s[n - 1];
+    n--;
+  }
+  tc_buf_add(b, s, n);
+}
+
 static void go_json(struct tc_buf *b, json_t *v, int indent, int depth) {
   switch (json_typeof(v)) {
   case JSON_OBJECT: {
@@ -150,7 +166,7 @@ static void go_json(struct tc_buf *b, json_t *v, int indent, int depth) {
     tc_buf_addf(b, "%lld", (long long)json_integer_value(v));
     return;
   case JSON_REAL:
-    tc_buf_addf(b, "%.17g", json_real_value(v));
+    go_json_float(b, json_real_value(v));
     return;
   case JSON_TRUE:
     tc_buf_adds(b, "true");

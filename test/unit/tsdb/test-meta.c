@@ -94,6 +94,28 @@ TEST(meta_json_roundtrip_byte_exact) {
   block_meta_release(&m);
 }
 
+/* Floats in a section kept as it is (extensions) come out as Go's
+ * encoding/json writes them. */
+TEST(meta_json_floats_like_go) {
+  const char *in = "{\"ulid\":\"01J7ZQ1M7W1Y3Y1Y8F4M4W7N1Q\",\"minTime\":0,"
+                   "\"maxTime\":1,\"version\":1,\"thanos\":{\"labels\":{},"
+                   "\"extensions\":{\"a\":0.1,\"b\":1e-07,\"c\":1.5e21,"
+                   "\"d\":-100.25,\"e\":0.0,\"f\":1e20}}}";
+  struct block_meta m;
+  ASSERT_OK(block_meta_parse(&m, in, strlen(in), "t"));
+  struct tc_buf b;
+  tc_buf_init(&b, 0);
+  ASSERT_OK(block_meta_format(&m, &b));
+  ASSERT(strstr(b.data, "\t\t\t\"a\": 0.1,\n"
+                        "\t\t\t\"b\": 1e-7,\n"
+                        "\t\t\t\"c\": 1.5e+21,\n"
+                        "\t\t\t\"d\": -100.25,\n"
+                        "\t\t\t\"e\": 0,\n"
+                        "\t\t\t\"f\": 100000000000000000000\n") != NULL);
+  tc_buf_release(&b);
+  block_meta_release(&m);
+}
+
 TEST(meta_json_errors) {
   const char *bad[] = {
       "", "{", "[]", "{\"version\":2,\"ulid\":\"01J7ZQ1M7W1Y3Y1Y8F4M4W7N1Q\"}",
