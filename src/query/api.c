@@ -389,6 +389,12 @@ int api_write_query_result_stats(struct tc_buf *b,
   const char *type = result_type_name(r->type);
   if (!type)
     return tc_error(TC_EINVAL, "query result of type %d", (int)r->type);
+  /* Reserve what the points need (about 30 bytes each) in one go rather
+   * than doubling through a large answer. */
+  size_t npoints = 0;
+  for (size_t i = 0; i < r->nseries; i++)
+    npoints += r->series[i].npoints;
+  (void)tc_buf_reserve(b, npoints * 30); /* a limit: the writes say */
   struct jsonw w;
   jsonw_init(&w, b);
   api_success_begin(&w);
