@@ -673,7 +673,6 @@ static int run_step(struct bucket_cmd *c, struct step_flags *f,
                               c->name, &relabel);
   if (rc)
     return rc;
-  compact_metrics_register();
   struct compact_opts o = {
       .data_dir = "",
       .consistency_delay_ms = f->consistency_delay_ms,
@@ -838,7 +837,6 @@ int cmd_tools_bucket_verify(int argc, char **argv) {
   struct compact_opts o = {
       .data_dir = tmp, .min_time = INT64_MIN, .max_time = INT64_MAX};
   size_t found = 0;
-  compact_metrics_register();
   rc = compact_verify(c.os, &o, want, &ids, &found);
   rmdir(tmp);
   if (rc < 0)

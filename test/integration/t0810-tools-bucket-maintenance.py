@@ -115,13 +115,7 @@ for bad in ("type: NOPE\nconfig: {}\n", "type: [FILESYSTEM\n"):
 
 # ---- cleanup
 # A partial upload (no meta.json) from three days ago, and a fresh one.
-old_id = C.new_ulid(1)
-enc = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ms, head = int((time.time() - 3 * 86400) * 1000), ""
-for _ in range(10):
-    head = enc[ms % 32] + head
-    ms //= 32
-old_id = head + old_id[10:]
+old_id = C.new_ulid(1, age=3 * 86400)
 fresh_id = C.new_ulid(2)
 for p in (old_id, fresh_id):
     shutil.copytree(os.path.join(src, D), os.path.join(bucket, p))
