@@ -646,7 +646,7 @@ int cmd_tools_bucket_mark(int argc, char **argv) {
 struct step_flags {
   int64_t delete_delay_ms, consistency_delay_ms, sync_concurrency;
   int64_t retention_ms[3];
-  char *relabel_config, *relabel_config_file;
+  char *relabel_config, *relabel_config_file, *discovery_strategy;
 };
 
 #define STEP_SELECTOR_FLAGS(f)                                                 \
@@ -657,6 +657,11 @@ struct step_flags {
       {"selector.relabel-config", FLAG_STRING, &(f)->relabel_config, NULL,     \
        "Alternative to 'selector.relabel-config-file' flag (mutually "         \
        "exclusive). Content of YAML file with relabeling configuration."},    \
+      {"block-discovery-strategy", FLAG_ENUM, &(f)->discovery_strategy,       \
+       "concurrent",                                                           \
+       "One of concurrent, recursive (accepted; thanosc lists the bucket's "   \
+       "top level once).",                                                     \
+       "concurrent|recursive"},                                                \
       {"block-sync-concurrency", FLAG_INT, &(f)->sync_concurrency, "20",      \
        "Number of goroutines to use when syncing block metadata from object "  \
        "storage (accepted; thanosc reads them one at a time)."},              \
