@@ -723,6 +723,9 @@ int cmd_tools_bucket_retention(int argc, char **argv) {
       {"retention.resolution-1h", FLAG_DURATION, &f.retention_ms[2], "0d",
        "How long to retain samples of resolution 2 (1 hour) in bucket. "
        "Setting this to 0d will retain samples of this resolution forever"},
+      {"delete-delay", FLAG_DURATION, &f.delete_delay_ms, "48h",
+       "Time before a block marked for deletion is deleted from bucket "
+       "(accepted: retention only marks; cleanup or the compactor deletes)."},
       STEP_SELECTOR_FLAGS(&f),
       {0}};
   if ((rc = bucket_cmd_open(&c, "thanosc tools bucket retention",
