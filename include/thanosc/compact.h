@@ -31,6 +31,7 @@
 
 #include "thanosc/flags.h"
 #include "thanosc/objstore.h"
+#include "thanosc/tsdb/meta.h"
 
 #define COMPACT_RES_RAW 0
 #define COMPACT_RES_5M (5 * 60 * 1000LL)
@@ -70,10 +71,54 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o);
  * delete delay and old partial uploads. */
 int compact_cleanup(struct objstore *bkt, const struct compact_opts *o);
 
+/* Step 3 alone: downsamples raw blocks to 5m, then 5m blocks to 1h (what
+ * `tools bucket downsample` runs). A block that fails is logged and the
+ * others go on; the call then fails. */
+int compact_downsample_bucket(struct objstore *bkt,
+                              const struct compact_opts *o);
+
+/* Step 4 alone: marks for deletion the blocks older than the retention of
+ * their resolution (what `tools bucket retention` runs). */
+int compact_retention(struct objstore *bkt, const struct compact_opts *o);
+
+/*
+ * Puts (or with remove, deletes) the marker of kind on block id, as `tools
+ * bucket mark` does: a marker already there (or, removing, not there) is
+ * a warning, not an error. TC_ENOTFOUND when the bucket holds nothing
+ * under <id>/. details go into the marker; no-compact and no-downsample
+ * markers get the reason "manual".
+ */
+int compact_mark(struct objstore *bkt, enum marker_kind kind, const char *id,
+                 const char *details, bool remove);
+
+/* What `tools bucket verify` checks (--issues). */
+enum compact_issue {
+  COMPACT_ISSUE_OVERLAPS = 1 << 0, /* overlapped_blocks */
+  COMPACT_ISSUE_INDEX = 1 << 1,    /* index_known_issues */
+};
+
+/*
+ * Verifies the bucket's blocks (all, or only those in ids when it is
+ * non-empty) for the issues asked, logging each one found as a warning.
+ * Overlaps are looked for among blocks of the same external labels and
+ * resolution, blocks marked for deletion left out; the index check
+ * downloads each block's files under <data_dir>/verify and reads every
+ * series (labels sorted, chunks ordered, inside the block's range).
+ * *found gets the number of issues. 0 or an error reading the bucket.
+ */
+int compact_verify(struct objstore *bkt, const struct compact_opts *o,
+                   unsigned issues, const struct strlist *ids,
+                   size_t *found /* OUT */);
+
 /* Sets thanos_compact_halted. */
 void compact_set_halted(bool halted);
 
+typedef int compact_iterate_fn(struct objstore *bkt,
+                               const struct compact_opts *o);
+
 struct compact_run_opts {
+  const char *name;            /* the service, for logs; NULL: "compact" */
+  compact_iterate_fn *iterate; /* NULL: compact_iterate */
   bool wait; /* --wait: repeat every wait_interval_ms */
   int64_t wait_interval_ms;
   int64_t cleanup_interval_ms; /* with wait: compact_cleanup() between

@@ -3,12 +3,15 @@
  *
  * `ls` lists the blocks of a bucket as Thanos does (ULID per line; -o wide
  * adds time range, compaction level, resolution and source; -o json prints
- * each meta.json). The hidden commands (acceptance, get, put, rm, iter,
+ * each meta.json). mark, cleanup, retention, downsample and verify run the
+ * compactor's steps (src/compact) on their own, with Thanos's flags. The hidden commands (acceptance, get, put, rm, iter,
  * stat, sign) reach single objects and the objstore acceptance suite, so
  * the integration tests drive every backend through the same C code the
  * unit tests run.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +22,14 @@
 #include "cmd/cmd.h"
 #include "objstore/s3.h"
 #include "thanosc/buf.h"
+#include "thanosc/compact.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/log.h"
 #include "thanosc/metrics.h"
 #include "thanosc/objstore.h"
+#include "thanosc/store.h"
+#include "thanosc/tsdb/meta.h"
 
 #define META_MAX (16 << 20)
 
@@ -36,6 +42,7 @@ struct bucket_cmd {
   struct strlist pos;
   struct objstore *os;
   const char *name;           /* "thanosc tools bucket ls" */
+  unsigned sets;              /* server flags beyond objstore and log */
   const struct flag_def *own; /* the command's own flags, or NULL */
 };
 
@@ -57,8 +64,9 @@ static int bucket_cmd_open(struct bucket_cmd *c, const char *name,
   hidden[0].dst = &c->print_metrics;
   c->name = name;
   c->own = own;
-  cmd_server_flags(c->common, &c->so, CMD_FLAGS_OBJSTORE | CMD_FLAGS_LOG,
-                   NULL, NULL);
+  cmd_server_flags(c->common, &c->so,
+                   CMD_FLAGS_OBJSTORE | CMD_FLAGS_LOG | c->sets,
+                   "0.0.0.0:10902", NULL);
   const struct flag_def *const tables[] = {c->common, hidden, own, NULL};
   int rc = flags_parse(tables, name, summary, argc, argv, &c->pos);
   if (rc)
@@ -101,7 +109,7 @@ static int fail(struct bucket_cmd *c, int code) {
 /* --- ls ---------------------------------------------------------------------------- */
 
 /* What ls prints of a meta.json (a small reader; src/tsdb has the full one). */
-struct block_meta {
+struct ls_meta {
   json_t *json;
   char ulid[27];
   int64_t min_time, max_time;
@@ -110,7 +118,7 @@ struct block_meta {
 };
 
 static int meta_read(struct objstore *os, const char *ulid,
-                     struct block_meta *m) {
+                     struct ls_meta *m) {
   struct tc_buf b;
   char name[64];
   json_error_t je;
@@ -146,7 +154,7 @@ out:
   return rc;
 }
 
-static void meta_release(struct block_meta *m) { json_decref(m->json); }
+static void meta_release(struct ls_meta *m) { json_decref(m->json); }
 
 /* Crockford base32, 26 characters: a block directory name. */
 static int is_ulid(const char *s, size_t n) {
@@ -230,7 +238,7 @@ int cmd_tools_bucket_ls(int argc, char **argv) {
         continue;
       }
     }
-    struct block_meta m;
+    struct ls_meta m;
     int r = meta_read(c.os, id, &m);
     if (r == TC_ENOTFOUND) {
       meta_release(&m);
@@ -368,7 +376,7 @@ static void set_cell(struct inspect_row *r, int c, const char *s, int numeric,
   r->key[c] = key;
 }
 
-static void inspect_row_fill(struct inspect_row *r, struct block_meta *m) {
+static void inspect_row_fill(struct inspect_row *r, struct ls_meta *m) {
   char b[64];
   int64_t range = m->max_time - m->min_time;
   set_cell(r, 0, m->ulid, 0, 0);
@@ -475,7 +483,7 @@ static void print_sep(struct inspect_row *rows, size_t n, char sep) {
 }
 
 /* Every "name=value" of sel is among the block's labels. */
-static int matches(struct block_meta *m, struct strlist *sel) {
+static int matches(struct ls_meta *m, struct strlist *sel) {
   json_t *labels = json_object_get(json_object_get(m->json, "thanos"), "labels");
   for (size_t i = 0; i < sel->n; i++) {
     const char *eq = strchr(sel->v[i], '=');
@@ -550,7 +558,7 @@ int cmd_tools_bucket_inspect(int argc, char **argv) {
     goto out;
   }
   for (size_t i = 0; i < blocks.n; i++) {
-    struct block_meta m;
+    struct ls_meta m;
     int r = meta_read(c.os, blocks.v[i], &m);
     if (r < 0) {
       meta_release(&m);
@@ -579,6 +587,272 @@ out:
   free(rows);
   strlist_release(&blocks);
   return bucket_cmd_done(&c, rc);
+}
+
+/* --- compactor steps: mark, cleanup, retention, downsample, verify ----------------- */
+
+/* Every entry of ids is a ULID, or usage error 2. */
+static int check_ids(struct bucket_cmd *c, const struct strlist *ids) {
+  for (size_t i = 0; i < ids->n; i++)
+    if (!tsdb_ulid_parse(ids->v[i], NULL)) {
+      fprintf(stderr, "%s: error: --id '%s' is not a ULID\n", c->name,
+              ids->v[i]);
+      return 2;
+    }
+  return 0;
+}
+
+int cmd_tools_bucket_mark(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  struct strlist ids = {0};
+  char *marker = NULL, *details = NULL;
+  int remove = 0, rc;
+  const struct flag_def own[] = {
+      {"id", FLAG_STRINGS, &ids, NULL,
+       "ID (ULID) of the blocks to be marked for deletion (repeated flag)"},
+      {"marker", FLAG_ENUM, &marker, "", "Marker to be put.",
+       "|deletion-mark.json|no-compact-mark.json|no-downsample-mark.json"},
+      {"details", FLAG_STRING, &details, NULL,
+       "Human readable details to be put into marker."},
+      {"remove", FLAG_BOOL, &remove, "false", "Remove the marker."},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket mark",
+                            "Mark block for deletion or no-compact in a safe "
+                            "way. NOTE: If the compactor is currently running "
+                            "compacting same block, this operation would be "
+                            "potentially a noop.",
+                            own, argc, argv)) >= 0)
+    return bucket_cmd_done(&c, rc);
+  if (!ids.n || !*marker) {
+    fprintf(stderr, "%s: error: required flag --%s not provided\n", c.name,
+            ids.n ? "marker" : "id");
+    return bucket_cmd_done(&c, 2);
+  }
+  if ((rc = check_ids(&c, &ids)))
+    return bucket_cmd_done(&c, rc);
+  enum marker_kind kind = MARKER_DELETION;
+  for (enum marker_kind k = MARKER_DELETION; k <= MARKER_NO_DOWNSAMPLE; k++)
+    if (!strcmp(marker, marker_filename(k)))
+      kind = k;
+  for (size_t i = 0; i < ids.n; i++) {
+    int r = compact_mark(c.os, kind, ids.v[i], details, remove);
+    if (r < 0)
+      rc = fail(&c, r);
+  }
+  return bucket_cmd_done(&c, rc);
+}
+
+/* The flags of the bucket-wide compactor steps, and what they fill. */
+struct step_flags {
+  int64_t delete_delay_ms, consistency_delay_ms, sync_concurrency;
+  int64_t retention_ms[3];
+  char *relabel_config, *relabel_config_file, *discovery_strategy;
+};
+
+#define STEP_SELECTOR_FLAGS(f)                                                 \
+  {"selector.relabel-config-file", FLAG_STRING, &(f)->relabel_config_file,    \
+   NULL,                                                                       \
+   "Path to YAML file with relabeling configuration that allows selecting "   \
+   "blocks to act on based on their external labels."},                       \
+      {"selector.relabel-config", FLAG_STRING, &(f)->relabel_config, NULL,     \
+       "Alternative to 'selector.relabel-config-file' flag (mutually "         \
+       "exclusive). Content of YAML file with relabeling configuration."},    \
+      {"block-discovery-strategy", FLAG_ENUM, &(f)->discovery_strategy,       \
+       "concurrent",                                                           \
+       "One of concurrent, recursive (accepted; thanosc lists the bucket's "   \
+       "top level once).",                                                     \
+       "concurrent|recursive"},                                                \
+      {"block-sync-concurrency", FLAG_INT, &(f)->sync_concurrency, "20",      \
+       "Number of goroutines to use when syncing block metadata from object "  \
+       "storage (accepted; thanosc reads them one at a time)."},              \
+      {"consistency-delay", FLAG_DURATION, &(f)->consistency_delay_ms, "30m", \
+       "Minimum age of fresh (non-compacted) blocks before they are being "   \
+       "processed. Malformed blocks older than the maximum of "               \
+       "consistency-delay and 48h0m0s will be removed."}
+
+/* Runs step on the bucket with the options the flags give. */
+static int run_step(struct bucket_cmd *c, struct step_flags *f,
+                    compact_iterate_fn *step) {
+  struct store_relabel *relabel = NULL;
+  int rc = cmd_relabel_config(f->relabel_config, f->relabel_config_file,
+                              c->name, &relabel);
+  if (rc)
+    return rc;
+  struct compact_opts o = {
+      .data_dir = "",
+      .consistency_delay_ms = f->consistency_delay_ms,
+      .delete_delay_ms = f->delete_delay_ms,
+      .retention_ms = {f->retention_ms[0], f->retention_ms[1],
+                       f->retention_ms[2]},
+      .min_time = INT64_MIN,
+      .max_time = INT64_MAX,
+      .relabel = relabel,
+  };
+  rc = step(c->os, &o);
+  store_relabel_free(relabel);
+  return rc < 0 ? fail(c, rc) : 0;
+}
+
+int cmd_tools_bucket_cleanup(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  struct step_flags f = {0};
+  int rc;
+  const struct flag_def own[] = {
+      {"delete-delay", FLAG_DURATION, &f.delete_delay_ms, "48h",
+       "Time before a block marked for deletion is deleted from bucket."},
+      STEP_SELECTOR_FLAGS(&f),
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket cleanup",
+                            "Cleans up all blocks marked for deletion.", own,
+                            argc, argv)) < 0)
+    rc = run_step(&c, &f, compact_cleanup);
+  return bucket_cmd_done(&c, rc);
+}
+
+int cmd_tools_bucket_retention(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  struct step_flags f = {0};
+  int rc;
+  const struct flag_def own[] = {
+      {"retention.resolution-raw", FLAG_DURATION, &f.retention_ms[0], "0d",
+       "How long to retain raw samples in bucket. Setting this to 0d will "
+       "retain samples of this resolution forever"},
+      {"retention.resolution-5m", FLAG_DURATION, &f.retention_ms[1], "0d",
+       "How long to retain samples of resolution 1 (5 minutes) in bucket. "
+       "Setting this to 0d will retain samples of this resolution forever"},
+      {"retention.resolution-1h", FLAG_DURATION, &f.retention_ms[2], "0d",
+       "How long to retain samples of resolution 2 (1 hour) in bucket. "
+       "Setting this to 0d will retain samples of this resolution forever"},
+      {"delete-delay", FLAG_DURATION, &f.delete_delay_ms, "48h",
+       "Time before a block marked for deletion is deleted from bucket "
+       "(accepted: retention only marks; cleanup or the compactor deletes)."},
+      STEP_SELECTOR_FLAGS(&f),
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket retention",
+                            "Retention applies retention policies on the "
+                            "given bucket. Please make sure no compactor is "
+                            "running on the same bucket at the same time.",
+                            own, argc, argv)) < 0)
+    rc = run_step(&c, &f, compact_retention);
+  return bucket_cmd_done(&c, rc);
+}
+
+int cmd_tools_bucket_downsample(int argc, char **argv) {
+  struct bucket_cmd c = {.sets = CMD_FLAGS_HTTP};
+  char *data_dir = NULL, *hash_func = NULL;
+  int64_t wait_ms = 0, concurrency = 0;
+  int rc;
+  const struct flag_def own[] = {
+      {"data-dir", FLAG_STRING, &data_dir, "./data",
+       "Data directory in which to cache blocks and process downsamplings."},
+      {"wait-interval", FLAG_DURATION, &wait_ms, "5m",
+       "Wait interval between downsample runs."},
+      {"downsample.concurrency", FLAG_INT, &concurrency, "1",
+       "Number of goroutines to use when downsampling blocks."},
+      {"hash-func", FLAG_ENUM, &hash_func, "",
+       "Specify which hash function to use when calculating the hashes of "
+       "produced files. If no function has been specified, it does not "
+       "happen. Possible values are: \"\", \"SHA256\".",
+       "|SHA256"},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket downsample",
+                            "Continuously downsamples blocks in an object "
+                            "store bucket.",
+                            own, argc, argv)) >= 0)
+    return bucket_cmd_done(&c, rc);
+  if (concurrency > 1)
+    LOG_WARN("--downsample.concurrency is accepted but thanosc downsamples "
+             "one block at a time");
+  struct compact_opts o = {
+      .data_dir = data_dir,
+      .min_time = INT64_MIN,
+      .max_time = INT64_MAX,
+      .hash_func = hash_func,
+  };
+  struct compact_run_opts r = {
+      .name = "downsample",
+      .iterate = compact_downsample_bucket,
+      .wait = true,
+      .wait_interval_ms = wait_ms,
+      .http_address = c.so.http_address,
+      .http_grace_ms = c.so.http_grace_ms,
+  };
+  return bucket_cmd_done(&c, compact_run(c.os, &o, &r));
+}
+
+int cmd_tools_bucket_verify(int argc, char **argv) {
+  struct bucket_cmd c = {0};
+  struct strlist issues = {0}, ids = {0};
+  char *backup_config = NULL, *backup_config_file = NULL;
+  int64_t delete_delay = 0;
+  int repair = 0, rc;
+  const struct flag_def own[] = {
+      {"issues", FLAG_STRINGS, &issues, "index_known_issues",
+       "Issues to verify: overlapped_blocks, index_known_issues (repeated "
+       "flag).",
+       NULL, 0, NULL, 'i'},
+      {"id", FLAG_STRINGS, &ids, NULL,
+       "Block IDs to verify only. If none is specified, all blocks will be "
+       "verified. Repeated field"},
+      {"repair", FLAG_BOOL, &repair, "false",
+       "Attempt to repair blocks for which issues were detected (not "
+       "supported by thanosc).",
+       NULL, 0, NULL, 'r'},
+      {"delete-delay", FLAG_DURATION, &delete_delay, "0s",
+       "Duration after which blocks marked for deletion by a repair would be "
+       "deleted (repair only)."},
+      {"objstore-backup.config-file", FLAG_STRING, &backup_config_file, NULL,
+       "Path to YAML file of the bucket a repair backs blocks up to (repair "
+       "only)."},
+      {"objstore-backup.config", FLAG_STRING, &backup_config, NULL,
+       "Alternative to 'objstore-backup.config-file' flag (mutually "
+       "exclusive)."},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket verify",
+                            "Verify all blocks in the bucket against "
+                            "specified issues.",
+                            own, argc, argv)) >= 0)
+    return bucket_cmd_done(&c, rc);
+  if (repair) {
+    fprintf(stderr, "%s: error: --repair is not supported: thanosc only "
+                    "reports issues; repair with thanos tools bucket verify "
+                    "--repair or mark the bad blocks for deletion\n",
+            c.name);
+    return bucket_cmd_done(&c, 2);
+  }
+  unsigned want = 0;
+  for (size_t i = 0; i < issues.n; i++) {
+    if (!strcmp(issues.v[i], "overlapped_blocks")) {
+      want |= COMPACT_ISSUE_OVERLAPS;
+    } else if (!strcmp(issues.v[i], "index_known_issues")) {
+      want |= COMPACT_ISSUE_INDEX;
+    } else {
+      fprintf(stderr, "%s: error: --issues=%s is not supported (%s)\n", c.name,
+              issues.v[i],
+              strcmp(issues.v[i], "duplicated_compaction")
+                  ? "want overlapped_blocks or index_known_issues"
+                  : "a repair-only issue");
+      return bucket_cmd_done(&c, 2);
+    }
+  }
+  if ((rc = check_ids(&c, &ids)))
+    return bucket_cmd_done(&c, rc);
+  /* The indexes are read from a scratch directory, removed afterwards. */
+  char tmp[] = "/tmp/thanosc-verify-XXXXXX";
+  if (!mkdtemp(tmp))
+    return bucket_cmd_done(&c, fail(&c, tc_error(-errno, "mkdtemp: %s",
+                                                   strerror(errno))));
+  struct compact_opts o = {
+      .data_dir = tmp, .min_time = INT64_MIN, .max_time = INT64_MAX};
+  size_t found = 0;
+  rc = compact_verify(c.os, &o, want, &ids, &found);
+  rmdir(tmp);
+  if (rc < 0)
+    return bucket_cmd_done(&c, fail(&c, rc));
+  char n[24];
+  snprintf(n, sizeof n, "%zu", found);
+  LOG_INFO("verify completed", "issues", n);
+  return bucket_cmd_done(&c, 0);
 }
 
 /* --- hidden object helpers ------------------------------------------------------------ */

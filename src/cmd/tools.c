@@ -7,6 +7,11 @@ static const struct cmd bucket[] = {
     {"ls", cmd_tools_bucket_ls, "list the blocks of a bucket"},
     {"inspect", cmd_tools_bucket_inspect, "show the blocks of a bucket as a table"},
     {"upload-blocks", cmd_tools_bucket_upload_blocks, "upload local Prometheus blocks to a bucket"},
+    {"verify", cmd_tools_bucket_verify, "verify the blocks of a bucket for overlaps and index issues"},
+    {"mark", cmd_tools_bucket_mark, "put or remove a deletion, no-compact or no-downsample marker"},
+    {"cleanup", cmd_tools_bucket_cleanup, "delete blocks marked for deletion and old partial uploads"},
+    {"retention", cmd_tools_bucket_retention, "mark blocks past their resolution's retention for deletion"},
+    {"downsample", cmd_tools_bucket_downsample, "continuously downsample the blocks of a bucket"},
     /* Hidden (no summary): object-level helpers for tests and debugging. */
     {"acceptance", cmd_tools_bucket_acceptance, NULL},
     {"get", cmd_tools_bucket_get, NULL},

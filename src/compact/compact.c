@@ -110,7 +110,7 @@ static int64_t now_ms(void) {
 }
 
 /* An empty directory at path (its parents created). */
-static int fresh_dir(const char *path) {
+int compact_fresh_dir(const char *path) {
   tsdb_remove_all(path);
   char *p = xstrdup(path);
   int rc = 0;
@@ -253,7 +253,7 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
   char **dirs = xcalloc(n, sizeof *dirs);
   char *out = NULL;
   struct block_meta meta;
-  int rc = fresh_dir(dir);
+  int rc = compact_fresh_dir(dir);
   char count[24];
   snprintf(count, sizeof count, "%zu", n);
   LOG_INFO("compact blocks", "group", group, "count", count);
@@ -399,7 +399,7 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
     if (sources_downsampled(&s, &b->meta, to))
       continue;
     char *src = xasprintf("%s/%s", dir, b->meta.ulid), *out = NULL;
-    rc = fresh_dir(dir);
+    rc = compact_fresh_dir(dir);
     if (!rc)
       rc = block_download(bkt, b->meta.ulid, src);
     if (!rc)
@@ -427,10 +427,22 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
   return 0;
 }
 
+int compact_downsample_bucket(struct objstore *bkt,
+                              const struct compact_opts *o) {
+  char *ddir = xasprintf("%s/downsample", o->data_dir);
+  tsdb_remove_all(ddir);
+  free(ddir);
+  int rc = downsample_pass(bkt, o, COMPACT_RES_RAW, COMPACT_RES_5M,
+                           COMPACT_DOWNSAMPLE_RANGE_5M);
+  int rc2 = downsample_pass(bkt, o, COMPACT_RES_5M, COMPACT_RES_1H,
+                            COMPACT_DOWNSAMPLE_RANGE_1H);
+  return rc ? rc : rc2;
+}
+
 /* ---------------------------------------------- retention and cleanup */
 
-static int apply_retention(struct objstore *bkt, const struct compact_opts *o,
-                           int64_t now) {
+int compact_retention(struct objstore *bkt, const struct compact_opts *o) {
+  int64_t now = now_ms();
   struct csync s;
   int rc = csync_run(bkt, o, &s);
   for (size_t i = 0; i < s.n && !rc; i++) {
@@ -505,15 +517,8 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o) {
     return rc;
   /* A block that cannot be downsampled must not hold back retention and
    * deletion: they run, and the iteration fails afterwards. */
-  int drc = 0;
-  if (!o->downsampling_disable) {
-    drc = downsample_pass(bkt, o, COMPACT_RES_RAW, COMPACT_RES_5M,
-                          COMPACT_DOWNSAMPLE_RANGE_5M);
-    int rc2 = downsample_pass(bkt, o, COMPACT_RES_5M, COMPACT_RES_1H,
-                              COMPACT_DOWNSAMPLE_RANGE_1H);
-    drc = drc ? drc : rc2;
-  }
-  rc = apply_retention(bkt, o, now_ms());
+  int drc = o->downsampling_disable ? 0 : compact_downsample_bucket(bkt, o);
+  rc = compact_retention(bkt, o);
   if (!rc)
     rc = compact_cleanup(bkt, o);
   if (!rc && drc)

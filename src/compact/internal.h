@@ -41,6 +41,9 @@ int csync_run(struct objstore *bkt, const struct compact_opts *o,
               struct csync *s);
 void csync_release(struct csync *s);
 
+/* An empty directory at path, its parents created (compact.c). */
+int compact_fresh_dir(const char *path);
+
 /* Metrics (compact.c). */
 extern struct metric *compact_m_marked, *compact_m_synced;
 

@@ -1,7 +1,7 @@
 /*
  * run.c - the compactor on the runtime (compact_run): the HTTP server
- * (/metrics, probes) and a service that runs compact_iterate() on the
- * worker pool, once, or every --wait-interval with --wait; with --wait,
+ * (/metrics, probes) and a service that runs compact_iterate() (or the
+ * caller's iteration, e.g. downsampling alone) on the worker pool, once, or every --wait-interval with --wait; with --wait,
  * compact_cleanup() also runs every --compact.cleanup-interval while no
  * iteration does (and while halted: deleting marked blocks is safe).
  *
@@ -43,9 +43,11 @@ static void maybe_stopped(struct crun *c) {
 
 static void iterate_work(struct tc_work *w) {
   struct crun *c = w->data;
-  c->rc = compact_iterate(c->bkt, c->o);
+  compact_iterate_fn *fn = c->r->iterate ? c->r->iterate : compact_iterate;
+  c->rc = fn(c->bkt, c->o);
   if (c->rc)
-    LOG_ERROR("compaction iteration failed", "err", tc_errmsg(c->rc));
+    LOG_ERROR("iteration failed", "service", c->svc.name, "err",
+              tc_errmsg(c->rc));
 }
 
 static void tick(uv_timer_t *t);
@@ -155,7 +157,8 @@ int compact_run(struct objstore *bkt, const struct compact_opts *o,
   }
   metrics_register_process();
   compact_metrics_register();
-  c.svc = (struct service){.name = "compact",
+  const char *name = r->name ? r->name : "compact";
+  c.svc = (struct service){.name = name,
                            .start = crun_start,
                            .stop = crun_stop,
                            .grace_ms = r->http_grace_ms,
@@ -175,7 +178,7 @@ int compact_run(struct objstore *bkt, const struct compact_opts *o,
     runtime_set_ready(&rt, 1);
     runtime_add(&rt, http_server_service(http));
     runtime_add(&rt, &c.svc);
-    LOG_INFO("starting compact node");
+    LOG_INFO("starting node", "service", name);
     code = runtime_run(&rt);
     if (code == 0)
       LOG_INFO("exiting");

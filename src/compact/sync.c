@@ -197,6 +197,7 @@ int csync_run(struct objstore *bkt, const struct compact_opts *o,
   int counts[ST_NUM] = {0};
   int64_t now = now_ms();
   memset(s, 0, sizeof *s);
+  compact_metrics_register(); /* each step may run alone (tools bucket) */
   int rc = objstore_iter(bkt, "", 0, collect_dirs, &ids);
   for (size_t i = 0; !rc && i < ids.n; i++)
     rc = sync_one(bkt, o, ids.v[i], now, s, counts);

@@ -2,8 +2,8 @@
  * shipper.c - Thanos's shipper (shipper.h): one round scans the TSDB
  * directory, picks the blocks to ship, stages each in thanos/upload/<ULID>
  * by hard links (Prometheus may delete or compact the original meanwhile),
- * writes the Thanos meta.json there and uploads chunks, index and meta.json
- * in that order. The shipper file records what is in the bucket.
+ * writes the Thanos meta.json there and uploads it with block_upload()
+ * (chunks, index, then meta.json). The shipper file records what is in the bucket.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,11 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
@@ -24,6 +22,7 @@
 #include "thanosc/log.h"
 #include "thanosc/metrics.h"
 #include "thanosc/shipper.h"
+#include "thanosc/tsdb/bucket.h"
 #include "thanosc/tsdb/meta.h"
 
 static struct metric *m_syncs, *m_sync_failures, *m_uploads,
@@ -181,45 +180,6 @@ static int link_file(const char *src, const char *dst) {
   return rc;
 }
 
-static void rfc3339nano_now(char *out, size_t n) {
-  struct timespec ts;
-  struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  char frac[16] = "";
-  if (ts.tv_nsec) {
-    snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
-    size_t k = strlen(frac);
-    while (frac[k - 1] == '0')
-      frac[--k] = '\0';
-  }
-  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-}
-
-/* Lower-case hex SHA-256 of a file into out (65 bytes). */
-static int sha256_file(const char *path, char out[65]) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return tc_error(-errno, "open %s: %s", path, strerror(errno));
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-  unsigned char buf[65536], md[32];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-    EVP_DigestUpdate(ctx, buf, n);
-  int err = ferror(f);
-  fclose(f);
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
-  if (err)
-    return tc_error(TC_EIO, "read %s failed", path);
-  for (int i = 0; i < 32; i++)
-    snprintf(out + 2 * i, 3, "%02x", md[i]);
-  return 0;
-}
-
 /* -------------------------------------------------------------- upload */
 
 struct local_block {
@@ -239,7 +199,7 @@ static int upload_block(const struct shipper *s, const struct labels *ext,
                         struct local_block *blk, const char *up) {
   struct strlist chunks = {0};
   struct block_meta *m = &blk->meta;
-  char *src = NULL, *dst = NULL, *cdir = NULL, *name = NULL;
+  char *src = NULL, *dst = NULL, *cdir = NULL;
   int rc;
   remove_tree(up);
   cdir = xasprintf("%s/chunks", up);
@@ -264,73 +224,18 @@ static int upload_block(const struct shipper *s, const struct labels *ext,
   if (rc)
     goto out;
 
-  /* The Thanos section. */
+  /* The Thanos section; block_upload() adds the files, the upload time
+   * and sends meta.json last. */
   m->has_thanos = true;
   labels_release(&m->thanos.labels);
   labels_copy(&m->thanos.labels, ext);
   m->thanos.resolution = 0;
   free(m->thanos.source);
   m->thanos.source = xstrdup(s->source);
-  for (size_t i = 0; i < m->thanos.nsegment_files; i++)
-    free(m->thanos.segment_files[i]);
-  free(m->thanos.segment_files);
-  m->thanos.segment_files = xcalloc(chunks.n ? chunks.n : 1, sizeof(char *));
-  for (size_t i = 0; i < chunks.n; i++)
-    m->thanos.segment_files[i] = xstrdup(chunks.v[i]);
-  m->thanos.nsegment_files = chunks.n;
-  for (size_t i = 0; i < m->thanos.nfiles; i++) {
-    free(m->thanos.files[i].rel_path);
-    free(m->thanos.files[i].hash_func);
-    free(m->thanos.files[i].hash_value);
-  }
-  free(m->thanos.files);
-  m->thanos.files = xcalloc(chunks.n + 2, sizeof *m->thanos.files);
-  m->thanos.nfiles = 0;
-  for (size_t i = 0; i < chunks.n + 1; i++) {
-    struct meta_file *f = &m->thanos.files[m->thanos.nfiles++];
-    f->rel_path = i < chunks.n ? xasprintf("chunks/%s", chunks.v[i])
-                               : xstrdup("index");
-    char *p = xasprintf("%s/%s", up, f->rel_path);
-    struct stat st;
-    if (stat(p, &st)) {
-      rc = tc_error(-errno, "stat %s: %s", p, strerror(errno));
-      free(p);
-      goto out;
-    }
-    f->size = st.st_size;
-    if (s->hash_func && !strcmp(s->hash_func, "SHA256")) {
-      char hex[65];
-      if ((rc = sha256_file(p, hex))) {
-        free(p);
-        goto out;
-      }
-      f->hash_func = xstrdup("SHA256");
-      f->hash_value = xstrdup(hex);
-    }
-    free(p);
-  }
-  m->thanos.files[m->thanos.nfiles++].rel_path = xstrdup("meta.json");
-
-  /* chunks, index, meta.json last. */
-  for (size_t i = 0; i < m->thanos.nfiles - 1; i++) {
-    src = xasprintf("%s/%s", up, m->thanos.files[i].rel_path);
-    name = xasprintf("%s/%s", m->ulid, m->thanos.files[i].rel_path);
-    rc = objstore_upload_file(s->bkt, name, src);
-    free(src), free(name), src = name = NULL;
-    if (rc)
-      goto out;
-  }
-  char now[64];
-  rfc3339nano_now(now, sizeof now);
-  free(m->thanos.upload_time);
-  m->thanos.upload_time = xstrdup(now);
-  if ((rc = block_meta_write(m, up)))
-    goto out;
-  src = xasprintf("%s/meta.json", up);
-  name = xasprintf("%s/meta.json", m->ulid);
-  rc = objstore_upload_file(s->bkt, name, src);
+  if (!(rc = block_meta_write(m, up)))
+    rc = block_upload(s->bkt, up, s->hash_func);
 out:
-  free(src), free(dst), free(cdir), free(name);
+  free(src), free(dst), free(cdir);
   strlist_release(&chunks);
   remove_tree(up);
   return rc;

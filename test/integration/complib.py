@@ -15,10 +15,11 @@ import storelib as S
 H2 = 2 * 3600 * 1000
 
 
-def new_ulid(i):
-    """A ULID of now (never an old partial upload) ending in i."""
+def new_ulid(i, age=0):
+    """A ULID of now (never an old partial upload), or of age seconds ago,
+    ending in i."""
     enc = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    ms, head = int(time.time() * 1000), ""
+    ms, head = int((time.time() - age) * 1000), ""
     for _ in range(10):
         head = enc[ms % 32] + head
         ms //= 32

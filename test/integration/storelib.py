@@ -1,13 +1,15 @@
 # storelib.py - helpers of the store gateway tests (t03*-store*.py): a small
 # deterministic OpenMetrics data set turned into blocks by promtool, a
-# FILESYSTEM bucket, `thanosc store` and Prometheus 2.42 started on free
-# ports, a python3-grpcio StoreAPI client and an XOR chunk decoder.
+# FILESYSTEM bucket, an S3 bucket on s3rver, `thanosc store` and
+# Prometheus 2.42 started on free ports, a python3-grpcio StoreAPI client
+# and an XOR chunk decoder.
 import atexit
 import json
 import os
 import shutil
 import struct
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -85,6 +87,50 @@ def bucket_yml(t, bucket):
     with open(p, "w") as f:
         f.write("type: FILESYSTEM\nconfig:\n  directory: %s\n" % bucket)
     return p
+
+
+S3RVER = os.path.join(G.TOP, ".deps", "node", "node_modules", ".bin",
+                      "s3rver")
+
+
+def start_s3rver(t, bucket="blocks"):
+    """Starts s3rver on loopback with one bucket; returns the path of an S3
+    objstore config for it. Without s3rver the whole test is skipped."""
+    if not os.access(S3RVER, os.X_OK):
+        print("1..0 # SKIP s3rver is not installed")
+        print("%s: 0 passed, 0 failed" % t.name)
+        sys.exit(0)
+    port = G.free_port()
+    os.makedirs(os.path.join(t.tmp, "s3"))
+    # s3rver's v2 continuation tokens use a cipher newer OpenSSL hides.
+    env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
+    t.start([S3RVER, "-d", os.path.join(t.tmp, "s3"), "-a", "127.0.0.1",
+             "-p", str(port), "--silent", "--configure-bucket", bucket],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    G.wait_port(port)
+    cfg = os.path.join(t.tmp, "s3.yml")
+    with open(cfg, "w") as f:
+        f.write("type: S3\nconfig:\n  bucket: %s\n  endpoint: 127.0.0.1:%d\n"
+                "  insecure: true\n  access_key: S3RVER\n"
+                "  secret_key: S3RVER\n" % (bucket, port))
+    return cfg
+
+
+def bucket_put(cfg, name, path):
+    """Uploads the file at path as object name (`tools bucket put`)."""
+    subprocess.run([G.THANOSC, "tools", "bucket", "put",
+                    "--objstore.config-file=" + cfg, name, path],
+                   check=True, stdout=subprocess.DEVNULL, timeout=60)
+
+
+def upload_block(cfg, d, b, meta=True):
+    """Uploads the local block directory d as b/ in Thanos's order: chunks,
+    index, then (with meta) meta.json."""
+    for c in sorted(os.listdir(os.path.join(d, "chunks"))):
+        bucket_put(cfg, "%s/chunks/%s" % (b, c), os.path.join(d, "chunks", c))
+    bucket_put(cfg, b + "/index", os.path.join(d, "index"))
+    if meta:
+        bucket_put(cfg, b + "/meta.json", os.path.join(d, "meta.json"))
 
 
 def http_get(url, timeout=10):

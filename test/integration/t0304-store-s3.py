@@ -16,12 +16,7 @@ import storelib as S  # noqa: E402
 
 t = G.Tap("t0304-store-s3")
 S.kill_on_exit(t)
-S3RVER = os.path.join(G.TOP, ".deps", "node", "node_modules", ".bin",
-                      "s3rver")
-if not os.access(S3RVER, os.X_OK):
-    print("1..0 # SKIP s3rver is not installed")
-    print("t0304-store-s3: 0 passed, 0 failed")
-    sys.exit(0)
+cfg_file = S.start_s3rver(t)
 G.gen_stubs(t.tmp)
 import grpc  # noqa: E402
 import info_pb2  # noqa: E402
@@ -33,33 +28,10 @@ import storepb_types_pb2 as types  # noqa: E402
 src = os.path.join(t.tmp, "src")
 os.makedirs(src)
 ids = S.make_blocks(t, src)
-port = G.free_port()
-os.makedirs(os.path.join(t.tmp, "s3"))
-env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
-t.start([S3RVER, "-d", os.path.join(t.tmp, "s3"), "-a", "127.0.0.1", "-p",
-         str(port), "--silent", "--configure-bucket", "blocks"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-G.wait_port(port)
-cfg = ("type: S3\nconfig:\n  bucket: blocks\n  endpoint: 127.0.0.1:%d\n"
-       "  insecure: true\n  access_key: S3RVER\n  secret_key: S3RVER\n" % port)
-cfg_file = os.path.join(t.tmp, "s3.yml")
-with open(cfg_file, "w") as f:
-    f.write(cfg)
-
-
-def put(name, path):
-    subprocess.check_call([G.THANOSC, "tools", "bucket", "put",
-                           "--objstore.config-file=" + cfg_file, name, path],
-                          stdout=subprocess.DEVNULL)
 
 
 def upload(b, meta=True):
-    d = os.path.join(src, b)
-    for c in sorted(os.listdir(os.path.join(d, "chunks"))):
-        put("%s/chunks/%s" % (b, c), os.path.join(d, "chunks", c))
-    put(b + "/index", os.path.join(d, "index"))
-    if meta:
-        put(b + "/meta.json", os.path.join(d, "meta.json"))
+    S.upload_block(cfg_file, os.path.join(src, b), b, meta)
 
 
 for b in ids[:3]:
@@ -86,7 +58,8 @@ def nblocks():
 
 t.ok(nblocks() == 3, "the block without meta.json is not served yet",
      nblocks())
-put(ids[3] + "/meta.json", os.path.join(src, ids[3], "meta.json"))
+S.bucket_put(cfg_file, ids[3] + "/meta.json",
+             os.path.join(src, ids[3], "meta.json"))
 end = time.time() + 15
 while time.time() < end and nblocks() != 4:
     time.sleep(0.2)

@@ -16,32 +16,13 @@ import complib as C  # noqa: E402
 
 t = G.Tap("t0805-compact-s3")
 S.kill_on_exit(t)
-S3RVER = os.path.join(G.TOP, ".deps", "node", "node_modules", ".bin",
-                      "s3rver")
-if not os.access(S3RVER, os.X_OK):
-    print("1..0 # SKIP s3rver is not installed")
-    print("t0805-compact-s3: 0 passed, 0 failed")
-    sys.exit(0)
-
+cfg = S.start_s3rver(t)
 src = os.path.join(t.tmp, "src")
 os.makedirs(src)
 ids = S.make_blocks(t, src, duration=10 * 3600)
 stage = os.path.join(t.tmp, "stage")
 for b in ids:
     C.put(src, stage, b, {"cluster": "c1"})
-
-port = G.free_port()
-os.makedirs(os.path.join(t.tmp, "s3"))
-env = dict(os.environ, NODE_OPTIONS="--openssl-legacy-provider")
-t.start([S3RVER, "-d", os.path.join(t.tmp, "s3"), "-a", "127.0.0.1", "-p",
-         str(port), "--silent", "--configure-bucket", "blocks"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-G.wait_port(port)
-cfg = os.path.join(t.tmp, "s3.yml")
-with open(cfg, "w") as f:
-    f.write("type: S3\nconfig:\n  bucket: blocks\n  endpoint: 127.0.0.1:%d\n"
-            "  insecure: true\n  access_key: S3RVER\n  secret_key: S3RVER\n"
-            % port)
 
 
 def tool(*args):
@@ -58,11 +39,7 @@ def objects():
 
 
 for b in ids:
-    d = os.path.join(stage, b)
-    for c in sorted(os.listdir(os.path.join(d, "chunks"))):
-        tool("put", "%s/chunks/%s" % (b, c), os.path.join(d, "chunks", c))
-    tool("put", b + "/index", os.path.join(d, "index"))
-    tool("put", b + "/meta.json", os.path.join(d, "meta.json"))
+    S.upload_block(cfg, os.path.join(stage, b), b)
 
 data = os.path.join(t.tmp, "data")
 rc, log = C.compact(t, None, data, config=cfg)
