@@ -33,6 +33,12 @@ void tc_buf_reset(struct tc_buf *b);
 char *tc_buf_detach(struct tc_buf *b, size_t *len /* OUT, may be NULL */);
 /* Makes room for n more bytes; TC_ELIMIT past max. */
 int tc_buf_reserve(struct tc_buf *b, size_t n);
+
+/* Reads the whole file at path into an owned, NUL-terminated buffer of at
+ * most max bytes (0: no cap); n (may be NULL) gets its length. Errors name
+ * the path: TC_ENOTFOUND, TC_ELIMIT or -errno. */
+int tc_read_file(const char *path, size_t max, char **out /* OUT */,
+                 size_t *n /* OUT */);
 int tc_buf_add(struct tc_buf *b, const void *p, size_t n);
 int tc_buf_addc(struct tc_buf *b, char c);
 int tc_buf_adds(struct tc_buf *b, const char *s);

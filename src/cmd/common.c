@@ -107,19 +107,15 @@ int cmd_server_opts_check(struct server_opts *o, const char *cmd) {
   return 0;
 }
 
-/* The whole file at path, NUL-terminated; NULL with errno set. */
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
+/* The whole file at path; NULL after saying why, naming the flag. */
+static char *read_text(const char *path, const char *cmd, const char *flag) {
+  char *text;
+  int rc = tc_read_file(path, 0, &text, NULL);
+  if (rc) {
+    fprintf(stderr, "%s: error: --%s: %s\n", cmd, flag, tc_errmsg(rc));
     return NULL;
-  struct tc_buf b = TC_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    tc_buf_add(&b, tmp, n);
-  fclose(f);
-  tc_buf_addc(&b, '\0');
-  return tc_buf_detach(&b, NULL);
+  }
+  return text;
 }
 
 char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
@@ -130,11 +126,7 @@ char *cmd_objstore_yaml(struct server_opts *o, const char *cmd) {
             "--objstore.config-file or --objstore.config\n", cmd);
     return NULL;
   }
-  char *text = read_text(o->objstore_config_file);
-  if (!text)
-    fprintf(stderr, "%s: error: --objstore.config-file '%s': %m\n", cmd,
-            o->objstore_config_file);
-  return text;
+  return read_text(o->objstore_config_file, cmd, "objstore.config-file");
 }
 
 int cmd_objstore_open(struct server_opts *o, const char *cmd,
@@ -160,12 +152,11 @@ int cmd_relabel_config(const char *config, const char *file, const char *cmd,
             "--selector.relabel-config are mutually exclusive\n", cmd);
     return 2;
   }
-  char *text = config ? xstrdup(config) : file ? read_text(file) : NULL;
-  if (file && !text) {
-    fprintf(stderr, "%s: error: --selector.relabel-config-file '%s': %m\n",
-            cmd, file);
+  char *text = config ? xstrdup(config)
+               : file   ? read_text(file, cmd, "selector.relabel-config-file")
+                        : NULL;
+  if (file && !text)
     return 2;
-  }
   if (!text)
     return 0;
   int rc = store_relabel_parse(text, out);

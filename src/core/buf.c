@@ -1,9 +1,12 @@
 /*
- * buf.c - growable byte buffers with a hard cap, and the x-allocators
- * (see buf.h and common.h).
+ * buf.c - growable byte buffers with a hard cap, the x-allocators and
+ * whole-file reads (see buf.h and common.h).
  */
 #include "thanosc/buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +197,41 @@ int tc_buf_put_varint(struct tc_buf *b, int64_t v) {
 int tc_buf_put_uvarint_str(struct tc_buf *b, const char *s, size_t n) {
   int rc = tc_buf_put_uvarint(b, n);
   return rc ? rc : tc_buf_add(b, s, n);
+}
+
+int tc_read_file(const char *path, size_t max, char **out, size_t *n) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    return tc_error(e == ENOENT ? TC_ENOTFOUND : -e, "open '%s': %s", path,
+                    strerror(e));
+  }
+  struct tc_buf b;
+  tc_buf_init(&b, max);
+  int rc = 0;
+  char tmp[65536];
+  for (;;) {
+    ssize_t k = read(fd, tmp, sizeof(tmp));
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k < 0) {
+      int e = errno;
+      rc = tc_error(-e, "read '%s': %s", path, strerror(e));
+      break;
+    }
+    if (k == 0)
+      break;
+    if (tc_buf_add(&b, tmp, (size_t)k)) {
+      rc = tc_error(TC_ELIMIT, "read '%s': larger than %zu bytes", path, max);
+      break;
+    }
+  }
+  close(fd);
+  if (rc) {
+    tc_buf_release(&b);
+    return rc;
+  }
+  tc_buf_add(&b, "", 0);
+  *out = tc_buf_detach(&b, n);
+  return 0;
 }

@@ -624,20 +624,6 @@ static void sd_parse(struct querier *q, const char *text) {
   }
 }
 
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  struct tc_buf b = TC_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-  while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-    tc_buf_add(&b, tmp, n);
-  fclose(f);
-  tc_buf_add(&b, "", 1);
-  return tc_buf_detach(&b, NULL);
-}
-
 /* Replaces the SD-file specs and reconciles the endpoints they name. */
 static void sd_load(struct querier *q, const char *text) {
   for (size_t i = q->nflag_specs; i < q->nspecs; i++)
@@ -663,9 +649,11 @@ static void sd_tick(uv_timer_t *t) {
   struct querier *q = t->data;
   if (!q->cfg.sd_file)
     return;
-  char *text = read_file(q->cfg.sd_file);
-  if (!text) {
-    LOG_WARN("cannot read endpoint SD config", "file", q->cfg.sd_file);
+  char *text;
+  int rc = tc_read_file(q->cfg.sd_file, 0, &text, NULL);
+  if (rc) {
+    LOG_WARN("cannot read endpoint SD config", "file", q->cfg.sd_file, "err",
+             tc_errmsg(rc));
     return;
   }
   if (!q->sd_last || strcmp(q->sd_last, text) != 0) {

@@ -49,7 +49,7 @@ void shipper_metrics_register(void) {
 int shipper_meta_read(const char *path, struct strlist *uploaded) {
   char *text;
   size_t n;
-  int rc = tsdb_read_file(path, 64u << 20, &text, &n);
+  int rc = tc_read_file(path, 64u << 20, &text, &n);
   if (rc == -ENOENT || rc == TC_ENOTFOUND)
     return 0;
   if (rc)
@@ -172,7 +172,7 @@ static int link_file(const char *src, const char *dst) {
     return tc_error(-errno, "link %s: %s", src, strerror(errno));
   char *buf;
   size_t n;
-  int rc = tsdb_read_file(src, (size_t)1 << 40, &buf, &n);
+  int rc = tc_read_file(src, (size_t)1 << 40, &buf, &n);
   if (rc)
     return rc;
   rc = tsdb_write_file_atomic(dst, buf, n);

@@ -153,9 +153,6 @@ int tombstones_write(const struct tombstones *t, const char *dir);
 size_t tombstones_for(const struct tombstones *t, uint64_t ref,
                       size_t *first /* OUT */);
 
-/* Reads a whole small file into an owned buffer (meta.json, markers). */
-int tsdb_read_file(const char *path, size_t max, char **out /* OUT */,
-                   size_t *n /* OUT */);
 /* Writes path atomically: path.tmp, fsync, rename. */
 int tsdb_write_file_atomic(const char *path, const void *p, size_t n);
 

@@ -446,43 +446,6 @@ out:
   return c.err;
 }
 
-int tsdb_read_file(const char *path, size_t max, char **out, size_t *n) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    return tc_error(e == ENOENT ? TC_ENOTFOUND : -e, "open '%s': %s", path,
-                    strerror(e));
-  }
-  struct tc_buf b;
-  tc_buf_init(&b, max);
-  int rc = 0;
-  char tmp[65536];
-  for (;;) {
-    ssize_t k = read(fd, tmp, sizeof(tmp));
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k < 0) {
-      int e = errno;
-      rc = tc_error(-e, "read '%s': %s", path, strerror(e));
-      break;
-    }
-    if (k == 0)
-      break;
-    if (tc_buf_add(&b, tmp, (size_t)k)) {
-      rc = tc_error(TC_ELIMIT, "read '%s': larger than %zu bytes", path, max);
-      break;
-    }
-  }
-  close(fd);
-  if (rc) {
-    tc_buf_release(&b);
-    return rc;
-  }
-  tc_buf_add(&b, "", 0);
-  *out = tc_buf_detach(&b, n);
-  return 0;
-}
-
 int tsdb_write_file_atomic(const char *path, const void *p, size_t n) {
   char *tmp = xasprintf("%s.tmp", path);
   int rc = 0;
@@ -519,7 +482,7 @@ out:
 int block_meta_read(struct block_meta *m, const char *dir) {
   char *path = xasprintf("%s/meta.json", dir), *text;
   size_t n;
-  int rc = tsdb_read_file(path, 64 << 20, &text, &n);
+  int rc = tc_read_file(path, 64 << 20, &text, &n);
   if (rc) {
     block_meta_init(m);
     free(path);

@@ -69,7 +69,7 @@ int tombstones_read(struct tombstones *t, const char *dir) {
   char *path = xasprintf("%s/tombstones", dir), *text = NULL;
   size_t n;
   memset(t, 0, sizeof(*t));
-  int rc = tsdb_read_file(path, 1u << 30, &text, &n);
+  int rc = tc_read_file(path, 1u << 30, &text, &n);
   if (rc == TC_ENOTFOUND) {
     tc_error_clear();
     rc = 0;

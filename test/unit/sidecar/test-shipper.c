@@ -64,13 +64,13 @@ TEST(shipper_meta_file_roundtrip) {
   ASSERT_OK(shipper_meta_write(path, &l));
   char *text;
   size_t n;
-  ASSERT_OK(tsdb_read_file(path, 1 << 20, &text, &n));
+  ASSERT_OK(tc_read_file(path, 1 << 20, &text, &n));
   ASSERT_STREQ(text, "{\n\t\"version\": 1,\n\t\"uploaded\": null\n}\n");
   free(text);
   strlist_push(&l, "01J7ZQ1M7W1Y3Y1Y8F4M4W7N1Q");
   strlist_push(&l, "01J7ZQ1M7W1Y3Y1Y8F4M4W7N1R");
   ASSERT_OK(shipper_meta_write(path, &l));
-  ASSERT_OK(tsdb_read_file(path, 1 << 20, &text, &n));
+  ASSERT_OK(tc_read_file(path, 1 << 20, &text, &n));
   ASSERT_STREQ(text, "{\n\t\"version\": 1,\n\t\"uploaded\": [\n"
                      "\t\t\"01J7ZQ1M7W1Y3Y1Y8F4M4W7N1Q\",\n"
                      "\t\t\"01J7ZQ1M7W1Y3Y1Y8F4M4W7N1R\"\n\t]\n}\n");
