@@ -167,64 +167,251 @@ static inline uint64_t load_be64(const uint8_t *p) {
   return __builtin_bswap64(v);
 }
 
-/* The 64 bits starting at bit pos, left-aligned; bits past the end of the
- * chunk read as 0. At least 57 of them are real unless the end is near;
- * callers check pos + width <= nbits before trusting a field. */
-TC_INLINE uint64_t it_window(const struct chunk_iter *it, uint64_t pos) {
-  size_t byte = (size_t)(pos >> 3);
-  uint64_t w;
-  if (tc_likely(byte + 8 <= it->len)) {
-    w = load_be64(it->base + byte);
-  } else {
-    uint8_t tmp[8] = {0};
-    if (byte < it->len)
-      memcpy(tmp, it->base + byte, it->len - byte);
-    w = load_be64(tmp);
-  }
-  return w << (pos & 7);
+/*
+ * Bit reader kept in registers for a whole batch: buf holds the next bits
+ * left-aligned, the top cnt of them counted (more may be real), and p is
+ * the byte after the counted ones. A refill is one unconditional
+ * unaligned load whose address was known a sample earlier, so it stays
+ * off the critical path (the "lookahead" reader of the LZ/entropy
+ * decoders); after it cnt >= 56. Bits below cnt are the stream's own, so
+ * or-ing them in again is harmless.
+ *
+ * Loads are unchecked: the caller keeps p at least BR_SLACK bytes before
+ * the end of the readable bytes at the start of each sample, which covers
+ * the longest sample (about 20 bytes) plus the 8 a load reads ahead.
+ * Near the end of a chunk the decoder continues from a zero-padded copy
+ * of the last bytes instead (see dec_tail()).
+ */
+struct br {
+  uint64_t buf;
+  unsigned cnt;
+  const uint8_t *p;
+};
+
+#define BR_SLACK 48
+#define BR_TAIL 128 /* >= BR_SLACK + 8 + BR_SLACK: the copy and one overrun */
+
+TC_INLINE void br_start(struct br *r, const uint8_t *b, uint64_t bit) {
+  r->buf = load_be64(b + (bit >> 3)) << (bit & 7);
+  r->cnt = 56 - (unsigned)(bit & 7);
+  r->p = b + (bit >> 3) + 7;
 }
 
-/* Reads n (1..64) bits at it->pos; 0 when the chunk ends first. */
-TC_INLINE int it_bits(struct chunk_iter *it, unsigned n, uint64_t *v) {
-  if (tc_unlikely(it->pos + n > it->nbits))
-    return 0;
-  if (n <= 57) {
-    *v = it_window(it, it->pos) >> (64 - n);
-  } else {
-    uint64_t hi = it_window(it, it->pos) >> 32;
-    uint64_t lo = it_window(it, it->pos + 32) >> (64 - (n - 32));
-    *v = (hi << (n - 32)) | lo;
-  }
-  it->pos += n;
-  return 1;
+TC_INLINE void br_refill(struct br *r) {
+  r->buf |= load_be64(r->p) >> r->cnt;
+  r->p += (63 - r->cnt) >> 3;
+  r->cnt |= 56;
 }
 
-TC_INLINE int it_uvarint(struct chunk_iter *it, uint64_t *out) {
+/* The next n (0..56 after a refill) bits; consume() drops them. */
+TC_INLINE uint64_t br_peek(const struct br *r, unsigned n) {
+  return (r->buf >> 1) >> (63 - n);
+}
+
+TC_INLINE void br_skip(struct br *r, unsigned n) {
+  r->buf <<= n;
+  r->cnt -= n;
+}
+
+/* n (0..64) bits, refilling as needed. */
+TC_INLINE uint64_t br_get(struct br *r, unsigned n) {
+  uint64_t v = 0;
+  if (n > 32) {
+    br_refill(r);
+    v = br_peek(r, 32) << (n - 32);
+    br_skip(r, 32);
+    n -= 32;
+  }
+  br_refill(r);
+  v |= br_peek(r, n);
+  br_skip(r, n);
+  return v;
+}
+
+/* Go's binary.ReadUvarint over the bit stream; false on overflow. */
+TC_INLINE bool br_uvarint(struct br *r, uint64_t *out) {
   uint64_t v = 0;
   for (unsigned shift = 0; shift < 70; shift += 7) {
-    uint64_t c;
-    if (!it_bits(it, 8, &c))
-      return 0;
+    uint64_t c = br_get(r, 8);
     if (shift == 63 && c > 1)
-      return 0;
+      return false;
     v |= (c & 0x7f) << shift;
     if (c < 0x80) {
       *out = v;
-      return 1;
+      return true;
     }
   }
-  return 0;
+  return false;
 }
 
-static void it_fail(struct chunk_iter *it) {
-  it->err = tc_error(TC_ECORRUPT, "XOR chunk: truncated at sample %u of %u",
-                     (unsigned)it->read + 1, (unsigned)it->total);
-  it->read = it->total;
+/* Value state of a batch, in registers. */
+struct vstate {
+  uint64_t v;
+  unsigned sig, trailing; /* the current leading/trailing window */
+};
+
+/* The value field (spec 4.3): 0 -> unchanged, 10 -> xor within the
+ * current window, 11 -> new window (5 bits leading, 6 bits sig, 0 = 64)
+ * then the xor. At most 13 header bits, so one refill before suffices for
+ * the header; the payload gets its own. False on a window wider than 64
+ * bits. */
+TC_INLINE bool dec_value(struct br *r, struct vstate *s) {
+  uint64_t b = r->buf;
+  if (!(b >> 63)) {
+    br_skip(r, 1);
+    return true;
+  }
+  if (b >> 62 == 3) {
+    unsigned lead = (unsigned)(b >> 57) & 31, sig = (unsigned)(b >> 51) & 63;
+    sig += (unsigned)(sig == 0) << 6;
+    if (tc_unlikely(lead + sig > 64))
+      return false;
+    s->sig = sig;
+    s->trailing = 64 - lead - sig;
+    br_skip(r, 13);
+  } else {
+    br_skip(r, 2);
+  }
+  br_refill(r);
+  uint64_t x;
+  if (tc_likely(s->sig <= 56)) {
+    x = br_peek(r, s->sig);
+    br_skip(r, s->sig);
+  } else {
+    x = br_get(r, s->sig);
+  }
+  s->v ^= x << s->trailing;
+  return true;
+}
+
+/*
+ * Decodes up to max samples of d into ts/vs; returns how many, and sets
+ * d->bad when sample d->n is truncated or malformed. Every sample is
+ * decoded optimistically (bits past the end read as 0) and then checked
+ * against the chunk's bit count, so the loop has no per-field checks.
+ */
+TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
+                         size_t max) {
+  size_t left = (size_t)(d->total - d->n), n = 0;
+  if (left > max)
+    left = max;
+  if (!left)
+    return 0;
+  /* [b0, plim]: where a sample may start with unchecked loads; bits of
+   * b0 are bits bitoff.. of the chunk. */
+  uint8_t tail[BR_TAIL];
+  const uint8_t *b0 = d->base, *plim = NULL;
+  uint64_t bitoff = 0, nbits = (uint64_t)d->len * 8;
+  struct br r;
+  if ((d->pos >> 3) + 7 + BR_SLACK <= d->len) {
+    plim = d->base + (d->len - BR_SLACK);
+    br_start(&r, d->base, d->pos);
+  }
+  struct vstate s = {d->v, 64u - d->leading - d->trailing, d->trailing};
+  int64_t t = d->t, td = d->tdelta;
+  uint16_t i = d->n;
+  for (;;) {
+    if (tc_unlikely(!plim || r.p > plim)) {
+      /* Continue from a zero-padded copy of the rest (< BR_TAIL / 2
+       * bytes); plim then never triggers again. */
+      uint64_t pos = plim ? bitoff + (uint64_t)(r.p - b0) * 8 - r.cnt : d->pos;
+      size_t k = (size_t)(pos >> 3);
+      memset(tail, 0, sizeof(tail));
+      memcpy(tail, d->base + k, d->len - k);
+      b0 = tail;
+      bitoff = (uint64_t)k * 8;
+      plim = tail + sizeof(tail);
+      br_start(&r, tail, pos & 7);
+    }
+    br_refill(&r);
+    if (tc_likely(i >= 2)) {
+      uint64_t b = r.buf;
+      if (b >> 62 == 0) {
+        /* dod 0 and the value unchanged: the commonest sample. */
+        br_skip(&r, 2);
+        t = (int64_t)((uint64_t)t + (uint64_t)td);
+      } else {
+        /* dod prefix 0, 10, 110, 1110, 1111 (ones = leading 1 bits,
+         * capped at 4) -> prefix 1, 2, 3, 4, 4 bits and field 0, 14, 17,
+         * 20, 64. Values above 2^(fw-1) are negative. */
+        unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
+        uint64_t dod;
+        if (tc_likely(ones < 4)) {
+          unsigned pl = ones + 1;
+          unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
+          br_skip(&r, pl);
+          dod = br_peek(&r, fw);
+          br_skip(&r, fw);
+          dod -= (uint64_t)(fw && dod > (1ull << ((fw - 1) & 63))) << fw;
+        } else {
+          br_skip(&r, 4);
+          dod = br_get(&r, 64);
+        }
+        td = (int64_t)((uint64_t)td + dod);
+        t = (int64_t)((uint64_t)t + (uint64_t)td);
+        if (tc_unlikely(!dec_value(&r, &s)))
+          break;
+      }
+    } else if (i == 0) {
+      uint64_t zz;
+      if (!br_uvarint(&r, &zz))
+        break;
+      t = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+      s.v = br_get(&r, 64);
+    } else {
+      uint64_t dt;
+      if (!br_uvarint(&r, &dt))
+        break;
+      td = (int64_t)dt;
+      t = (int64_t)((uint64_t)t + dt);
+      br_refill(&r);
+      if (!dec_value(&r, &s))
+        break;
+    }
+    if (tc_unlikely(bitoff + (uint64_t)(r.p - b0) * 8 - r.cnt > nbits))
+      break;
+    ts[n] = t;
+    memcpy(&vs[n], &s.v, 8);
+    i++;
+    if (++n == left) {
+      d->pos = bitoff + (uint64_t)(r.p - b0) * 8 - r.cnt;
+      d->n = i;
+      d->t = t;
+      d->tdelta = td;
+      d->v = s.v;
+      d->trailing = (uint8_t)s.trailing;
+      d->leading = (uint8_t)(64 - s.sig - s.trailing);
+      return n;
+    }
+  }
+  d->n = i;
+  d->bad = true;
+  return n;
+}
+
+/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) and lzcnt
+ * help the serial bit extraction; the loader picks the variant at run
+ * time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=haswell")))
+#else
+#define TC_DECODE_CLONES
+#endif
+
+TC_DECODE_CLONES
+static size_t dec_batch(struct xor_dec *d, int64_t *ts, double *vs,
+                        size_t max) {
+  return dec_run(d, ts, vs, max);
 }
 
 int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
                     size_t n) {
-  memset(it, 0, sizeof(*it));
+  it->t = 0;
+  it->v = 0;
+  it->read = 0;
+  it->bi = it->bn = 0;
+  it->err = 0;
+  memset(&it->d, 0, sizeof(it->d));
   if (enc != CHUNK_ENC_XOR) {
     it->err = tc_error(TC_ENOTSUP, "chunk encoding %u (%s) is not supported",
                        (unsigned)enc, chunk_encoding_name(enc));
@@ -234,130 +421,51 @@ int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
     it->err = tc_error(TC_ECORRUPT, "XOR chunk: %zu bytes, too short", n);
     return it->err;
   }
-  it->total = (uint16_t)((data[0] << 8) | data[1]);
-  it->base = data + 2;
-  it->len = n - 2;
-  it->nbits = (uint64_t)it->len * 8;
+  it->d.total = (uint16_t)((data[0] << 8) | data[1]);
+  it->d.base = data + 2;
+  it->d.len = n - 2;
   return 0;
 }
 
-/* The value field (spec 4.3) at it->pos; 0 on a short or bad chunk.
- * Field widths come from packed constants indexed by the control bits:
- * 0x -> 1 header bit, 10 -> 2, 11 -> 2 + 5 + 6. */
-TC_INLINE int it_value(struct chunk_iter *it) {
-  uint64_t w = it_window(it, it->pos);
-  unsigned c2 = (unsigned)(w >> 62);
-  unsigned h = (0x0d020101u >> (c2 * 8)) & 0xff;
-  if (tc_unlikely(it->pos + h > it->nbits))
-    return 0;
-  if (c2 == 3) {
-    unsigned lb = (unsigned)(w >> 51) & 0x7ff;
-    unsigned lead = lb >> 6, sig = lb & 63;
-    sig += (unsigned)(sig == 0) << 6;
-    if (tc_unlikely(lead + sig > 64))
-      return 0;
-    it->leading = (uint8_t)lead;
-    it->trailing = (uint8_t)(64 - lead - sig);
-  }
-  it->pos += h;
-  if (c2 < 2)
-    return 1;
-  unsigned sig = 64u - it->leading - it->trailing;
-  uint64_t x;
-  if (tc_likely(sig + h <= 57 && it->pos + sig <= it->nbits)) {
-    /* Still inside the first window. */
-    x = ((w << h) >> 1) >> (63 - sig);
-    it->pos += sig;
-  } else if (!it_bits(it, sig, &x)) {
-    return 0;
-  }
-  it->v ^= x << it->trailing;
-  return 1;
+/* Makes a decoding failure the iterator's error once the samples before
+ * it have been returned. */
+static void it_check(struct chunk_iter *it) {
+  if (it->d.bad && !it->err)
+    it->err = tc_error(TC_ECORRUPT, "XOR chunk: truncated at sample %u of %u",
+                       (unsigned)it->d.n + 1, (unsigned)it->d.total);
 }
 
-/* One sample: varints for samples 0 and 1, dod + value after. */
-TC_INLINE int it_decode(struct chunk_iter *it) {
-  if (tc_likely(it->read >= 2)) {
-    /* dod prefix 0, 10, 110, 1110, 1111 (ones = leading 1 bits, capped
-     * at 4) -> prefix 1, 2, 3, 4, 4 bits and field 0, 14, 17, 20, 64. */
-    uint64_t w = it_window(it, it->pos);
-    unsigned ones = (unsigned)__builtin_clzll(~w | (1ull << 59));
-    unsigned pl = ones + (ones < 4);
-    unsigned fw = (unsigned)(0x4014110e00ull >> (ones * 8)) & 0xff;
-    uint64_t b;
-    if (tc_likely(fw != 64)) {
-      if (tc_unlikely(it->pos + pl + fw > it->nbits))
-        return 0;
-      b = ((w << pl) >> 1) >> (63 - fw);
-      /* Values above 2^(fw-1) are negative; fw = 0 has nothing to fix. */
-      b -= (uint64_t)(fw && b > (1ull << ((fw - 1) & 63))) << fw;
-      it->pos += pl + fw;
-    } else {
-      it->pos += 4;
-      if (!it_bits(it, 64, &b))
-        return 0;
-    }
-    it->tdelta = (int64_t)((uint64_t)it->tdelta + b);
-    it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
-    return it_value(it);
-  }
-  if (it->read == 0) {
-    uint64_t zz, vb;
-    if (!it_uvarint(it, &zz) || !it_bits(it, 64, &vb))
-      return 0;
-    it->t = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
-    it->v = vb;
-    return 1;
-  }
-  uint64_t d;
-  if (!it_uvarint(it, &d) || !it_value(it))
-    return 0;
-  it->tdelta = (int64_t)d;
-  it->t = (int64_t)((uint64_t)it->t + d);
-  return 1;
-}
-
-/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) help the
- * serial bit-extraction path; the loader picks the variant at run time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=haswell")))
-#else
-#define TC_DECODE_CLONES
-#endif
-
-TC_DECODE_CLONES
-bool chunk_iter_next(struct chunk_iter *it) {
-  if (it->read >= it->total || it->err)
-    return false;
-  if (tc_unlikely(!it_decode(it))) {
-    it_fail(it);
+bool chunk_iter_fill(struct chunk_iter *it) {
+  if (it->err || it->d.bad) {
+    it_check(it);
     return false;
   }
-  it->read++;
-  return true;
+  it->bi = 0;
+  it->bn = (uint8_t)dec_batch(&it->d, it->bt, it->bv, CHUNK_ITER_BUF);
+  if (!it->bn) {
+    it_check(it);
+    return false;
+  }
+  return chunk_iter_next(it);
 }
 
-TC_DECODE_CLONES
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
                              size_t max) {
-  if (it->err)
-    return 0;
-  /* A local copy keeps the state in registers across the loop. */
-  struct chunk_iter l = *it;
-  size_t left = (size_t)(l.total - l.read), n = 0;
-  if (left > max)
-    left = max;
-  for (; n < left; n++) {
-    if (tc_unlikely(!it_decode(&l))) {
-      *it = l;
-      it_fail(it);
-      return n;
-    }
-    l.read++;
-    ts[n] = l.t;
-    memcpy(&vs[n], &l.v, 8);
+  size_t n = 0;
+  /* What next() has buffered comes first. */
+  for (; n < max && it->bi < it->bn; n++, it->bi++) {
+    ts[n] = it->bt[it->bi];
+    vs[n] = it->bv[it->bi];
   }
-  *it = l;
+  if (n < max && !it->err && !it->d.bad)
+    n += dec_batch(&it->d, ts + n, vs + n, max - n);
+  if (n) {
+    it->read = (uint16_t)(it->read + n);
+    it->t = ts[n - 1];
+    memcpy(&it->v, &vs[n - 1], 8);
+  }
+  if (n < max)
+    it_check(it);
   return n;
 }
 
