@@ -244,51 +244,134 @@ TC_INLINE bool br_uvarint(struct br *r, uint64_t *out) {
   return false;
 }
 
-/* Value state of a batch, in registers. */
-struct vstate {
+/* Decoder state of a batch, in registers. The value window is packed as
+ * trailing | sig << 8: a variable shift uses only the count's low 6 bits,
+ * so the pair costs one register. */
+struct dstate {
+  int64_t t, tdelta;
   uint64_t v;
-  unsigned sig, trailing; /* the current leading/trailing window */
+  unsigned win;
 };
 
-/* The value field (spec 4.3): 0 -> unchanged, 10 -> xor within the
+/*
+ * The value field (spec 4.3): 0 -> unchanged, 10 -> xor within the
  * current window, 11 -> new window (5 bits leading, 6 bits sig, 0 = 64)
- * then the xor. At most 13 header bits, so one refill before suffices for
- * the header; the payload gets its own. False on a window wider than 64
- * bits. */
-TC_INLINE bool dec_value(struct br *r, struct vstate *s) {
+ * then the xor. On real data a new window is the rare case (a few to 20%
+ * of samples) and gets a branch; unchanged vs. xor is a coin toss on
+ * gauges, so those two are merged without one: an unchanged value is an
+ * xor of 0 bits. The other branches are for a window wider than 64 bits
+ * (false) and an xor that does not fit in what is left of the bit buffer
+ * (rare on real data). Needs >= 13 bits in r.
+ */
+TC_INLINE bool dec_value(struct br *r, struct dstate *s) {
   uint64_t b = r->buf;
-  if (!(b >> 63)) {
-    br_skip(r, 1);
-    return true;
-  }
-  if (b >> 62 == 3) {
-    unsigned lead = (unsigned)(b >> 57) & 31, sig = (unsigned)(b >> 51) & 63;
-    sig += (unsigned)(sig == 0) << 6;
+  unsigned hdr, n;
+  if (tc_unlikely(b >> 62 == 3)) {
+    unsigned f = (unsigned)(b >> 51) & 0x7ff;
+    unsigned lead = f >> 6, sig = ((f - 1) & 63) + 1;
     if (tc_unlikely(lead + sig > 64))
       return false;
-    s->sig = sig;
-    s->trailing = 64 - lead - sig;
-    br_skip(r, 13);
+    s->win = (64 - lead - sig) | sig << 8;
+    hdr = 13;
+    n = sig;
   } else {
-    br_skip(r, 2);
+    unsigned ch = (unsigned)(b >> 63);
+    hdr = 1 + ch;
+    n = (s->win >> 8) & -ch;
   }
-  br_refill(r);
   uint64_t x;
-  if (tc_likely(s->sig <= 56)) {
-    x = br_peek(r, s->sig);
-    br_skip(r, s->sig);
+  if (tc_likely(hdr + n <= r->cnt)) {
+    x = ((b << hdr) >> 1) >> (63 - n);
+    br_skip(r, hdr + n);
   } else {
-    x = br_get(r, s->sig);
+    br_skip(r, hdr);
+    x = br_get(r, n);
   }
-  s->v ^= x << s->trailing;
+  s->v ^= x << (s->win & 63);
   return true;
+}
+
+/* A sample after the first two, at a refilled reader. A timestamp
+ * delta-of-delta of 0 (one 0 bit) is the common case on real scrapes
+ * and predictable, so it gets a branch and leaves the value decode
+ * alone on the critical path. */
+TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
+  uint64_t b = r->buf;
+  if (tc_likely(!(b >> 63))) {
+    br_skip(r, 1);
+  } else {
+    /* dod prefix 10, 110, 1110, 1111 (ones = leading 1 bits, capped at
+     * 4) -> field 14, 17, 20, 64 bits. Fields above 2^(fw-1) are
+     * negative. */
+    unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
+    uint64_t dod;
+    if (tc_likely(ones < 4)) {
+      unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
+      dod = br_peek(r, ones + 1 + fw) & ((1ull << fw) - 1);
+      dod -= (uint64_t)(dod > (1ull << (fw - 1))) << fw;
+      br_skip(r, ones + 1 + fw);
+    } else {
+      br_skip(r, 4);
+      dod = br_get(r, 64);
+    }
+    s->tdelta = (int64_t)((uint64_t)s->tdelta + dod);
+    br_refill(r);
+  }
+  s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+  return dec_value(r, s);
+}
+
+/* Samples 0 (varint t, 64-bit v) and 1 (uvarint dt, value). */
+static bool dec_head(struct br *r, struct dstate *s, uint16_t i) {
+  uint64_t x;
+  if (!br_uvarint(r, &x))
+    return false;
+  if (i == 0) {
+    s->t = (int64_t)(x >> 1) ^ -(int64_t)(x & 1);
+    s->v = br_get(r, 64);
+    return true;
+  }
+  s->tdelta = (int64_t)x;
+  s->t = (int64_t)((uint64_t)s->t + x);
+  br_refill(r);
+  return dec_value(r, s);
+}
+
+/* Where the reader reads from: the chunk itself, or near its end a
+ * zero-padded copy of the rest. Bit k of b0 is bit bitoff + k of the
+ * chunk; a sample may start with unchecked loads while p <= plim. */
+struct src {
+  const uint8_t *b0, *plim;
+  uint64_t bitoff;
+  bool tail;
+};
+
+TC_INLINE uint64_t src_pos(const struct src *c, const struct br *r) {
+  return c->bitoff + (uint64_t)(r->p - c->b0) * 8 - r->cnt;
+}
+
+/* Starts r at bit pos of d, on the chunk when BR_SLACK bytes follow the
+ * first load and else on a copy of the rest in tail. */
+static void src_start(struct src *c, struct br *r, const struct xor_dec *d,
+                      uint64_t pos, uint8_t *tail) {
+  size_t k = (size_t)(pos >> 3);
+  if (k + 7 + BR_SLACK <= d->len) {
+    *c = (struct src){d->base, d->base + (d->len - BR_SLACK), 0, false};
+    br_start(r, d->base, pos);
+    return;
+  }
+  memset(tail, 0, BR_TAIL);
+  memcpy(tail, d->base + k, d->len - k);
+  *c = (struct src){tail, tail + BR_TAIL, (uint64_t)k * 8, true};
+  br_start(r, tail, pos & 7);
 }
 
 /*
  * Decodes up to max samples of d into ts/vs; returns how many, and sets
- * d->bad when sample d->n is truncated or malformed. Every sample is
+ * d->bad when sample d->n is truncated or malformed. On the chunk itself
+ * the loop has no bounds checks at all; on the tail copy each sample is
  * decoded optimistically (bits past the end read as 0) and then checked
- * against the chunk's bit count, so the loop has no per-field checks.
+ * against the chunk's length.
  */
 TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
                          size_t max) {
@@ -297,94 +380,56 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     left = max;
   if (!left)
     return 0;
-  /* [b0, plim]: where a sample may start with unchecked loads; bits of
-   * b0 are bits bitoff.. of the chunk. */
   uint8_t tail[BR_TAIL];
-  const uint8_t *b0 = d->base, *plim = NULL;
-  uint64_t bitoff = 0, nbits = (uint64_t)d->len * 8;
+  uint64_t nbits = (uint64_t)d->len * 8;
+  struct src c;
   struct br r;
-  if ((d->pos >> 3) + 7 + BR_SLACK <= d->len) {
-    plim = d->base + (d->len - BR_SLACK);
-    br_start(&r, d->base, d->pos);
-  }
-  struct vstate s = {d->v, 64u - d->leading - d->trailing, d->trailing};
-  int64_t t = d->t, td = d->tdelta;
-  uint16_t i = d->n;
-  for (;;) {
-    if (tc_unlikely(!plim || r.p > plim)) {
-      /* Continue from a zero-padded copy of the rest (< BR_TAIL / 2
-       * bytes); plim then never triggers again. */
-      uint64_t pos = plim ? bitoff + (uint64_t)(r.p - b0) * 8 - r.cnt : d->pos;
-      size_t k = (size_t)(pos >> 3);
-      memset(tail, 0, sizeof(tail));
-      memcpy(tail, d->base + k, d->len - k);
-      b0 = tail;
-      bitoff = (uint64_t)k * 8;
-      plim = tail + sizeof(tail);
-      br_start(&r, tail, pos & 7);
-    }
+  src_start(&c, &r, d, d->pos, tail);
+  struct dstate s = {d->t, d->tdelta, d->v,
+                     d->trailing | (64u - d->leading - d->trailing) << 8};
+  for (; n < left && d->n + n < 2; n++) {
     br_refill(&r);
-    if (tc_likely(i >= 2)) {
-      uint64_t b = r.buf;
-      if (b >> 62 == 0) {
-        /* dod 0 and the value unchanged: the commonest sample. */
-        br_skip(&r, 2);
-        t = (int64_t)((uint64_t)t + (uint64_t)td);
-      } else {
-        /* dod prefix 0, 10, 110, 1110, 1111 (ones = leading 1 bits,
-         * capped at 4) -> prefix 1, 2, 3, 4, 4 bits and field 0, 14, 17,
-         * 20, 64. Values above 2^(fw-1) are negative. */
-        unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
-        uint64_t dod;
-        if (tc_likely(ones < 4)) {
-          unsigned pl = ones + 1;
-          unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
-          br_skip(&r, pl);
-          dod = br_peek(&r, fw);
-          br_skip(&r, fw);
-          dod -= (uint64_t)(fw && dod > (1ull << ((fw - 1) & 63))) << fw;
-        } else {
-          br_skip(&r, 4);
-          dod = br_get(&r, 64);
-        }
-        td = (int64_t)((uint64_t)td + dod);
-        t = (int64_t)((uint64_t)t + (uint64_t)td);
-        if (tc_unlikely(!dec_value(&r, &s)))
-          break;
-      }
-    } else if (i == 0) {
-      uint64_t zz;
-      if (!br_uvarint(&r, &zz))
-        break;
-      t = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
-      s.v = br_get(&r, 64);
-    } else {
-      uint64_t dt;
-      if (!br_uvarint(&r, &dt))
-        break;
-      td = (int64_t)dt;
-      t = (int64_t)((uint64_t)t + dt);
-      br_refill(&r);
-      if (!dec_value(&r, &s))
-        break;
-    }
-    if (tc_unlikely(bitoff + (uint64_t)(r.p - b0) * 8 - r.cnt > nbits))
-      break;
-    ts[n] = t;
+    if (!dec_head(&r, &s, (uint16_t)(d->n + n)) || src_pos(&c, &r) > nbits)
+      goto bad;
+    ts[n] = s.t;
     memcpy(&vs[n], &s.v, 8);
-    i++;
-    if (++n == left) {
-      d->pos = bitoff + (uint64_t)(r.p - b0) * 8 - r.cnt;
-      d->n = i;
-      d->t = t;
-      d->tdelta = td;
-      d->v = s.v;
-      d->trailing = (uint8_t)s.trailing;
-      d->leading = (uint8_t)(64 - s.sig - s.trailing);
-      return n;
-    }
   }
-  d->n = i;
+  if (!c.tail) {
+    /* Indexes counting up to 0 save a register in the hot loop. */
+    int64_t *te = ts + left;
+    double *ve = vs + left;
+    ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left;
+    bool ok = true;
+    for (; k < 0 && r.p <= c.plim; k++) {
+      br_refill(&r);
+      if (tc_unlikely(!(ok = dec_sample(&r, &s))))
+        break;
+      te[k] = s.t;
+      memcpy(&ve[k], &s.v, 8);
+    }
+    n = (size_t)((ptrdiff_t)left + k);
+    if (!ok)
+      goto bad;
+    if (n < left)
+      src_start(&c, &r, d, src_pos(&c, &r), tail);
+  }
+  for (; n < left; n++) {
+    br_refill(&r);
+    if (!dec_sample(&r, &s) || src_pos(&c, &r) > nbits)
+      goto bad;
+    ts[n] = s.t;
+    memcpy(&vs[n], &s.v, 8);
+  }
+  d->pos = src_pos(&c, &r);
+  d->n = (uint16_t)(d->n + n);
+  d->t = s.t;
+  d->tdelta = s.tdelta;
+  d->v = s.v;
+  d->trailing = (uint8_t)(s.win & 0xff);
+  d->leading = (uint8_t)(64 - (s.win >> 8) - (s.win & 0xff));
+  return n;
+bad:
+  d->n = (uint16_t)(d->n + n);
   d->bad = true;
   return n;
 }
@@ -393,7 +438,7 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
  * help the serial bit extraction; the loader picks the variant at run
  * time. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=haswell")))
+#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=x86-64-v3")))
 #else
 #define TC_DECODE_CLONES
 #endif
