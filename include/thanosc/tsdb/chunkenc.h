@@ -93,10 +93,8 @@ struct xor_dec {
   uint64_t v;
 };
 
+/* The current sample is bt/bv[bi - 1]: next() only moves bi. */
 struct chunk_iter {
-  int64_t t; /* the current sample */
-  uint64_t v;
-  uint16_t read;  /* samples returned so far */
   uint8_t bi, bn; /* next buffered sample, and how many are buffered */
   int err;
   struct xor_dec d;
@@ -117,10 +115,7 @@ bool chunk_iter_fill(struct chunk_iter *it);
 /* Advances; false at the end or on error (then check chunk_iter_err()). */
 static inline bool chunk_iter_next(struct chunk_iter *it) {
   if (__builtin_expect(it->bi < it->bn, 1)) {
-    it->t = it->bt[it->bi];
-    memcpy(&it->v, &it->bv[it->bi], 8);
     it->bi++;
-    it->read++;
     return true;
   }
   return chunk_iter_fill(it);
@@ -136,19 +131,17 @@ size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t);
 /* True once next() or next_batch() has returned a sample. */
 static inline bool chunk_iter_started(const struct chunk_iter *it) {
-  return it->read > 0;
+  return it->d.n > it->bn - it->bi;
 }
 static inline int64_t chunk_iter_t(const struct chunk_iter *it) {
-  return it->t;
+  return it->bt[it->bi - 1];
 }
 static inline double chunk_iter_v(const struct chunk_iter *it) {
-  double d;
-  memcpy(&d, &it->v, 8);
-  return d;
+  return it->bv[it->bi - 1];
 }
 static inline void chunk_iter_at(const struct chunk_iter *it,
                                  int64_t *t /* OUT */, double *v /* OUT */) {
-  *t = it->t;
+  *t = chunk_iter_t(it);
   *v = chunk_iter_v(it);
 }
 static inline int chunk_iter_err(const struct chunk_iter *it) {

@@ -451,10 +451,10 @@ static size_t dec_batch(struct xor_dec *d, int64_t *ts, double *vs,
 
 int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
                     size_t n) {
-  it->t = 0;
-  it->v = 0;
-  it->read = 0;
-  it->bi = it->bn = 0;
+  /* bt/bv[0] is the "current" sample before the first next(): 0, 0. */
+  it->bi = it->bn = 1;
+  it->bt[0] = 0;
+  it->bv[0] = 0;
   it->err = 0;
   memset(&it->d, 0, sizeof(it->d));
   if (enc != CHUNK_ENC_XOR) {
@@ -481,17 +481,17 @@ static void it_check(struct chunk_iter *it) {
 }
 
 bool chunk_iter_fill(struct chunk_iter *it) {
-  if (it->err || it->d.bad) {
+  size_t got = 0;
+  /* A failed decode writes nothing, so the current sample survives. */
+  if (!it->err && !it->d.bad)
+    got = dec_batch(&it->d, it->bt, it->bv, CHUNK_ITER_BUF);
+  if (!got) {
     it_check(it);
     return false;
   }
-  it->bi = 0;
-  it->bn = (uint8_t)dec_batch(&it->d, it->bt, it->bv, CHUNK_ITER_BUF);
-  if (!it->bn) {
-    it_check(it);
-    return false;
-  }
-  return chunk_iter_next(it);
+  it->bn = (uint8_t)got;
+  it->bi = 1;
+  return true;
 }
 
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
@@ -504,10 +504,10 @@ size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
   }
   if (n < max && !it->err && !it->d.bad)
     n += dec_batch(&it->d, ts + n, vs + n, max - n);
-  if (n) {
-    it->read = (uint16_t)(it->read + n);
-    it->t = ts[n - 1];
-    memcpy(&it->v, &vs[n - 1], 8);
+  if (n) { /* the last one becomes the current sample */
+    it->bt[0] = ts[n - 1];
+    it->bv[0] = vs[n - 1];
+    it->bi = it->bn = 1;
   }
   if (n < max)
     it_check(it);
@@ -517,10 +517,10 @@ size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t) {
   if (it->err)
     return false;
-  if (it->read > 0 && it->t >= t)
+  if (chunk_iter_started(it) && chunk_iter_t(it) >= t)
     return true;
   while (chunk_iter_next(it))
-    if (it->t >= t)
+    if (chunk_iter_t(it) >= t)
       return true;
   return false;
 }

@@ -110,8 +110,11 @@ TEST(chunkenc_xor_roundtrip_random) {
     ASSERT_OK(chunk_iter_init(&it, CHUNK_ENC_XOR, b, len));
     for (int i = 0; i < n; i++) {
       ASSERT(chunk_iter_next(&it));
-      ASSERT_EQ(it.t, ts[i]);
-      ASSERT_UEQ(it.v, vb[i]);
+      double v = chunk_iter_v(&it);
+      uint64_t bits;
+      memcpy(&bits, &v, 8);
+      ASSERT_EQ(chunk_iter_t(&it), ts[i]);
+      ASSERT_UEQ(bits, vb[i]);
     }
     ASSERT(!chunk_iter_next(&it));
     ASSERT_OK(chunk_iter_err(&it));
