@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "thanosc/common.h"
+#include "thanosc/decbuf.h"
 #include "thanosc/error.h"
 #include "thanosc/tsdb/chunkenc.h"
 
@@ -228,22 +229,6 @@ TC_INLINE uint64_t br_get(struct br *r, unsigned n) {
   return v;
 }
 
-/* Go's binary.ReadUvarint over the bit stream; false on overflow. */
-TC_INLINE bool br_uvarint(struct br *r, uint64_t *out) {
-  uint64_t v = 0;
-  for (unsigned shift = 0; shift < 70; shift += 7) {
-    uint64_t c = br_get(r, 8);
-    if (shift == 63 && c > 1)
-      return false;
-    v |= (c & 0x7f) << shift;
-    if (c < 0x80) {
-      *out = v;
-      return true;
-    }
-  }
-  return false;
-}
-
 /* Decoder state of a batch, in registers. The value window is packed as
  * trailing | sig << 8: a variable shift uses only the count's low 6 bits,
  * so the pair costs one register. */
@@ -321,20 +306,21 @@ TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
   return dec_value(r, s);
 }
 
-/* Samples 0 (varint t, 64-bit v) and 1 (uvarint dt, value). */
-static bool dec_head(struct br *r, struct dstate *s, uint16_t i) {
-  uint64_t x;
-  if (!br_uvarint(r, &x))
-    return false;
-  if (i == 0) {
-    s->t = (int64_t)(x >> 1) ^ -(int64_t)(x & 1);
-    s->v = br_get(r, 64);
-    return true;
+/* Sample 0 (varint t, 64-bit v) and the uvarint time delta of sample 1
+ * are whole bytes at the start of the chunk, read as bytes (Go's
+ * binary.ReadVarint/ReadUvarint). */
+static bool dec_head(struct xor_dec *d, struct dstate *s, bool first) {
+  size_t k = (size_t)(d->pos >> 3);
+  struct decbuf b = decbuf_make(d->base + k, d->len - k);
+  if (first) {
+    s->t = decbuf_varint(&b);
+    s->v = decbuf_be64(&b);
+  } else {
+    s->tdelta = (int64_t)decbuf_uvarint(&b);
+    s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
   }
-  s->tdelta = (int64_t)x;
-  s->t = (int64_t)((uint64_t)s->t + x);
-  br_refill(r);
-  return dec_value(r, s);
+  d->pos = (uint64_t)(b.p - d->base) * 8;
+  return !b.err;
 }
 
 /* Where the reader reads from: the chunk itself, or near its end a
@@ -382,17 +368,29 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     return 0;
   uint8_t tail[BR_TAIL];
   uint64_t nbits = (uint64_t)d->len * 8;
-  struct src c;
-  struct br r;
-  src_start(&c, &r, d, d->pos, tail);
   struct dstate s = {d->t, d->tdelta, d->v,
                      d->trailing | (64u - d->leading - d->trailing) << 8};
-  for (; n < left && d->n + n < 2; n++) {
-    br_refill(&r);
-    if (!dec_head(&r, &s, (uint16_t)(d->n + n)) || src_pos(&c, &r) > nbits)
+  if (d->n == 0) {
+    if (!dec_head(d, &s, true))
       goto bad;
     ts[n] = s.t;
     memcpy(&vs[n], &s.v, 8);
+    if (++n == left)
+      goto done;
+  }
+  bool v1 = d->n + n == 1;
+  if (v1 && !dec_head(d, &s, false))
+    goto bad;
+  struct src c;
+  struct br r;
+  src_start(&c, &r, d, d->pos, tail);
+  if (v1) { /* the value of sample 1 */
+    br_refill(&r);
+    if (!dec_value(&r, &s) || src_pos(&c, &r) > nbits)
+      goto bad;
+    ts[n] = s.t;
+    memcpy(&vs[n], &s.v, 8);
+    n++;
   }
   if (!c.tail) {
     /* Indexes counting up to 0 save a register in the hot loop. */
@@ -421,6 +419,7 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     memcpy(&vs[n], &s.v, 8);
   }
   d->pos = src_pos(&c, &r);
+done:
   d->n = (uint16_t)(d->n + n);
   d->t = s.t;
   d->tdelta = s.tdelta;
