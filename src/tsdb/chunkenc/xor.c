@@ -231,47 +231,57 @@ TC_INLINE uint64_t br_get(struct br *r, unsigned n) {
 
 /* Decoder state of a batch, in registers. The value window is packed as
  * trailing | sig << 8: a variable shift uses only the count's low 6 bits,
- * so the pair costs one register. */
+ * so the pair costs one register. Value fields whose bits compare >=
+ * slow take dec_value_slow(): new windows (11...), and while the window
+ * is wider than FAST_SIG also xors within it (10...). */
 struct dstate {
   int64_t t, tdelta;
-  uint64_t v;
+  uint64_t v, slow;
   unsigned win;
 };
 
+/* The widest window whose value field always fits in the bit buffer
+ * after a refill and one dod bit (56 - 1 - 2). */
+#define FAST_SIG 53
+
+static inline void ds_window(struct dstate *s, unsigned lead, unsigned sig) {
+  s->win = (64 - lead - sig) | sig << 8;
+  s->slow = sig <= FAST_SIG ? 0xc000000000000000ull : 0x8000000000000000ull;
+}
+
 /*
- * The value field (spec 4.3): 0 -> unchanged, 10 -> xor within the
- * current window, 11 -> new window (5 bits leading, 6 bits sig, 0 = 64)
- * then the xor. On real data a new window is the rare case (a few to 20%
- * of samples) and gets a branch; unchanged vs. xor is a coin toss on
- * gauges, so those two are merged without one: an unchanged value is an
- * xor of 0 bits. The other branches are for a window wider than 64 bits
- * (false) and an xor that does not fit in what is left of the bit buffer
- * (rare on real data). Needs >= 13 bits in r.
+ * The value field (spec 4.3) at bit o (0 or 1) of the refilled reader:
+ * 0 -> unchanged, 10 -> xor within the current window, 11 -> new window
+ * (5 bits leading, 6 bits sig, 0 = 64) then the xor. On real data a new
+ * window is the rare case (a few to 20% of samples) and gets a branch;
+ * unchanged vs. xor is a coin toss on gauges, so those two are merged
+ * without one (unchanged is an xor of 0 bits), and with a window of at
+ * most FAST_SIG bits need no check that the bits are in the buffer.
  */
-TC_INLINE bool dec_value(struct br *r, struct dstate *s) {
-  uint64_t b = r->buf;
-  unsigned hdr, n;
-  if (tc_unlikely(b >> 62 == 3)) {
+TC_INLINE bool dec_value_slow(struct br *r, struct dstate *s, unsigned o) {
+  uint64_t b = r->buf << o;
+  unsigned hdr = 2;
+  if (b >> 62 == 3) {
     unsigned f = (unsigned)(b >> 51) & 0x7ff;
     unsigned lead = f >> 6, sig = ((f - 1) & 63) + 1;
     if (tc_unlikely(lead + sig > 64))
       return false;
-    s->win = (64 - lead - sig) | sig << 8;
+    ds_window(s, lead, sig);
     hdr = 13;
-    n = sig;
-  } else {
-    unsigned ch = (unsigned)(b >> 63);
-    hdr = 1 + ch;
-    n = (s->win >> 8) & -ch;
   }
-  uint64_t x;
-  if (tc_likely(hdr + n <= r->cnt)) {
-    x = ((b << hdr) >> 1) >> (63 - n);
-    br_skip(r, hdr + n);
-  } else {
-    br_skip(r, hdr);
-    x = br_get(r, n);
-  }
+  br_skip(r, o + hdr);
+  s->v ^= br_get(r, s->win >> 8) << (s->win & 63);
+  return true;
+}
+
+TC_INLINE bool dec_value(struct br *r, struct dstate *s, unsigned o) {
+  uint64_t b = r->buf << o;
+  if (tc_unlikely(b >= s->slow))
+    return dec_value_slow(r, s, o);
+  unsigned m = (unsigned)((int64_t)b >> 63); /* all ones for 10 */
+  unsigned n = (s->win >> 8) & m, len = o + 1 + n - m;
+  uint64_t x = (r->buf >> (64 - len)) & ((1ull << n) - 1);
+  br_skip(r, len);
   s->v ^= x << (s->win & 63);
   return true;
 }
@@ -283,27 +293,26 @@ TC_INLINE bool dec_value(struct br *r, struct dstate *s) {
 TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
   uint64_t b = r->buf;
   if (tc_likely(!(b >> 63))) {
-    br_skip(r, 1);
-  } else {
-    /* dod prefix 10, 110, 1110, 1111 (ones = leading 1 bits, capped at
-     * 4) -> field 14, 17, 20, 64 bits. Fields above 2^(fw-1) are
-     * negative. */
-    unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
-    uint64_t dod;
-    if (tc_likely(ones < 4)) {
-      unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
-      dod = br_peek(r, ones + 1 + fw) & ((1ull << fw) - 1);
-      dod -= (uint64_t)(dod > (1ull << (fw - 1))) << fw;
-      br_skip(r, ones + 1 + fw);
-    } else {
-      br_skip(r, 4);
-      dod = br_get(r, 64);
-    }
-    s->tdelta = (int64_t)((uint64_t)s->tdelta + dod);
-    br_refill(r);
+    s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+    return dec_value(r, s, 1);
   }
+  /* dod prefix 10, 110, 1110, 1111 (ones = leading 1 bits, capped at 4)
+   * -> field 14, 17, 20, 64 bits. Fields above 2^(fw-1) are negative. */
+  unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
+  uint64_t dod;
+  if (tc_likely(ones < 4)) {
+    unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
+    dod = br_peek(r, ones + 1 + fw) & ((1ull << fw) - 1);
+    dod -= (uint64_t)(dod > (1ull << (fw - 1))) << fw;
+    br_skip(r, ones + 1 + fw);
+  } else {
+    br_skip(r, 4);
+    dod = br_get(r, 64);
+  }
+  s->tdelta = (int64_t)((uint64_t)s->tdelta + dod);
   s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
-  return dec_value(r, s);
+  br_refill(r);
+  return dec_value(r, s, 0);
 }
 
 /* Sample 0 (varint t, 64-bit v) and the uvarint time delta of sample 1
@@ -368,8 +377,8 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     return 0;
   uint8_t tail[BR_TAIL];
   uint64_t nbits = (uint64_t)d->len * 8;
-  struct dstate s = {d->t, d->tdelta, d->v,
-                     d->trailing | (64u - d->leading - d->trailing) << 8};
+  struct dstate s = {.t = d->t, .tdelta = d->tdelta, .v = d->v};
+  ds_window(&s, d->leading, 64u - d->leading - d->trailing);
   if (d->n == 0) {
     if (!dec_head(d, &s, true))
       goto bad;
@@ -386,7 +395,7 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
   src_start(&c, &r, d, d->pos, tail);
   if (v1) { /* the value of sample 1 */
     br_refill(&r);
-    if (!dec_value(&r, &s) || src_pos(&c, &r) > nbits)
+    if (!dec_value(&r, &s, 0) || src_pos(&c, &r) > nbits)
       goto bad;
     ts[n] = s.t;
     memcpy(&vs[n], &s.v, 8);
@@ -397,17 +406,16 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     int64_t *te = ts + left;
     double *ve = vs + left;
     ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left;
-    bool ok = true;
     for (; k < 0 && r.p <= c.plim; k++) {
       br_refill(&r);
-      if (tc_unlikely(!(ok = dec_sample(&r, &s))))
-        break;
+      if (tc_unlikely(!dec_sample(&r, &s))) {
+        n = (size_t)((ptrdiff_t)left + k);
+        goto bad;
+      }
       te[k] = s.t;
       memcpy(&ve[k], &s.v, 8);
     }
     n = (size_t)((ptrdiff_t)left + k);
-    if (!ok)
-      goto bad;
     if (n < left)
       src_start(&c, &r, d, src_pos(&c, &r), tail);
   }
