@@ -79,7 +79,7 @@ static inline uint16_t xor_enc_count(const struct xor_enc *e) { return e->n; }
  * one-sample readers (block reader, PromQL select, tools) run at the
  * batch decoder's speed.
  */
-#define CHUNK_ITER_BUF 64
+#define CHUNK_ITER_BUF 128
 
 /* Decoder state between batches: at sample n of total, bit pos. */
 struct xor_dec {

@@ -490,7 +490,7 @@ static void it_check(struct chunk_iter *it) {
 bool chunk_iter_fill(struct chunk_iter *it) {
   size_t got = 0;
   /* A failed decode writes nothing, so the current sample survives. */
-  if (!it->err && !it->d.bad)
+  if (it->d.n < it->d.total && !it->err && !it->d.bad)
     got = dec_batch(&it->d, it->bt, it->bv, CHUNK_ITER_BUF);
   if (!got) {
     it_check(it);
