@@ -509,12 +509,14 @@ size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
     ts[n] = it->bt[it->bi];
     vs[n] = it->bv[it->bi];
   }
-  if (n < max && !it->err && !it->d.bad)
-    n += dec_batch(&it->d, ts + n, vs + n, max - n);
-  if (n) { /* the last one becomes the current sample */
-    it->bt[0] = ts[n - 1];
-    it->bv[0] = vs[n - 1];
-    it->bi = it->bn = 1;
+  if (n < max && it->d.n < it->d.total && !it->err && !it->d.bad) {
+    size_t k = dec_batch(&it->d, ts + n, vs + n, max - n);
+    n += k;
+    if (k) { /* the last one becomes the current sample */
+      it->bt[0] = ts[n - 1];
+      it->bv[0] = vs[n - 1];
+      it->bi = it->bn = 1;
+    }
   }
   if (n < max)
     it_check(it);
