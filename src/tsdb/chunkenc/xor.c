@@ -345,12 +345,13 @@ TC_INLINE uint64_t src_pos(const struct src *c, const struct br *r) {
   return c->bitoff + (uint64_t)(r->p - c->b0) * 8 - r->cnt;
 }
 
-/* Starts r at bit pos of d, on the chunk when BR_SLACK bytes follow the
- * first load and else on a copy of the rest in tail. */
+/* Starts r at bit pos of d: on the chunk when BR_SLACK bytes follow the
+ * first load and may_main, else on a zero-padded copy of the rest in
+ * tail. */
 static void src_start(struct src *c, struct br *r, const struct xor_dec *d,
-                      uint64_t pos, uint8_t *tail) {
+                      uint64_t pos, uint8_t *tail, bool may_main) {
   size_t k = (size_t)(pos >> 3);
-  if (k + 7 + BR_SLACK <= d->len) {
+  if (may_main && k + 7 + BR_SLACK <= d->len) {
     *c = (struct src){d->base, d->base + (d->len - BR_SLACK), 0, false};
     br_start(r, d->base, pos);
     return;
@@ -392,7 +393,7 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     goto bad;
   struct src c;
   struct br r;
-  src_start(&c, &r, d, d->pos, tail);
+  src_start(&c, &r, d, d->pos, tail, true);
   if (v1) { /* the value of sample 1 */
     br_refill(&r);
     if (!dec_value(&r, &s, 0) || src_pos(&c, &r) > nbits)
@@ -417,7 +418,7 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     }
     n = (size_t)((ptrdiff_t)left + k);
     if (n < left)
-      src_start(&c, &r, d, src_pos(&c, &r), tail);
+      src_start(&c, &r, d, src_pos(&c, &r), tail, false);
   }
   for (; n < left; n++) {
     br_refill(&r);

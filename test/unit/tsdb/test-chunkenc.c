@@ -213,7 +213,7 @@ static size_t ref_decode(const uint8_t *d, size_t n, int64_t *ts,
         uint64_t dod = 0;
         if (fw[ones] && !ref_bits(&r, fw[ones], &dod))
           goto bad;
-        if (fw[ones] < 64 && dod > (1ull << (fw[ones] - 1)) && ones)
+        if (ones && fw[ones] < 64 && dod > (1ull << (fw[ones] - 1)))
           dod -= 1ull << fw[ones];
         td = (int64_t)((uint64_t)td + dod);
       }
