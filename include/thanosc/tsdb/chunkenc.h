@@ -74,12 +74,14 @@ static inline uint16_t xor_enc_count(const struct xor_enc *e) { return e->n; }
  * The chunk bytes are borrowed for the iterator's life. No allocation: the
  * struct may live on the stack and be re-initialised for the next chunk.
  *
- * Samples are decoded CHUNK_ITER_BUF at a time into the iterator by the
- * batch decoder, and next() (inline) hands them out one by one, so the
- * one-sample readers (block reader, PromQL select, tools) run at the
- * batch decoder's speed.
+ * Samples are decoded CHUNK_ITER_BUF at a time into the iterator (so it
+ * is about 2 KiB) by the batch decoder, and next() (inline) hands them
+ * out one by one: the one-sample readers (block reader, PromQL select,
+ * tools) run at the batch decoder's speed, a 120-sample chunk in one
+ * decoder call.
  */
 #define CHUNK_ITER_BUF 128
+_Static_assert(CHUNK_ITER_BUF <= 255, "bi and bn are bytes");
 
 /* Decoder state between batches: at sample n of total, bit pos. */
 struct xor_dec {
@@ -110,7 +112,7 @@ struct chunk_iter {
  */
 int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
                     size_t n);
-/* Refills the buffer and returns its first sample (next()'s slow path). */
+/* next()'s slow path: refills the buffer; not for callers. */
 bool chunk_iter_fill(struct chunk_iter *it);
 /* Advances; false at the end or on error (then check chunk_iter_err()). */
 static inline bool chunk_iter_next(struct chunk_iter *it) {

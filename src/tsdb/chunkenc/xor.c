@@ -6,9 +6,11 @@
  *
  * The encoder writes bits most-significant first into a growing byte array
  * and never emits Prometheus 2.x's trailing empty byte, so its output is
- * byte-identical to Prometheus 3.x. The decoder tracks a bit position and
- * reads each field from an unaligned big-endian 64-bit window at it, so a
- * sample costs two or three loads and a handful of shifts.
+ * byte-identical to Prometheus 3.x. The decoder decodes a batch of
+ * samples at a time into arrays, with the bit buffer in a register and no
+ * bounds checks on the chunk itself (a zero-padded copy takes over near
+ * its end), branching only on the predictable cases; the iterator hands
+ * the batch out sample by sample.
  */
 #include <stdlib.h>
 #include <string.h>
