@@ -81,7 +81,6 @@ static inline uint16_t xor_enc_count(const struct xor_enc *e) { return e->n; }
  * decoder call.
  */
 #define CHUNK_ITER_BUF 128
-_Static_assert(CHUNK_ITER_BUF <= 255, "bi and bn are bytes");
 
 /* Decoder state between batches: at sample n of total, bit pos. */
 struct xor_dec {
@@ -95,9 +94,10 @@ struct xor_dec {
   uint64_t v;
 };
 
-/* The current sample is bt/bv[bi - 1]: next() only moves bi. */
+/* The current sample is bt/bv[bi - 1]: next() only moves bi. size_t
+ * indexes fold the - 1 into the address. */
 struct chunk_iter {
-  uint8_t bi, bn; /* next buffered sample, and how many are buffered */
+  size_t bi, bn; /* next buffered sample, and how many are buffered */
   int err;
   struct xor_dec d;
   int64_t bt[CHUNK_ITER_BUF];
@@ -133,7 +133,7 @@ size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t);
 /* True once next() or next_batch() has returned a sample. */
 static inline bool chunk_iter_started(const struct chunk_iter *it) {
-  return it->d.n > it->bn - it->bi;
+  return it->d.n > (size_t)(it->bn - it->bi);
 }
 static inline int64_t chunk_iter_t(const struct chunk_iter *it) {
   return it->bt[it->bi - 1];

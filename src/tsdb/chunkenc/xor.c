@@ -499,7 +499,7 @@ bool chunk_iter_fill(struct chunk_iter *it) {
     it_check(it);
     return false;
   }
-  it->bn = (uint8_t)got;
+  it->bn = got;
   it->bi = 1;
   return true;
 }
