@@ -276,15 +276,21 @@ TC_INLINE bool dec_value_slow(struct br *r, struct dstate *s, unsigned o) {
   return true;
 }
 
-TC_INLINE bool dec_value(struct br *r, struct dstate *s, unsigned o) {
-  uint64_t b = r->buf << o;
-  if (tc_unlikely(b >= s->slow))
-    return dec_value_slow(r, s, o);
+/* The fast case of dec_value(): b (the field's bits) < s->slow. */
+TC_INLINE void dec_value_fast(struct br *r, struct dstate *s, unsigned o,
+                              uint64_t b) {
   unsigned m = (unsigned)((int64_t)b >> 63); /* all ones for 10 */
   unsigned n = (s->win >> 8) & m, len = o + 1 + n - m;
   uint64_t x = (r->buf >> (64 - len)) & ((1ull << n) - 1);
   br_skip(r, len);
   s->v ^= x << (s->win & 63);
+}
+
+TC_INLINE bool dec_value(struct br *r, struct dstate *s, unsigned o) {
+  uint64_t b = r->buf << o;
+  if (tc_unlikely(b >= s->slow))
+    return dec_value_slow(r, s, o);
+  dec_value_fast(r, s, o, b);
   return true;
 }
 
@@ -411,7 +417,12 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left;
     for (; k < 0 && r.p <= c.plim; k++) {
       br_refill(&r);
-      if (tc_unlikely(!dec_sample(&r, &s))) {
+      /* dod 0 and a fast value field, spelled out so that this path has
+       * no success flag to merge with the others. */
+      if (tc_likely(!(r.buf >> 63) && r.buf << 1 < s.slow)) {
+        s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+        dec_value_fast(&r, &s, 1, r.buf << 1);
+      } else if (tc_unlikely(!dec_sample(&r, &s))) {
         n = (size_t)((ptrdiff_t)left + k);
         goto bad;
       }
