@@ -192,7 +192,9 @@ struct br {
 };
 
 #define BR_SLACK 48
-#define BR_TAIL 128 /* >= BR_SLACK + 8 + BR_SLACK: the copy and one overrun */
+/* The copy (< BR_SLACK + 8 bytes), zero-padded so that samples may start
+ * anywhere up to BR_TAIL - BR_SLACK. */
+#define BR_TAIL 128
 
 TC_INLINE void br_start(struct br *r, const uint8_t *b, uint64_t bit) {
   r->buf = load_be64(b + (bit >> 3)) << (bit & 7);
@@ -366,7 +368,7 @@ static void src_start(struct src *c, struct br *r, const struct xor_dec *d,
   }
   memset(tail, 0, BR_TAIL);
   memcpy(tail, d->base + k, d->len - k);
-  *c = (struct src){tail, tail + BR_TAIL, (uint64_t)k * 8, true};
+  *c = (struct src){tail, tail + (BR_TAIL - BR_SLACK), (uint64_t)k * 8, true};
   br_start(r, tail, pos & 7);
 }
 
@@ -410,11 +412,14 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     memcpy(&vs[n], &s.v, 8);
     n++;
   }
-  if (!c.tail) {
-    /* Indexes counting up to 0 save a register in the hot loop. */
-    int64_t *te = ts + left;
-    double *ve = vs + left;
-    ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left;
+  /* Indexes counting up to 0 save a register in the hot loop. */
+  int64_t *te = ts + left;
+  double *ve = vs + left;
+  ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left, k0 = k;
+  struct dstate s0 = s; /* at the switch to the tail copy, and where */
+  uint64_t pos0 = src_pos(&c, &r);
+  for (;;) {
+    bool ok = true;
     for (; k < 0 && r.p <= c.plim; k++) {
       br_refill(&r);
       /* dod 0 and a fast value field, spelled out so that this path has
@@ -422,24 +427,45 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
       if (tc_likely(!(r.buf >> 63) && r.buf << 1 < s.slow)) {
         s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
         dec_value_fast(&r, &s, 1, r.buf << 1);
-      } else if (tc_unlikely(!dec_sample(&r, &s))) {
+      } else if (tc_unlikely(!(ok = dec_sample(&r, &s)))) {
+        break;
+      }
+      te[k] = s.t;
+      memcpy(&ve[k], &s.v, 8);
+    }
+    if (!c.tail) {
+      if (!ok) {
+        n = (size_t)((ptrdiff_t)left + k);
+        goto bad;
+      }
+      if (k == 0)
+        break;
+      k0 = k;
+      s0 = s;
+      pos0 = src_pos(&c, &r);
+      src_start(&c, &r, d, pos0, tail, false);
+      continue;
+    }
+    /* On the tail copy the same loop runs into the zero padding when the
+     * chunk is cut short; then decode the tail again, checking every
+     * sample, to find the one that is. */
+    if (ok && k == 0 && src_pos(&c, &r) <= nbits)
+      break;
+    k = k0;
+    s = s0;
+    src_start(&c, &r, d, pos0, tail, false);
+    for (; k < 0; k++) {
+      br_refill(&r);
+      if (!dec_sample(&r, &s) || src_pos(&c, &r) > nbits) {
         n = (size_t)((ptrdiff_t)left + k);
         goto bad;
       }
       te[k] = s.t;
       memcpy(&ve[k], &s.v, 8);
     }
-    n = (size_t)((ptrdiff_t)left + k);
-    if (n < left)
-      src_start(&c, &r, d, src_pos(&c, &r), tail, false);
+    break;
   }
-  for (; n < left; n++) {
-    br_refill(&r);
-    if (!dec_sample(&r, &s) || src_pos(&c, &r) > nbits)
-      goto bad;
-    ts[n] = s.t;
-    memcpy(&vs[n], &s.v, 8);
-  }
+  n = left;
   d->pos = src_pos(&c, &r);
 done:
   d->n = (uint16_t)(d->n + n);
