@@ -310,7 +310,11 @@ TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
    * -> field 14, 17, 20, 64 bits. Fields above 2^(fw-1) are negative. */
   unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
   uint64_t dod;
-  if (tc_likely(ones < 4)) {
+  if (tc_likely(b >> 62 == 2)) { /* 14 bits: jitter of up to 8 s */
+    dod = (b >> 48) & 0x3fff;
+    dod -= (uint64_t)(dod > 8192) << 14;
+    br_skip(r, 16);
+  } else if (tc_likely(ones < 4)) {
     unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
     dod = br_peek(r, ones + 1 + fw) & ((1ull << fw) - 1);
     dod -= (uint64_t)(dod > (1ull << (fw - 1))) << fw;
