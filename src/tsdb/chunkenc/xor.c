@@ -362,7 +362,7 @@ TC_INLINE uint64_t src_pos(const struct src *c, const struct br *r) {
 /* Starts r at bit pos of d: on the chunk when BR_SLACK bytes follow the
  * first load and may_main, else on a zero-padded copy of the rest in
  * tail. */
-static void src_start(struct src *c, struct br *r, const struct xor_dec *d,
+TC_INLINE void src_start(struct src *c, struct br *r, const struct xor_dec *d,
                       uint64_t pos, uint8_t *tail, bool may_main) {
   size_t k = (size_t)(pos >> 3);
   if (may_main && k + 7 + BR_SLACK <= d->len) {
@@ -423,7 +423,6 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
   struct dstate s0 = s; /* at the switch to the tail copy, and where */
   uint64_t pos0 = src_pos(&c, &r);
   for (;;) {
-    bool ok = true;
     for (; k < 0 && r.p <= c.plim; k++) {
       br_refill(&r);
       /* dod 0 and a fast value field, spelled out so that this path has
@@ -431,17 +430,13 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
       if (tc_likely(!(r.buf >> 63) && r.buf << 1 < s.slow)) {
         s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
         dec_value_fast(&r, &s, 1, r.buf << 1);
-      } else if (tc_unlikely(!(ok = dec_sample(&r, &s)))) {
-        break;
+      } else if (tc_unlikely(!dec_sample(&r, &s))) {
+        goto failed;
       }
       te[k] = s.t;
       memcpy(&ve[k], &s.v, 8);
     }
     if (!c.tail) {
-      if (!ok) {
-        n = (size_t)((ptrdiff_t)left + k);
-        goto bad;
-      }
       if (k == 0)
         break;
       k0 = k;
@@ -453,8 +448,13 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     /* On the tail copy the same loop runs into the zero padding when the
      * chunk is cut short; then decode the tail again, checking every
      * sample, to find the one that is. */
-    if (ok && k == 0 && src_pos(&c, &r) <= nbits)
+    if (k == 0 && src_pos(&c, &r) <= nbits)
       break;
+  failed:
+    if (!c.tail) {
+      n = (size_t)((ptrdiff_t)left + k);
+      goto bad;
+    }
     k = k0;
     s = s0;
     src_start(&c, &r, d, pos0, tail, false);
