@@ -332,7 +332,7 @@ TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
 /* Sample 0 (varint t, 64-bit v) and the uvarint time delta of sample 1
  * are whole bytes at the start of the chunk, read as bytes (Go's
  * binary.ReadVarint/ReadUvarint). */
-static bool dec_head(struct xor_dec *d, struct dstate *s, bool first) {
+TC_INLINE bool dec_head(struct xor_dec *d, struct dstate *s, bool first) {
   size_t k = (size_t)(d->pos >> 3);
   struct decbuf b = decbuf_make(d->base + k, d->len - k);
   if (first) {
@@ -376,6 +376,23 @@ TC_INLINE void src_start(struct src *c, struct br *r, const struct xor_dec *d,
   br_start(r, tail, pos & 7);
 }
 
+/* The batch state to and from d, at bit pos. */
+static inline void dec_save(struct xor_dec *d, const struct dstate *s,
+                            uint64_t pos) {
+  d->pos = pos;
+  d->t = s->t;
+  d->tdelta = s->tdelta;
+  d->v = s->v;
+  d->trailing = (uint8_t)(s->win & 0xff);
+  d->leading = (uint8_t)(64 - (s->win >> 8) - (s->win & 0xff));
+}
+
+static inline struct dstate dec_load(const struct xor_dec *d) {
+  struct dstate s = {.t = d->t, .tdelta = d->tdelta, .v = d->v};
+  ds_window(&s, d->leading, 64u - d->leading - d->trailing);
+  return s;
+}
+
 /*
  * Decodes up to max samples of d into ts/vs; returns how many, and sets
  * d->bad when sample d->n is truncated or malformed. On the chunk itself
@@ -392,8 +409,7 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     return 0;
   uint8_t tail[BR_TAIL];
   uint64_t nbits = (uint64_t)d->len * 8;
-  struct dstate s = {.t = d->t, .tdelta = d->tdelta, .v = d->v};
-  ds_window(&s, d->leading, 64u - d->leading - d->trailing);
+  struct dstate s = dec_load(d);
   if (d->n == 0) {
     if (!dec_head(d, &s, true))
       goto bad;
@@ -420,8 +436,9 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
   int64_t *te = ts + left;
   double *ve = vs + left;
   ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left, k0 = k;
-  struct dstate s0 = s; /* at the switch to the tail copy, and where */
-  uint64_t pos0 = src_pos(&c, &r);
+  /* d keeps the state where the tail copy starts (for a second pass);
+   * in memory rather than registers, which the hot loop needs. */
+  dec_save(d, &s, src_pos(&c, &r));
   for (;;) {
     for (; k < 0 && r.p <= c.plim; k++) {
       br_refill(&r);
@@ -440,9 +457,8 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
       if (k == 0)
         break;
       k0 = k;
-      s0 = s;
-      pos0 = src_pos(&c, &r);
-      src_start(&c, &r, d, pos0, tail, false);
+      dec_save(d, &s, src_pos(&c, &r));
+      src_start(&c, &r, d, d->pos, tail, false);
       continue;
     }
     /* On the tail copy the same loop runs into the zero padding when the
@@ -456,8 +472,8 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
       goto bad;
     }
     k = k0;
-    s = s0;
-    src_start(&c, &r, d, pos0, tail, false);
+    s = dec_load(d);
+    src_start(&c, &r, d, d->pos, tail, false);
     for (; k < 0; k++) {
       br_refill(&r);
       if (!dec_sample(&r, &s) || src_pos(&c, &r) > nbits) {
@@ -470,14 +486,12 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
     break;
   }
   n = left;
-  d->pos = src_pos(&c, &r);
-done:
+  dec_save(d, &s, src_pos(&c, &r));
   d->n = (uint16_t)(d->n + n);
-  d->t = s.t;
-  d->tdelta = s.tdelta;
-  d->v = s.v;
-  d->trailing = (uint8_t)(s.win & 0xff);
-  d->leading = (uint8_t)(64 - (s.win >> 8) - (s.win & 0xff));
+  return n;
+done: /* after sample 0 */
+  dec_save(d, &s, d->pos);
+  d->n = (uint16_t)(d->n + n);
   return n;
 bad:
   d->n = (uint16_t)(d->n + n);
