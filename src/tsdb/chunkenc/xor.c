@@ -393,6 +393,47 @@ static inline struct dstate dec_load(const struct xor_dec *d) {
   return s;
 }
 
+/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) and lzcnt
+ * help the serial bit extraction; the loader picks the variant at run
+ * time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=x86-64-v3")))
+#else
+#define TC_DECODE_CLONES
+#endif
+
+/*
+ * The hot loop: decodes samples into te/ve[k], k counting up to 0, while
+ * r->p <= plim; returns where it stopped, with *ok false on a malformed
+ * sample. Its own function so that the register allocator sees only the
+ * loop's state.
+ */
+TC_DECODE_CLONES __attribute__((noinline))
+static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, int64_t *te,
+                          double *ve, ptrdiff_t k, const uint8_t *plim,
+                          bool *ok) {
+  struct br r = *rp;
+  struct dstate s = *sp;
+  *ok = true;
+  for (; k < 0 && r.p <= plim; k++) {
+    br_refill(&r);
+    /* dod 0 and a fast value field, spelled out so that this path has no
+     * success flag to merge with the others. */
+    if (tc_likely(!(r.buf >> 63) && r.buf << 1 < s.slow)) {
+      s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+      dec_value_fast(&r, &s, 1, r.buf << 1);
+    } else if (tc_unlikely(!dec_sample(&r, &s))) {
+      *ok = false;
+      break;
+    }
+    te[k] = s.t;
+    memcpy(&ve[k], &s.v, 8);
+  }
+  *rp = r;
+  *sp = s;
+  return k;
+}
+
 /*
  * Decodes up to max samples of d into ts/vs; returns how many, and sets
  * d->bad when sample d->n is truncated or malformed. On the chunk itself
@@ -440,19 +481,10 @@ TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
    * in memory rather than registers, which the hot loop needs. */
   dec_save(d, &s, src_pos(&c, &r));
   for (;;) {
-    for (; k < 0 && r.p <= c.plim; k++) {
-      br_refill(&r);
-      /* dod 0 and a fast value field, spelled out so that this path has
-       * no success flag to merge with the others. */
-      if (tc_likely(!(r.buf >> 63) && r.buf << 1 < s.slow)) {
-        s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
-        dec_value_fast(&r, &s, 1, r.buf << 1);
-      } else if (tc_unlikely(!dec_sample(&r, &s))) {
-        goto failed;
-      }
-      te[k] = s.t;
-      memcpy(&ve[k], &s.v, 8);
-    }
+    bool ok;
+    k = dec_loop(&r, &s, te, ve, k, c.plim, &ok);
+    if (!ok)
+      goto failed;
     if (!c.tail) {
       if (k == 0)
         break;
@@ -498,15 +530,6 @@ bad:
   d->bad = true;
   return n;
 }
-
-/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) and lzcnt
- * help the serial bit extraction; the loader picks the variant at run
- * time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=x86-64-v3")))
-#else
-#define TC_DECODE_CLONES
-#endif
 
 TC_DECODE_CLONES
 static size_t dec_batch(struct xor_dec *d, int64_t *ts, double *vs,
