@@ -122,10 +122,11 @@ static inline bool chunk_iter_next(struct chunk_iter *it) {
   }
   return chunk_iter_fill(it);
 }
-/* Decodes up to max next samples into ts/vs (caller-owned arrays) and
- * returns how many; fewer than max only at the end or on error (then
- * check chunk_iter_err()). The fast path for whole-chunk readers; mixes
- * with next() in any order. at() afterwards is the last sample returned. */
+/* Decodes up to max next samples into ts/vs (caller-owned arrays of max
+ * entries, which may be written past the count) and returns how many;
+ * fewer than max only at the end or on error (then check
+ * chunk_iter_err()). For whole-chunk readers; mixes with next() in any
+ * order. at() afterwards is the last sample returned. */
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
                              size_t max);
 /* Advances to the first sample with timestamp >= t (staying put if the

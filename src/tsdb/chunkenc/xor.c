@@ -183,7 +183,7 @@ static inline uint64_t load_be64(const uint8_t *p) {
  * the end of the readable bytes at the start of each sample, which covers
  * the longest sample (about 20 bytes) plus the 8 a load reads ahead.
  * Near the end of a chunk the decoder continues from a zero-padded copy
- * of the last bytes instead (see dec_tail()).
+ * of the last bytes instead (see src_start()).
  */
 struct br {
   uint64_t buf;
@@ -436,10 +436,13 @@ static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, int64_t *te,
 
 /*
  * Decodes up to max samples of d into ts/vs; returns how many, and sets
- * d->bad when sample d->n is truncated or malformed. On the chunk itself
- * the loop has no bounds checks at all; on the tail copy each sample is
- * decoded optimistically (bits past the end read as 0) and then checked
- * against the chunk's length.
+ * d->bad when sample d->n is truncated or malformed. The loop has no
+ * bounds checks: on the chunk itself it stops BR_SLACK bytes before the
+ * end, on the tail copy bits past the end read as 0, and one check
+ * against the chunk's length at the end of the batch tells whether the
+ * tail was whole; only when it was not is the tail decoded a second time
+ * with a check per sample, to find the one that is cut. So ts/vs may be
+ * written past the count returned (never past max).
  */
 TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
                          size_t max) {
@@ -570,10 +573,14 @@ static void it_check(struct chunk_iter *it) {
 
 bool chunk_iter_fill(struct chunk_iter *it) {
   size_t got = 0;
-  /* A failed decode writes nothing, so the current sample survives. */
+  int64_t t = chunk_iter_t(it);
+  double v = chunk_iter_v(it);
   if (it->d.n < it->d.total && !it->err && !it->d.bad)
     got = dec_batch(&it->d, it->bt, it->bv, CHUNK_ITER_BUF);
-  if (!got) {
+  if (!got) { /* the current sample stays, even if the decoder wrote */
+    it->bt[0] = t;
+    it->bv[0] = v;
+    it->bi = it->bn = 1;
     it_check(it);
     return false;
   }

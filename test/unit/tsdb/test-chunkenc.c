@@ -272,6 +272,8 @@ static void check_decode(const uint8_t *d, size_t n, size_t step) {
   ASSERT_EQ(chunk_iter_err(&it), bad ? TC_ECORRUPT : 0);
   ASSERT_MEMEQ(ft, rt, got * 8);
   ASSERT_MEMEQ(fv, rv, got * 8);
+  if (got) /* the end or an error leaves the last sample current */
+    ASSERT_EQ(chunk_iter_t(&it), ft[got - 1]);
   /* Alternate: one next(), then a batch of `step`. */
   chunk_iter_init(&it, CHUNK_ENC_XOR, c, n);
   ASSERT(!chunk_iter_started(&it));
