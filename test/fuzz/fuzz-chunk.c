@@ -1,8 +1,9 @@
 /*
  * fuzz-chunk.c - libFuzzer target for chunk decoding: the input is read
  * both as one chunk (first byte = encoding, rest = data) through the
- * sample iterator and batch decoder, and as a chunk segment file whose
- * records are walked from offset 8 through the segment reader.
+ * sample iterator and the batch decoder (which must agree), and as a
+ * chunk segment file whose records are walked from offset 8 through the
+ * segment reader.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,13 +20,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   struct chunk_iter it;
   if (chunk_iter_init(&it, data[0], data + 1, size - 1) == 0) {
+    /* next() one by one, and next() mixed with batches of a size taken
+     * from the input, must agree sample for sample and on the error. */
+    static int64_t ts[65536], bt[65536];
+    static double vs[65536], bv[65536];
+    size_t n = 0, m = 0, step = 1 + (size > 2 ? data[2] % 150 : 0);
     while (chunk_iter_next(&it)) {
+      ts[n] = chunk_iter_t(&it);
+      vs[n++] = chunk_iter_v(&it);
     }
-    int64_t ts[64];
-    double vs[64];
+    int err = chunk_iter_err(&it);
     chunk_iter_init(&it, data[0], data + 1, size - 1);
-    while (chunk_iter_next_batch(&it, ts, vs, 64) == 64) {
+    while (chunk_iter_next(&it)) {
+      bt[m] = chunk_iter_t(&it);
+      bv[m++] = chunk_iter_v(&it);
+      size_t k = chunk_iter_next_batch(&it, bt + m, bv + m, step);
+      m += k;
+      if (k && chunk_iter_t(&it) != bt[m - 1])
+        abort();
+      if (k < step)
+        break;
     }
+    if (m != n || chunk_iter_err(&it) != err ||
+        memcmp(ts, bt, n * sizeof(*ts)) || memcmp(vs, bv, n * sizeof(*vs)))
+      abort();
     chunk_iter_init(&it, data[0], data + 1, size - 1);
     chunk_iter_seek(&it, 1000);
   }

@@ -73,16 +73,35 @@ static inline uint16_t xor_enc_count(const struct xor_enc *e) { return e->n; }
  * Iterator over one chunk's samples (next/seek/at/err, STYLE lesson 12).
  * The chunk bytes are borrowed for the iterator's life. No allocation: the
  * struct may live on the stack and be re-initialised for the next chunk.
+ *
+ * Samples are decoded CHUNK_ITER_BUF at a time into the iterator (so it
+ * is about 2 KiB) by the batch decoder, and next() (inline) hands them
+ * out one by one: the one-sample readers (block reader, PromQL select,
+ * tools) run at the batch decoder's speed, a 120-sample chunk in one
+ * decoder call.
  */
-struct chunk_iter {
+#define CHUNK_ITER_BUF 128
+
+/* Decoder state between batches: at sample n of total, bit pos. */
+struct xor_dec {
   const uint8_t *base; /* the bit stream (after the sample count) */
   size_t len;          /* its bytes */
-  uint64_t nbits, pos; /* its bits, and the next one to read */
-  uint16_t total, read;
+  uint64_t pos;        /* the next bit to read */
+  uint16_t total, n;   /* samples in the chunk, and decoded so far */
+  bool bad;            /* sample n is truncated or malformed */
+  uint8_t leading, trailing;
   int64_t t, tdelta;
   uint64_t v;
-  uint8_t leading, trailing;
+};
+
+/* The current sample is bt/bv[bi - 1]: next() only moves bi. size_t
+ * indexes fold the - 1 into the address. */
+struct chunk_iter {
+  size_t bi, bn; /* next buffered sample, and how many are buffered */
   int err;
+  struct xor_dec d;
+  int64_t bt[CHUNK_ITER_BUF];
+  double bv[CHUNK_ITER_BUF];
 };
 
 /*
@@ -93,28 +112,39 @@ struct chunk_iter {
  */
 int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
                     size_t n);
+/* next()'s slow path: refills the buffer; not for callers. */
+bool chunk_iter_fill(struct chunk_iter *it);
 /* Advances; false at the end or on error (then check chunk_iter_err()). */
-bool chunk_iter_next(struct chunk_iter *it);
-/* Decodes up to max next samples into ts/vs (caller-owned arrays) and
- * returns how many; fewer than max only at the end or on error (then
- * check chunk_iter_err()). The fast path for whole-chunk readers; at()
- * afterwards is the last sample returned. */
+static inline bool chunk_iter_next(struct chunk_iter *it) {
+  if (__builtin_expect(it->bi < it->bn, 1)) {
+    it->bi++;
+    return true;
+  }
+  return chunk_iter_fill(it);
+}
+/* Decodes up to max next samples into ts/vs (caller-owned arrays of max
+ * entries, which may be written past the count) and returns how many;
+ * fewer than max only at the end or on error (then check
+ * chunk_iter_err()). For whole-chunk readers; mixes with next() in any
+ * order. at() afterwards is the last sample returned. */
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
                              size_t max);
 /* Advances to the first sample with timestamp >= t (staying put if the
  * current one qualifies); false when there is none. */
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t);
+/* True once next() or next_batch() has returned a sample. */
+static inline bool chunk_iter_started(const struct chunk_iter *it) {
+  return it->d.n > (size_t)(it->bn - it->bi);
+}
 static inline int64_t chunk_iter_t(const struct chunk_iter *it) {
-  return it->t;
+  return it->bt[it->bi - 1];
 }
 static inline double chunk_iter_v(const struct chunk_iter *it) {
-  double d;
-  memcpy(&d, &it->v, 8);
-  return d;
+  return it->bv[it->bi - 1];
 }
 static inline void chunk_iter_at(const struct chunk_iter *it,
                                  int64_t *t /* OUT */, double *v /* OUT */) {
-  *t = it->t;
+  *t = chunk_iter_t(it);
   *v = chunk_iter_v(it);
 }
 static inline int chunk_iter_err(const struct chunk_iter *it) {

@@ -58,7 +58,7 @@ static int dump_series(struct dump_src **srcs, size_t k, FILE *out,
     for (size_t i = 0; i < k; i++) {
       if (!srcs[i]->it_has)
         continue;
-      if (!best || srcs[i]->it.it.t < best->it.it.t)
+      if (!best || chunk_iter_t(&srcs[i]->it.it) < chunk_iter_t(&best->it.it))
         best = srcs[i];
     }
     if (!best)

@@ -106,7 +106,7 @@ bool series_iter_next(struct series_iter *it) {
 }
 
 bool series_iter_seek(struct series_iter *it, int64_t t) {
-  if (it->open && it->it.read > 0 && chunk_iter_t(&it->it) >= t &&
+  if (it->open && chunk_iter_started(&it->it) && chunk_iter_t(&it->it) >= t &&
       !it->err)
     return true;
   if (t > it->mint)

@@ -6,14 +6,17 @@
  *
  * The encoder writes bits most-significant first into a growing byte array
  * and never emits Prometheus 2.x's trailing empty byte, so its output is
- * byte-identical to Prometheus 3.x. The decoder tracks a bit position and
- * reads each field from an unaligned big-endian 64-bit window at it, so a
- * sample costs two or three loads and a handful of shifts.
+ * byte-identical to Prometheus 3.x. The decoder decodes a batch of
+ * samples at a time into arrays, with the bit buffer in a register and no
+ * bounds checks on the chunk itself (a zero-padded copy takes over near
+ * its end), branching only on the predictable cases; the iterator hands
+ * the batch out sample by sample.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "thanosc/common.h"
+#include "thanosc/decbuf.h"
 #include "thanosc/error.h"
 #include "thanosc/tsdb/chunkenc.h"
 
@@ -167,64 +170,384 @@ static inline uint64_t load_be64(const uint8_t *p) {
   return __builtin_bswap64(v);
 }
 
-/* The 64 bits starting at bit pos, left-aligned; bits past the end of the
- * chunk read as 0. At least 57 of them are real unless the end is near;
- * callers check pos + width <= nbits before trusting a field. */
-TC_INLINE uint64_t it_window(const struct chunk_iter *it, uint64_t pos) {
-  size_t byte = (size_t)(pos >> 3);
-  uint64_t w;
-  if (tc_likely(byte + 8 <= it->len)) {
-    w = load_be64(it->base + byte);
-  } else {
-    uint8_t tmp[8] = {0};
-    if (byte < it->len)
-      memcpy(tmp, it->base + byte, it->len - byte);
-    w = load_be64(tmp);
-  }
-  return w << (pos & 7);
+/*
+ * Bit reader kept in registers for a whole batch: buf holds the next bits
+ * left-aligned, the top cnt of them counted (more may be real), and p is
+ * the byte after the counted ones. A refill is one unconditional
+ * unaligned load whose address was known a sample earlier, so it stays
+ * off the critical path (the "lookahead" reader of the LZ/entropy
+ * decoders); after it cnt >= 56. Bits below cnt are the stream's own, so
+ * or-ing them in again is harmless.
+ *
+ * Loads are unchecked: the caller keeps p at least BR_SLACK bytes before
+ * the end of the readable bytes at the start of each sample, which covers
+ * the longest sample (about 20 bytes) plus the 8 a load reads ahead.
+ * Near the end of a chunk the decoder continues from a zero-padded copy
+ * of the last bytes instead (see src_start()).
+ */
+struct br {
+  uint64_t buf;
+  unsigned cnt;
+  const uint8_t *p;
+};
+
+#define BR_SLACK 48
+/* The copy (< BR_SLACK + 8 bytes), zero-padded so that samples may start
+ * anywhere up to BR_TAIL - BR_SLACK. */
+#define BR_TAIL 128
+
+TC_INLINE void br_start(struct br *r, const uint8_t *b, uint64_t bit) {
+  r->buf = load_be64(b + (bit >> 3)) << (bit & 7);
+  r->cnt = 56 - (unsigned)(bit & 7);
+  r->p = b + (bit >> 3) + 7;
 }
 
-/* Reads n (1..64) bits at it->pos; 0 when the chunk ends first. */
-TC_INLINE int it_bits(struct chunk_iter *it, unsigned n, uint64_t *v) {
-  if (tc_unlikely(it->pos + n > it->nbits))
-    return 0;
-  if (n <= 57) {
-    *v = it_window(it, it->pos) >> (64 - n);
-  } else {
-    uint64_t hi = it_window(it, it->pos) >> 32;
-    uint64_t lo = it_window(it, it->pos + 32) >> (64 - (n - 32));
-    *v = (hi << (n - 32)) | lo;
-  }
-  it->pos += n;
-  return 1;
+TC_INLINE void br_refill(struct br *r) {
+  r->buf |= load_be64(r->p) >> r->cnt;
+  r->p += (63 - r->cnt) >> 3;
+  r->cnt |= 56;
 }
 
-TC_INLINE int it_uvarint(struct chunk_iter *it, uint64_t *out) {
+/* The next n (0..56 after a refill) bits; consume() drops them. */
+TC_INLINE uint64_t br_peek(const struct br *r, unsigned n) {
+  return (r->buf >> 1) >> (63 - n);
+}
+
+TC_INLINE void br_skip(struct br *r, unsigned n) {
+  r->buf <<= n;
+  r->cnt -= n;
+}
+
+/* n (0..64) bits, refilling as needed. */
+TC_INLINE uint64_t br_get(struct br *r, unsigned n) {
   uint64_t v = 0;
-  for (unsigned shift = 0; shift < 70; shift += 7) {
-    uint64_t c;
-    if (!it_bits(it, 8, &c))
-      return 0;
-    if (shift == 63 && c > 1)
-      return 0;
-    v |= (c & 0x7f) << shift;
-    if (c < 0x80) {
-      *out = v;
-      return 1;
-    }
+  if (n > 32) {
+    br_refill(r);
+    v = br_peek(r, 32) << (n - 32);
+    br_skip(r, 32);
+    n -= 32;
   }
-  return 0;
+  br_refill(r);
+  v |= br_peek(r, n);
+  br_skip(r, n);
+  return v;
 }
 
-static void it_fail(struct chunk_iter *it) {
-  it->err = tc_error(TC_ECORRUPT, "XOR chunk: truncated at sample %u of %u",
-                     (unsigned)it->read + 1, (unsigned)it->total);
-  it->read = it->total;
+/* Decoder state of a batch, in registers. The value window is packed as
+ * trailing | sig << 8: a variable shift uses only the count's low 6 bits,
+ * so the pair costs one register. Value fields whose bits compare >=
+ * slow take dec_value_slow(): new windows (11...), and while the window
+ * is wider than FAST_SIG also xors within it (10...). */
+struct dstate {
+  int64_t t, tdelta;
+  uint64_t v, slow;
+  unsigned win;
+};
+
+/* The widest window whose value field always fits in the bit buffer
+ * after a refill and one dod bit (56 - 1 - 2). */
+#define FAST_SIG 53
+
+static inline void ds_window(struct dstate *s, unsigned lead, unsigned sig) {
+  s->win = (64 - lead - sig) | sig << 8;
+  s->slow = sig <= FAST_SIG ? 0xc000000000000000ull : 0x8000000000000000ull;
+}
+
+/*
+ * The value field (spec 4.3) at bit o (0 or 1) of the refilled reader:
+ * 0 -> unchanged, 10 -> xor within the current window, 11 -> new window
+ * (5 bits leading, 6 bits sig, 0 = 64) then the xor. On real data a new
+ * window is the rare case (a few to 20% of samples) and gets a branch;
+ * unchanged vs. xor is a coin toss on gauges, so those two are merged
+ * without one (unchanged is an xor of 0 bits), and with a window of at
+ * most FAST_SIG bits need no check that the bits are in the buffer.
+ */
+TC_INLINE bool dec_value_slow(struct br *r, struct dstate *s, unsigned o) {
+  uint64_t b = r->buf << o;
+  unsigned hdr = 2;
+  if (b >> 62 == 3) {
+    unsigned f = (unsigned)(b >> 51) & 0x7ff;
+    unsigned lead = f >> 6, sig = ((f - 1) & 63) + 1;
+    if (tc_unlikely(lead + sig > 64))
+      return false;
+    ds_window(s, lead, sig);
+    hdr = 13;
+  }
+  br_skip(r, o + hdr);
+  s->v ^= br_get(r, s->win >> 8) << (s->win & 63);
+  return true;
+}
+
+/* The fast case of dec_value(): b (the field's bits) < s->slow. */
+TC_INLINE void dec_value_fast(struct br *r, struct dstate *s, unsigned o,
+                              uint64_t b) {
+  unsigned m = (unsigned)((int64_t)b >> 63); /* all ones for 10 */
+  unsigned n = (s->win >> 8) & m, len = o + 1 + n - m;
+  uint64_t x = (r->buf >> (64 - len)) & ((1ull << n) - 1);
+  br_skip(r, len);
+  s->v ^= x << (s->win & 63);
+}
+
+TC_INLINE bool dec_value(struct br *r, struct dstate *s, unsigned o) {
+  uint64_t b = r->buf << o;
+  if (tc_unlikely(b >= s->slow))
+    return dec_value_slow(r, s, o);
+  dec_value_fast(r, s, o, b);
+  return true;
+}
+
+/* A sample after the first two, at a refilled reader. A timestamp
+ * delta-of-delta of 0 (one 0 bit) is the common case on real scrapes
+ * and predictable, so it gets a branch and leaves the value decode
+ * alone on the critical path. */
+TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
+  uint64_t b = r->buf;
+  if (tc_likely(!(b >> 63))) {
+    s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+    return dec_value(r, s, 1);
+  }
+  /* dod prefix 10, 110, 1110, 1111 (ones = leading 1 bits, capped at 4)
+   * -> field 14, 17, 20, 64 bits. Fields above 2^(fw-1) are negative. */
+  unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
+  uint64_t dod;
+  if (tc_likely(b >> 62 == 2)) { /* 14 bits: jitter of up to 8 s */
+    dod = (b >> 48) & 0x3fff;
+    dod -= (uint64_t)(dod > 8192) << 14;
+    br_skip(r, 16);
+  } else if (tc_likely(ones < 4)) {
+    unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
+    dod = br_peek(r, ones + 1 + fw) & ((1ull << fw) - 1);
+    dod -= (uint64_t)(dod > (1ull << (fw - 1))) << fw;
+    br_skip(r, ones + 1 + fw);
+  } else {
+    br_skip(r, 4);
+    dod = br_get(r, 64);
+  }
+  s->tdelta = (int64_t)((uint64_t)s->tdelta + dod);
+  s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+  br_refill(r);
+  return dec_value(r, s, 0);
+}
+
+/* Sample 0 (varint t, 64-bit v) and the uvarint time delta of sample 1
+ * are whole bytes at the start of the chunk, read as bytes (Go's
+ * binary.ReadVarint/ReadUvarint). */
+TC_INLINE bool dec_head(struct xor_dec *d, struct dstate *s, bool first) {
+  size_t k = (size_t)(d->pos >> 3);
+  struct decbuf b = decbuf_make(d->base + k, d->len - k);
+  if (first) {
+    s->t = decbuf_varint(&b);
+    s->v = decbuf_be64(&b);
+  } else {
+    s->tdelta = (int64_t)decbuf_uvarint(&b);
+    s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+  }
+  d->pos = (uint64_t)(b.p - d->base) * 8;
+  return !b.err;
+}
+
+/* Where the reader reads from: the chunk itself, or near its end a
+ * zero-padded copy of the rest. Bit k of b0 is bit bitoff + k of the
+ * chunk; a sample may start with unchecked loads while p <= plim. */
+struct src {
+  const uint8_t *b0, *plim;
+  uint64_t bitoff;
+  bool tail;
+};
+
+TC_INLINE uint64_t src_pos(const struct src *c, const struct br *r) {
+  return c->bitoff + (uint64_t)(r->p - c->b0) * 8 - r->cnt;
+}
+
+/* Starts r at bit pos of d: on the chunk when BR_SLACK bytes follow the
+ * first load and may_main, else on a zero-padded copy of the rest in
+ * tail. */
+TC_INLINE void src_start(struct src *c, struct br *r, const struct xor_dec *d,
+                      uint64_t pos, uint8_t *tail, bool may_main) {
+  size_t k = (size_t)(pos >> 3);
+  if (may_main && k + 7 + BR_SLACK <= d->len) {
+    *c = (struct src){d->base, d->base + (d->len - BR_SLACK), 0, false};
+    br_start(r, d->base, pos);
+    return;
+  }
+  memset(tail, 0, BR_TAIL);
+  memcpy(tail, d->base + k, d->len - k);
+  *c = (struct src){tail, tail + (BR_TAIL - BR_SLACK), (uint64_t)k * 8, true};
+  br_start(r, tail, pos & 7);
+}
+
+/* The batch state to and from d, at bit pos. */
+static inline void dec_save(struct xor_dec *d, const struct dstate *s,
+                            uint64_t pos) {
+  d->pos = pos;
+  d->t = s->t;
+  d->tdelta = s->tdelta;
+  d->v = s->v;
+  d->trailing = (uint8_t)(s->win & 0xff);
+  d->leading = (uint8_t)(64 - (s->win >> 8) - (s->win & 0xff));
+}
+
+static inline struct dstate dec_load(const struct xor_dec *d) {
+  struct dstate s = {.t = d->t, .tdelta = d->tdelta, .v = d->v};
+  ds_window(&s, d->leading, 64u - d->leading - d->trailing);
+  return s;
+}
+
+/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) and lzcnt
+ * help the serial bit extraction; the loader picks the variant at run
+ * time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=x86-64-v3")))
+#else
+#define TC_DECODE_CLONES
+#endif
+
+/*
+ * The hot loop: decodes samples into te/ve[k], k counting up to 0, while
+ * r->p <= plim; returns where it stopped, with *ok false on a malformed
+ * sample. Its own function so that the register allocator sees only the
+ * loop's state.
+ */
+TC_DECODE_CLONES __attribute__((noinline))
+static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, int64_t *te,
+                          double *ve, ptrdiff_t k, const uint8_t *plim,
+                          bool *ok) {
+  struct br r = *rp;
+  struct dstate s = *sp;
+  *ok = true;
+  for (; k < 0 && r.p <= plim; k++) {
+    br_refill(&r);
+    /* dod 0 and a fast value field, spelled out so that this path has no
+     * success flag to merge with the others. */
+    if (tc_likely(!(r.buf >> 63) && r.buf << 1 < s.slow)) {
+      s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+      dec_value_fast(&r, &s, 1, r.buf << 1);
+    } else if (tc_unlikely(!dec_sample(&r, &s))) {
+      *ok = false;
+      break;
+    }
+    te[k] = s.t;
+    memcpy(&ve[k], &s.v, 8);
+  }
+  *rp = r;
+  *sp = s;
+  return k;
+}
+
+/*
+ * Decodes up to max samples of d into ts/vs; returns how many, and sets
+ * d->bad when sample d->n is truncated or malformed. The loop has no
+ * bounds checks: on the chunk itself it stops BR_SLACK bytes before the
+ * end, on the tail copy bits past the end read as 0, and one check
+ * against the chunk's length at the end of the batch tells whether the
+ * tail was whole; only when it was not is the tail decoded a second time
+ * with a check per sample, to find the one that is cut. So ts/vs may be
+ * written past the count returned (never past max).
+ */
+TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
+                         size_t max) {
+  size_t left = (size_t)(d->total - d->n), n = 0;
+  if (left > max)
+    left = max;
+  if (!left)
+    return 0;
+  uint8_t tail[BR_TAIL];
+  uint64_t nbits = (uint64_t)d->len * 8;
+  struct dstate s = dec_load(d);
+  if (d->n == 0) {
+    if (!dec_head(d, &s, true))
+      goto bad;
+    ts[n] = s.t;
+    memcpy(&vs[n], &s.v, 8);
+    if (++n == left)
+      goto done;
+  }
+  bool v1 = d->n + n == 1;
+  if (v1 && !dec_head(d, &s, false))
+    goto bad;
+  struct src c;
+  struct br r;
+  src_start(&c, &r, d, d->pos, tail, true);
+  if (v1) { /* the value of sample 1 */
+    br_refill(&r);
+    if (!dec_value(&r, &s, 0) || src_pos(&c, &r) > nbits)
+      goto bad;
+    ts[n] = s.t;
+    memcpy(&vs[n], &s.v, 8);
+    n++;
+  }
+  /* Indexes counting up to 0 save a register in the hot loop. */
+  int64_t *te = ts + left;
+  double *ve = vs + left;
+  ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left, k0 = k;
+  /* d keeps the state where the tail copy starts (for a second pass);
+   * in memory rather than registers, which the hot loop needs. */
+  dec_save(d, &s, src_pos(&c, &r));
+  for (;;) {
+    bool ok;
+    k = dec_loop(&r, &s, te, ve, k, c.plim, &ok);
+    if (!ok)
+      goto failed;
+    if (!c.tail) {
+      if (k == 0)
+        break;
+      k0 = k;
+      dec_save(d, &s, src_pos(&c, &r));
+      src_start(&c, &r, d, d->pos, tail, false);
+      continue;
+    }
+    /* On the tail copy the same loop runs into the zero padding when the
+     * chunk is cut short; then decode the tail again, checking every
+     * sample, to find the one that is. */
+    if (k == 0 && src_pos(&c, &r) <= nbits)
+      break;
+  failed:
+    if (!c.tail) {
+      n = (size_t)((ptrdiff_t)left + k);
+      goto bad;
+    }
+    k = k0;
+    s = dec_load(d);
+    src_start(&c, &r, d, d->pos, tail, false);
+    for (; k < 0; k++) {
+      br_refill(&r);
+      if (!dec_sample(&r, &s) || src_pos(&c, &r) > nbits) {
+        n = (size_t)((ptrdiff_t)left + k);
+        goto bad;
+      }
+      te[k] = s.t;
+      memcpy(&ve[k], &s.v, 8);
+    }
+    break;
+  }
+  n = left;
+  dec_save(d, &s, src_pos(&c, &r));
+  d->n = (uint16_t)(d->n + n);
+  return n;
+done: /* after sample 0 */
+  dec_save(d, &s, d->pos);
+  d->n = (uint16_t)(d->n + n);
+  return n;
+bad:
+  d->n = (uint16_t)(d->n + n);
+  d->bad = true;
+  return n;
+}
+
+TC_DECODE_CLONES
+static size_t dec_batch(struct xor_dec *d, int64_t *ts, double *vs,
+                        size_t max) {
+  return dec_run(d, ts, vs, max);
 }
 
 int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
                     size_t n) {
-  memset(it, 0, sizeof(*it));
+  /* bt/bv[0] is the "current" sample before the first next(): 0, 0. */
+  it->bi = it->bn = 1;
+  it->bt[0] = 0;
+  it->bv[0] = 0;
+  it->err = 0;
+  memset(&it->d, 0, sizeof(it->d));
   if (enc != CHUNK_ENC_XOR) {
     it->err = tc_error(TC_ENOTSUP, "chunk encoding %u (%s) is not supported",
                        (unsigned)enc, chunk_encoding_name(enc));
@@ -234,140 +557,67 @@ int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
     it->err = tc_error(TC_ECORRUPT, "XOR chunk: %zu bytes, too short", n);
     return it->err;
   }
-  it->total = (uint16_t)((data[0] << 8) | data[1]);
-  it->base = data + 2;
-  it->len = n - 2;
-  it->nbits = (uint64_t)it->len * 8;
+  it->d.total = (uint16_t)((data[0] << 8) | data[1]);
+  it->d.base = data + 2;
+  it->d.len = n - 2;
   return 0;
 }
 
-/* The value field (spec 4.3) at it->pos; 0 on a short or bad chunk.
- * Field widths come from packed constants indexed by the control bits:
- * 0x -> 1 header bit, 10 -> 2, 11 -> 2 + 5 + 6. */
-TC_INLINE int it_value(struct chunk_iter *it) {
-  uint64_t w = it_window(it, it->pos);
-  unsigned c2 = (unsigned)(w >> 62);
-  unsigned h = (0x0d020101u >> (c2 * 8)) & 0xff;
-  if (tc_unlikely(it->pos + h > it->nbits))
-    return 0;
-  if (c2 == 3) {
-    unsigned lb = (unsigned)(w >> 51) & 0x7ff;
-    unsigned lead = lb >> 6, sig = lb & 63;
-    sig += (unsigned)(sig == 0) << 6;
-    if (tc_unlikely(lead + sig > 64))
-      return 0;
-    it->leading = (uint8_t)lead;
-    it->trailing = (uint8_t)(64 - lead - sig);
-  }
-  it->pos += h;
-  if (c2 < 2)
-    return 1;
-  unsigned sig = 64u - it->leading - it->trailing;
-  uint64_t x;
-  if (tc_likely(sig + h <= 57 && it->pos + sig <= it->nbits)) {
-    /* Still inside the first window. */
-    x = ((w << h) >> 1) >> (63 - sig);
-    it->pos += sig;
-  } else if (!it_bits(it, sig, &x)) {
-    return 0;
-  }
-  it->v ^= x << it->trailing;
-  return 1;
+/* Makes a decoding failure the iterator's error once the samples before
+ * it have been returned. */
+static void it_check(struct chunk_iter *it) {
+  if (it->d.bad && !it->err)
+    it->err = tc_error(TC_ECORRUPT, "XOR chunk: truncated at sample %u of %u",
+                       (unsigned)it->d.n + 1, (unsigned)it->d.total);
 }
 
-/* One sample: varints for samples 0 and 1, dod + value after. */
-TC_INLINE int it_decode(struct chunk_iter *it) {
-  if (tc_likely(it->read >= 2)) {
-    /* dod prefix 0, 10, 110, 1110, 1111 (ones = leading 1 bits, capped
-     * at 4) -> prefix 1, 2, 3, 4, 4 bits and field 0, 14, 17, 20, 64. */
-    uint64_t w = it_window(it, it->pos);
-    unsigned ones = (unsigned)__builtin_clzll(~w | (1ull << 59));
-    unsigned pl = ones + (ones < 4);
-    unsigned fw = (unsigned)(0x4014110e00ull >> (ones * 8)) & 0xff;
-    uint64_t b;
-    if (tc_likely(fw != 64)) {
-      if (tc_unlikely(it->pos + pl + fw > it->nbits))
-        return 0;
-      b = ((w << pl) >> 1) >> (63 - fw);
-      /* Values above 2^(fw-1) are negative; fw = 0 has nothing to fix. */
-      b -= (uint64_t)(fw && b > (1ull << ((fw - 1) & 63))) << fw;
-      it->pos += pl + fw;
-    } else {
-      it->pos += 4;
-      if (!it_bits(it, 64, &b))
-        return 0;
-    }
-    it->tdelta = (int64_t)((uint64_t)it->tdelta + b);
-    it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->tdelta);
-    return it_value(it);
-  }
-  if (it->read == 0) {
-    uint64_t zz, vb;
-    if (!it_uvarint(it, &zz) || !it_bits(it, 64, &vb))
-      return 0;
-    it->t = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
-    it->v = vb;
-    return 1;
-  }
-  uint64_t d;
-  if (!it_uvarint(it, &d) || !it_value(it))
-    return 0;
-  it->tdelta = (int64_t)d;
-  it->t = (int64_t)((uint64_t)it->t + d);
-  return 1;
-}
-
-/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) help the
- * serial bit-extraction path; the loader picks the variant at run time. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=haswell")))
-#else
-#define TC_DECODE_CLONES
-#endif
-
-TC_DECODE_CLONES
-bool chunk_iter_next(struct chunk_iter *it) {
-  if (it->read >= it->total || it->err)
-    return false;
-  if (tc_unlikely(!it_decode(it))) {
-    it_fail(it);
+bool chunk_iter_fill(struct chunk_iter *it) {
+  size_t got = 0;
+  int64_t t = chunk_iter_t(it);
+  double v = chunk_iter_v(it);
+  if (it->d.n < it->d.total && !it->err && !it->d.bad)
+    got = dec_batch(&it->d, it->bt, it->bv, CHUNK_ITER_BUF);
+  if (!got) { /* the current sample stays, even if the decoder wrote */
+    it->bt[0] = t;
+    it->bv[0] = v;
+    it->bi = it->bn = 1;
+    it_check(it);
     return false;
   }
-  it->read++;
+  it->bn = got;
+  it->bi = 1;
   return true;
 }
 
-TC_DECODE_CLONES
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
                              size_t max) {
-  if (it->err)
-    return 0;
-  /* A local copy keeps the state in registers across the loop. */
-  struct chunk_iter l = *it;
-  size_t left = (size_t)(l.total - l.read), n = 0;
-  if (left > max)
-    left = max;
-  for (; n < left; n++) {
-    if (tc_unlikely(!it_decode(&l))) {
-      *it = l;
-      it_fail(it);
-      return n;
-    }
-    l.read++;
-    ts[n] = l.t;
-    memcpy(&vs[n], &l.v, 8);
+  size_t n = 0;
+  /* What next() has buffered comes first. */
+  for (; n < max && it->bi < it->bn; n++, it->bi++) {
+    ts[n] = it->bt[it->bi];
+    vs[n] = it->bv[it->bi];
   }
-  *it = l;
+  if (n < max && it->d.n < it->d.total && !it->err && !it->d.bad) {
+    size_t k = dec_batch(&it->d, ts + n, vs + n, max - n);
+    n += k;
+    if (k) { /* the last one becomes the current sample */
+      it->bt[0] = ts[n - 1];
+      it->bv[0] = vs[n - 1];
+      it->bi = it->bn = 1;
+    }
+  }
+  if (n < max)
+    it_check(it);
   return n;
 }
 
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t) {
   if (it->err)
     return false;
-  if (it->read > 0 && it->t >= t)
+  if (chunk_iter_started(it) && chunk_iter_t(it) >= t)
     return true;
   while (chunk_iter_next(it))
-    if (it->t >= t)
+    if (chunk_iter_t(it) >= t)
       return true;
   return false;
 }

@@ -1,4 +1,7 @@
+#include <stdlib.h>
+
 #include "test.h"
+#include "thanosc/common.h"
 #include "thanosc/tsdb/chunkenc.h"
 #include "thanosc/tsdb/chunks.h"
 #include "thanosc/tsdb/encoding.h"
@@ -110,8 +113,11 @@ TEST(chunkenc_xor_roundtrip_random) {
     ASSERT_OK(chunk_iter_init(&it, CHUNK_ENC_XOR, b, len));
     for (int i = 0; i < n; i++) {
       ASSERT(chunk_iter_next(&it));
-      ASSERT_EQ(it.t, ts[i]);
-      ASSERT_UEQ(it.v, vb[i]);
+      double v = chunk_iter_v(&it);
+      uint64_t bits;
+      memcpy(&bits, &v, 8);
+      ASSERT_EQ(chunk_iter_t(&it), ts[i]);
+      ASSERT_UEQ(bits, vb[i]);
     }
     ASSERT(!chunk_iter_next(&it));
     ASSERT_OK(chunk_iter_err(&it));
@@ -134,6 +140,327 @@ TEST(chunkenc_xor_roundtrip_random) {
       first++;
     ASSERT(chunk_iter_seek(&it, want));
     ASSERT_EQ(chunk_iter_t(&it), ts[first]);
+  }
+  xor_enc_release(&e);
+}
+
+/* ---- a plain reference decoder: one bit at a time, checked ---- */
+
+struct refbits {
+  const uint8_t *b;
+  size_t nbits, pos;
+};
+
+static bool ref_bits(struct refbits *r, unsigned n, uint64_t *v) {
+  *v = 0;
+  for (unsigned i = 0; i < n; i++) {
+    if (r->pos >= r->nbits)
+      return false;
+    *v = *v << 1 | ((r->b[r->pos >> 3] >> (7 - (r->pos & 7))) & 1);
+    r->pos++;
+  }
+  return true;
+}
+
+static bool ref_uvarint(struct refbits *r, uint64_t *out) {
+  uint64_t v = 0, c;
+  for (unsigned shift = 0; shift < 70; shift += 7) {
+    if (!ref_bits(r, 8, &c) || (shift == 63 && c > 1))
+      return false;
+    v |= (c & 0x7f) << shift;
+    if (c < 0x80) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Decodes chunk data like Prometheus's xorIterator; returns the samples
+ * decoded and sets *bad when the chunk ends early or is malformed. */
+static size_t ref_decode(const uint8_t *d, size_t n, int64_t *ts,
+                         uint64_t *vs, bool *bad) {
+  *bad = n < 2;
+  if (n < 2)
+    return 0;
+  size_t total = (size_t)d[0] << 8 | d[1];
+  struct refbits r = {d + 2, (n - 2) * 8, 0};
+  int64_t t = 0, td = 0;
+  uint64_t v = 0, x, lead = 0, trail = 0;
+  for (size_t i = 0; i < total; i++) {
+    if (i == 0) {
+      if (!ref_uvarint(&r, &x))
+        goto bad;
+      t = (int64_t)(x >> 1) ^ -(int64_t)(x & 1);
+      if (!ref_bits(&r, 64, &v))
+        goto bad;
+    } else {
+      if (i == 1) {
+        if (!ref_uvarint(&r, &x))
+          goto bad;
+        td = (int64_t)x;
+      } else {
+        unsigned ones = 0;
+        uint64_t bit;
+        while (ones < 4) {
+          if (!ref_bits(&r, 1, &bit))
+            goto bad;
+          if (!bit)
+            break;
+          ones++;
+        }
+        static const unsigned fw[] = {0, 14, 17, 20, 64};
+        uint64_t dod = 0;
+        if (fw[ones] && !ref_bits(&r, fw[ones], &dod))
+          goto bad;
+        if (ones && fw[ones] < 64 && dod > (1ull << (fw[ones] - 1)))
+          dod -= 1ull << fw[ones];
+        td = (int64_t)((uint64_t)td + dod);
+      }
+      t = (int64_t)((uint64_t)t + (uint64_t)td);
+      uint64_t c;
+      if (!ref_bits(&r, 1, &c))
+        goto bad;
+      if (c) {
+        if (!ref_bits(&r, 1, &c))
+          goto bad;
+        if (c) {
+          uint64_t sig;
+          if (!ref_bits(&r, 5, &lead) || !ref_bits(&r, 6, &sig))
+            goto bad;
+          if (sig == 0)
+            sig = 64;
+          if (lead + sig > 64)
+            goto bad;
+          trail = 64 - lead - sig;
+        }
+        if (!ref_bits(&r, (unsigned)(64 - lead - trail), &x))
+          goto bad;
+        v ^= x << trail;
+      }
+    }
+    ts[i] = t;
+    vs[i] = v;
+    continue;
+  bad:
+    *bad = true;
+    return i;
+  }
+  return total;
+}
+
+/* Decodes [d, d+n) from an exact-size heap copy (so ASan sees any read
+ * past the end) with next(), next_batch() in steps of `step` mixed with
+ * next(), and checks both against the reference decoder. */
+static void check_decode(const uint8_t *d, size_t n, size_t step) {
+  uint8_t *c = malloc(n ? n : 1);
+  memcpy(c, d, n);
+  static int64_t rt[70000], ft[70000];
+  static uint64_t rv[70000], fv[70000];
+  bool bad;
+  size_t want = ref_decode(c, n, rt, rv, &bad);
+  struct chunk_iter it;
+  int rc = chunk_iter_init(&it, CHUNK_ENC_XOR, c, n);
+  ASSERT_EQ(rc, n < 2 ? TC_ECORRUPT : 0);
+  size_t got = 0;
+  while (chunk_iter_next(&it)) {
+    double v = chunk_iter_v(&it);
+    ft[got] = chunk_iter_t(&it);
+    memcpy(&fv[got++], &v, 8);
+  }
+  ASSERT_EQ(got, want);
+  ASSERT_EQ(chunk_iter_err(&it), bad ? TC_ECORRUPT : 0);
+  ASSERT_MEMEQ(ft, rt, got * 8);
+  ASSERT_MEMEQ(fv, rv, got * 8);
+  if (got) /* the end or an error leaves the last sample current */
+    ASSERT_EQ(chunk_iter_t(&it), ft[got - 1]);
+  /* Alternate: one next(), then a batch of `step`. */
+  chunk_iter_init(&it, CHUNK_ENC_XOR, c, n);
+  ASSERT(!chunk_iter_started(&it));
+  got = 0;
+  for (;;) {
+    if (!chunk_iter_next(&it))
+      break;
+    ASSERT(chunk_iter_started(&it));
+    double v = chunk_iter_v(&it);
+    ft[got] = chunk_iter_t(&it);
+    memcpy(&fv[got++], &v, 8);
+    double vb[300];
+    size_t k = chunk_iter_next_batch(&it, ft + got, vb, step);
+    for (size_t i = 0; i < k; i++)
+      memcpy(&fv[got + i], &vb[i], 8);
+    got += k;
+    if (k) { /* at() is the last sample of the batch */
+      ASSERT_EQ(chunk_iter_t(&it), ft[got - 1]);
+      v = chunk_iter_v(&it);
+      ASSERT(!memcmp(&v, &fv[got - 1], 8));
+    }
+    if (k < step)
+      break;
+  }
+  ASSERT_EQ(got, want);
+  ASSERT_EQ(chunk_iter_err(&it), bad ? TC_ECORRUPT : 0);
+  ASSERT_MEMEQ(ft, rt, got * 8);
+  ASSERT_MEMEQ(fv, rv, got * 8);
+  free(c);
+}
+
+/* Encodes n samples and checks decoding of the chunk and of every
+ * truncation of it. Returns the chunk's bit count mod 8. */
+static unsigned check_samples(const int64_t *ts, const uint64_t *vs, int n) {
+  struct xor_enc e;
+  xor_enc_init(&e);
+  for (int i = 0; i < n; i++) {
+    double d;
+    memcpy(&d, &vs[i], 8);
+    ASSERT_OK(xor_enc_append(&e, ts[i], d));
+  }
+  size_t len;
+  const uint8_t *b = xor_enc_bytes(&e, &len);
+  unsigned rem = (8 - e.free_bits) & 7;
+  check_decode(b, len, 7);
+  bool bad;
+  static int64_t rt[70000];
+  static uint64_t rv[70000];
+  ASSERT_EQ(ref_decode(b, len, rt, rv, &bad), (size_t)n);
+  ASSERT(!bad);
+  ASSERT_MEMEQ(rt, ts, (size_t)n * 8);
+  ASSERT_MEMEQ(rv, vs, (size_t)n * 8);
+  for (size_t cut = 0; cut < len; cut += 1 + cut / 64)
+    check_decode(b, cut, 64);
+  xor_enc_release(&e);
+  return rem;
+}
+
+TEST(chunkenc_xor_edge_cases) {
+  /* 0 samples: just the count. */
+  static const uint8_t zero[] = {0, 0};
+  check_decode(zero, 2, 1);
+  struct chunk_iter it;
+  ASSERT_OK(chunk_iter_init(&it, CHUNK_ENC_XOR, zero, 2));
+  ASSERT(!chunk_iter_next(&it));
+  ASSERT_OK(chunk_iter_err(&it));
+  int64_t t1;
+  double v1;
+  ASSERT_EQ(chunk_iter_next_batch(&it, &t1, &v1, 1), 0);
+  ASSERT_OK(chunk_iter_err(&it));
+  /* 1 sample, negative and extreme timestamps, stale NaN. */
+  int64_t ts[600];
+  uint64_t vs[600];
+  int64_t firsts[] = {0, -1, INT64_MIN, INT64_MAX, 1700000000000};
+  for (size_t i = 0; i < TC_ARRAY_SIZE(firsts); i++) {
+    ts[0] = firsts[i];
+    vs[0] = i ? TSDB_STALE_NAN_BITS : 0;
+    check_samples(ts, vs, 1);
+  }
+  /* Every dod range boundary, both signs, and 64-bit dods. */
+  static const int64_t dods[] = {0,       1,       -1,      8192,
+                                 -8191,   8193,    -8192,   65536,
+                                 -65535,  65537,   -65536,  524288,
+                                 -524287, 524289,  -524288, 1ll << 40,
+                                 -(1ll << 40), INT64_MAX / 4, INT64_MIN / 4};
+  int n = 0;
+  ts[n] = 1000, vs[n++] = 0;
+  ts[n] = 16000, vs[n++] = 0;
+  int64_t delta = 15000;
+  for (size_t i = 0; i < TC_ARRAY_SIZE(dods); i++) {
+    delta += dods[i];
+    ts[n] = ts[n - 1] + delta;
+    vs[n] = (uint64_t)i;
+    n++;
+  }
+  check_samples(ts, vs, n);
+  /* Value windows of every width 1..64 (sig 64 is written as 0), first
+   * new and then reused, and leading zeros >= 32 (clamped to 31). */
+  n = 0;
+  uint64_t v = 0;
+  for (unsigned sig = 1; sig <= 64; sig++) {
+    for (unsigned lead = 0; lead + sig <= 64; lead += 1 + sig / 3) {
+      uint64_t x = (sig == 64 ? ~0ull : ((1ull << sig) - 1)) << (64 - lead - sig);
+      x &= ~(x >> 1) | (1ull << (64 - lead - sig)) | (1ull << 63 >> lead);
+      for (int rep = 0; rep < 3 && n < 600; rep++) {
+        v ^= x;
+        ts[n] = 1000 + 15000ll * n;
+        vs[n++] = v;
+      }
+    }
+  }
+  check_samples(ts, vs, n);
+  /* Chunks ending exactly at a byte boundary, and at every other bit. */
+  unsigned seen = 0;
+  uint64_t r = 12345;
+  for (int len = 1; len < 200 && seen != 0xff; len++) {
+    for (int i = 0; i < len; i++) {
+      r = r * 6364136223846793005ull + 1442695040888963407ull;
+      ts[i] = 1000 + 15000ll * i + (int64_t)(r >> 62);
+      vs[i] = (r >> 40) % 3 ? vs[i ? i - 1 : 0] : r;
+    }
+    seen |= 1u << check_samples(ts, vs, len);
+  }
+  ASSERT_UEQ(seen, 0xff);
+  /* Long chunks: many buffer refills, the tail copy in mid-batch. */
+  for (int i = 0; i < 600; i++) {
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+    ts[i] = 1000 + 15000ll * i + (int64_t)(r >> 63);
+    double d = (double)(i / 7) * 0.5;
+    memcpy(&vs[i], &d, 8);
+  }
+  check_samples(ts, vs, 600);
+  /* Seek within and past the buffer, then to the end. */
+  struct xor_enc e;
+  xor_enc_init(&e);
+  for (int i = 0; i < 600; i++) {
+    double d;
+    memcpy(&d, &vs[i], 8);
+    ASSERT_OK(xor_enc_append(&e, ts[i], d));
+  }
+  size_t blen;
+  const uint8_t *b = xor_enc_bytes(&e, &blen);
+  ASSERT_OK(chunk_iter_init(&it, CHUNK_ENC_XOR, b, blen));
+  ASSERT(chunk_iter_seek(&it, ts[5]));
+  ASSERT_EQ(chunk_iter_t(&it), ts[5]);
+  ASSERT(chunk_iter_seek(&it, ts[3])); /* stays */
+  ASSERT_EQ(chunk_iter_t(&it), ts[5]);
+  ASSERT(chunk_iter_seek(&it, ts[300] - 1));
+  ASSERT_EQ(chunk_iter_t(&it), ts[300]);
+  ASSERT(!chunk_iter_seek(&it, ts[599] + 1));
+  ASSERT_OK(chunk_iter_err(&it));
+  xor_enc_release(&e);
+}
+
+TEST(chunkenc_xor_garbage_matches_reference) {
+  /* Random bytes, and chunks with random bit flips: the decoder returns
+   * what the reference returns and fails where it fails. */
+  uint8_t buf[400];
+  for (int round = 0; round < 3000; round++) {
+    size_t n = (size_t)(rnd() % sizeof(buf));
+    for (size_t i = 0; i < n; i++)
+      buf[i] = (uint8_t)rnd();
+    if (n >= 2) {
+      buf[0] = 0;
+      buf[1] = (uint8_t)(rnd() % 200);
+    }
+    check_decode(buf, n, 1 + rnd() % 150);
+  }
+  struct xor_enc e;
+  xor_enc_init(&e);
+  for (int round = 0; round < 300; round++) {
+    xor_enc_reset(&e);
+    int n = 1 + (int)(rnd() % 200);
+    double v = 0;
+    for (int i = 0; i < n; i++) {
+      v = rnd() % 4 ? v + (double)(rnd() % 100) : (double)rnd();
+      xor_enc_append(&e, 1000 + 15000ll * i + (int64_t)(rnd() % 3), v);
+    }
+    size_t len;
+    const uint8_t *b = xor_enc_bytes(&e, &len);
+    memcpy(buf, b, len < sizeof(buf) ? len : sizeof(buf));
+    len = len < sizeof(buf) ? len : sizeof(buf);
+    for (int f = 0; f < 3; f++) {
+      size_t bit = 16 + rnd() % ((len - 2) * 8);
+      buf[bit >> 3] ^= (uint8_t)(0x80 >> (bit & 7));
+      check_decode(buf, len, 1 + rnd() % 150);
+    }
   }
   xor_enc_release(&e);
 }
