@@ -156,10 +156,13 @@ const struct grpc_method *querier_grpc_methods(struct querier *q) {
   return q->methods;
 }
 
-void querier_handle_closed(uv_handle_t *h) {
-  struct querier *q = h->data;
+void querier_handle_gone(struct querier *q) {
   if (--q->open_handles == 0 && q->stopped)
     q->stopped(q->stopped_data);
+}
+
+void querier_handle_closed(uv_handle_t *h) {
+  querier_handle_gone(h->data);
 }
 
 static void join_threads(struct querier *q) {

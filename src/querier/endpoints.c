@@ -370,11 +370,14 @@ static void info_tick(uv_timer_t *t) {
 
 /* ------------------------------------------------------------ discovery */
 
+/* A lookup in flight: on q->dns, and counted in q->open_handles so that
+ * a stop waits for its callback (cancelled, if not yet started). */
 struct dns_ctx {
   uv_getaddrinfo_t req;
   struct querier *q;
   size_t spec;
   char *port;
+  struct dns_ctx *next;
 };
 
 static void spec_add(struct querier *q, const char *name, int strict,
@@ -434,8 +437,13 @@ static void dns_done(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   }
   if (res)
     uv_freeaddrinfo(res);
+  struct dns_ctx **pp = &q->dns;
+  while (*pp != c)
+    pp = &(*pp)->next;
+  *pp = c->next;
   free(c->port);
   free(c);
+  querier_handle_gone(q);
 }
 
 /* ---- dnssrv+ / dnssrvnoa+: SRV records, looked up on the worker pool */
@@ -561,6 +569,10 @@ static void dns_round(struct querier *q) {
     if (uv_getaddrinfo(q->loop, &c->req, dns_done, host, NULL, &hints) < 0) {
       free(c->port);
       free(c);
+    } else {
+      c->next = q->dns;
+      q->dns = c;
+      q->open_handles++;
     }
     free(host);
   }
@@ -722,6 +734,8 @@ void qep_set_stop(struct querier *q) {
   uv_close((uv_handle_t *)&q->info_timer, querier_handle_closed);
   uv_close((uv_handle_t *)&q->dns_timer, querier_handle_closed);
   uv_close((uv_handle_t *)&q->sd_timer, querier_handle_closed);
+  for (struct dns_ctx *c = q->dns; c; c = c->next)
+    uv_cancel((uv_req_t *)&c->req);
   while (q->eps) {
     struct qep *e = q->eps;
     q->eps = e->next;

@@ -59,7 +59,8 @@ struct querier {
   size_t nflag_specs;
   uv_timer_t info_timer, dns_timer, sd_timer;
   int stopping;
-  int open_handles;
+  int open_handles; /* handles and DNS lookups that stop waits for */
+  struct dns_ctx *dns; /* lookups in flight */
   void (*stopped)(void *);
   void *stopped_data;
   char *sd_last; /* last SD file contents */
@@ -88,6 +89,8 @@ int qep_set_init(struct querier *q);
 void qep_set_stop(struct querier *q);
 /* close callback of the handles counted in open_handles (data = q) */
 void querier_handle_closed(uv_handle_t *h);
+/* One of open_handles is gone; the last calls the stop callback. */
+void querier_handle_gone(struct querier *q);
 /* Whether ep should get a request over [mint, maxt] with these matchers
  * (external labels) and storeMatch[] selectors (on __address__). */
 int qep_matches(const struct qep *ep, int64_t mint, int64_t maxt,
