@@ -7,10 +7,11 @@
 #        FILESYSTEM bucket
 #     -> thanosc store: StoreAPI over that bucket
 #     -> thanosc query on :9091, over the sidecar and the store
+#     -> thanosc compact --wait over the bucket, with the how-to's retention
 #
 # Everything lives under $QS_DIR (default .deps/quickstart). Ports can be
 # moved with QS_PROM_PORT, QS_QUERY_PORT and QS_PORT_BASE (sidecar, store and
-# query gRPC/HTTP use BASE..BASE+5). Ctrl-C stops every process this script
+# query gRPC/HTTP use BASE..BASE+5, compact's HTTP BASE+6). Ctrl-C stops every process this script
 # started, by pid. Set QS_NO_BUILD=1 to skip installing and building and use
 # an existing build/thanosc.
 set -euo pipefail
@@ -24,7 +25,7 @@ query_port=${QS_QUERY_PORT:-9091}
 base=${QS_PORT_BASE:-10901}
 sidecar_grpc=$base sidecar_http=$((base + 1))
 store_grpc=$((base + 2)) store_http=$((base + 3))
-query_grpc=$((base + 4))
+query_grpc=$((base + 4)) compact_http=$((base + 6))
 
 if [ -z "${QS_NO_BUILD:-}" ]; then
   bash scripts/install-deps.sh
@@ -33,7 +34,7 @@ if [ -z "${QS_NO_BUILD:-}" ]; then
 fi
 [ -x "$prom" ] || { echo "quickstart: no Prometheus at $prom (apt-get install prometheus)" >&2; exit 1; }
 
-mkdir -p "$qs/bucket" "$qs/prometheus" "$qs/store" "$qs/logs"
+mkdir -p "$qs/bucket" "$qs/prometheus" "$qs/store" "$qs/compact" "$qs/logs"
 cat >"$qs/bucket.yml" <<YAML
 type: FILESYSTEM
 config:
@@ -51,7 +52,7 @@ scrape_configs:
       - targets: ['127.0.0.1:$prom_port']
   - job_name: thanos
     static_configs:
-      - targets: ['127.0.0.1:$sidecar_http', '127.0.0.1:$store_http', '127.0.0.1:$query_port']
+      - targets: ['127.0.0.1:$sidecar_http', '127.0.0.1:$store_http', '127.0.0.1:$query_port', '127.0.0.1:$compact_http']
 YAML
 
 pids=()
@@ -106,6 +107,13 @@ wait_ready "http://127.0.0.1:$store_http/-/ready" store "${pids[-1]}"
 pids+=($!)
 wait_ready "http://127.0.0.1:$query_port/-/ready" query "${pids[-1]}"
 
+"$thanosc" compact --data-dir="$qs/compact" --objstore.config-file="$qs/bucket.yml" \
+  --retention.resolution-raw=30d --retention.resolution-5m=90d \
+  --retention.resolution-1h=1y --wait --http-address="127.0.0.1:$compact_http" \
+  >"$qs/logs/compact.log" 2>&1 &
+pids+=($!)
+wait_ready "http://127.0.0.1:$compact_http/-/ready" compact "${pids[-1]}"
+
 cat <<EOF
 The quick-start stack is up (data and logs under $qs):
 
@@ -113,6 +121,7 @@ The quick-start stack is up (data and logs under $qs):
   thanosc sidecar   gRPC 127.0.0.1:$sidecar_grpc, http://127.0.0.1:$sidecar_http/metrics
   thanosc store     gRPC 127.0.0.1:$store_grpc, http://127.0.0.1:$store_http/metrics
   thanosc query     http://127.0.0.1:$query_port  (Prometheus HTTP API; Grafana data source URL)
+  thanosc compact   http://127.0.0.1:$compact_http/metrics (compacts, downsamples, retention)
 
 Try:
   curl -s 'http://127.0.0.1:$query_port/api/v1/query?query=up'
