@@ -86,3 +86,7 @@ uint32_t tc_crc32c(uint32_t crc, const void *p, size_t n) {
 #endif
   return ~crc_sw(crc, p, n);
 }
+
+uint32_t tc_crc32c_soft(uint32_t crc, const void *p, size_t n) {
+  return ~crc_sw(~crc, p, n);
+}
