@@ -2,8 +2,9 @@
  * tools-store.c - `thanosc tools store info|series|label-names|label-values`:
  * a StoreAPI client for any Thanos or thanosc endpoint, printing what it
  * serves; plus the hidden `serve-test`, a synthetic StoreAPI server used by
- * the interop tests and the gRPC benchmark. Flags and wiring only: the
- * protocol lives in src/grpc.
+ * the interop tests and the gRPC benchmark. Flags and wiring, plus a
+ * light wire walk of plain Series responses (the protocol lives in
+ * src/grpc).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -262,10 +263,10 @@ struct series_state {
   int64_t mint, maxt;
   struct tc_buf line;
   /* The wire walk's scratch, reused from message to message. */
-  struct tc_buf strs;  /* label names and values, each NUL-terminated */
-  size_t *offs, ncap;  /* offsets into strs: name, value, name, ... */
+  struct tc_buf strs; /* label names and values, each NUL-terminated */
+  size_t *offs, ncap; /* offsets into strs: name, value, name, ... */
   size_t noffs;
-  struct labels ls;    /* borrowing from strs */
+  struct labels ls; /* borrowing from strs */
 };
 
 /* Prints the samples of s's raw chunks as `{labels} value ts` lines, as
@@ -385,7 +386,7 @@ static int wire_chunk(struct decbuf *d, uint64_t *type, struct decbuf *data) {
   struct decbuf b;
   int tag;
   *type = 0;
-  *data = decbuf_make(NULL, 0);
+  *data = decbuf_make("", 0);
   while ((tag = wire_field(d, &v, &b)) > 0) {
     if (tag != 0x08 && tag != 0x12 && tag != 0x18)
       return WIRE_OTHER;
@@ -451,8 +452,7 @@ static int wire_label(struct series_state *st, struct decbuf *d) {
 
 /* A SeriesResponse holding just a Series, printed as series_unpacked
  * would; WIRE_OTHER (nothing printed) for any other message. */
-static int series_walked(struct series_state *st, const uint8_t *p,
-                         size_t n) {
+static int series_walked(struct series_state *st, const uint8_t *p, size_t n) {
   struct decbuf d = decbuf_make(p, n), s, b;
   uint64_t v;
   if (wire_field(&d, &v, &s) != 0x0a || decbuf_len(&d))

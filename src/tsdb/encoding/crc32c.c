@@ -66,7 +66,7 @@ static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
 
 /* Raw state c advanced over n zero bytes (n a multiple of 8). */
 __attribute__((target("sse4.2"))) static uint32_t zeros_hw(uint32_t c,
-                                                          size_t n) {
+                                                           size_t n) {
   uint64_t x = c;
   for (; n; n -= 8)
     x = __builtin_ia32_crc32di(x, 0);
