@@ -2,8 +2,9 @@
  * tools-store.c - `thanosc tools store info|series|label-names|label-values`:
  * a StoreAPI client for any Thanos or thanosc endpoint, printing what it
  * serves; plus the hidden `serve-test`, a synthetic StoreAPI server used by
- * the interop tests and the gRPC benchmark. Flags and wiring only: the
- * protocol lives in src/grpc.
+ * the interop tests and the gRPC benchmark. Flags and wiring, plus a
+ * light wire walk of plain Series responses (the protocol lives in
+ * src/grpc).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "storepb_rpc.pb-c.h"
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
+#include "thanosc/decbuf.h"
 #include "thanosc/error.h"
 #include "thanosc/grpc.h"
 #include "thanosc/labels.h"
@@ -260,6 +262,11 @@ struct series_state {
   int samples; /* print each sample in [mint, maxt] */
   int64_t mint, maxt;
   struct tc_buf line;
+  /* The wire walk's scratch, reused from message to message. */
+  struct tc_buf strs; /* label names and values, each NUL-terminated */
+  size_t *offs, ncap; /* offsets into strs: name, value, name, ... */
+  size_t noffs;
+  struct labels ls; /* borrowing from strs */
 };
 
 /* Prints the samples of s's raw chunks as `{labels} value ts` lines, as
@@ -300,10 +307,9 @@ static int print_samples(struct series_state *st, Thanos__Series *s) {
   return rc;
 }
 
-static int series_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
-                      void *data) {
-  struct run *r = data;
-  struct series_state *st = r->state;
+/* Any SeriesResponse, through protobuf-c. */
+static int series_unpacked(struct series_state *st, const uint8_t *p,
+                           size_t n) {
   Thanos__SeriesResponse *m = thanos__series_response__unpack(NULL, n, p);
   if (!m) {
     fprintf(stderr, "bad SeriesResponse message (%zu bytes)\n", n);
@@ -337,6 +343,158 @@ static int series_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
   }
   thanos__series_response__free_unpacked(m, NULL);
   return 0;
+}
+
+/*
+ * Printing labels and counts needs two bytes of each chunk, yet unpacking
+ * with protobuf-c allocates every AggrChunk and copies every chunk's bytes:
+ * most of this client's time on big answers. So the common message, one
+ * Series of labels and raw chunks in canonical encoding (storeapi.md 3,
+ * 4.4), is walked on the wire instead. Anything else (warnings, hints,
+ * unknown or repeated singular fields, multi-byte tags, bad lengths) is
+ * left to protobuf-c, so output and errors stay exactly its own.
+ */
+#define WIRE_OTHER (-1) /* not for the walk: unpack instead */
+
+/* Reads the next field: returns its one-byte tag (field << 3 | wire
+ * type), 0 at the end, or WIRE_OTHER. A varint's value goes to *v, a
+ * length-delimited field's bytes to *sub. */
+static int wire_field(struct decbuf *d, uint64_t *v, struct decbuf *sub) {
+  if (!decbuf_len(d))
+    return 0;
+  uint8_t tag = decbuf_byte(d);
+  if (tag >= 0x80 || tag < 8)
+    return WIRE_OTHER;
+  if ((tag & 7) == 0) {
+    *v = decbuf_uvarint(d);
+  } else if ((tag & 7) == 2) {
+    const uint8_t *at = d->p;
+    uint64_t n = decbuf_uvarint(d);
+    if (d->err || d->p - at > 5 || n > decbuf_len(d))
+      return WIRE_OTHER;
+    *sub = decbuf_make(decbuf_bytes(d, (size_t)n), (size_t)n);
+  } else {
+    return WIRE_OTHER;
+  }
+  return d->err ? WIRE_OTHER : tag;
+}
+
+/* thanos.Chunk: 1 type, 2 data, 3 hash; each at most once. */
+static int wire_chunk(struct decbuf *d, uint64_t *type, struct decbuf *data) {
+  unsigned seen = 0;
+  uint64_t v;
+  struct decbuf b;
+  int tag;
+  *type = 0;
+  *data = decbuf_make("", 0);
+  while ((tag = wire_field(d, &v, &b)) > 0) {
+    if (tag != 0x08 && tag != 0x12 && tag != 0x18)
+      return WIRE_OTHER;
+    if (seen & 1u << (tag >> 3))
+      return WIRE_OTHER;
+    seen |= 1u << (tag >> 3);
+    if (tag == 0x08)
+      *type = v;
+    else if (tag == 0x12)
+      *data = b;
+  }
+  return tag;
+}
+
+/* thanos.AggrChunk: 1 min_time, 2 max_time, 3 raw, 4-8 aggregates; each
+ * at most once. Adds the samples of an XOR raw chunk (its header). */
+static int wire_aggr(struct decbuf *d, int64_t *samples) {
+  unsigned seen = 0;
+  uint64_t v, type;
+  struct decbuf b, data;
+  int tag;
+  while ((tag = wire_field(d, &v, &b)) > 0) {
+    int f = tag >> 3;
+    if (f > 8 || (tag & 7) != (f <= 2 ? 0 : 2) || seen & 1u << f)
+      return WIRE_OTHER;
+    seen |= 1u << f;
+    if (f >= 3 && wire_chunk(&b, &type, &data) < 0)
+      return WIRE_OTHER;
+    if (f == 3 && (uint32_t)type == THANOS__CHUNK__ENCODING__XOR &&
+        decbuf_len(&data) >= 2)
+      *samples += data.p[0] << 8 | data.p[1];
+  }
+  return tag;
+}
+
+/* Copies a label string into st->strs, NUL-terminated as protobuf-c's
+ * are (so an embedded NUL ends it the same way). */
+static void wire_str(struct series_state *st, const struct decbuf *s) {
+  TC_GROW(st->offs, st->ncap, st->noffs + 1);
+  st->offs[st->noffs++] = st->strs.len;
+  tc_buf_add(&st->strs, s->p, decbuf_len(s));
+  tc_buf_addc(&st->strs, '\0');
+}
+
+/* thanos.Label: 1 name, 2 value; each at most once. */
+static int wire_label(struct series_state *st, struct decbuf *d) {
+  struct decbuf name = decbuf_make("", 0), value = decbuf_make("", 0), b;
+  unsigned seen = 0;
+  uint64_t v;
+  int tag;
+  while ((tag = wire_field(d, &v, &b)) > 0) {
+    if ((tag != 0x0a && tag != 0x12) || seen & 1u << (tag >> 3))
+      return WIRE_OTHER;
+    seen |= 1u << (tag >> 3);
+    *(tag == 0x0a ? &name : &value) = b;
+  }
+  if (tag == 0) {
+    wire_str(st, &name);
+    wire_str(st, &value);
+  }
+  return tag;
+}
+
+/* A SeriesResponse holding just a Series, printed as series_unpacked
+ * would; WIRE_OTHER (nothing printed) for any other message. */
+static int series_walked(struct series_state *st, const uint8_t *p, size_t n) {
+  struct decbuf d = decbuf_make(p, n), s, b;
+  uint64_t v;
+  if (wire_field(&d, &v, &s) != 0x0a || decbuf_len(&d))
+    return WIRE_OTHER;
+  tc_buf_reset(&st->strs);
+  st->noffs = 0;
+  int64_t nchunks = 0, samples = 0;
+  int tag;
+  while ((tag = wire_field(&s, &v, &b)) > 0) {
+    int rc = tag == 0x0a   ? wire_label(st, &b)
+             : tag == 0x12 ? wire_aggr(&b, &samples)
+                           : WIRE_OTHER;
+    if (rc < 0)
+      return WIRE_OTHER;
+    nchunks += tag == 0x12;
+  }
+  if (tag < 0)
+    return WIRE_OTHER;
+  labels_reset(&st->ls);
+  for (size_t i = 0; i < st->noffs; i += 2)
+    labels_add_borrowed(&st->ls, st->strs.data + st->offs[i],
+                        st->strs.data + st->offs[i + 1]);
+  tc_buf_reset(&st->line);
+  labels_format(&st->ls, &st->line);
+  if (!st->skip_chunks)
+    tc_buf_addf(&st->line, " chunks=%" PRId64 " samples=%" PRId64, nchunks,
+                samples);
+  tc_buf_addc(&st->line, '\n');
+  fwrite(st->line.data, 1, st->line.len, stdout);
+  st->nseries++;
+  st->nchunks += nchunks;
+  st->nsamples += samples;
+  return 0;
+}
+
+static int series_msg(struct grpc_client_call *k, const uint8_t *p, size_t n,
+                      void *data) {
+  struct run *r = data;
+  struct series_state *st = r->state;
+  if (!st->samples && series_walked(st, p, n) == 0)
+    return 0;
+  return series_unpacked(st, p, n);
 }
 
 static int series_run(const char *cmd, struct client_flags *f,
@@ -390,6 +548,9 @@ static int series_run(const char *cmd, struct client_flags *f,
   struct run r;
   int ex = 2;
   tc_buf_init(&st->line, 0);
+  tc_buf_init(&st->strs, 0);
+  labels_init(&st->ls);
+  st->ls.flags = LABELS_BORROWED;
   if (!(rc = run_open(&r, f, cmd))) {
     r.state = st;
     ex = run_call(&r, cmd, "/thanos.Store/Series", &req.base, f->timeout_ms,
@@ -398,6 +559,9 @@ static int series_run(const char *cmd, struct client_flags *f,
   storepb_matchers_free(req.matchers, req.n_matchers);
   matchers_release(&ms);
   tc_buf_release(&st->line);
+  tc_buf_release(&st->strs);
+  labels_release(&st->ls);
+  free(st->offs);
   if (rc)
     return rc;
   fflush(stdout);

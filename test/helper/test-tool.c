@@ -26,6 +26,7 @@ static const struct tt_cmd cmds[] = {
      "SRC_BLOCK PARENT_DIR: copy series and raw chunks into a new block"},
     {"bench-tsdb", tt_bench_tsdb,
      "[--chunks=N] [--block=DIR]: XOR, postings and block-read timings"},
+    {"bench-crc", tt_bench_crc, ": CRC32C GB/s by buffer size"},
     {NULL, NULL, NULL},
 };
 

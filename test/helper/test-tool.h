@@ -14,4 +14,7 @@ int tt_dump_index(int argc, char **argv);
 int tt_bench_tsdb(int argc, char **argv);
 int tt_rewrite_block(int argc, char **argv);
 
+/* crc-tool.c */
+int tt_bench_crc(int argc, char **argv);
+
 #endif

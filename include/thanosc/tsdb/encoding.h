@@ -18,6 +18,9 @@ struct tc_buf;
 uint32_t tc_crc32c(uint32_t crc, const void *p, size_t n);
 /* Whether the hardware path is in use (for the benchmark's report). */
 int tc_crc32c_hw(void);
+/* The table-driven path alone, whatever the CPU: the reference the tests
+ * and the benchmark hold the hardware path against. */
+uint32_t tc_crc32c_soft(uint32_t crc, const void *p, size_t n);
 
 /*
  * A source of bytes at offsets. read() hands back len bytes at off in *out:
