@@ -17,7 +17,6 @@
 #include "storepb_rpc.pb-c.h"
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
-#include "thanosc/decbuf.h"
 #include "thanosc/error.h"
 #include "thanosc/grpc.h"
 #include "thanosc/labels.h"
@@ -262,11 +261,7 @@ struct series_state {
   int samples; /* print each sample in [mint, maxt] */
   int64_t mint, maxt;
   struct tc_buf line;
-  /* The wire walk's scratch, reused from message to message. */
-  struct tc_buf strs; /* label names and values, each NUL-terminated */
-  size_t *offs, ncap; /* offsets into strs: name, value, name, ... */
-  size_t noffs;
-  struct labels ls; /* borrowing from strs */
+  struct storepb_series_peek peek; /* reused from message to message */
 };
 
 /* Prints the samples of s's raw chunks as `{labels} value ts` lines, as
@@ -345,146 +340,22 @@ static int series_unpacked(struct series_state *st, const uint8_t *p,
   return 0;
 }
 
-/*
- * Printing labels and counts needs two bytes of each chunk, yet unpacking
- * with protobuf-c allocates every AggrChunk and copies every chunk's bytes:
- * most of this client's time on big answers. So the common message, one
- * Series of labels and raw chunks in canonical encoding (storeapi.md 3,
- * 4.4), is walked on the wire instead. Anything else (warnings, hints,
- * unknown or repeated singular fields, multi-byte tags, bad lengths) is
- * left to protobuf-c, so output and errors stay exactly its own.
- */
-#define WIRE_OTHER (-1) /* not for the walk: unpack instead */
-
-/* Reads the next field: returns its one-byte tag (field << 3 | wire
- * type), 0 at the end, or WIRE_OTHER. A varint's value goes to *v, a
- * length-delimited field's bytes to *sub. */
-static int wire_field(struct decbuf *d, uint64_t *v, struct decbuf *sub) {
-  if (!decbuf_len(d))
-    return 0;
-  uint8_t tag = decbuf_byte(d);
-  if (tag >= 0x80 || tag < 8)
-    return WIRE_OTHER;
-  if ((tag & 7) == 0) {
-    *v = decbuf_uvarint(d);
-  } else if ((tag & 7) == 2) {
-    const uint8_t *at = d->p;
-    uint64_t n = decbuf_uvarint(d);
-    if (d->err || d->p - at > 5 || n > decbuf_len(d))
-      return WIRE_OTHER;
-    *sub = decbuf_make(decbuf_bytes(d, (size_t)n), (size_t)n);
-  } else {
-    return WIRE_OTHER;
-  }
-  return d->err ? WIRE_OTHER : tag;
-}
-
-/* thanos.Chunk: 1 type, 2 data, 3 hash; each at most once. */
-static int wire_chunk(struct decbuf *d, uint64_t *type, struct decbuf *data) {
-  unsigned seen = 0;
-  uint64_t v;
-  struct decbuf b;
-  int tag;
-  *type = 0;
-  *data = decbuf_make("", 0);
-  while ((tag = wire_field(d, &v, &b)) > 0) {
-    if (tag != 0x08 && tag != 0x12 && tag != 0x18)
-      return WIRE_OTHER;
-    if (seen & 1u << (tag >> 3))
-      return WIRE_OTHER;
-    seen |= 1u << (tag >> 3);
-    if (tag == 0x08)
-      *type = v;
-    else if (tag == 0x12)
-      *data = b;
-  }
-  return tag;
-}
-
-/* thanos.AggrChunk: 1 min_time, 2 max_time, 3 raw, 4-8 aggregates; each
- * at most once. Adds the samples of an XOR raw chunk (its header). */
-static int wire_aggr(struct decbuf *d, int64_t *samples) {
-  unsigned seen = 0;
-  uint64_t v, type;
-  struct decbuf b, data;
-  int tag;
-  while ((tag = wire_field(d, &v, &b)) > 0) {
-    int f = tag >> 3;
-    if (f > 8 || (tag & 7) != (f <= 2 ? 0 : 2) || seen & 1u << f)
-      return WIRE_OTHER;
-    seen |= 1u << f;
-    if (f >= 3 && wire_chunk(&b, &type, &data) < 0)
-      return WIRE_OTHER;
-    if (f == 3 && (uint32_t)type == THANOS__CHUNK__ENCODING__XOR &&
-        decbuf_len(&data) >= 2)
-      *samples += data.p[0] << 8 | data.p[1];
-  }
-  return tag;
-}
-
-/* Copies a label string into st->strs, NUL-terminated as protobuf-c's
- * are (so an embedded NUL ends it the same way). */
-static void wire_str(struct series_state *st, const struct decbuf *s) {
-  TC_GROW(st->offs, st->ncap, st->noffs + 1);
-  st->offs[st->noffs++] = st->strs.len;
-  tc_buf_add(&st->strs, s->p, decbuf_len(s));
-  tc_buf_addc(&st->strs, '\0');
-}
-
-/* thanos.Label: 1 name, 2 value; each at most once. */
-static int wire_label(struct series_state *st, struct decbuf *d) {
-  struct decbuf name = decbuf_make("", 0), value = decbuf_make("", 0), b;
-  unsigned seen = 0;
-  uint64_t v;
-  int tag;
-  while ((tag = wire_field(d, &v, &b)) > 0) {
-    if ((tag != 0x0a && tag != 0x12) || seen & 1u << (tag >> 3))
-      return WIRE_OTHER;
-    seen |= 1u << (tag >> 3);
-    *(tag == 0x0a ? &name : &value) = b;
-  }
-  if (tag == 0) {
-    wire_str(st, &name);
-    wire_str(st, &value);
-  }
-  return tag;
-}
-
-/* A SeriesResponse holding just a Series, printed as series_unpacked
- * would; WIRE_OTHER (nothing printed) for any other message. */
+/* The common message, walked on the wire (storepb_series_peek): printed
+ * as series_unpacked() would; 1 (nothing printed) for any other. */
 static int series_walked(struct series_state *st, const uint8_t *p, size_t n) {
-  struct decbuf d = decbuf_make(p, n), s, b;
-  uint64_t v;
-  if (wire_field(&d, &v, &s) != 0x0a || decbuf_len(&d))
-    return WIRE_OTHER;
-  tc_buf_reset(&st->strs);
-  st->noffs = 0;
-  int64_t nchunks = 0, samples = 0;
-  int tag;
-  while ((tag = wire_field(&s, &v, &b)) > 0) {
-    int rc = tag == 0x0a   ? wire_label(st, &b)
-             : tag == 0x12 ? wire_aggr(&b, &samples)
-                           : WIRE_OTHER;
-    if (rc < 0)
-      return WIRE_OTHER;
-    nchunks += tag == 0x12;
-  }
-  if (tag < 0)
-    return WIRE_OTHER;
-  labels_reset(&st->ls);
-  for (size_t i = 0; i < st->noffs; i += 2)
-    labels_add_borrowed(&st->ls, st->strs.data + st->offs[i],
-                        st->strs.data + st->offs[i + 1]);
+  struct storepb_series_peek *w = &st->peek;
+  if (storepb_series_peek(w, p, n))
+    return 1;
   tc_buf_reset(&st->line);
-  labels_format(&st->ls, &st->line);
+  labels_format(&w->ls, &st->line);
   if (!st->skip_chunks)
-    tc_buf_addf(&st->line, " chunks=%" PRId64 " samples=%" PRId64, nchunks,
-                samples);
+    tc_buf_addf(&st->line, " chunks=%" PRId64 " samples=%" PRId64, w->nchunks,
+                w->samples);
   tc_buf_addc(&st->line, '\n');
   fwrite(st->line.data, 1, st->line.len, stdout);
   st->nseries++;
-  st->nchunks += nchunks;
-  st->nsamples += samples;
+  st->nchunks += w->nchunks;
+  st->nsamples += w->samples;
   return 0;
 }
 
@@ -548,9 +419,7 @@ static int series_run(const char *cmd, struct client_flags *f,
   struct run r;
   int ex = 2;
   tc_buf_init(&st->line, 0);
-  tc_buf_init(&st->strs, 0);
-  labels_init(&st->ls);
-  st->ls.flags = LABELS_BORROWED;
+  storepb_series_peek_init(&st->peek);
   if (!(rc = run_open(&r, f, cmd))) {
     r.state = st;
     ex = run_call(&r, cmd, "/thanos.Store/Series", &req.base, f->timeout_ms,
@@ -559,9 +428,7 @@ static int series_run(const char *cmd, struct client_flags *f,
   storepb_matchers_free(req.matchers, req.n_matchers);
   matchers_release(&ms);
   tc_buf_release(&st->line);
-  tc_buf_release(&st->strs);
-  labels_release(&st->ls);
-  free(st->offs);
+  storepb_series_peek_release(&st->peek);
   if (rc)
     return rc;
   fflush(stdout);

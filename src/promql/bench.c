@@ -34,8 +34,8 @@ int promql_bench_run(size_t nseries, size_t nsamples, int64_t step_ms) {
       "avg_over_time(bench_requests_total[10m])",
       "histogram_quantile(0.9, sum by (le) (rate(bench_latency_bucket[5m])))",
       "topk(5, bench_requests_total)",
-      "bench_requests_total / on(instance, job) group_left "
-      "bench_requests_total * 2",
+      ("bench_requests_total / on(instance, job) group_left "
+       "bench_requests_total * 2"),
       "max_over_time(deriv(bench_requests_total[5m])[30m:1m])",
   };
   static const char *les[] = {"0.1", "0.5", "1", "5", "+Inf"};
