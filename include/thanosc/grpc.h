@@ -198,6 +198,14 @@ void grpc_call_finish(struct grpc_call *c, int code, const char *fmt, ...)
  * message. The call must not be used afterwards.
  */
 void grpc_call_reply(struct grpc_call *c, const ProtobufCMessage *msg);
+/*
+ * A handler's request as message d, owned by the caller (free it with
+ * protobuf_c_message_free_unpacked()); NULL after finishing the call with
+ * InvalidArgument when the bytes do not unpack.
+ */
+void *grpc_call_unpack(struct grpc_call *c,
+                       const ProtobufCMessageDescriptor *d, const uint8_t *req,
+                       size_t len);
 
 /*
  * The server as a runtime service (thanosc/loop.h): start creates it on the

@@ -617,6 +617,15 @@ void grpc_call_reply(struct grpc_call *c, const ProtobufCMessage *msg) {
     grpc_call_finish(c, GRPC_OK, NULL);
 }
 
+void *grpc_call_unpack(struct grpc_call *c,
+                       const ProtobufCMessageDescriptor *d, const uint8_t *req,
+                       size_t len) {
+  ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, req);
+  if (!m)
+    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "unmarshal %s", d->short_name);
+  return m;
+}
+
 /* ------------------------------------------------- request processing */
 
 /* grpc.health.v1.Health/Check, served unless the table has its own:

@@ -183,11 +183,10 @@ static void big_send(struct grpc_call *c) {
 static void series(struct grpc_call *c, const uint8_t *req, size_t len,
                    void *data) {
   struct grpc_teststore *ts = data;
-  Thanos__SeriesRequest *r = thanos__series_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad SeriesRequest");
+  Thanos__SeriesRequest *r =
+      grpc_call_unpack(c, &thanos__series_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   const char *name = NULL;
   for (size_t i = 0; i < r->n_matchers; i++)
     if (!strcmp(r->matchers[i]->name, "__name__") &&
@@ -228,11 +227,9 @@ static void series(struct grpc_call *c, const uint8_t *req, size_t len,
 static void label_names(struct grpc_call *c, const uint8_t *req, size_t len,
                         void *data) {
   Thanos__LabelNamesRequest *r =
-      thanos__label_names_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad LabelNamesRequest");
+      grpc_call_unpack(c, &thanos__label_names_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   thanos__label_names_request__free_unpacked(r, NULL);
   char *names[] = {"__name__", "i", "job"};
   Thanos__LabelNamesResponse resp = THANOS__LABEL_NAMES_RESPONSE__INIT;
@@ -245,11 +242,9 @@ static void label_values(struct grpc_call *c, const uint8_t *req, size_t len,
                          void *data) {
   struct grpc_teststore *ts = data;
   Thanos__LabelValuesRequest *r =
-      thanos__label_values_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad LabelValuesRequest");
+      grpc_call_unpack(c, &thanos__label_values_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   Thanos__LabelValuesResponse resp = THANOS__LABEL_VALUES_RESPONSE__INIT;
   char *one[1];
   char **many = NULL;

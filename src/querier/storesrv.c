@@ -283,11 +283,10 @@ static int proxy_matchers(struct proxy *p, Thanos__LabelMatcher **v,
 static void h_series(struct grpc_call *c, const uint8_t *req, size_t len,
                      void *data) {
   struct querier *q = data;
-  Thanos__SeriesRequest *r = thanos__series_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad request");
+  Thanos__SeriesRequest *r =
+      grpc_call_unpack(c, &thanos__series_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   struct proxy *p = xcalloc(1, sizeof(*p));
   p->req = r;
   p->call = c;
@@ -393,11 +392,9 @@ static void strings_start(struct grpc_call *c, struct querier *q, void *msg,
 static void h_names(struct grpc_call *c, const uint8_t *req, size_t len,
                     void *data) {
   Thanos__LabelNamesRequest *r =
-      thanos__label_names_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad request");
+      grpc_call_unpack(c, &thanos__label_names_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   strings_start(c, data, r, QFAN_LABEL_NAMES,
                 &(struct strings_req){r->start, r->end, r->limit,
                                       r->partial_response_disabled,
@@ -407,11 +404,9 @@ static void h_names(struct grpc_call *c, const uint8_t *req, size_t len,
 static void h_values(struct grpc_call *c, const uint8_t *req, size_t len,
                      void *data) {
   Thanos__LabelValuesRequest *r =
-      thanos__label_values_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad request");
+      grpc_call_unpack(c, &thanos__label_values_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   strings_start(c, data, r, QFAN_LABEL_VALUES,
                 &(struct strings_req){r->start, r->end, r->limit,
                                       r->partial_response_disabled,

@@ -958,11 +958,10 @@ static void series_cancel(struct grpc_call *c) {
 static void series(struct grpc_call *c, const uint8_t *req, size_t len,
                    void *data) {
   struct sidecar *sc = data;
-  Thanos__SeriesRequest *r = thanos__series_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad SeriesRequest");
+  Thanos__SeriesRequest *r =
+      grpc_call_unpack(c, &thanos__series_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   struct series_job *j = xcalloc(1, sizeof *j);
   j->sc = sc;
   j->call = c;
@@ -1158,11 +1157,9 @@ static void label_start(struct label_job *j, Thanos__LabelMatcher **ms,
 static void label_names(struct grpc_call *c, const uint8_t *req, size_t len,
                         void *data) {
   Thanos__LabelNamesRequest *r =
-      thanos__label_names_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad LabelNamesRequest");
+      grpc_call_unpack(c, &thanos__label_names_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   struct label_job *j = xcalloc(1, sizeof *j);
   j->sc = data, j->call = c, j->req = r, j->names = 1;
   j->start = r->start, j->end = r->end;
@@ -1174,11 +1171,9 @@ static void label_names(struct grpc_call *c, const uint8_t *req, size_t len,
 static void label_values(struct grpc_call *c, const uint8_t *req, size_t len,
                          void *data) {
   Thanos__LabelValuesRequest *r =
-      thanos__label_values_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "bad LabelValuesRequest");
+      grpc_call_unpack(c, &thanos__label_values_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   if (!*r->label) {
     thanos__label_values_request__free_unpacked(r, NULL);
     grpc_call_finish(c, GRPC_INVALID_ARGUMENT,

@@ -171,11 +171,10 @@ static void series_cancel(struct grpc_call *c) {
 static void series(struct grpc_call *c, const uint8_t *req, size_t len,
                    void *data) {
   struct store_service *svc = data;
-  Thanos__SeriesRequest *r = thanos__series_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "unmarshal SeriesRequest");
+  Thanos__SeriesRequest *r =
+      grpc_call_unpack(c, &thanos__series_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   struct series_job *j = xcalloc(1, sizeof(*j));
   j->svc = svc;
   j->call = c;
@@ -266,23 +265,18 @@ static void label_start(struct grpc_call *c, struct store_service *svc,
 static void label_names(struct grpc_call *c, const uint8_t *req, size_t len,
                         void *data) {
   Thanos__LabelNamesRequest *r =
-      thanos__label_names_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT, "unmarshal LabelNamesRequest");
+      grpc_call_unpack(c, &thanos__label_names_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   label_start(c, data, 0, r);
 }
 
 static void label_values(struct grpc_call *c, const uint8_t *req, size_t len,
                          void *data) {
   Thanos__LabelValuesRequest *r =
-      thanos__label_values_request__unpack(NULL, len, req);
-  if (!r) {
-    grpc_call_finish(c, GRPC_INVALID_ARGUMENT,
-                     "unmarshal LabelValuesRequest");
+      grpc_call_unpack(c, &thanos__label_values_request__descriptor, req, len);
+  if (!r)
     return;
-  }
   if (!*r->label) {
     thanos__label_values_request__free_unpacked(r, NULL);
     grpc_call_finish(c, GRPC_INVALID_ARGUMENT,
