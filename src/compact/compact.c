@@ -390,7 +390,10 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
   char *dir = xasprintf("%s/downsample", o->data_dir);
   char res[32];
   int failed = 0, first = 0;
-  snprintf(res, sizeof res, "%" PRId64, to);
+  /* Thanos labels the counts with the resolution of the source block. */
+  snprintf(res, sizeof res, "%" PRId64, from);
+  char to_s[32];
+  snprintf(to_s, sizeof to_s, "%" PRId64, to);
   for (size_t i = 0; i < s.n; i++) {
     struct cblock *b = &s.v[i];
     if (b->meta.thanos.resolution != from || b->no_downsample ||
@@ -408,11 +411,12 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
       rc = block_upload(bkt, out, o->hash_func);
     if (!rc) {
       metric_inc(metric_with(m_downsamples, res));
-      LOG_INFO("downsampled block", "from", b->meta.ulid, "resolution", res);
+      LOG_INFO("downsampled block", "from", b->meta.ulid, "to_resolution",
+               to_s);
     } else {
       metric_inc(metric_with(m_downsample_failures, res));
-      LOG_ERROR("downsampling failed", "block", b->meta.ulid, "resolution", res,
-                "err", tc_errmsg(rc));
+      LOG_ERROR("downsampling failed", "block", b->meta.ulid, "to_resolution",
+                to_s, "err", tc_errmsg(rc));
       first = first ? first : rc;
       failed++;
     }
