@@ -100,6 +100,16 @@ enum server_flag_set {
 };
 
 #define CMD_SERVER_FLAGS_MAX 24
+
+/* --hash-func, as the sidecar, compact and tools bucket downsample take it
+ * (dst: char *). */
+#define CMD_FLAG_HASH_FUNC(dst)                                                \
+  {"hash-func", FLAG_ENUM, (dst), "",                                          \
+   "Specify which hash function to use when calculating the hashes of "        \
+   "produced files. If no function has been specified, it does not happen. "   \
+   "This permits avoiding downloading some files twice albeit at some "        \
+   "performance cost. Possible values are: \"\", \"SHA256\".",                  \
+   "|SHA256"}
 void cmd_server_flags(struct flag_def *out, struct server_opts *o,
                       unsigned sets, const char *http_default,
                       const char *grpc_default);

@@ -136,12 +136,7 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
        "specified multiple times as well as a comma separated list of "
        "labels. When one or more labels are set, compactor will ignore the "
        "given labels so that vertical compaction can merge the blocks."},
-      {"hash-func", FLAG_ENUM, &o->hash_func, "",
-       "Specify which hash function to use when calculating the hashes of "
-       "produced files. If no function has been specified, it does not "
-       "happen. This permits avoiding downloading some files twice albeit "
-       "at some performance cost. Possible values are: \"\", \"SHA256\".",
-       "|SHA256"},
+      CMD_FLAG_HASH_FUNC(&o->hash_func),
       {"min-time", FLAG_TIME, &o->min_time, "0000-01-01T00:00:00Z",
        "Start of time range limit to compact. Thanos Compactor will compact "
        "only blocks, which happened later than this value. Option can be a "

@@ -57,12 +57,7 @@ static void sidecar_flags(struct flag_def *f, struct sidecar_flags *o) {
        "If true shipper will try to upload compacted blocks as well. Useful "
        "for migration purposes. Works only if compaction is disabled on "
        "Prometheus. Do it once and then disable the flag when done."},
-      {"hash-func", FLAG_ENUM, &o->hash_func, "",
-       "Specify which hash function to use when calculating the hashes of "
-       "produced files. If no function has been specified, it does not "
-       "happen. This permits avoiding downloading some files twice albeit "
-       "at some performance cost. Possible values are: \"\", \"SHA256\".",
-       "|SHA256"},
+      CMD_FLAG_HASH_FUNC(&o->hash_func),
       {"shipper.meta-file-name", FLAG_STRING, &o->meta_file,
        SHIPPER_META_FILE, "the file to store shipper metadata in"},
       {"shipper.upload-concurrency", FLAG_INT, &o->upload_concurrency, "0",

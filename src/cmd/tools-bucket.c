@@ -749,11 +749,7 @@ int cmd_tools_bucket_downsample(int argc, char **argv) {
        "Wait interval between downsample runs."},
       {"downsample.concurrency", FLAG_INT, &concurrency, "1",
        "Number of goroutines to use when downsampling blocks."},
-      {"hash-func", FLAG_ENUM, &hash_func, "",
-       "Specify which hash function to use when calculating the hashes of "
-       "produced files. If no function has been specified, it does not "
-       "happen. Possible values are: \"\", \"SHA256\".",
-       "|SHA256"},
+      CMD_FLAG_HASH_FUNC(&hash_func),
       {0}};
   if ((rc = bucket_cmd_open(&c, "thanosc tools bucket downsample",
                             "Continuously downsamples blocks in an object "
