@@ -94,14 +94,15 @@ struct xor_dec {
   uint64_t v;
 };
 
-/* The current sample is bt/bv[bi - 1]: next() only moves bi. size_t
- * indexes fold the - 1 into the address. */
+/* The current sample is number bi - 1 of the buffer: next() only moves
+ * bi. size_t indexes fold the - 1 into the address. The buffer holds the
+ * timestamps, then the bits of the values: the decoder addresses both
+ * from one register. */
 struct chunk_iter {
   size_t bi, bn; /* next buffered sample, and how many are buffered */
   int err;
   struct xor_dec d;
-  int64_t bt[CHUNK_ITER_BUF];
-  double bv[CHUNK_ITER_BUF];
+  uint64_t buf[2 * CHUNK_ITER_BUF];
 };
 
 /*
@@ -122,8 +123,8 @@ static inline bool chunk_iter_next(struct chunk_iter *it) {
   }
   return chunk_iter_fill(it);
 }
-/* Decodes up to max next samples into ts/vs (caller-owned arrays of max
- * entries, which may be written past the count) and returns how many;
+/* Copies up to max next samples into ts/vs (caller-owned arrays of max
+ * entries) and returns how many;
  * fewer than max only at the end or on error (then check
  * chunk_iter_err()). For whole-chunk readers; mixes with next() in any
  * order. at() afterwards is the last sample returned. */
@@ -137,10 +138,12 @@ static inline bool chunk_iter_started(const struct chunk_iter *it) {
   return it->d.n > (size_t)(it->bn - it->bi);
 }
 static inline int64_t chunk_iter_t(const struct chunk_iter *it) {
-  return it->bt[it->bi - 1];
+  return (int64_t)it->buf[it->bi - 1];
 }
 static inline double chunk_iter_v(const struct chunk_iter *it) {
-  return it->bv[it->bi - 1];
+  double v;
+  memcpy(&v, &it->buf[CHUNK_ITER_BUF + it->bi - 1], sizeof(v));
+  return v;
 }
 static inline void chunk_iter_at(const struct chunk_iter *it,
                                  int64_t *t /* OUT */, double *v /* OUT */) {

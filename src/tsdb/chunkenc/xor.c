@@ -7,9 +7,9 @@
  * The encoder writes bits most-significant first into a growing byte array
  * and never emits Prometheus 2.x's trailing empty byte, so its output is
  * byte-identical to Prometheus 3.x. The decoder decodes a batch of
- * samples at a time into arrays, with the bit buffer in a register and no
- * bounds checks on the chunk itself (a zero-padded copy takes over near
- * its end), branching only on the predictable cases; the iterator hands
+ * samples at a time into the iterator's buffer, with the bit buffer in a
+ * register, reading a zero-padded copy of the chunk without bounds
+ * checks, and branching only on the predictable cases; the iterator hands
  * the batch out sample by sample.
  */
 #include <stdlib.h>
@@ -179,22 +179,14 @@ static inline uint64_t load_be64(const uint8_t *p) {
  * decoders); after it cnt >= 56. Bits below cnt are the stream's own, so
  * or-ing them in again is harmless.
  *
- * Loads are unchecked: the caller keeps p at least BR_SLACK bytes before
- * the end of the readable bytes at the start of each sample, which covers
- * the longest sample (about 20 bytes) plus the 8 a load reads ahead.
- * Near the end of a chunk the decoder continues from a zero-padded copy
- * of the last bytes instead (see src_start()).
+ * Loads are unchecked: the reader reads a copy of the chunk in a window
+ * big enough for every load (see win_start()).
  */
 struct br {
   uint64_t buf;
   unsigned cnt;
   const uint8_t *p;
 };
-
-#define BR_SLACK 48
-/* The copy (< BR_SLACK + 8 bytes), zero-padded so that samples may start
- * anywhere up to BR_TAIL - BR_SLACK. */
-#define BR_TAIL 128
 
 TC_INLINE void br_start(struct br *r, const uint8_t *b, uint64_t bit) {
   r->buf = load_be64(b + (bit >> 3)) << (bit & 7);
@@ -233,25 +225,26 @@ TC_INLINE uint64_t br_get(struct br *r, unsigned n) {
   return v;
 }
 
-/* Decoder state of a batch, in registers. The value window is packed as
- * trailing | sig << 8: a variable shift uses only the count's low 6 bits,
- * so the pair costs one register. Value fields whose bits compare >=
- * slow take dec_value_slow(): new windows (11...), and while the window
- * is wider than FAST_SIG also xors within it (10...). */
+/* Decoder state of a batch, in registers. The value window is kept as
+ * its lead, its width + 1 and a mask of its bits, so that a field is
+ * placed with one shift and one and. */
 struct dstate {
   int64_t t, tdelta;
-  uint64_t v, slow;
-  unsigned win;
+  uint64_t v, wmask;
+  unsigned lead, sig1;
 };
 
-/* The widest window whose value field always fits in the bit buffer
- * after a refill and one dod bit (56 - 1 - 2). */
+/* The widest window dec_value() reads without a refill: 10 and the field
+ * at bit 1 of a refilled buffer (56 bits). */
 #define FAST_SIG 53
 
 static inline void ds_window(struct dstate *s, unsigned lead, unsigned sig) {
-  s->win = (64 - lead - sig) | sig << 8;
-  s->slow = sig <= FAST_SIG ? 0xc000000000000000ull : 0x8000000000000000ull;
+  s->lead = lead;
+  s->sig1 = sig + 1;
+  s->wmask = (~0ull >> (64 - sig)) << (64 - lead - sig);
 }
+
+TC_INLINE unsigned ds_sig(const struct dstate *s) { return s->sig1 - 1; }
 
 /*
  * The value field (spec 4.3) at bit o (0 or 1) of the refilled reader:
@@ -274,23 +267,25 @@ TC_INLINE bool dec_value_slow(struct br *r, struct dstate *s, unsigned o) {
     hdr = 13;
   }
   br_skip(r, o + hdr);
-  s->v ^= br_get(r, s->win >> 8) << (s->win & 63);
+  unsigned sig = ds_sig(s);
+  s->v ^= br_get(r, sig) << (64 - s->lead - sig);
   return true;
 }
 
-/* The fast case of dec_value(): b (the field's bits) < s->slow. */
+/* The fast case of dec_value() on the value field's bits b (0 or 10
+ * within a window of at most FAST_SIG bits), at bit o of the buffer.
+ * Unchanged is an xor within an empty mask, so there is no branch. */
 TC_INLINE void dec_value_fast(struct br *r, struct dstate *s, unsigned o,
                               uint64_t b) {
-  unsigned m = (unsigned)((int64_t)b >> 63); /* all ones for 10 */
-  unsigned n = (s->win >> 8) & m, len = o + 1 + n - m;
-  uint64_t x = (r->buf >> (64 - len)) & ((1ull << n) - 1);
+  uint64_t m = (uint64_t)((int64_t)b >> 63); /* all ones for 10 */
+  unsigned len = o + 1 + (s->sig1 & (unsigned)m);
+  s->v ^= ((r->buf << (o + 2)) >> s->lead) & s->wmask & m;
   br_skip(r, len);
-  s->v ^= x << (s->win & 63);
 }
 
 TC_INLINE bool dec_value(struct br *r, struct dstate *s, unsigned o) {
   uint64_t b = r->buf << o;
-  if (tc_unlikely(b >= s->slow))
+  if (tc_unlikely(b >> 62 == 3 || (b >> 63 && ds_sig(s) > FAST_SIG)))
     return dec_value_slow(r, s, o);
   dec_value_fast(r, s, o, b);
   return true;
@@ -346,34 +341,79 @@ TC_INLINE bool dec_head(struct xor_dec *d, struct dstate *s, bool first) {
   return !b.err;
 }
 
-/* Where the reader reads from: the chunk itself, or near its end a
- * zero-padded copy of the rest. Bit k of b0 is bit bitoff + k of the
- * chunk; a sample may start with unchecked loads while p <= plim. */
-struct src {
-  const uint8_t *b0, *plim;
-  uint64_t bitoff;
-  bool tail;
+/*
+ * The reader reads a copy of the chunk from the byte of the first bit it
+ * needs: the rest of the chunk and WIN_PAD zero bytes when the rest fits
+ * in WIN_BYTES (a 120-sample chunk takes 150 to 1200 bytes), else
+ * WIN_BYTES of it. In the first case zeros past the end decode as
+ * samples of 2 bits, so a batch of CHUNK_ITER_BUF samples needs no check
+ * on the way: past the end it reads at most one sample of the longest
+ * kind (a 64-bit dod and a new window with a 64-bit field, 145 bits),
+ * then 2 bits a sample, and a refill reads at most 16 bytes ahead. A
+ * truncated chunk is told by the position at the end of the batch. In
+ * the second case the window holds the value of sample 1 (77 bits) and
+ * WIN_SAMPLES samples of the longest kind. The copy costs a few cycles
+ * a chunk; reading the chunk in place would cost a check every sample.
+ */
+#define SAMPLE_MAX_BITS 145
+#define WIN_BYTES 2048
+#define WIN_PAD ((SAMPLE_MAX_BITS + 2 * CHUNK_ITER_BUF) / 8 + 16 + 8)
+#define WIN_SAMPLES ((WIN_BYTES - 16 - 16) * 8 / SAMPLE_MAX_BITS)
+
+struct win {
+  uint64_t bit0; /* the chunk's bit at b[0] */
+  bool padded;   /* the whole rest, and zeros */
+  uint8_t b[WIN_BYTES + WIN_PAD];
 };
 
-TC_INLINE uint64_t src_pos(const struct src *c, const struct br *r) {
-  return c->bitoff + (uint64_t)(r->p - c->b0) * 8 - r->cnt;
-}
-
-/* Starts r at bit pos of d: on the chunk when BR_SLACK bytes follow the
- * first load and may_main, else on a zero-padded copy of the rest in
- * tail. */
-TC_INLINE void src_start(struct src *c, struct br *r, const struct xor_dec *d,
-                      uint64_t pos, uint8_t *tail, bool may_main) {
-  size_t k = (size_t)(pos >> 3);
-  if (may_main && k + 7 + BR_SLACK <= d->len) {
-    *c = (struct src){d->base, d->base + (d->len - BR_SLACK), 0, false};
-    br_start(r, d->base, pos);
+/* memcpy() of up to a few KiB in 32-byte moves, the last one overlapping:
+ * GCC makes the library call a rep movs, which takes longer to start
+ * than a chunk takes to copy. */
+TC_INLINE void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n) {
+  if (n < 32) {
+    for (size_t i = 0; i < n; i++)
+      dst[i] = src[i];
     return;
   }
-  memset(tail, 0, BR_TAIL);
-  memcpy(tail, d->base + k, d->len - k);
-  *c = (struct src){tail, tail + (BR_TAIL - BR_SLACK), (uint64_t)k * 8, true};
-  br_start(r, tail, pos & 7);
+  for (size_t i = 0; i < n - 32; i += 32)
+    memcpy(dst + i, src + i, 32);
+  memcpy(dst + n - 32, src + n - 32, 32);
+}
+
+/* Starts r at bit pos of d, on a copy in w. */
+TC_INLINE void win_start(struct win *w, struct br *r, const struct xor_dec *d,
+                         uint64_t pos) {
+  size_t k = (size_t)(pos >> 3), rest = d->len - k;
+  w->padded = rest <= WIN_BYTES;
+  if (!w->padded)
+    rest = WIN_BYTES;
+  copy_bytes(w->b, d->base + k, rest);
+  if (w->padded)
+    memset(w->b + rest, 0, WIN_PAD);
+  w->bit0 = (uint64_t)k * 8;
+  br_start(r, w->b, pos & 7);
+}
+
+TC_INLINE uint64_t win_pos(const struct win *w, const struct br *r) {
+  return w->bit0 + (uint64_t)(r->p - w->b) * 8 - r->cnt;
+}
+
+/* The value of a sample with a new window whose header 11 is at the top
+ * of vb, at bit od of the refilled reader r, when it fits in r (with 4
+ * bits to spare) and is well-formed; else false, with r and s as they
+ * were. */
+TC_INLINE bool dec_new_window(struct br *r, struct dstate *s, uint64_t vb,
+                              unsigned od) {
+  if (vb >> 62 != 3)
+    return false;
+  unsigned f = (unsigned)(vb >> 51) & 0x7ff;
+  unsigned lead = f >> 6, sig = ((f - 1) & 63) + 1, len = od + 13 + sig;
+  if (len > 52 || lead + sig > 64)
+    return false;
+  ds_window(s, lead, sig);
+  s->v ^= ((r->buf << (od + 13)) >> lead) & s->wmask;
+  br_skip(r, len);
+  return true;
 }
 
 /* The batch state to and from d, at bit pos. */
@@ -383,8 +423,8 @@ static inline void dec_save(struct xor_dec *d, const struct dstate *s,
   d->t = s->t;
   d->tdelta = s->tdelta;
   d->v = s->v;
-  d->trailing = (uint8_t)(s->win & 0xff);
-  d->leading = (uint8_t)(64 - (s->win >> 8) - (s->win & 0xff));
+  d->leading = (uint8_t)s->lead;
+  d->trailing = (uint8_t)(64 - s->lead - ds_sig(s));
 }
 
 static inline struct dstate dec_load(const struct xor_dec *d) {
@@ -393,41 +433,91 @@ static inline struct dstate dec_load(const struct xor_dec *d) {
   return s;
 }
 
-/* Built twice: BMI2's flag-free variable shifts (shlx/shrx) and lzcnt
- * help the serial bit extraction; the loader picks the variant at run
- * time. */
+/* The hot loop is built twice: BMI2's flag-free variable shifts
+ * (shlx/shrx) help the serial bit extraction; the loader picks the
+ * variant at run time. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TC_DECODE_CLONES __attribute__((target_clones("default", "arch=x86-64-v3")))
 #else
 #define TC_DECODE_CLONES
 #endif
 
+/* Sample k of an iterator's buffer at o: its timestamp at o[k], the
+ * bits of its value CHUNK_ITER_BUF further. */
+TC_INLINE void put(uint64_t *o, ptrdiff_t k, int64_t t, uint64_t v) {
+  o[k] = (uint64_t)t;
+  o[k + CHUNK_ITER_BUF] = v;
+}
+
 /*
- * The hot loop: decodes samples into te/ve[k], k counting up to 0, while
- * r->p <= plim; returns where it stopped, with *ok false on a malformed
- * sample. Its own function so that the register allocator sees only the
- * loop's state.
+ * The hot loop: decodes samples into o[k], k counting up to 0; returns
+ * where it stopped, 0 unless sample k is malformed. Its own function so
+ * that the register allocator sees only the loop.
  */
 TC_DECODE_CLONES __attribute__((noinline))
-static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, int64_t *te,
-                          double *ve, ptrdiff_t k, const uint8_t *plim,
-                          bool *ok) {
+static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, uint64_t *o,
+                          ptrdiff_t k) {
   struct br r = *rp;
   struct dstate s = *sp;
-  *ok = true;
-  for (; k < 0 && r.p <= plim; k++) {
+  br_refill(&r); /* the first h may follow a slow value of sample 1 */
+  for (; k < 0; k++) {
+    uint64_t h = r.buf;
     br_refill(&r);
-    /* dod 0 and a fast value field, spelled out so that this path has no
-     * success flag to merge with the others. */
-    if (tc_likely(!(r.buf >> 63) && r.buf << 1 < s.slow)) {
-      s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
-      dec_value_fast(&r, &s, 1, r.buf << 1);
-    } else if (tc_unlikely(!dec_sample(&r, &s))) {
-      *ok = false;
-      break;
+    if (h < 1ull << 60) { /* a run of two or more "00" samples */
+      unsigned z = (unsigned)__builtin_clzll(r.buf | 1) >> 1;
+      if (z > 8)
+        z = 8;
+      if ((ptrdiff_t)z > -k)
+        z = (unsigned)-k;
+      if (k <= -8) { /* 8 stores of which z count: no loop to mispredict */
+        uint64_t t = (uint64_t)s.t, d = (uint64_t)s.tdelta;
+        put(o, k, (int64_t)(t + d), s.v);
+        put(o, k + 1, (int64_t)(t + 2 * d), s.v);
+        put(o, k + 2, (int64_t)(t + 3 * d), s.v);
+        put(o, k + 3, (int64_t)(t + 4 * d), s.v);
+        put(o, k + 4, (int64_t)(t + 5 * d), s.v);
+        put(o, k + 5, (int64_t)(t + 6 * d), s.v);
+        put(o, k + 6, (int64_t)(t + 7 * d), s.v);
+        put(o, k + 7, (int64_t)(t + 8 * d), s.v);
+        s.t = (int64_t)(t + z * d);
+      } else {
+        for (unsigned j = 0; j < z; j++) {
+          s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+          put(o, k + j, s.t, s.v);
+        }
+      }
+      br_skip(&r, 2 * z);
+      k += z - 1;
+      continue;
     }
-    te[k] = s.t;
-    memcpy(&ve[k], &s.v, 8);
+    /* A dod of 0 (0) or of 14 bits (10...) and a value unchanged (0) or
+     * within the window (10...) without a branch between them: the
+     * jitter of scrape timestamps and the gauges' coin toss between
+     * unchanged and not are unpredictable. The header is read off h,
+     * the rest off the refilled buffer. Not here: 11 at the top of h (a
+     * longer dod) or of vb (a new window), and samples longer than 52
+     * bits, which would leave the next h fewer than 4 of the 56. */
+    uint64_t b = r.buf, m1 = (uint64_t)((int64_t)h >> 63);
+    unsigned od = 1 + (15 & (unsigned)m1);
+    uint64_t vb = b << od, m = (uint64_t)((int64_t)vb >> 63);
+    unsigned len = od + 1 + (s.sig1 & (unsigned)m);
+    uint64_t dod = (((b >> 48) + 8191) & 0x3fff) - 8191;
+    if (tc_likely((int64_t)((h & h << 1) | (vb & vb << 1)) >= 0 && len <= 52)) {
+      s.tdelta = (int64_t)((uint64_t)s.tdelta + (dod & m1));
+      s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+      s.v ^= ((b << (od + 2)) >> s.lead) & s.wmask & m;
+      br_skip(&r, len);
+    } else if ((int64_t)(h & h << 1) >= 0 && dec_new_window(&r, &s, vb, od)) {
+      /* A new window (11, 5 bits lead, 6 bits sig) after a dod of 0 or
+       * 14 bits: the most common of the rest, on counters. */
+      s.tdelta = (int64_t)((uint64_t)s.tdelta + (dod & m1));
+      s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+    } else if (tc_unlikely(!dec_sample(&r, &s))) {
+      break;
+    } else {
+      br_refill(&r);
+    }
+    put(o, k, s.t, s.v);
   }
   *rp = r;
   *sp = s;
@@ -435,93 +525,77 @@ static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, int64_t *te,
 }
 
 /*
- * Decodes up to max samples of d into ts/vs; returns how many, and sets
- * d->bad when sample d->n is truncated or malformed. The loop has no
- * bounds checks: on the chunk itself it stops BR_SLACK bytes before the
- * end, on the tail copy bits past the end read as 0, and one check
- * against the chunk's length at the end of the batch tells whether the
- * tail was whole; only when it was not is the tail decoded a second time
- * with a check per sample, to find the one that is cut. So ts/vs may be
- * written past the count returned (never past max).
+ * Decodes up to CHUNK_ITER_BUF samples of d into the iterator buffer out
+ * (see put()); returns how many, and sets d->bad when sample d->n is
+ * truncated or malformed. When the last window ran into its zeros,
+ * decodes it again with a check per sample, to find the one that is cut.
+ * So out may be written past the count returned.
  */
-TC_INLINE size_t dec_run(struct xor_dec *d, int64_t *ts, double *vs,
-                         size_t max) {
+TC_INLINE size_t dec_run(struct xor_dec *d, uint64_t *out) {
   size_t left = (size_t)(d->total - d->n), n = 0;
-  if (left > max)
-    left = max;
+  if (left > CHUNK_ITER_BUF)
+    left = CHUNK_ITER_BUF;
   if (!left)
     return 0;
-  uint8_t tail[BR_TAIL];
   uint64_t nbits = (uint64_t)d->len * 8;
   struct dstate s = dec_load(d);
   if (d->n == 0) {
     if (!dec_head(d, &s, true))
       goto bad;
-    ts[n] = s.t;
-    memcpy(&vs[n], &s.v, 8);
+    put(out, (ptrdiff_t)n, s.t, s.v);
     if (++n == left)
       goto done;
   }
   bool v1 = d->n + n == 1;
   if (v1 && !dec_head(d, &s, false))
     goto bad;
-  struct src c;
+  struct win w;
   struct br r;
-  src_start(&c, &r, d, d->pos, tail, true);
+  win_start(&w, &r, d, d->pos);
   if (v1) { /* the value of sample 1 */
     br_refill(&r);
-    if (!dec_value(&r, &s, 0) || src_pos(&c, &r) > nbits)
+    if (!dec_value(&r, &s, 0) || win_pos(&w, &r) > nbits)
       goto bad;
-    ts[n] = s.t;
-    memcpy(&vs[n], &s.v, 8);
+    put(out, (ptrdiff_t)n, s.t, s.v);
     n++;
   }
-  /* Indexes counting up to 0 save a register in the hot loop. */
-  int64_t *te = ts + left;
-  double *ve = vs + left;
-  ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left, k0 = k;
-  /* d keeps the state where the tail copy starts (for a second pass);
-   * in memory rather than registers, which the hot loop needs. */
-  dec_save(d, &s, src_pos(&c, &r));
+  /* The hot loop counts k up to 0 (o[k] is the sample), which saves it a
+   * register; each window's stretch ends at 0. d keeps the state where
+   * the window starts, for a second pass. */
+  ptrdiff_t k = (ptrdiff_t)n - (ptrdiff_t)left, k0;
+  dec_save(d, &s, win_pos(&w, &r));
   for (;;) {
-    bool ok;
-    k = dec_loop(&r, &s, te, ve, k, c.plim, &ok);
-    if (!ok)
-      goto failed;
-    if (!c.tail) {
-      if (k == 0)
-        break;
-      k0 = k;
-      dec_save(d, &s, src_pos(&c, &r));
-      src_start(&c, &r, d, d->pos, tail, false);
+    k0 = k;
+    ptrdiff_t end = w.padded || -k <= WIN_SAMPLES ? 0 : k + WIN_SAMPLES;
+    ptrdiff_t at = dec_loop(&r, &s, out + left + end, k - end);
+    k = end + at;
+    if (at == 0 && end == 0 && (!w.padded || win_pos(&w, &r) <= nbits))
+      break;
+    if (at == 0 && end != 0) { /* the next window */
+      dec_save(d, &s, win_pos(&w, &r));
+      win_start(&w, &r, d, d->pos);
       continue;
     }
-    /* On the tail copy the same loop runs into the zero padding when the
-     * chunk is cut short; then decode the tail again, checking every
-     * sample, to find the one that is. */
-    if (k == 0 && src_pos(&c, &r) <= nbits)
-      break;
-  failed:
-    if (!c.tail) {
+    if (!w.padded) { /* malformed before the end */
       n = (size_t)((ptrdiff_t)left + k);
       goto bad;
     }
+    /* Find the sample that runs past the end (or is malformed). */
     k = k0;
     s = dec_load(d);
-    src_start(&c, &r, d, d->pos, tail, false);
+    win_start(&w, &r, d, d->pos);
     for (; k < 0; k++) {
       br_refill(&r);
-      if (!dec_sample(&r, &s) || src_pos(&c, &r) > nbits) {
+      if (!dec_sample(&r, &s) || win_pos(&w, &r) > nbits) {
         n = (size_t)((ptrdiff_t)left + k);
         goto bad;
       }
-      te[k] = s.t;
-      memcpy(&ve[k], &s.v, 8);
+      put(out + left, k, s.t, s.v);
     }
     break;
   }
   n = left;
-  dec_save(d, &s, src_pos(&c, &r));
+  dec_save(d, &s, win_pos(&w, &r));
   d->n = (uint16_t)(d->n + n);
   return n;
 done: /* after sample 0 */
@@ -534,18 +608,16 @@ bad:
   return n;
 }
 
-TC_DECODE_CLONES
-static size_t dec_batch(struct xor_dec *d, int64_t *ts, double *vs,
-                        size_t max) {
-  return dec_run(d, ts, vs, max);
+static size_t dec_batch(struct xor_dec *d, uint64_t *out) {
+  return dec_run(d, out);
 }
 
 int chunk_iter_init(struct chunk_iter *it, uint8_t enc, const uint8_t *data,
                     size_t n) {
-  /* bt/bv[0] is the "current" sample before the first next(): 0, 0. */
+  /* Sample 0 of the buffer is the "current" one before the first
+   * next(): 0, 0. */
   it->bi = it->bn = 1;
-  it->bt[0] = 0;
-  it->bv[0] = 0;
+  put(it->buf, 0, 0, 0);
   it->err = 0;
   memset(&it->d, 0, sizeof(it->d));
   if (enc != CHUNK_ENC_XOR) {
@@ -573,13 +645,11 @@ static void it_check(struct chunk_iter *it) {
 
 bool chunk_iter_fill(struct chunk_iter *it) {
   size_t got = 0;
-  int64_t t = chunk_iter_t(it);
-  double v = chunk_iter_v(it);
+  uint64_t t = it->buf[it->bi - 1], v = it->buf[CHUNK_ITER_BUF + it->bi - 1];
   if (it->d.n < it->d.total && !it->err && !it->d.bad)
-    got = dec_batch(&it->d, it->bt, it->bv, CHUNK_ITER_BUF);
+    got = dec_batch(&it->d, it->buf);
   if (!got) { /* the current sample stays, even if the decoder wrote */
-    it->bt[0] = t;
-    it->bv[0] = v;
+    put(it->buf, 0, (int64_t)t, v);
     it->bi = it->bn = 1;
     it_check(it);
     return false;
@@ -589,26 +659,22 @@ bool chunk_iter_fill(struct chunk_iter *it) {
   return true;
 }
 
+/* Copies out of the buffer, which the decoder fills at its own speed. */
 size_t chunk_iter_next_batch(struct chunk_iter *it, int64_t *ts, double *vs,
                              size_t max) {
   size_t n = 0;
-  /* What next() has buffered comes first. */
-  for (; n < max && it->bi < it->bn; n++, it->bi++) {
-    ts[n] = it->bt[it->bi];
-    vs[n] = it->bv[it->bi];
-  }
-  if (n < max && it->d.n < it->d.total && !it->err && !it->d.bad) {
-    size_t k = dec_batch(&it->d, ts + n, vs + n, max - n);
+  for (;;) {
+    size_t k = it->bn - it->bi;
+    if (k > max - n)
+      k = max - n;
+    memcpy(ts + n, &it->buf[it->bi], k * sizeof(*ts));
+    memcpy(vs + n, &it->buf[CHUNK_ITER_BUF + it->bi], k * sizeof(*vs));
+    it->bi += k;
     n += k;
-    if (k) { /* the last one becomes the current sample */
-      it->bt[0] = ts[n - 1];
-      it->bv[0] = vs[n - 1];
-      it->bi = it->bn = 1;
-    }
+    if (n == max || !chunk_iter_fill(it))
+      return n;
+    it->bi = 0; /* fill() made its first sample the current one */
   }
-  if (n < max)
-    it_check(it);
-  return n;
 }
 
 bool chunk_iter_seek(struct chunk_iter *it, int64_t t) {
