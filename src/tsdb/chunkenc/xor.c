@@ -367,8 +367,8 @@ struct win {
 };
 
 /* memcpy() of up to a few KiB in 32-byte moves, the last one overlapping:
- * GCC makes the library call a rep movs, which takes longer to start
- * than a chunk takes to copy. */
+ * GCC inlines a memcpy() of a size it can bound as a rep movs, which
+ * takes longer to start than a chunk takes to copy. */
 TC_INLINE void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n) {
   if (n < 32) {
     for (size_t i = 0; i < n; i++)
