@@ -1,8 +1,9 @@
 /*
  * fuzz-chunk.c - libFuzzer target for chunk decoding: the input is read
  * both as one chunk (first byte = encoding, rest = data) through the
- * sample iterator and the batch decoder (which must agree), and as a
- * chunk segment file whose records are walked from offset 8 through the
+ * sample iterator and the batch decoder (which must agree with each other
+ * and, for XOR chunks, with the bit-at-a-time reference decoder), and as
+ * a chunk segment file whose records are walked from offset 8 through the
  * segment reader.
  */
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper/xor-ref.h"
 #include "thanosc/tsdb/chunkenc.h"
 #include "thanosc/tsdb/chunks.h"
 
@@ -44,6 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (m != n || chunk_iter_err(&it) != err ||
         memcmp(ts, bt, n * sizeof(*ts)) || memcmp(vs, bv, n * sizeof(*vs)))
       abort();
+    if (data[0] == CHUNK_ENC_XOR) {
+      static int64_t rt[65536];
+      static uint64_t rv[65536];
+      bool bad;
+      if (ref_decode(data + 1, size - 1, rt, rv, &bad) != n ||
+          bad != (err != 0) || memcmp(rt, ts, n * sizeof(*ts)) ||
+          memcmp(rv, vs, n * sizeof(*vs)))
+        abort();
+    }
     chunk_iter_init(&it, data[0], data + 1, size - 1);
     chunk_iter_seek(&it, 1000);
   }
