@@ -49,6 +49,7 @@ struct compact_opts {
   bool downsampling_disable;
   bool vertical; /* --compact.enable-vertical-compaction */
   const struct strlist *replica_labels; /* may be NULL or empty */
+  bool dedup_penalty; /* --deduplication.func=penalty */
   int64_t min_time, max_time;           /* block selection, ms */
   const struct store_relabel *relabel;  /* may be NULL */
   const char *hash_func;                /* NULL/"" or "SHA256" */
@@ -163,13 +164,18 @@ struct block_meta;
 /*
  * Merges the blocks in dirs (sorted by min time) into a new block under
  * parent: series in label order, chunks copied as they are unless chunks
- * of one series overlap (then samples are merged, a duplicate timestamp
- * keeping the first block's sample, and re-encoded). meta supplies the
- * new block's range, compaction and thanos section. *dir_out (owned) is
- * the new block, or NULL when it would be empty.
+ * of one series overlap. Then the samples are merged and re-encoded:
+ * without replica (NULL) a duplicate timestamp keeps the first block's
+ * sample; with it, replica[i] numbers the HA replica block i comes from,
+ * and the replicas are deduplicated with the penalty algorithm of the
+ * querier (query_dedup.h, without counter adjustment, as Thanos's
+ * compactor does), each replica's own samples merged as above first.
+ * meta supplies the new block's range, compaction and thanos section.
+ * *dir_out (owned) is the new block, or NULL when it would be empty.
  */
 int compact_merge(const char *const *dirs, size_t n, const char *parent,
-                  const struct block_meta *meta, char **dir_out /* OUT */);
+                  const struct block_meta *meta, const size_t *replica,
+                  char **dir_out /* OUT */);
 
 /*
  * Downsamples the block at dir (raw or 5m) to resolution res (5m or 1h)

@@ -201,13 +201,12 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
   memcpy(f, t, sizeof t);
 }
 
-/* Refusals of flags whose effect thanosc does not have. 0 or 2. */
+/* Refusals of flags whose effect thanosc does not have, and of flag
+ * combinations Thanos refuses. 0 or 2. */
 static int check_unsupported(const struct compact_flags *o) {
-  if (o->dedup_func && *o->dedup_func) {
-    fprintf(stderr,
-            COMPACT_CMD ": error: --deduplication.func=%s is not "
-                        "supported: only the default 1:1 deduplication is\n",
-            o->dedup_func);
+  if (o->dedup_func && *o->dedup_func && !o->replica_labels.n) {
+    fprintf(stderr, COMPACT_CMD ": error: penalty based deduplication needs "
+                                "at least one replica label specified\n");
     return 2;
   }
   if (o->skip_ooo) {
@@ -286,6 +285,7 @@ int cmd_compact(int argc, char **argv) {
       .downsampling_disable = o.downsampling_disable,
       .vertical = vertical,
       .replica_labels = &replicas,
+      .dedup_penalty = o.dedup_func && !strcmp(o.dedup_func, "penalty"),
       .min_time = o.min_time,
       .max_time = o.max_time,
       .relabel = relabel,

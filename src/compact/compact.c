@@ -262,8 +262,24 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
     rc = block_download(bkt, in[i]->meta.ulid, dirs[i]);
   }
   compacted_meta(&meta, in, n);
+  /* With penalty deduplication a replica is the blocks that have the same
+   * external labels, replica labels included. */
+  size_t *replica = NULL;
+  if (o->dedup_penalty) {
+    replica = xcalloc(n, sizeof *replica);
+    for (size_t i = 0; i < n; i++) {
+      replica[i] = i;
+      for (size_t j = 0; j < i; j++)
+        if (!labels_compare(&in[j]->meta.thanos.labels,
+                            &in[i]->meta.thanos.labels)) {
+          replica[i] = replica[j];
+          break;
+        }
+    }
+  }
   if (!rc) {
-    rc = compact_merge((const char *const *)dirs, n, dir, &meta, &out);
+    rc = compact_merge((const char *const *)dirs, n, dir, &meta, replica,
+                       &out);
     /* A block we cannot read needs an operator: halt, as Thanos does. */
     if (rc)
       rc = tc_error_wrap(COMPACT_HALT, "compact blocks of group %s", group);
@@ -293,6 +309,7 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
   for (size_t i = 0; i < n; i++)
     free(dirs[i]);
   free(dirs);
+  free(replica);
   free(dir);
   free(out);
   block_meta_release(&meta);

@@ -4,7 +4,9 @@
  * byte when they do not overlap (the usual case: blocks side by side in
  * time); overlapping chunks (vertical compaction, replica deduplication)
  * are decoded, merged by timestamp with the first block winning a
- * duplicate timestamp, and re-encoded in chunks of 120 samples.
+ * duplicate timestamp, and re-encoded in chunks of 120 samples. With
+ * --deduplication.func=penalty the blocks' HA replicas are merged that way
+ * each, then deduplicated with the querier's penalty algorithm.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "thanosc/common.h"
 #include "thanosc/compact.h"
 #include "thanosc/error.h"
+#include "thanosc/query_dedup.h"
 #include "thanosc/tsdb/block.h"
 
 struct src {
@@ -23,7 +26,8 @@ struct src {
 /* One chunk of the series being merged, with the block it comes from. */
 struct mchunk {
   struct src *s;
-  size_t order; /* position among the series' chunks, for stable sorts */
+  size_t order;   /* position among the series' chunks, for stable sorts */
+  size_t replica; /* of its block (0 without replicas) */
   struct chunk_meta m;
 };
 
@@ -35,6 +39,7 @@ static int mchunk_cmp(const void *a, const void *b) {
 }
 
 struct msample {
+  size_t replica;
   int64_t t;
   double v;
   size_t order; /* of its chunk among the series' chunks in block order */
@@ -42,14 +47,54 @@ struct msample {
 
 static int msample_cmp(const void *a, const void *b) {
   const struct msample *x = a, *y = b;
+  if (x->replica != y->replica)
+    return x->replica < y->replica ? -1 : 1;
   if (x->t != y->t)
     return x->t < y->t ? -1 : 1;
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* Penalty deduplication of the replicas' samples v[0..n) (sorted by
+ * replica, then time, each timestamp once a replica) into ts/vs; returns
+ * how many. The replica that starts first leads, as the earliest chunk
+ * does in Thanos's compactor. */
+static size_t dedup_replicas(const struct msample *v, size_t n, int64_t *ts,
+                             double *vs) {
+  struct qsample *q = xcalloc(n, sizeof *q);
+  struct qslice_iter *its = xcalloc(n, sizeof *its);
+  struct promql_iter **lead = xcalloc(n, sizeof *lead);
+  int64_t *first = xcalloc(n, sizeof *first); /* of lead[j] */
+  size_t nr = 0;
+  for (size_t i = 0, start = 0; i < n; i++) {
+    q[i] = (struct qsample){v[i].t, v[i].v};
+    if (i + 1 < n && v[i + 1].replica == v[i].replica)
+      continue;
+    qslice_iter_init(&its[nr], q + start, i + 1 - start);
+    /* In order of first timestamp; a tie keeps block order. */
+    size_t j = nr;
+    for (; j > 0 && q[start].t < first[j - 1]; j--) {
+      lead[j] = lead[j - 1];
+      first[j] = first[j - 1];
+    }
+    lead[j] = &its[nr++].base;
+    first[j] = q[start].t;
+    start = i + 1;
+  }
+  struct promql_iter *d = qdedup_iter_new(QDEDUP_PENALTY, lead, nr, 0);
+  size_t k = 0;
+  while (d->ops->next(d) != PROMQL_SAMPLE_NONE)
+    d->ops->at(d, &ts[k], &vs[k]), k++;
+  qdedup_iter_free(d);
+  free(first);
+  free(lead);
+  free(its);
+  free(q);
+  return k;
+}
+
 /* Decodes every chunk and writes the merged samples (overlap case). */
 static int write_merged(struct block_writer *w, const struct labels *ls,
-                        struct mchunk *c, size_t n) {
+                        struct mchunk *c, size_t n, bool penalty) {
   struct msample *v = NULL;
   size_t nv = 0, cap = 0;
   int rc = 0;
@@ -71,6 +116,7 @@ static int write_merged(struct block_writer *w, const struct labels *ls,
       TC_GROW(v, cap, nv + 1);
       chunk_iter_at(&it, &v[nv].t, &v[nv].v);
       v[nv].order = c[i].order;
+      v[nv].replica = c[i].replica;
       nv++;
     }
     if (!rc)
@@ -84,10 +130,13 @@ static int write_merged(struct block_writer *w, const struct labels *ls,
     ts = xcalloc(nv, sizeof *ts);
     vs = xcalloc(nv, sizeof *vs);
     for (size_t i = 0; i < nv; i++) {
-      if (k && ts[k - 1] == v[i].t)
+      if (k && ts[k - 1] == v[i].t && v[k - 1].replica == v[i].replica)
         continue; /* a duplicate: the earlier block's sample stays */
+      v[k] = v[i];
       ts[k] = v[i].t, vs[k] = v[i].v, k++;
     }
+    if (penalty)
+      k = dedup_replicas(v, k, ts, vs);
     rc = block_writer_add_samples(w, ls, ts, vs, k);
   }
   free(v);
@@ -129,7 +178,8 @@ static int src_next(struct src *s) {
 }
 
 int compact_merge(const char *const *dirs, size_t n, const char *parent,
-                  const struct block_meta *meta, char **dir_out) {
+                  const struct block_meta *meta, const size_t *replica,
+                  char **dir_out) {
   struct src *srcs = xcalloc(n ? n : 1, sizeof *srcs);
   struct block_writer w;
   struct mchunk *c = NULL;
@@ -175,7 +225,8 @@ int compact_merge(const char *const *dirs, size_t n, const char *parent,
         continue;
       for (size_t j = 0; j < s->ss.nchunks; j++) {
         TC_GROW(c, cap, nc + 1);
-        c[nc] = (struct mchunk){s, nc, s->ss.chunks[j]};
+        c[nc] = (struct mchunk){s, nc, replica ? replica[i] : 0,
+                                s->ss.chunks[j]};
         nc++;
       }
     }
@@ -184,8 +235,8 @@ int compact_merge(const char *const *dirs, size_t n, const char *parent,
     for (size_t j = 1; j < nc; j++)
       overlap |= c[j].m.mint <= c[j - 1].m.maxt;
     if (nc) /* a series without chunks is left out, as Prometheus does */
-      rc =
-          overlap ? write_merged(&w, min, c, nc) : write_copied(&w, min, c, nc);
+      rc = overlap ? write_merged(&w, min, c, nc, replica != NULL)
+                   : write_copied(&w, min, c, nc);
     /* Advance every block that held this series; min points into one of
      * them, so compare against a copy. */
     struct labels cur;

@@ -5,7 +5,9 @@
 # compactor halts (thanos_compact_halted 1) and keeps serving. Overlapping
 # blocks halt with Thanos's overlap error unless vertical compaction is
 # on; two replicas' blocks with --deduplication.replica-label merge into
-# blocks without the replica label holding each sample once. A partial
+# blocks without the replica label holding each sample once, and with
+# --deduplication.func=penalty replicas scraping at other times keep one
+# replica's samples instead of both interleaved. A partial
 # upload (no meta.json) is left alone. A block that cannot be downsampled
 # fails the run without holding back retention; a no-compact mark keeps a
 # block out of compactions.
@@ -170,5 +172,32 @@ want = dump(src)
 got = dump(got_dir)
 t.ok(len(want) > 1000 and got == want, "each sample once (%d)" % len(want),
      "%d vs %d lines" % (len(got), len(want)))
+
+# ---- penalty deduplication of replicas scraping 5 s apart ----
+rc, log = compact(dd, "--deduplication.func=penalty")
+t.ok(rc == 2 and "penalty based deduplication needs at least one replica "
+     "label specified" in log, "penalty needs a replica label", log[-500:])
+src_b = os.path.join(t.tmp, "src_b")
+os.makedirs(src_b)
+ids_b = S.make_blocks(t, src_b, t0=S.T0 + 5, duration=10 * 3600)
+dp = os.path.join(t.tmp, "penalty")
+for b in ids:
+    put(dp, b, {"cluster": "c1", "replica": "a"})
+for b in ids_b:
+    C.put(src_b, dp, b, {"cluster": "c1", "replica": "b"})
+rc, log = compact(dp, "--deduplication.replica-label=replica",
+                  "--deduplication.func=penalty")
+pen_dir = os.path.join(t.tmp, "pen")
+for d in sorted(os.listdir(dp)):
+    if (len(d) == 26 and
+            not os.path.exists(os.path.join(dp, d, "deletion-mark.json"))):
+        shutil.copytree(os.path.join(dp, d), os.path.join(pen_dir, d))
+got = dump(pen_dir)
+both = set(want) | set(dump(src_b))
+# Replica a throughout (it starts first and has no gap), perhaps with b's
+# last sample after a's last: one sample a scrape, not two.
+t.ok(rc == 0 and len(want) <= len(got) <= len(want) + 50 and
+     set(got) <= both, "penalty: one replica's samples, not both (%d)" %
+     len(got), (log[-1500:], len(got), len(want)))
 shutil.rmtree(t.tmp, ignore_errors=True)
 t.done()

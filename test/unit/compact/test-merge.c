@@ -1,12 +1,14 @@
 /*
  * test-merge.c - compact_merge() (chunks copied byte for byte side by
- * side, overlapping samples merged with the first block winning) and
+ * side, overlapping samples merged with the first block winning, HA
+ * replicas deduplicated with the penalty algorithm) and
  * compact_downsample() on the worked example of thanos-formats.md 4.4.
  */
 #include "test.h"
 
 #include "thanosc/common.h"
 #include "thanosc/compact.h"
+#include "thanosc/query_dedup.h"
 #include "thanosc/tsdb/block.h"
 
 /* A block under parent with series up{job=<job>} for each job given,
@@ -56,6 +58,15 @@ static size_t samples(const char *dir, const char *job, int64_t *ts, double *vs,
   return n;
 }
 
+/* The meta of a level-2 block over [0, maxt). */
+static void merged_meta(struct block_meta *m, int64_t maxt) {
+  block_meta_init(m);
+  m->min_time = 0;
+  m->max_time = maxt;
+  m->compaction.level = 2;
+  block_meta_add_source(m, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+}
+
 TEST(compact_merge_copies_and_dedups) {
   const char *tmp = test_tmpdir();
   int64_t ts[300];
@@ -68,14 +79,10 @@ TEST(compact_merge_copies_and_dedups) {
   char *d1 = block(tmp, ab, 2, ts, vs, 150);
   char *d2 = block(tmp, ac, 2, ts + 150, vs + 150, 150);
   struct block_meta m;
-  block_meta_init(&m);
-  m.min_time = 0;
-  m.max_time = 300000;
-  m.compaction.level = 2;
-  block_meta_add_source(&m, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
+  merged_meta(&m, 300000);
   char *out;
   const char *dirs[] = {d1, d2};
-  ASSERT_OK(compact_merge(dirs, 2, tmp, &m, &out));
+  ASSERT_OK(compact_merge(dirs, 2, tmp, &m, NULL, &out));
   ASSERT_NOT_NULL(out);
   int64_t gt[400];
   double gv[400];
@@ -101,7 +108,7 @@ TEST(compact_merge_copies_and_dedups) {
     other[i] = -1;
   char *d3 = block(tmp, ab, 1, ts + 100, other + 100, 150);
   const char *dirs2[] = {d1, d3};
-  ASSERT_OK(compact_merge(dirs2, 2, tmp, &m, &out));
+  ASSERT_OK(compact_merge(dirs2, 2, tmp, &m, NULL, &out));
   ASSERT_EQ(samples(out, "a", gt, gv, 400, &nch), 250);
   for (int i = 0; i < 250; i++) {
     ASSERT_EQ(gt[i], ts[i]);
@@ -113,6 +120,72 @@ TEST(compact_merge_copies_and_dedups) {
   free(d1);
   free(d2);
   free(d3);
+}
+
+TEST(compact_merge_penalty_dedup) {
+  const char *tmp = test_tmpdir();
+  const char *a[] = {"a"};
+  /* Two HA replicas 5 s apart scraping every 15 s for 20 minutes; the
+   * first misses minutes 5 to 8, and its second block holds minutes 10 to
+   * 20 (side by side with its first). */
+  static int64_t ta[200], tb[200];
+  static double va[200], vb[200];
+  size_t na = 0, nb = 0;
+  for (int64_t t = 0; t < 1200000; t += 15000) {
+    if (t < 300000 || t >= 480000)
+      ta[na] = t, va[na++] = 1;
+    tb[nb] = t + 5000, vb[nb++] = 2;
+  }
+  size_t half = 0;
+  while (ta[half] < 600000)
+    half++;
+  char *a1 = block(tmp, a, 1, ta, va, half);
+  char *a2 = block(tmp, a, 1, ta + half, va + half, na - half);
+  char *b = block(tmp, a, 1, tb, vb, nb);
+  struct block_meta m;
+  merged_meta(&m, 1205001);
+  const char *dirs[] = {a1, b, a2};
+  const size_t replica[] = {0, 1, 0};
+  char *out;
+  ASSERT_OK(compact_merge(dirs, 3, tmp, &m, replica, &out));
+  static int64_t gt[500];
+  static double gv[500];
+  size_t nch, n = samples(out, "a", gt, gv, 500, &nch);
+  free(out);
+  /* What the querier's penalty deduplication makes of the two. */
+  struct qsample qa[200], qb[200];
+  for (size_t i = 0; i < na; i++)
+    qa[i] = (struct qsample){ta[i], va[i]};
+  for (size_t i = 0; i < nb; i++)
+    qb[i] = (struct qsample){tb[i], vb[i]};
+  struct qslice_iter ia, ib;
+  qslice_iter_init(&ia, qa, na);
+  qslice_iter_init(&ib, qb, nb);
+  struct promql_iter *reps[] = {&ia.base, &ib.base};
+  struct promql_iter *d = qdedup_iter_new(QDEDUP_PENALTY, reps, 2, 0);
+  size_t k = 0;
+  for (; d->ops->next(d) != PROMQL_SAMPLE_NONE; k++) {
+    int64_t t;
+    double v;
+    d->ops->at(d, &t, &v);
+    ASSERT(k < n);
+    ASSERT_EQ(gt[k], t);
+    ASSERT_DBL_EQ(gv[k], v);
+  }
+  qdedup_iter_free(d);
+  ASSERT_EQ(n, k);
+  /* Replica a until its gap, then b: one sample a scrape, not two. */
+  ASSERT(n < nb + 5);
+  ASSERT_DBL_EQ(gv[0], 1);
+  ASSERT_DBL_EQ(gv[n - 1], 2);
+  /* Without replicas the two interleave (1:1 deduplication). */
+  ASSERT_OK(compact_merge(dirs, 3, tmp, &m, NULL, &out));
+  ASSERT_EQ(samples(out, "a", gt, gv, 500, &nch), na + nb);
+  free(out);
+  block_meta_release(&m);
+  free(a1);
+  free(a2);
+  free(b);
 }
 
 /* Samples of one sub-chunk. */
