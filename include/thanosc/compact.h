@@ -40,6 +40,7 @@
 #define COMPACT_DOWNSAMPLE_RANGE_1H (10 * 24 * 3600 * 1000LL)
 
 struct store_relabel;
+struct ui_blocks;
 
 struct compact_opts {
   const char *data_dir;
@@ -54,6 +55,8 @@ struct compact_opts {
   const struct store_relabel *relabel;  /* may be NULL */
   const char *hash_func;                /* NULL/"" or "SHA256" */
   int max_level;                        /* --debug.max-compaction-level */
+  struct ui_blocks *blocks; /* the Block Viewer's views, set at each sync;
+                               may be NULL */
 };
 
 /* A halt error. No retryable path of an iteration (bucket I/O) returns this
@@ -71,6 +74,10 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o);
 /* Step 5 alone: deletes blocks whose deletion mark is older than the
  * delete delay and old partial uploads. */
 int compact_cleanup(struct objstore *bkt, const struct compact_opts *o);
+
+/* Step 1 alone: lists the bucket's blocks and sets o->blocks' views (what
+ * `tools bucket web` runs). */
+int compact_sync_views(struct objstore *bkt, const struct compact_opts *o);
 
 /* Step 3 alone: downsamples raw blocks to 5m, then 5m blocks to 1h (what
  * `tools bucket downsample` runs). A block that fails is logged and the
@@ -126,6 +133,9 @@ struct compact_run_opts {
                                   iterations; 0 = off */
   const char *http_address;
   int64_t http_grace_ms;
+  /* With o->blocks: the Block Viewer's routes under web_prefix, "/"
+   * going to web_home ("loaded" or "blocks"). */
+  const char *web_prefix, *web_home;
 };
 
 /* Serves /metrics and the probes and runs iterations on the worker pool

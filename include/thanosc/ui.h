@@ -19,4 +19,35 @@ struct http_server;
 /* 0, or the error of http_server_route() (TC_EEXIST on a clash). */
 int ui_register_routes(struct http_server *srv, const char *route_prefix);
 
+/*
+ * The Block Viewer of `compact` and `tools bucket web`: the blocks of a
+ * bucket on a time line, from Thanos's blocks API. Two views, "global"
+ * (every block with a readable meta.json) and "loaded" (the blocks the
+ * compactor works on), each set by the thread that syncs the bucket and
+ * read by the loop. ui_blocks_register_routes() adds, under route_prefix:
+ *   /               302 to home ("loaded" or "blocks", relative)
+ *   /loaded /global /blocks   the page (its script picks the view)
+ *   /static/...     its script and style
+ *   /api/v1/blocks  ?view=global|loaded: {"status":"success","data":
+ *                   {"label":...,"blocks":[meta.json...],"refreshedAt":
+ *                   RFC3339Nano,"err":null|"..."}}
+ */
+enum ui_blocks_view { UI_BLOCKS_GLOBAL, UI_BLOCKS_LOADED };
+
+struct ui_blocks;
+
+/* label: the external label that titles the time lines (may be NULL). */
+struct ui_blocks *ui_blocks_new(const char *label);
+void ui_blocks_free(struct ui_blocks *b);
+
+/* Sets view v to the blocks whose meta.json documents metas holds, one
+ * after the other separated by commas (len bytes), or, with err, records
+ * a failed refresh and keeps the blocks, as Thanos does. Any thread. */
+void ui_blocks_set(struct ui_blocks *b, enum ui_blocks_view v,
+                   const char *metas, size_t len, const char *err);
+
+int ui_blocks_register_routes(struct http_server *srv,
+                              const char *route_prefix, struct ui_blocks *b,
+                              const char *home);
+
 #endif

@@ -44,6 +44,7 @@ int cmd_tools_bucket_mark(int argc, char **argv);
 int cmd_tools_bucket_cleanup(int argc, char **argv);
 int cmd_tools_bucket_retention(int argc, char **argv);
 int cmd_tools_bucket_downsample(int argc, char **argv);
+int cmd_tools_bucket_web(int argc, char **argv);
 int cmd_tools_bucket_verify(int argc, char **argv);
 /* Hidden object-level helpers (src/cmd/tools-bucket.c). */
 int cmd_tools_bucket_acceptance(int argc, char **argv);

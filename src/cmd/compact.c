@@ -17,6 +17,7 @@
 #include "thanosc/objstore.h"
 #include "thanosc/store.h"
 #include "thanosc/tsdb/meta.h"
+#include "thanosc/ui.h"
 
 #define COMPACT_CMD "thanosc compact"
 #define COMPACT_FLAGS_MAX 48
@@ -299,10 +300,16 @@ int cmd_compact(int argc, char **argv) {
       .http_address = o.srv.http_address,
       .http_grace_ms = o.srv.http_grace_ms,
   };
-  if (!o.web_disable)
-    LOG_INFO("thanosc compact has no Block Viewer UI; serving /metrics and "
-             "probes only");
+  if (!o.web_disable) {
+    co.blocks = ui_blocks_new(o.bucket_web_label);
+    /* The route prefix defaults to the external prefix, as in query. */
+    ro.web_prefix = o.web_route_prefix && *o.web_route_prefix
+                        ? o.web_route_prefix
+                        : o.web_external_prefix;
+    ro.web_home = "loaded";
+  }
   code = compact_run(bkt, &co, &ro);
+  ui_blocks_free(co.blocks);
 out:
   objstore_close(bkt);
   store_relabel_free(relabel);

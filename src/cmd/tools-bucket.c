@@ -30,6 +30,7 @@
 #include "thanosc/objstore.h"
 #include "thanosc/store.h"
 #include "thanosc/tsdb/meta.h"
+#include "thanosc/ui.h"
 
 #define META_MAX (16 << 20)
 
@@ -774,6 +775,58 @@ int cmd_tools_bucket_downsample(int argc, char **argv) {
       .http_grace_ms = c.so.http_grace_ms,
   };
   return bucket_cmd_done(&c, compact_run(c.os, &o, &r));
+}
+
+int cmd_tools_bucket_web(int argc, char **argv) {
+  struct bucket_cmd c = {.sets = CMD_FLAGS_HTTP};
+  char *route_prefix = NULL, *external_prefix = NULL, *prefix_header = NULL;
+  char *label = NULL;
+  int64_t refresh_ms = 0, timeout_ms = 0;
+  int disable_cors = 0, disable_admin = 0, rc;
+  const struct flag_def own[] = {
+      {"web.route-prefix", FLAG_STRING, &route_prefix, "",
+       "Prefix for API and UI endpoints. This allows thanos UI to be served "
+       "on a sub-path. Defaults to the value of --web.external-prefix."},
+      {"web.external-prefix", FLAG_STRING, &external_prefix, "",
+       "Static prefix for all HTML links and redirect URLs in the bucket web "
+       "UI interface."},
+      {"web.prefix-header", FLAG_STRING, &prefix_header, "",
+       "Name of HTTP request header used for dynamic prefixing of UI links "
+       "and redirects (accepted: the UI's links are relative)."},
+      {"web.disable-cors", FLAG_BOOL, &disable_cors, "false",
+       "Whether to disable CORS headers to be set by Thanos."},
+      {"refresh", FLAG_DURATION, &refresh_ms, "30m",
+       "Refresh interval to download metadata from remote storage"},
+      {"timeout", FLAG_DURATION, &timeout_ms, "5m",
+       "Timeout to download metadata from remote storage (accepted: each "
+       "object storage call has its own timeout)."},
+      {"label", FLAG_STRING, &label, NULL,
+       "External block label to use as group title"},
+      {"disable-admin-operations", FLAG_BOOL, &disable_admin, "false",
+       "Disable UI/API admin operations (thanosc's UI has none)."},
+      {0}};
+  if ((rc = bucket_cmd_open(&c, "thanosc tools bucket web",
+                            "Web interface for remote storage bucket.", own,
+                            argc, argv)) >= 0)
+    return bucket_cmd_done(&c, rc);
+  struct compact_opts o = {
+      .min_time = INT64_MIN,
+      .max_time = INT64_MAX,
+      .blocks = ui_blocks_new(label),
+  };
+  struct compact_run_opts r = {
+      .name = "bucket web",
+      .iterate = compact_sync_views,
+      .wait = true,
+      .wait_interval_ms = refresh_ms,
+      .http_address = c.so.http_address,
+      .http_grace_ms = c.so.http_grace_ms,
+      .web_prefix = *route_prefix ? route_prefix : external_prefix,
+      .web_home = "blocks",
+  };
+  rc = compact_run(c.os, &o, &r);
+  ui_blocks_free(o.blocks);
+  return bucket_cmd_done(&c, rc);
 }
 
 int cmd_tools_bucket_verify(int argc, char **argv) {

@@ -12,6 +12,7 @@ static const struct cmd bucket[] = {
     {"cleanup", cmd_tools_bucket_cleanup, "delete blocks marked for deletion and old partial uploads"},
     {"retention", cmd_tools_bucket_retention, "mark blocks past their resolution's retention for deletion"},
     {"downsample", cmd_tools_bucket_downsample, "continuously downsample the blocks of a bucket"},
+    {"web", cmd_tools_bucket_web, "serve the Block Viewer: the blocks of a bucket on a time line"},
     /* Hidden (no summary): object-level helpers for tests and debugging. */
     {"acceptance", cmd_tools_bucket_acceptance, NULL},
     {"get", cmd_tools_bucket_get, NULL},

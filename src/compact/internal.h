@@ -33,6 +33,9 @@ struct csync {
   struct cmarked *marked;
   size_t nmarked, mcap;
   struct strlist partial; /* directories without meta.json */
+  /* For the Block Viewer: the meta.json of every block that has a valid
+   * one, and of the loaded blocks, comma-separated. */
+  struct tc_buf global, loaded;
 };
 
 /* Lists and filters the bucket's blocks (compact.h step 1, without the

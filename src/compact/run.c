@@ -1,9 +1,11 @@
 /*
  * run.c - the compactor on the runtime (compact_run): the HTTP server
- * (/metrics, probes) and a service that runs compact_iterate() (or the
- * caller's iteration, e.g. downsampling alone) on the worker pool, once, or every --wait-interval with --wait; with --wait,
- * compact_cleanup() also runs every --compact.cleanup-interval while no
- * iteration does (and while halted: deleting marked blocks is safe).
+ * (/metrics, probes, the Block Viewer) and a service that runs
+ * compact_iterate() (or the caller's iteration, e.g. downsampling alone)
+ * on the worker pool, once, or every --wait-interval with --wait; with
+ * --wait, compact_cleanup() also runs every --compact.cleanup-interval
+ * while no iteration does (and while halted: deleting marked blocks is
+ * safe).
  *
  * Errors follow Thanos: with --wait a halt error (overlaps, a corrupt
  * block) sets thanos_compact_halted and stops iterating while the process
@@ -20,6 +22,7 @@
 #include "thanosc/log.h"
 #include "thanosc/loop.h"
 #include "thanosc/metrics.h"
+#include "thanosc/ui.h"
 
 struct crun {
   const struct compact_opts *o;
@@ -170,6 +173,9 @@ int compact_run(struct objstore *bkt, const struct compact_opts *o,
                        &http);
   if (!rc)
     rc = http_server_add_builtin_routes(http);
+  if (!rc && o->blocks)
+    rc = ui_blocks_register_routes(http, r->web_prefix, o->blocks,
+                                   r->web_home ? r->web_home : "loaded");
   int code = 1;
   if (rc < 0) {
     LOG_ERROR("http server", "err", tc_errmsg(rc));

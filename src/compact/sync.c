@@ -17,6 +17,7 @@
 #include "thanosc/log.h"
 #include "thanosc/store.h"
 #include "thanosc/tsdb/bucket.h"
+#include "thanosc/ui.h"
 
 enum sync_state {
   ST_LOADED,
@@ -97,6 +98,13 @@ static int cblock_cmp(const void *a, const void *b) {
   return strcmp(x->meta.ulid, y->meta.ulid);
 }
 
+/* Appends a meta.json document to a comma-separated list. */
+static void add_meta(struct tc_buf *list, const struct tc_buf *json) {
+  if (list->len)
+    tc_buf_addc(list, ',');
+  tc_buf_add(list, json->data, json->len);
+}
+
 static void add_marked(struct csync *s, const char *id, int64_t t) {
   TC_GROW(s->marked, s->mcap, s->nmarked + 1);
   struct cmarked *m = &s->marked[s->nmarked++];
@@ -133,17 +141,19 @@ static int sync_one(struct objstore *bkt, const struct compact_opts *o,
     tc_buf_release(&buf);
     return rc;
   }
-  if (marked) {
-    counts[ST_MARKED]++;
-    add_marked(s, id, mark_time);
-    tc_buf_release(&buf);
-    return 0;
-  }
   TC_GROW(s->v, s->cap, s->n + 1);
   struct cblock *b = &s->v[s->n];
   memset(b, 0, sizeof *b);
   rc = block_meta_parse(&b->meta, buf.data, buf.len, id);
-  tc_buf_release(&buf);
+  if (!rc)
+    add_meta(&s->global, &buf);
+  if (marked) {
+    counts[ST_MARKED]++;
+    add_marked(s, id, mark_time);
+    block_meta_release(&b->meta);
+    tc_buf_release(&buf);
+    return 0;
+  }
   int state = ST_LOADED;
   if (rc) {
     LOG_WARN("skipping a block whose meta.json does not parse", "block", id,
@@ -165,6 +175,7 @@ static int sync_one(struct objstore *bkt, const struct compact_opts *o,
   if (state != ST_LOADED) {
     counts[state]++;
     block_meta_release(&b->meta);
+    tc_buf_release(&buf);
     return 0;
   }
   labels_copy(&b->group_labels, &b->meta.thanos.labels);
@@ -183,11 +194,14 @@ static int sync_one(struct objstore *bkt, const struct compact_opts *o,
   if (rc < 0) {
     block_meta_release(&b->meta);
     labels_release(&b->group_labels);
+    tc_buf_release(&buf);
     return rc;
   }
   b->no_downsample = rc == 1;
   counts[ST_LOADED]++;
   s->n++;
+  add_meta(&s->loaded, &buf);
+  tc_buf_release(&buf);
   return 0;
 }
 
@@ -203,7 +217,16 @@ int csync_run(struct objstore *bkt, const struct compact_opts *o,
     rc = sync_one(bkt, o, ids.v[i], now, s, counts);
   strlist_release(&ids);
   if (rc)
-    return tc_error_wrap(rc, "sync block metas");
+    rc = tc_error_wrap(rc, "sync block metas");
+  if (o->blocks) {
+    const char *err = rc ? tc_errmsg(rc) : NULL;
+    ui_blocks_set(o->blocks, UI_BLOCKS_GLOBAL, s->global.data, s->global.len,
+                  err);
+    ui_blocks_set(o->blocks, UI_BLOCKS_LOADED, s->loaded.data, s->loaded.len,
+                  err);
+  }
+  if (rc)
+    return rc;
   if (s->n)
     qsort(s->v, s->n, sizeof *s->v, cblock_cmp);
   for (int i = 0; i < ST_NUM; i++)
@@ -219,5 +242,14 @@ void csync_release(struct csync *s) {
   free(s->v);
   free(s->marked);
   strlist_release(&s->partial);
+  tc_buf_release(&s->global);
+  tc_buf_release(&s->loaded);
   memset(s, 0, sizeof *s);
+}
+
+int compact_sync_views(struct objstore *bkt, const struct compact_opts *o) {
+  struct csync s;
+  int rc = csync_run(bkt, o, &s);
+  csync_release(&s);
+  return rc;
 }

@@ -1,19 +1,24 @@
 /*
- * ui.c - serves the querier's web UI from the files of web/ that the build
- * embedded (ui_assets[], see assets.h). /graph and /stores both answer the
- * one HTML page, whose script picks the view from the path; /static/ holds
- * the script and the style sheet. Assets carry a content ETag and
+ * ui.c - serves the web UIs from the files of web/ that the build embedded
+ * (ui_assets[], see assets.h): the querier's (/graph and /stores both
+ * answer index.html, whose script picks the view from the path) and the
+ * Block Viewer (blocks.html, with the blocks API it reads); /static/ holds
+ * the scripts and style sheets. Assets carry a content ETag and
  * "Cache-Control: no-cache", so browsers revalidate cheaply (304) and never
  * run a stale script after an upgrade. Routes live under the route prefix,
- * and the page itself only uses relative URLs.
+ * and the pages themselves only use relative URLs.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/http.h"
+#include "thanosc/json.h"
+#include "thanosc/query_api.h"
 #include "thanosc/ui.h"
 #include "ui/assets.h"
 
@@ -70,8 +75,9 @@ static void ui_send(struct http_req *req, const struct ui_asset *a) {
   http_respond(req, 200, ui_content_type(a->path), a->data, a->len);
 }
 
+/* The page data names (index.html when NULL). */
 static void ui_page(struct http_req *req, void *data) {
-  const struct ui_asset *a = ui_find("index.html");
+  const struct ui_asset *a = ui_find(data ? data : "index.html");
   if (!a) {
     http_respond_error(req, 404, "404 page not found");
     return;
@@ -95,10 +101,10 @@ static void ui_static(struct http_req *req, void *data) {
 }
 
 /*
- * "/" and "<prefix>" answer 302 to the graph page. The Location is relative
- * to the request ("graph" from ".../", "<last segment>/graph" otherwise), so
- * it stays right behind a proxy that adds a prefix (--web.external-prefix)
- * the querier never sees.
+ * "/" and "<prefix>" answer 302 to the home page data names. The Location
+ * is relative to the request ("graph" from ".../", "<last segment>/graph"
+ * otherwise), so it stays right behind a proxy that adds a prefix
+ * (--web.external-prefix) the server never sees.
  */
 static void ui_redirect(struct http_req *req, void *data) {
   const char *path = http_req_path(req);
@@ -109,7 +115,7 @@ static void ui_redirect(struct http_req *req, void *data) {
     tc_buf_adds(&loc, seg);
     tc_buf_addc(&loc, '/');
   }
-  tc_buf_adds(&loc, "graph");
+  tc_buf_adds(&loc, data);
   if (!loc.data) {
     http_respond_error(req, 500, "out of memory");
     return;
@@ -146,9 +152,9 @@ int ui_register_routes(struct http_server *srv, const char *route_prefix) {
   while (plen && prefix[plen - 1] == '/')
     plen--;
   const unsigned gz = HTTP_ROUTE_GZIP;
-  int rc = ui_route(srv, prefix, plen, "/", 0, NULL, ui_redirect, NULL);
+  int rc = ui_route(srv, prefix, plen, "/", 0, NULL, ui_redirect, "graph");
   if (rc == 0 && plen)
-    rc = ui_route(srv, prefix, plen, "", 0, NULL, ui_redirect, NULL);
+    rc = ui_route(srv, prefix, plen, "", 0, NULL, ui_redirect, "graph");
   if (rc == 0)
     rc = ui_route(srv, prefix, plen, "/graph", gz, "graph", ui_page, NULL);
   if (rc == 0)
@@ -156,5 +162,125 @@ int ui_register_routes(struct http_server *srv, const char *route_prefix) {
   if (rc == 0)
     rc = ui_route(srv, prefix, plen, "/static/", gz | HTTP_ROUTE_PREFIX,
                   "static", ui_static, NULL);
+  return rc;
+}
+
+/* ---- the Block Viewer ---- */
+
+struct ui_blocks {
+  pthread_mutex_t mu;
+  char *label;
+  struct {
+    char *metas; /* comma-separated meta.json documents */
+    char *err;
+    int64_t refreshed_ns; /* 0: never */
+  } v[2];
+};
+
+struct ui_blocks *ui_blocks_new(const char *label) {
+  struct ui_blocks *b = xcalloc(1, sizeof *b);
+  pthread_mutex_init(&b->mu, NULL);
+  b->label = xstrdup(label ? label : "");
+  return b;
+}
+
+void ui_blocks_free(struct ui_blocks *b) {
+  if (!b)
+    return;
+  for (int i = 0; i < 2; i++) {
+    free(b->v[i].metas);
+    free(b->v[i].err);
+  }
+  free(b->label);
+  pthread_mutex_destroy(&b->mu);
+  free(b);
+}
+
+void ui_blocks_set(struct ui_blocks *b, enum ui_blocks_view v,
+                   const char *metas, size_t len, const char *err) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char *m = err ? NULL : xstrndup(metas ? metas : "", len);
+  char *e = err ? xstrdup(err) : NULL;
+  pthread_mutex_lock(&b->mu);
+  if (!err) {
+    free(b->v[v].metas);
+    b->v[v].metas = m;
+  }
+  free(b->v[v].err);
+  b->v[v].err = e;
+  b->v[v].refreshed_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  pthread_mutex_unlock(&b->mu);
+}
+
+/* GET api/v1/blocks?view=loaded (else global). */
+static void ui_blocks_api(struct http_req *req, void *data) {
+  struct ui_blocks *b = data;
+  struct http_params p = {0};
+  enum ui_blocks_view v = UI_BLOCKS_GLOBAL;
+  if (http_req_params(req, &p) == 0) {
+    const char *view = http_params_get(&p, "view");
+    if (view && !strcmp(view, "loaded"))
+      v = UI_BLOCKS_LOADED;
+    http_params_release(&p);
+  }
+  struct tc_buf out = TC_BUF_INIT;
+  struct jsonw w;
+  jsonw_init(&w, &out);
+  jsonw_obj_begin(&w);
+  jsonw_key(&w, "status");
+  jsonw_cstr(&w, "success");
+  jsonw_key(&w, "data");
+  jsonw_obj_begin(&w);
+  jsonw_key(&w, "label");
+  jsonw_cstr(&w, b->label);
+  pthread_mutex_lock(&b->mu);
+  jsonw_key(&w, "blocks");
+  jsonw_arr_begin(&w);
+  if (b->v[v].metas && *b->v[v].metas)
+    jsonw_raw(&w, b->v[v].metas, strlen(b->v[v].metas));
+  jsonw_arr_end(&w);
+  /* Go's zero time when the view was never refreshed. */
+  char when[48] = "0001-01-01T00:00:00Z";
+  if (b->v[v].refreshed_ns)
+    api_format_rfc3339nano(when, b->v[v].refreshed_ns);
+  jsonw_key(&w, "refreshedAt");
+  jsonw_cstr(&w, when);
+  jsonw_key(&w, "err");
+  if (b->v[v].err)
+    jsonw_cstr(&w, b->v[v].err);
+  else
+    jsonw_null(&w);
+  pthread_mutex_unlock(&b->mu);
+  jsonw_obj_end(&w);
+  jsonw_obj_end(&w);
+  if (jsonw_finish(&w) < 0 || !out.data)
+    http_respond_error(req, 500, "out of memory");
+  else
+    http_respond(req, 200, "application/json", out.data, out.len);
+  tc_buf_release(&out);
+}
+
+int ui_blocks_register_routes(struct http_server *srv,
+                              const char *route_prefix, struct ui_blocks *b,
+                              const char *home) {
+  const char *prefix = route_prefix ? route_prefix : "";
+  size_t plen = strlen(prefix);
+  while (plen && prefix[plen - 1] == '/')
+    plen--;
+  const unsigned gz = HTTP_ROUTE_GZIP;
+  static const char *const pages[] = {"/loaded", "/global", "/blocks"};
+  int rc = ui_route(srv, prefix, plen, "/", 0, NULL, ui_redirect, (void *)home);
+  if (rc == 0 && plen)
+    rc = ui_route(srv, prefix, plen, "", 0, NULL, ui_redirect, (void *)home);
+  for (size_t i = 0; rc == 0 && i < TC_ARRAY_SIZE(pages); i++)
+    rc = ui_route(srv, prefix, plen, pages[i], gz, pages[i] + 1, ui_page,
+                  "blocks.html");
+  if (rc == 0)
+    rc = ui_route(srv, prefix, plen, "/static/", gz | HTTP_ROUTE_PREFIX,
+                  "static", ui_static, NULL);
+  if (rc == 0)
+    rc = ui_route(srv, prefix, plen, "/api/v1/blocks", gz, "blocks",
+                  ui_blocks_api, b);
   return rc;
 }

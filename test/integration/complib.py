@@ -47,6 +47,20 @@ def put(src, bucket, b, labels, as_id=None, align=True):
     return m
 
 
+def bucket_of_blocks(t, duration=6 * 3600, labels=None):
+    """Promtool-made 2h blocks over duration seconds in t.tmp/src2h, copied
+    with a sidecar's Thanos meta (labels, default cluster="c1") into a
+    FILESYSTEM bucket t.tmp/bucket: (src, block ids, bucket, bucket YAML)."""
+    src = os.path.join(t.tmp, "src2h")
+    os.makedirs(src)
+    ids = S.make_blocks(t, src, duration=duration)
+    bucket = os.path.join(t.tmp, "bucket")
+    os.makedirs(bucket)
+    for b in ids:
+        put(src, bucket, b, labels or {"cluster": "c1"})
+    return src, ids, bucket, S.bucket_yml(t, bucket)
+
+
 def one_block(t, series, max_duration):
     """Writes series ({'name{labels}': [(t s, v)]}: one gauge family and
     one counter family, whose names end in _total) as OpenMetrics and has

@@ -28,14 +28,7 @@ import complib as C  # noqa: E402
 t = G.Tap("t0810-tools-bucket-maintenance")
 S.kill_on_exit(t)
 
-src = os.path.join(t.tmp, "src2h")
-os.makedirs(src)
-ids = S.make_blocks(t, src, duration=6 * 3600)
-bucket = os.path.join(t.tmp, "bucket")
-os.makedirs(bucket)
-for b in ids:
-    C.put(src, bucket, b, {"cluster": "c1"})
-yml = S.bucket_yml(t, bucket)
+src, ids, bucket, yml = C.bucket_of_blocks(t)
 
 
 def tool(cmd, *args, config=None):
