@@ -75,6 +75,12 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o);
  * delete delay and old partial uploads. */
 int compact_cleanup(struct objstore *bkt, const struct compact_opts *o);
 
+/* The backlog, as Thanos's progress calculators count it per group:
+ * thanos_compact_todo_compactions and _compaction_blocks (the planner run
+ * to the end, each plan merged into one block), _downsample_blocks and
+ * _deletion_blocks (past their retention). */
+int compact_progress(struct objstore *bkt, const struct compact_opts *o);
+
 /* Step 1 alone: lists the bucket's blocks and sets o->blocks' views (what
  * `tools bucket web` runs). */
 int compact_sync_views(struct objstore *bkt, const struct compact_opts *o);
@@ -131,6 +137,7 @@ struct compact_run_opts {
   int64_t wait_interval_ms;
   int64_t cleanup_interval_ms; /* with wait: compact_cleanup() between
                                   iterations; 0 = off */
+  int64_t progress_interval_ms; /* with wait: compact_progress(); 0 = off */
   const char *http_address;
   int64_t http_grace_ms;
   /* With o->blocks: the Block Viewer's routes under web_prefix, "/"

@@ -297,6 +297,7 @@ int cmd_compact(int argc, char **argv) {
       .wait = o.wait,
       .wait_interval_ms = o.wait_interval_ms,
       .cleanup_interval_ms = o.cleanup_interval_ms,
+      .progress_interval_ms = o.progress_interval_ms,
       .http_address = o.srv.http_address,
       .http_grace_ms = o.srv.http_grace_ms,
   };

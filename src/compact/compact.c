@@ -30,7 +30,8 @@ struct metric *compact_m_marked, *compact_m_synced;
 static struct metric *m_iterations, *m_compactions, *m_runs_started,
     *m_runs_completed, *m_failures, *m_vertical, *m_downsamples,
     *m_downsample_failures, *m_gc, *m_cleaned, *m_cleanup_failures, *m_halted,
-    *m_partial_deleted;
+    *m_partial_deleted, *m_todo_compactions, *m_todo_compaction_blocks,
+    *m_todo_downsample, *m_todo_deletion;
 
 void compact_metrics_register(void) {
   if (m_iterations)
@@ -90,6 +91,19 @@ void compact_metrics_register(void) {
                           NULL);
   compact_m_synced = metric_gauge("thanos_blocks_meta_synced",
                                   "Number of block metadata synced", "state");
+  m_todo_compactions = metric_gauge("thanos_compact_todo_compactions",
+                                    "number of compactions to be done",
+                                    "group");
+  m_todo_compaction_blocks =
+      metric_gauge("thanos_compact_todo_compaction_blocks",
+                   "number of blocks planned to be compacted", "group");
+  m_todo_downsample =
+      metric_gauge("thanos_compact_todo_downsample_blocks",
+                   "number of blocks to be downsampled", "group");
+  m_todo_deletion =
+      metric_gauge("thanos_compact_todo_deletion_blocks",
+                   "number of blocks that have crossed their retention period",
+                   "group");
   metric_set(metric_child(m_halted), 0);
   metric_add(metric_child(m_iterations), 0);
   metric_add(metric_child(m_gc), 0);
@@ -316,24 +330,38 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
   return rc;
 }
 
+/* The end of the group that starts at s->v[g]. */
+static size_t group_end(const struct csync *s, size_t g) {
+  size_t end = g;
+  while (end < s->n && !strcmp(s->v[end].group, s->v[g].group))
+    end++;
+  return end;
+}
+
+/* The planner's view of blocks v[0..n) (sorted by min time). */
+static struct plan_block *plan_blocks(const struct cblock *v, size_t n) {
+  struct plan_block *pb = xcalloc(n ? n : 1, sizeof *pb);
+  for (size_t i = 0; i < n; i++)
+    pb[i] = (struct plan_block){v[i].meta.min_time, v[i].meta.max_time,
+                                v[i].no_compact, v[i].meta.compaction.failed};
+  return pb;
+}
+
+static size_t plan_ranges(const struct compact_opts *o) {
+  return (size_t)TC_MAX(1, TC_MIN(o->max_level, 4));
+}
+
 /* One pass over the groups: at most one compaction each. *did tells
  * whether any ran (then the caller syncs and passes again). */
 static int compact_pass(struct objstore *bkt, const struct compact_opts *o,
                         struct csync *s, bool *did) {
-  size_t nranges = (size_t)TC_MAX(1, TC_MIN(o->max_level, 4));
+  size_t nranges = plan_ranges(o);
   int rc = 0;
   *did = false;
   for (size_t g = 0; g < s->n && !rc;) {
-    size_t end = g;
-    while (end < s->n && !strcmp(s->v[end].group, s->v[g].group))
-      end++;
-    size_t n = end - g;
-    struct plan_block *pb = xcalloc(n, sizeof *pb);
+    size_t end = group_end(s, g), n = end - g;
+    struct plan_block *pb = plan_blocks(&s->v[g], n);
     size_t *pick = xcalloc(n, sizeof *pick);
-    for (size_t i = 0; i < n; i++)
-      pb[i] = (struct plan_block){
-          s->v[g + i].meta.min_time, s->v[g + i].meta.max_time,
-          s->v[g + i].no_compact, s->v[g + i].meta.compaction.failed};
     metric_inc(metric_with(m_runs_started, s->v[g].group));
     bool overlap;
     size_t k =
@@ -395,6 +423,15 @@ static bool sources_downsampled(const struct csync *s,
   return true;
 }
 
+/* Whether b (of resolution from, spanning min_range or more, not marked
+ * no-downsample) still needs a block of resolution to. */
+static bool downsample_due(const struct csync *s, const struct cblock *b,
+                           int64_t from, int64_t to, int64_t min_range) {
+  return b->meta.thanos.resolution == from && !b->no_downsample &&
+         b->meta.max_time - b->meta.min_time >= min_range &&
+         !sources_downsampled(s, &b->meta, to);
+}
+
 /* Downsamples every block of resolution from to `to` whose sources the
  * blocks of resolution `to` do not all hold yet. A block that fails is logged
  * and counted and the others go on; the pass then returns an error. */
@@ -413,10 +450,7 @@ static int downsample_pass(struct objstore *bkt, const struct compact_opts *o,
   snprintf(to_s, sizeof to_s, "%" PRId64, to);
   for (size_t i = 0; i < s.n; i++) {
     struct cblock *b = &s.v[i];
-    if (b->meta.thanos.resolution != from || b->no_downsample ||
-        b->meta.max_time - b->meta.min_time < min_range)
-      continue;
-    if (sources_downsampled(&s, &b->meta, to))
+    if (!downsample_due(&s, b, from, to, min_range))
       continue;
     char *src = xasprintf("%s/%s", dir, b->meta.ulid), *out = NULL;
     rc = compact_fresh_dir(dir);
@@ -462,18 +496,25 @@ int compact_downsample_bucket(struct objstore *bkt,
 
 /* ---------------------------------------------- retention and cleanup */
 
+/* The retention m has crossed at now, or 0. */
+static int64_t retention_due(const struct compact_opts *o,
+                             const struct block_meta *m, int64_t now) {
+  int level = m->thanos.resolution == COMPACT_RES_1H   ? 2
+              : m->thanos.resolution == COMPACT_RES_5M ? 1
+                                                       : 0;
+  int64_t keep = o->retention_ms[level];
+  /* Thanos compares whole seconds of the block's end. */
+  return keep > 0 && now > (m->max_time / 1000) * 1000 + keep ? keep : 0;
+}
+
 int compact_retention(struct objstore *bkt, const struct compact_opts *o) {
   int64_t now = now_ms();
   struct csync s;
   int rc = csync_run(bkt, o, &s);
   for (size_t i = 0; i < s.n && !rc; i++) {
     const struct block_meta *m = &s.v[i].meta;
-    int level = m->thanos.resolution == COMPACT_RES_1H   ? 2
-                : m->thanos.resolution == COMPACT_RES_5M ? 1
-                                                         : 0;
-    int64_t keep = o->retention_ms[level];
-    /* Thanos compares whole seconds of the block's end. */
-    if (keep <= 0 || now <= (m->max_time / 1000) * 1000 + keep)
+    int64_t keep = retention_due(o, m, now);
+    if (!keep)
       continue;
     char *r = fmt_range(keep);
     char *details = xasprintf("block exceeding retention of %s", r);
@@ -547,4 +588,77 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o) {
   if (!rc)
     metric_inc(metric_child(m_iterations));
   return rc;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static int plan_block_cmp(const void *a, const void *b) {
+  const struct plan_block *x = a, *y = b;
+  if (x->min_time != y->min_time)
+    return x->min_time < y->min_time ? -1 : 1;
+  return (x->max_time > y->max_time) - (x->max_time < y->max_time);
+}
+
+/* Plans a group's blocks pb[0..n) again and again, each plan's blocks
+ * replaced by one spanning them, as Thanos's progress calculator does:
+ * how many compactions are left, and of how many blocks. */
+static void plan_todo(struct plan_block *pb, size_t n, size_t nranges,
+                      size_t *compactions, size_t *blocks) {
+  size_t *pick = xcalloc(n ? n : 1, sizeof *pick);
+  *compactions = *blocks = 0;
+  for (;;) {
+    size_t k =
+        compact_plan(pb, n, compact_default_ranges, nranges, pick, NULL);
+    if (k < 2)
+      break;
+    (*compactions)++;
+    *blocks += k;
+    struct plan_block u = pb[pick[0]];
+    for (size_t i = 1; i < k; i++) {
+      u.min_time = TC_MIN(u.min_time, pb[pick[i]].min_time);
+      u.max_time = TC_MAX(u.max_time, pb[pick[i]].max_time);
+    }
+    u.no_compact = u.failed = false;
+    for (size_t i = 0; i < k; i++)
+      pb[pick[i]].min_time = INT64_MIN; /* gone */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+      if (pb[i].min_time != INT64_MIN)
+        pb[w++] = pb[i];
+    pb[w++] = u;
+    n = w;
+    qsort(pb, n, sizeof *pb, plan_block_cmp);
+  }
+  free(pick);
+}
+
+int compact_progress(struct objstore *bkt, const struct compact_opts *o) {
+  struct csync s;
+  int rc = csync_run(bkt, o, &s);
+  if (rc)
+    return rc;
+  int64_t now = now_ms();
+  for (size_t g = 0; g < s.n;) {
+    size_t end = group_end(&s, g), n = end - g, compactions, blocks;
+    struct plan_block *pb = plan_blocks(&s.v[g], n);
+    plan_todo(pb, n, plan_ranges(o), &compactions, &blocks);
+    free(pb);
+    size_t down = 0, del = 0;
+    for (size_t i = g; i < end; i++) {
+      down += downsample_due(&s, &s.v[i], COMPACT_RES_RAW, COMPACT_RES_5M,
+                             COMPACT_DOWNSAMPLE_RANGE_5M) ||
+              downsample_due(&s, &s.v[i], COMPACT_RES_5M, COMPACT_RES_1H,
+                             COMPACT_DOWNSAMPLE_RANGE_1H);
+      del += retention_due(o, &s.v[i].meta, now) != 0;
+    }
+    const char *group = s.v[g].group;
+    metric_set(metric_with(m_todo_compactions, group), (double)compactions);
+    metric_set(metric_with(m_todo_compaction_blocks, group), (double)blocks);
+    metric_set(metric_with(m_todo_downsample, group),
+               o->downsampling_disable ? 0 : (double)down);
+    metric_set(metric_with(m_todo_deletion, group), (double)del);
+    g = end;
+  }
+  csync_release(&s);
+  return 0;
 }

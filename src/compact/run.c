@@ -5,7 +5,7 @@
  * on the worker pool, once, or every --wait-interval with --wait; with
  * --wait, compact_cleanup() also runs every --compact.cleanup-interval
  * while no iteration does (and while halted: deleting marked blocks is
- * safe).
+ * safe), and compact_progress() every --compact.progress-interval.
  *
  * Errors follow Thanos: with --wait a halt error (overlaps, a corrupt
  * block) sets thanos_compact_halted and stops iterating while the process
@@ -30,8 +30,9 @@ struct crun {
   struct objstore *bkt;
   struct runtime *rt;
   struct service svc;
-  uv_timer_t timer, clean_timer;
+  uv_timer_t timer, clean_timer, progress_timer;
   struct tc_work work;
+  compact_iterate_fn *side; /* the cleanup or the progress, between runs */
   int busy, stopping, halted, rc, closing;
   service_stopped_fn *done;
 };
@@ -55,28 +56,36 @@ static void iterate_work(struct tc_work *w) {
 
 static void tick(uv_timer_t *t);
 
-static void cleanup_work(struct tc_work *w) {
+static void side_work(struct tc_work *w) {
   struct crun *c = w->data;
-  int rc = compact_cleanup(c->bkt, c->o);
+  int rc = c->side(c->bkt, c->o);
   if (rc)
-    LOG_WARN("cleanup of marked blocks failed", "err", tc_errmsg(rc));
+    LOG_WARN(c->side == compact_cleanup ? "cleanup of marked blocks failed"
+                                        : "calculating the progress failed",
+             "err", tc_errmsg(rc));
 }
 
-static void cleanup_done(struct tc_work *w, int status) {
+static void side_done(struct tc_work *w, int status) {
   struct crun *c = w->data;
   (void)status;
   c->busy = 0;
   maybe_stopped(c);
 }
 
-static void cleanup_tick(uv_timer_t *t) {
+/* Runs fn on the pool unless something runs already (an iteration cleans
+ * up at its end anyway, and the progress waits for the next tick). */
+static void side_tick(uv_timer_t *t, compact_iterate_fn *fn) {
   struct crun *c = t->data;
   if (c->stopping || c->busy)
-    return; /* an iteration cleans up at its end anyway */
+    return;
   c->busy = 1;
-  if (tc_work_submit(c->rt->loop, &c->work, cleanup_work, cleanup_done, c))
+  c->side = fn;
+  if (tc_work_submit(c->rt->loop, &c->work, side_work, side_done, c))
     c->busy = 0;
 }
+
+static void cleanup_tick(uv_timer_t *t) { side_tick(t, compact_cleanup); }
+static void progress_tick(uv_timer_t *t) { side_tick(t, compact_progress); }
 
 static void iterate_done(struct tc_work *w, int status) {
   struct crun *c = w->data;
@@ -121,14 +130,19 @@ static int crun_start(struct service *svc, struct runtime *rt) {
   c->timer.data = c;
   uv_timer_init(rt->loop, &c->clean_timer);
   c->clean_timer.data = c;
+  uv_timer_init(rt->loop, &c->progress_timer);
+  c->progress_timer.data = c;
   uv_timer_start(&c->timer, tick, 0, 0);
   uint64_t every = (uint64_t)c->r->cleanup_interval_ms;
   if (c->r->wait && every)
     uv_timer_start(&c->clean_timer, cleanup_tick, every, every);
+  every = (uint64_t)c->r->progress_interval_ms;
+  if (c->r->wait && every)
+    uv_timer_start(&c->progress_timer, progress_tick, every, every);
   return 0;
 }
 
-/* Both timers are closed before the service reports stopped. */
+/* The timers are closed before the service reports stopped. */
 static void timer_closed(uv_handle_t *h) {
   struct crun *c = h->data;
   c->closing--;
@@ -142,10 +156,12 @@ static void crun_stop(struct service *svc, service_stopped_fn *done) {
     tc_work_cancel(&c->work);
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->clean_timer);
+  uv_timer_stop(&c->progress_timer);
   c->done = done;
-  c->closing = 2;
+  c->closing = 3;
   uv_close((uv_handle_t *)&c->timer, timer_closed);
   uv_close((uv_handle_t *)&c->clean_timer, timer_closed);
+  uv_close((uv_handle_t *)&c->progress_timer, timer_closed);
 }
 
 int compact_run(struct objstore *bkt, const struct compact_opts *o,

@@ -11,6 +11,8 @@
 #   bucket web  lists every block, "/" goes to blocks, and a block added
 #               to the bucket shows after --refresh; a broken meta.json
 #               is left out; --web.disable turns the compactor's UI off.
+#   progress    thanos_compact_todo_* per group, every
+#               --compact.progress-interval, also while halted.
 import datetime
 import json
 import os
@@ -136,6 +138,37 @@ p, base = start("compact", "--wait", "--wait-interval=1h",
                 "--data-dir=" + os.path.join(t.tmp, "data3"))
 t.ok(get(base + "/api/v1/blocks")[0] == 404 and
      get(base + "/-/ready")[0] == 200, "--web.disable: probes, no UI")
+t.stop(p)
+
+# ---- progress metrics of a halted compactor ----
+ov = os.path.join(t.tmp, "overlap")
+copies = [C.new_ulid(10 + i) for i in range(2)]
+for c in copies:
+    C.put(src, ov, ids[1], {"cluster": "c1"}, as_id=c)
+port = G.free_port()
+logs.append(os.path.join(t.tmp, "log-progress"))
+p = t.start([G.THANOSC, "compact", "--objstore.config-file=" +
+             S.bucket_yml(t, ov), "--http-address=127.0.0.1:%d" % port,
+             "--data-dir=" + os.path.join(t.tmp, "data4"), "--wait",
+             "--consistency-delay=0s", "--compact.progress-interval=1s",
+             "--retention.resolution-raw=1d", "--http-grace-period=1s"],
+            stdout=open(logs[-1], "w"), stderr=subprocess.STDOUT)
+S.wait_ready(port)
+want = {"thanos_compact_todo_compactions": "1",
+        "thanos_compact_todo_compaction_blocks": "2",
+        "thanos_compact_todo_downsample_blocks": "0",
+        "thanos_compact_todo_deletion_blocks": "2"}
+got = {}
+end = time.time() + 20
+while time.time() < end and got != want:
+    got = {}
+    for line in S.http_get("http://127.0.0.1:%d/metrics" % port).split("\n"):
+        name = line.split("{")[0]
+        if name in want and 'group="0@' in line:
+            got[name] = line.split()[-1]
+    time.sleep(0.3)
+t.ok(got == want, "the progress of a halted compactor: one compaction of "
+     "two blocks left, two blocks past retention", got)
 t.stop(p)
 
 # ---- tools bucket web ----
