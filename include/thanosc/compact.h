@@ -55,6 +55,10 @@ struct compact_opts {
   const struct store_relabel *relabel;  /* may be NULL */
   const char *hash_func;                /* NULL/"" or "SHA256" */
   int max_level;                        /* --debug.max-compaction-level */
+  /* --compact.skip-block-with-out-of-order-chunks: such a block is marked
+   * no-compact instead of failing the run. */
+  bool skip_out_of_order;
+  bool accept_malformed; /* --debug.accept-malformed-index */
   struct ui_blocks *blocks; /* the Block Viewer's views, set at each sync;
                                may be NULL */
 };
@@ -74,6 +78,23 @@ int compact_iterate(struct objstore *bkt, const struct compact_opts *o);
 /* Step 5 alone: deletes blocks whose deletion mark is older than the
  * delete delay and old partial uploads. */
 int compact_cleanup(struct objstore *bkt, const struct compact_opts *o);
+
+/* What a block's index holds wrong, as Thanos's index health statistics
+ * count it: series whose label names are not sorted, series not in
+ * order, chunks whose range is inverted or outside the block's, chunks
+ * out of order or overlapping within a series; first describes the first
+ * issue (owned). */
+struct index_health {
+  size_t labels_ooo, series_ooo, chunks_bad, chunks_ooo;
+  char *first;
+};
+
+/* Reads the index at path (of the block m) series by series, to the end
+ * or, with first_only, to the first issue. 0, or an error when the
+ * index cannot be read. Release h. */
+int compact_index_health(const char *path, const struct block_meta *m,
+                         bool first_only, struct index_health *h /* OUT */);
+void index_health_release(struct index_health *h);
 
 /* The backlog, as Thanos's progress calculators count it per group:
  * thanos_compact_todo_compactions and _compaction_blocks (the planner run

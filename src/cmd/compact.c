@@ -192,8 +192,7 @@ static void compact_flags(struct flag_def *f, struct compact_flags *o) {
       {"compact.skip-block-with-out-of-order-chunks", FLAG_BOOL, &o->skip_ooo,
        "false",
        "When set to true, mark blocks containing index with out-of-order "
-       "chunks for no compact instead of halting the compaction",
-       NULL, FLAG_HIDDEN},
+       "chunks for no compact instead of halting the compaction"},
       {"debug.accept-malformed-index", FLAG_BOOL, &o->accept_malformed, "false",
        "Compaction index verification will ignore out of order label names.",
        NULL, FLAG_HIDDEN},
@@ -208,12 +207,6 @@ static int check_unsupported(const struct compact_flags *o) {
   if (o->dedup_func && *o->dedup_func && !o->replica_labels.n) {
     fprintf(stderr, COMPACT_CMD ": error: penalty based deduplication needs "
                                 "at least one replica label specified\n");
-    return 2;
-  }
-  if (o->skip_ooo) {
-    fprintf(stderr, COMPACT_CMD
-            ": error: "
-            "--compact.skip-block-with-out-of-order-chunks is not supported\n");
     return 2;
   }
   if (o->max_level < 1) {
@@ -292,6 +285,8 @@ int cmd_compact(int argc, char **argv) {
       .relabel = relabel,
       .hash_func = o.hash_func,
       .max_level = (int)o.max_level,
+      .skip_out_of_order = o.skip_ooo,
+      .accept_malformed = o.accept_malformed,
   };
   struct compact_run_opts ro = {
       .wait = o.wait,

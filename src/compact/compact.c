@@ -259,7 +259,67 @@ static void compacted_meta(struct block_meta *m, struct cblock *const *in,
   m->thanos.source = xstrdup("compactor");
 }
 
-/* Downloads, merges, uploads and marks one plan of a group. */
+/*
+ * Thanos's checks of a downloaded input's index before a compaction: an
+ * index that cannot be read, or whose series are out of order or whose
+ * chunks lie outside the block, halts; chunks out of order within a
+ * series fail the run, unless --compact.skip-block-with-out-of-order-chunks
+ * marks the block no-compact (*skipped: the plan is dropped and the
+ * groups planned again without it); unsorted label names fail it unless
+ * --debug.accept-malformed-index.
+ */
+static int check_input(struct objstore *bkt, const struct compact_opts *o,
+                       const struct cblock *b, const char *dir,
+                       bool *skipped) {
+  char *path = xasprintf("%s/index", dir);
+  struct index_health h;
+  int rc = compact_index_health(path, &b->meta, false, &h);
+  free(path);
+  if (rc)
+    return tc_error_wrap(COMPACT_HALT, "check the index of block %s",
+                         b->meta.ulid);
+  if (h.series_ooo || h.chunks_bad) {
+    struct tc_buf ls = TC_BUF_INIT;
+    labels_format(&b->meta.thanos.labels, &ls);
+    tc_buf_addc(&ls, '\0');
+    rc = tc_error(COMPACT_HALT,
+                  "block with not healthy index found %s; Compaction level "
+                  "%d; Labels: %s: %zu series out of order, %zu chunks "
+                  "outside the block or inverted (%s)",
+                  dir, b->meta.compaction.level, ls.data, h.series_ooo,
+                  h.chunks_bad, h.first);
+    tc_buf_release(&ls);
+  } else if (h.chunks_ooo && o->skip_out_of_order) {
+    char *details = xasprintf("found %zu chunks out-of-order", h.chunks_ooo);
+    rc = block_mark(bkt, MARKER_NO_COMPACT, b->meta.ulid, details,
+                    "block-index-out-of-order-chunk");
+    free(details);
+    if (rc) {
+      rc = tc_error_wrap(rc, "mark block %s no-compact", b->meta.ulid);
+    } else {
+      metric_inc(metric_with(compact_m_marked, "no-compact-mark.json",
+                             "block-index-out-of-order-chunk"));
+      LOG_WARN("block has out-of-order chunks: marked no-compact", "block",
+               b->meta.ulid, "issue", h.first);
+      *skipped = true;
+    }
+  } else if (h.chunks_ooo) {
+    rc = tc_error(TC_ECORRUPT,
+                  "blocks with out-of-order chunks are dropped from "
+                  "compaction: %s: found %zu chunks out-of-order (%s)",
+                  dir, h.chunks_ooo, h.first);
+  } else if (h.labels_ooo && !o->accept_malformed) {
+    rc = tc_error(TC_ECORRUPT,
+                  "block id %s, try running with "
+                  "--debug.accept-malformed-index: %zu series with label "
+                  "names out of order (%s)",
+                  b->meta.ulid, h.labels_ooo, h.first);
+  }
+  index_health_release(&h);
+  return rc;
+}
+
+/* Downloads, checks, merges, uploads and marks one plan of a group. */
 static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
                           struct cblock *const *in, size_t n, bool overlap) {
   const char *group = in[0]->group;
@@ -271,14 +331,19 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
   char count[24];
   snprintf(count, sizeof count, "%zu", n);
   LOG_INFO("compact blocks", "group", group, "count", count);
+  bool skipped = false;
   for (size_t i = 0; i < n && !rc; i++) {
     dirs[i] = xasprintf("%s/%s", dir, in[i]->meta.ulid);
     rc = block_download(bkt, in[i]->meta.ulid, dirs[i]);
+    if (!rc)
+      rc = check_input(bkt, o, in[i], dirs[i], &skipped);
   }
   compacted_meta(&meta, in, n);
+  size_t *replica = NULL;
+  if (skipped)
+    goto done;
   /* With penalty deduplication a replica is the blocks that have the same
    * external labels, replica labels included. */
-  size_t *replica = NULL;
   if (o->dedup_penalty) {
     replica = xcalloc(n, sizeof *replica);
     for (size_t i = 0; i < n; i++) {
@@ -319,6 +384,7 @@ static int compact_blocks(struct objstore *bkt, const struct compact_opts *o,
   }
   if (rc)
     metric_inc(metric_with(m_failures, group));
+done:
   tsdb_remove_all(dir);
   for (size_t i = 0; i < n; i++)
     free(dirs[i]);

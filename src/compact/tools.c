@@ -118,45 +118,51 @@ static size_t check_overlaps(const struct csync *s, const struct strlist *ids) {
   return found;
 }
 
-/* The index of a block, series by series: labels sorted and the series in
- * order, chunks ordered, not overlapping and inside the block's range.
- * Returns the number of issues (each logged); <0 when unreadable. */
-static int check_index(const char *path, const struct block_meta *m) {
+int compact_index_health(const char *path, const struct block_meta *m,
+                         bool first_only, struct index_health *h) {
   struct index_reader r;
+  memset(h, 0, sizeof *h);
   int rc = index_reader_open_file(&r, path);
   if (rc)
     return rc;
   struct postings *p = index_reader_postings(&r, "", "");
   struct index_series s = {0};
   struct labels prev = {0};
-  int issues = 0;
-  const char *why = NULL;
-  while (!rc && issues == 0 && postings_next(p)) {
+  while (!rc && !(first_only && h->first) && postings_next(p)) {
     rc = index_reader_series(&r, postings_at(p), &s);
     if (rc)
       break;
+    const char *why = NULL;
     for (size_t i = 1; i < s.lset.n && !why; i++)
-      if (strcmp(s.lset.v[i - 1].name, s.lset.v[i].name) >= 0)
+      if (strcmp(s.lset.v[i - 1].name, s.lset.v[i].name) >= 0) {
         why = "labels out of order";
-    if (!why && prev.n && labels_compare(&prev, &s.lset) >= 0)
-      why = "series out of order";
-    for (size_t i = 0; i < s.nchunks && !why; i++) {
-      const struct chunk_meta *c = &s.chunks[i];
-      if (c->mint > c->maxt)
-        why = "chunk with min time after max time";
-      else if (c->mint < m->min_time || c->maxt > m->max_time)
-        why = "chunk outside the block's range";
-      else if (i && c->mint <= s.chunks[i - 1].maxt)
-        why = "chunks out of order or overlapping";
+        h->labels_ooo++;
+      }
+    if (prev.n && labels_compare(&prev, &s.lset) >= 0) {
+      why = why ? why : "series out of order";
+      h->series_ooo++;
     }
-    if (why) {
+    for (size_t i = 0; i < s.nchunks; i++) {
+      const struct chunk_meta *c = &s.chunks[i];
+      const char *bad = NULL;
+      if (c->mint > c->maxt)
+        bad = "chunk with min time after max time";
+      else if (c->mint < m->min_time || c->maxt > m->max_time)
+        bad = "chunk outside the block's range";
+      if (bad) {
+        h->chunks_bad++;
+      } else if (i && c->mint <= s.chunks[i - 1].maxt) {
+        bad = "chunks out of order or overlapping";
+        h->chunks_ooo++;
+      }
+      why = why ? why : bad;
+    }
+    if (why && !h->first) {
       struct tc_buf ls = TC_BUF_INIT;
       labels_format(&s.lset, &ls);
       tc_buf_addc(&ls, '\0');
-      LOG_WARN("detected index issue", "block", m->ulid, "issue", why, "series",
-               ls.data);
+      h->first = xasprintf("%s in series %s", why, ls.data);
       tc_buf_release(&ls);
-      issues++;
     }
     labels_release(&prev);
     labels_copy(&prev, &s.lset);
@@ -167,7 +173,28 @@ static int check_index(const char *path, const struct block_meta *m) {
   index_series_release(&s);
   labels_release(&prev);
   index_reader_close(&r);
-  return rc ? rc : issues;
+  if (rc)
+    index_health_release(h);
+  return rc;
+}
+
+void index_health_release(struct index_health *h) {
+  free(h->first);
+  memset(h, 0, sizeof *h);
+}
+
+/* The index of a block until its first issue (logged): 0 or 1 issues;
+ * <0 when unreadable. */
+static int check_index(const char *path, const struct block_meta *m) {
+  struct index_health h;
+  int rc = compact_index_health(path, m, true, &h);
+  if (rc)
+    return rc;
+  if (h.first)
+    LOG_WARN("detected index issue", "block", m->ulid, "issue", h.first);
+  rc = h.first != NULL;
+  index_health_release(&h);
+  return rc;
 }
 
 /* Downloads each block's index (only) and checks it. */

@@ -191,6 +191,7 @@ struct index_writer {
   size_t nsyms, symcap;
   struct tsdb_strtab *symtab; /* owned: symbol -> reference */
   int version;                /* 2, or 1 after index_writer_set_version() */
+  bool any_chunk_order;       /* index_writer_accept_any_chunk_order() */
   uint64_t *symoffs;          /* owned, v1: file offset of each symbol */
   /* series seen: labels of the last one, and per-pair postings */
   struct labels last;
@@ -207,6 +208,9 @@ int index_writer_open(struct index_writer *w, const char *path);
  * instead of 2, as Prometheus 2.0 did: for tests of old blocks. Only
  * right after index_writer_open(). */
 int index_writer_set_version(struct index_writer *w, int version);
+/* Lets series have chunks that overlap or are out of order, as some
+ * Prometheus versions wrote them: for tests of what reads such blocks. */
+void index_writer_accept_any_chunk_order(struct index_writer *w);
 /* Adds a symbol; symbols must come in strictly ascending byte order and
  * before any series. */
 int index_writer_add_symbol(struct index_writer *w, const char *s);

@@ -127,6 +127,10 @@ static uint64_t sym_wire(const struct index_writer *w, uint32_t i) {
   return w->version == 1 ? w->symoffs[i] : i;
 }
 
+void index_writer_accept_any_chunk_order(struct index_writer *w) {
+  w->any_chunk_order = true;
+}
+
 int index_writer_set_version(struct index_writer *w, int version) {
   if (version != 1 && version != 2)
     return tc_error(TC_EINVAL, "index '%s': no format version %d", w->path,
@@ -188,7 +192,8 @@ int index_writer_add_series(struct index_writer *w, const struct labels *ls,
   tc_buf_put_uvarint(&b, n);
   for (size_t i = 0; i < n; i++) {
     const struct chunk_meta *c = &chunks[i];
-    if (c->maxt < c->mint || (i && c->mint <= chunks[i - 1].maxt) ||
+    bool order = w->any_chunk_order || (i == 0 || c->mint > chunks[i - 1].maxt);
+    if (c->maxt < c->mint || !order ||
         c->ref < (i ? chunks[i - 1].ref : w->last_ref)) {
       rc = tc_error(TC_EINVAL, "index '%s': chunk %zu of a series out of "
                     "order", w->path, i);

@@ -1,7 +1,11 @@
 /*
  * test-tools.c - what `tools bucket mark` and `verify` run (compact_mark,
- * compact_verify) over a FILESYSTEM bucket of blocks written here.
+ * compact_verify) over a FILESYSTEM bucket of blocks written here, and the
+ * compactor's checks of its inputs' indexes (out-of-order chunks).
  */
+#include <sys/stat.h>
+#include <time.h>
+
 #include "test.h"
 
 #include "thanosc/common.h"
@@ -9,6 +13,10 @@
 #include "thanosc/objstore.h"
 #include "thanosc/tsdb/block.h"
 #include "thanosc/tsdb/bucket.h"
+#include "thanosc/tsdb/chunkenc.h"
+#include "thanosc/tsdb/chunks.h"
+#include "thanosc/tsdb/index.h"
+#include "thanosc/tsdb/meta.h"
 
 /* Uploads a block of up{} with samples every second in [from, to) s. */
 static char *upload(struct objstore *bkt, const char *parent, int from,
@@ -97,5 +105,97 @@ TEST(compact_tools_mark_and_verify) {
   free(a);
   free(b);
   free(c);
+  free(local);
+}
+
+/* A block of up{} whose one series has two chunks in the wrong order,
+ * [40, 50) s then [20, 30) s, as some Prometheus versions wrote them: put
+ * together by hand, since the block writer refuses it. */
+static char *upload_out_of_order(struct objstore *bkt, const char *parent) {
+  struct xor_enc e[2];
+  struct chunk_data cd[2];
+  struct chunk_meta cm[2] = {{.mint = 40000, .maxt = 49000},
+                             {.mint = 20000, .maxt = 29000}};
+  uint64_t refs[2];
+  for (int c = 0; c < 2; c++) {
+    xor_enc_init(&e[c]);
+    for (int64_t t = cm[c].mint; t <= cm[c].maxt; t += 1000)
+      ASSERT_OK(xor_enc_append(&e[c], t, (double)t));
+    cd[c].enc = CHUNK_ENC_XOR;
+    cd[c].data = xor_enc_bytes(&e[c], &cd[c].len);
+  }
+  struct block_meta m;
+  block_meta_init(&m);
+  tsdb_ulid_new(m.ulid, (int64_t)time(NULL) * 1000);
+  char *dir = xasprintf("%s/%s", parent, m.ulid);
+  ASSERT(mkdir(dir, 0755) == 0);
+  char *sub = xasprintf("%s/chunks", dir);
+  struct chunks_writer cw;
+  ASSERT_OK(chunks_writer_open(&cw, sub, 0));
+  ASSERT_OK(chunks_writer_write(&cw, cd, 2, refs));
+  ASSERT_OK(chunks_writer_close(&cw));
+  free(sub);
+  cm[0].ref = refs[0], cm[1].ref = refs[1];
+  sub = xasprintf("%s/index", dir);
+  struct index_writer iw;
+  ASSERT_OK(index_writer_open(&iw, sub));
+  index_writer_accept_any_chunk_order(&iw);
+  ASSERT_OK(index_writer_add_symbol(&iw, "__name__"));
+  ASSERT_OK(index_writer_add_symbol(&iw, "up"));
+  struct labels ls = LABELS_INIT;
+  labels_add(&ls, "__name__", "up");
+  ASSERT_OK(index_writer_add_series(&iw, &ls, cm, 2));
+  ASSERT_OK(index_writer_close(&iw));
+  labels_release(&ls);
+  free(sub);
+  m.min_time = 20000;
+  m.max_time = 49001;
+  m.stats.num_samples = 20;
+  m.stats.num_series = 1;
+  m.stats.num_chunks = 2;
+  m.compaction.level = 1;
+  block_meta_add_source(&m, m.ulid);
+  m.version = 1;
+  ASSERT_OK(block_meta_write(&m, dir));
+  ASSERT_OK(block_upload(bkt, dir, NULL));
+  char *id = xstrdup(m.ulid);
+  block_meta_release(&m);
+  free(dir);
+  xor_enc_release(&e[0]);
+  xor_enc_release(&e[1]);
+  return id;
+}
+
+TEST(compact_out_of_order_chunks) {
+  const char *tmp = test_tmpdir();
+  char *yaml = xasprintf("type: FILESYSTEM\nconfig:\n  directory: %s/bkt\n",
+                         tmp);
+  struct objstore *bkt;
+  ASSERT_OK(objstore_open(yaml, &bkt));
+  free(yaml);
+  char *local = xasprintf("%s/local", tmp);
+  /* Overlapping, so that vertical compaction plans both. */
+  char *a = upload(bkt, local, 0, 30), *b = upload_out_of_order(bkt, local);
+  struct compact_opts o = {.data_dir = tmp,
+                           .min_time = INT64_MIN,
+                           .max_time = INT64_MAX,
+                           .vertical = true,
+                           .downsampling_disable = true,
+                           .max_level = 4};
+  int rc = compact_iterate(bkt, &o);
+  ASSERT_EQ(rc, TC_ECORRUPT); /* fails the run, does not halt it */
+  ASSERT(strstr(tc_errmsg(rc), "out-of-order") != NULL);
+  ASSERT(!exists(bkt, b, "no-compact-mark.json"));
+  ASSERT(!exists(bkt, a, "deletion-mark.json"));
+  o.skip_out_of_order = true;
+  ASSERT_OK(compact_iterate(bkt, &o));
+  struct block_marker mk;
+  ASSERT_OK(block_marker_get(bkt, MARKER_NO_COMPACT, b, &mk));
+  ASSERT_STREQ(mk.reason, "block-index-out-of-order-chunk");
+  block_marker_release(&mk);
+  ASSERT(!exists(bkt, a, "deletion-mark.json")); /* nothing to merge a with */
+  objstore_close(bkt);
+  free(a);
+  free(b);
   free(local);
 }
