@@ -6,6 +6,7 @@
 # /global, /loaded, /blocks, a route prefix, a URL hash that opens a
 # block's details, the query-string filter, a failed refresh (err), an
 # HTTP 500, a body that is not JSON and an empty list; reads the DOM.
+# Then the same page as `thanosc tools bucket web` serves it.
 # A screenshot lands in $TMP (or $UI_SCREENSHOT_DIR when set).
 . "$(dirname "$0")/test-lib.sh"
 
@@ -191,5 +192,20 @@ expect "empty: no error" has empty 'role="alert" hidden=""'
 chrome --screenshot="$shots/t0812-blocks.png" \
   "$s/errstr/global#$A3" >/dev/null
 expect "screenshot taken" png "$shots/t0812-blocks.png"
+
+# The page as `thanosc tools bucket web` serves it, over a bucket of one
+# block written by the test tool.
+"$BUILD/test/test-tool" gen-block "$TMP/bkt" --series=3 --samples=10 \
+  --labels=2 >"$TMP/gen.out"
+ulid=$(basename "$(cat "$TMP/gen.out")")
+printf 'type: FILESYSTEM\nconfig:\n  directory: %s\n' "$TMP/bkt" \
+  >"$TMP/bkt.yml"
+wport=$(free_port)
+start_bg web "$THANOSC" tools bucket web --objstore.config-file="$TMP/bkt.yml" \
+  --http-address=127.0.0.1:$wport --label=cluster
+wait_http "http://127.0.0.1:$wport/-/ready"
+dom real "http://127.0.0.1:$wport/blocks#$ulid"
+expect "bucket web: the block on the time line" has real "data-ulid=\"$ulid\""
+expect "bucket web: its details open" has real "data-field=\"ulid\">$ulid"
 
 done_testing
