@@ -762,6 +762,14 @@ static bool is_keyword(const char *s) {
   return false;
 }
 
+/* Keywords Prometheus's grammar also takes as a metric name where an
+ * expression starts (metric_identifier): `by`, `offset {}`, `without`;
+ * the others (on, ignoring, group_left, group_right, bool) never are. */
+static bool is_name_keyword(const char *s) {
+  return strcasecmp(s, "by") == 0 || strcasecmp(s, "without") == 0 ||
+         strcasecmp(s, "offset") == 0;
+}
+
 static enum promql_op agg_op(const char *s);
 
 /* Prometheus's Item.desc(): `identifier "x"`, `"}"`, `<op:+>`, `<by>`. */
@@ -1277,7 +1285,7 @@ static struct promql_expr *parse_primary(struct parser *p) {
       free(name);
       return e;
     }
-    if (is_keyword(name) && p->tok.t != T_LBRACE) {
+    if (is_keyword(name) && !is_name_keyword(name)) {
       perr(p, start, "unexpected <%s>", name);
       free(name);
       return NULL;
@@ -1287,6 +1295,13 @@ static struct promql_expr *parse_primary(struct parser *p) {
   case T_OP:
     if (t->op == PROMQL_OP_ADD || t->op == PROMQL_OP_SUB)
       break;
+    /* and, or, unless: a metric name too, as in Prometheus's grammar. */
+    if (t->op == PROMQL_OP_AND || t->op == PROMQL_OP_OR ||
+        t->op == PROMQL_OP_UNLESS) {
+      char *name = xstrndup(p->in + t->pos, (size_t)t->len);
+      next(p);
+      return parse_selector(p, name, start);
+    }
     /* fallthrough */
   default:
     break;

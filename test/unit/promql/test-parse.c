@@ -38,6 +38,14 @@ TEST(promql_parse_print) {
   roundtrip("a or b and c unless d", "a or b and c unless d");
   roundtrip("2 ^ 3 ^ 2", "2 ^ 3 ^ 2");
   roundtrip("count_values(\"v\", foo)", "count_values(\"v\", foo)");
+  /* Keywords Prometheus also takes as metric names (the printed form
+   * must parse again: the fuzzer found bY{} printing as bY). */
+  roundtrip("bY{}", "bY");
+  roundtrip("by + 1", "by + 1");
+  roundtrip("offset offset 5m", "offset offset 5m");
+  roundtrip("foo and and", "foo and and");
+  roundtrip("or{a=\"b\"}", "or{a=\"b\"}");
+  roundtrip("sum without (a) (without)", "sum without (a) (without)");
 }
 
 TEST(promql_parse_errors) {
@@ -67,6 +75,10 @@ TEST(promql_parse_errors) {
               "non-empty matcher");
   fails("nosuch(foo)", "1:1: parse error: unknown function with name "
                        "\"nosuch\"");
+  fails("on{}", "1:1: parse error: unexpected <on>");
+  fails("bool", "1:1: parse error: unexpected <bool>");
+  fails("group_left{}", "1:1: parse error: unexpected <group_left>");
+  fails("by by", "1:4: parse error: unexpected <by>");
 }
 
 TEST(promql_duration_string) {
