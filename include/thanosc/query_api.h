@@ -180,8 +180,5 @@ int api_write_query_result_stats(struct tc_buf *b,
  */
 enum api_error_type api_error_for_exec(int rc, int range_query);
 
-/* Go's time.Time JSON form in UTC: "2006-01-02T15:04:05.999999999Z"
- * (fraction trimmed of trailing zeros). out needs 40 bytes. */
-size_t api_format_rfc3339nano(char *out, int64_t unix_ns);
 
 #endif

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/fmttime.h"
 #include "thanosc/http.h"
 #include "thanosc/json.h"
 #include "thanosc/log.h"
@@ -552,7 +553,7 @@ static void h_flags(struct http_req *req, void *d) {
   respond_data(req, q->cfg.flags_json ? q->cfg.flags_json : "{}");
 }
 
-static char start_time[40];
+static char start_time[FMTTIME_MAX];
 
 static void h_runtimeinfo(struct http_req *req, void *d) {
   (void)d;
@@ -681,7 +682,7 @@ int qapi_routes(struct querier *q, struct http_server *srv) {
        h_empty_list},
   };
   if (!start_time[0])
-    api_format_rfc3339nano(start_time, now_ms() * 1000000);
+    fmttime_rfc3339nano(start_time, now_ms() * 1000000);
   const char *prefix = q->cfg.route_prefix ? q->cfg.route_prefix : "";
   size_t plen = strlen(prefix);
   while (plen && prefix[plen - 1] == '/')

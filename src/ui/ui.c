@@ -16,9 +16,9 @@
 #include "thanosc/buf.h"
 #include "thanosc/common.h"
 #include "thanosc/error.h"
+#include "thanosc/fmttime.h"
 #include "thanosc/http.h"
 #include "thanosc/json.h"
-#include "thanosc/query_api.h"
 #include "thanosc/ui.h"
 #include "ui/assets.h"
 
@@ -241,9 +241,9 @@ static void ui_blocks_api(struct http_req *req, void *data) {
     jsonw_raw(&w, b->v[v].metas, strlen(b->v[v].metas));
   jsonw_arr_end(&w);
   /* Go's zero time when the view was never refreshed. */
-  char when[48] = "0001-01-01T00:00:00Z";
+  char when[FMTTIME_MAX] = "0001-01-01T00:00:00Z";
   if (b->v[v].refreshed_ns)
-    api_format_rfc3339nano(when, b->v[v].refreshed_ns);
+    fmttime_rfc3339nano(when, b->v[v].refreshed_ns);
   jsonw_key(&w, "refreshedAt");
   jsonw_cstr(&w, when);
   jsonw_key(&w, "err");

@@ -38,7 +38,5 @@ int block_mark(struct objstore *bkt, enum marker_kind kind, const char *id,
 int block_marker_get(struct objstore *bkt, enum marker_kind kind,
                      const char *id, struct block_marker *mk /* OUT */);
 
-/* The Go RFC3339Nano form of now (UTC, trailing zeros trimmed) into out. */
-void tsdb_rfc3339nano_now(char *out, size_t n);
 
 #endif

@@ -18,23 +18,8 @@
 #include "thanosc/common.h"
 #include "thanosc/error.h"
 #include "thanosc/flags.h"
+#include "thanosc/fmttime.h"
 #include "thanosc/tsdb/bucket.h"
-
-void tsdb_rfc3339nano_now(char *out, size_t n) {
-  struct timespec ts;
-  struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  char frac[16] = "";
-  if (ts.tv_nsec) {
-    snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
-    size_t k = strlen(frac);
-    while (frac[k - 1] == '0')
-      frac[--k] = '\0';
-  }
-  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-}
 
 static int str_cmp(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -150,8 +135,8 @@ int block_upload(struct objstore *bkt, const char *dir, const char *hash_func) {
     free(name);
   }
   if (!rc) {
-    char now[64];
-    tsdb_rfc3339nano_now(now, sizeof now);
+    char now[FMTTIME_MAX];
+    fmttime_rfc3339nano_now(now);
     free(m.thanos.upload_time);
     m.thanos.upload_time = xstrdup(now);
     m.has_thanos = true;

@@ -8,6 +8,7 @@
 #include "test.h"
 #include "thanosc/buf.h"
 #include "thanosc/fmtfloat.h"
+#include "thanosc/fmttime.h"
 #include "thanosc/json.h"
 #include "thanosc/promql.h"
 #include "thanosc/query_api.h"
@@ -392,11 +393,11 @@ TEST(api_stores_shape) {
   tc_buf_release(&b);
 
   char out[40];
-  api_format_rfc3339nano(out, 0);
+  fmttime_rfc3339nano(out, 0);
   ASSERT_STREQ(out, "1970-01-01T00:00:00Z");
-  api_format_rfc3339nano(out, -1);
+  fmttime_rfc3339nano(out, -1);
   ASSERT_STREQ(out, "1969-12-31T23:59:59.999999999Z");
-  api_format_rfc3339nano(out, 951782400000000000LL); /* leap day 2000 */
+  fmttime_rfc3339nano(out, 951782400000000000LL); /* leap day 2000 */
   ASSERT_STREQ(out, "2000-02-29T00:00:00Z");
 }
 
