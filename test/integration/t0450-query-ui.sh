@@ -8,29 +8,7 @@
 # Screenshots land in $TMP (or $UI_SCREENSHOT_DIR when set).
 . "$(dirname "$0")/test-lib.sh"
 
-CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
-if [ -z "$CHROMIUM" ]; then
-  skip "chromium is not installed (scripts/install-deps.sh)"
-  done_testing
-  exit
-fi
-shots=${UI_SCREENSHOT_DIR:-$TMP}
-mkdir -p "$shots"
-
-# chrome ARGS... URL: one headless run with a fresh profile; bounded.
-chrome() {
-  local prof
-  prof=$(mktemp -d "$TMP/chrome-XXXXXX")
-  timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
-    --no-first-run --disable-background-networking --disable-component-update \
-    --disable-sync --user-data-dir="$prof" --virtual-time-budget=5000 \
-    --window-size=1280,860 "$@" 2>>"$TMP/chromium.log"
-}
-# dom NAME URL: the page's DOM after its scripts ran, into $TMP/NAME.html.
-dom() { chrome --dump-dom "$2" >"$TMP/$1.html"; }
-has() { grep -qF -- "$2" "$TMP/$1.html" || { echo "# $1.html lacks: $2"; return 1; }; }
-lacks() { ! grep -qF -- "$2" "$TMP/$1.html" || { echo "# $1.html has: $2"; return 1; }; }
-png() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
+use_chromium
 
 pport=$(free_port) sgrpc=$(free_port) shttp=$(free_port)
 qhttp=$(free_port) qgrpc=$(free_port) q2http=$(free_port) q2grpc=$(free_port)

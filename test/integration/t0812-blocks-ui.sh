@@ -10,40 +10,7 @@
 # A screenshot lands in $TMP (or $UI_SCREENSHOT_DIR when set).
 . "$(dirname "$0")/test-lib.sh"
 
-CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
-if [ -z "$CHROMIUM" ]; then
-  skip "chromium is not installed (scripts/install-deps.sh)"
-  done_testing
-  exit
-fi
-shots=${UI_SCREENSHOT_DIR:-$TMP}
-mkdir -p "$shots"
-
-# chrome ARGS... URL: one bounded headless run with a profile of its own.
-chrome() {
-  local prof
-  prof=$(mktemp -d "$TMP/chrome-XXXXXX")
-  timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
-    --disable-quic --no-first-run --disable-background-networking \
-    --disable-component-update --disable-sync --user-data-dir="$prof" \
-    --virtual-time-budget=3000 --window-size=1280,860 "$@" \
-    2>>"$TMP/chromium.log"
-}
-# dom NAME URL: the DOM once the page's scripts ran, in $TMP/NAME.html.
-dom() { chrome --dump-dom "$2" >"$TMP/$1.html"; }
-has() {
-  grep -qF -- "$2" "$TMP/$1.html" || { echo "# $1.html lacks: $2"; return 1; }
-}
-lacks() {
-  ! grep -qF -- "$2" "$TMP/$1.html" || { echo "# $1.html has: $2"; return 1; }
-}
-hasre() {
-  grep -qE -- "$2" "$TMP/$1.html" || { echo "# $1.html lacks /$2/"; return 1; }
-}
-png() {
-  [ -s "$1" ] &&
-    [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
-}
+use_chromium
 # nblocks NAME: how many block boxes NAME.html has.
 nblocks() { grep -oE '<div class="block[ "]' "$TMP/$1.html" | wc -l; }
 # block NAME ULID: that block's class/ulid/level/style attributes.

@@ -88,3 +88,45 @@ done_testing() {
   echo "$TEST_NAME: $_pass passed, $_fail failed"
   [ "$_fail" -eq 0 ]
 }
+
+# ---- headless Chromium, for the UI tests ----
+
+# use_chromium: sets CHROMIUM and makes $shots (where screenshots go:
+# $UI_SCREENSHOT_DIR, else $TMP), or skips the whole test without it.
+use_chromium() {
+  CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
+  if [ -z "$CHROMIUM" ]; then
+    skip "chromium is not installed (scripts/install-deps.sh)"
+    done_testing
+    exit
+  fi
+  shots=${UI_SCREENSHOT_DIR:-$TMP}
+  mkdir -p "$shots"
+}
+# chrome ARGS... URL: one bounded headless run with a profile of its own.
+chrome() {
+  local prof
+  prof=$(mktemp -d "$TMP/chrome-XXXXXX")
+  timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
+    --disable-quic --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --user-data-dir="$prof" \
+    --virtual-time-budget=5000 --window-size=1280,860 "$@" \
+    2>>"$TMP/chromium.log"
+}
+# dom NAME URL: the DOM once the page's scripts ran, in $TMP/NAME.html.
+dom() { chrome --dump-dom "$2" >"$TMP/$1.html"; }
+# has / lacks NAME TEXT, hasre NAME REGEX: about $TMP/NAME.html.
+has() {
+  grep -qF -- "$2" "$TMP/$1.html" || { echo "# $1.html lacks: $2"; return 1; }
+}
+lacks() {
+  ! grep -qF -- "$2" "$TMP/$1.html" || { echo "# $1.html has: $2"; return 1; }
+}
+hasre() {
+  grep -qE -- "$2" "$TMP/$1.html" || { echo "# $1.html lacks /$2/"; return 1; }
+}
+# png FILE: a non-empty PNG.
+png() {
+  [ -s "$1" ] &&
+    [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
+}

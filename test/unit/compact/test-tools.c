@@ -48,13 +48,19 @@ static bool exists(struct objstore *bkt, const char *id, const char *file) {
   return rc == 1;
 }
 
-TEST(compact_tools_mark_and_verify) {
-  const char *tmp = test_tmpdir();
+/* A FILESYSTEM bucket in tmp/bkt. */
+static struct objstore *tmp_bucket(const char *tmp) {
   char *yaml = xasprintf("type: FILESYSTEM\nconfig:\n  directory: %s/bkt\n",
                          tmp);
   struct objstore *bkt;
   ASSERT_OK(objstore_open(yaml, &bkt));
   free(yaml);
+  return bkt;
+}
+
+TEST(compact_tools_mark_and_verify) {
+  const char *tmp = test_tmpdir();
+  struct objstore *bkt = tmp_bucket(tmp);
   char *local = xasprintf("%s/local", tmp);
   char *a = upload(bkt, local, 0, 30), *b = upload(bkt, local, 40, 60);
 
@@ -168,11 +174,7 @@ static char *upload_out_of_order(struct objstore *bkt, const char *parent) {
 
 TEST(compact_out_of_order_chunks) {
   const char *tmp = test_tmpdir();
-  char *yaml = xasprintf("type: FILESYSTEM\nconfig:\n  directory: %s/bkt\n",
-                         tmp);
-  struct objstore *bkt;
-  ASSERT_OK(objstore_open(yaml, &bkt));
-  free(yaml);
+  struct objstore *bkt = tmp_bucket(tmp);
   char *local = xasprintf("%s/local", tmp);
   /* Overlapping, so that vertical compaction plans both. */
   char *a = upload(bkt, local, 0, 30), *b = upload_out_of_order(bkt, local);
