@@ -809,6 +809,11 @@ int cmd_tools_bucket_web(int argc, char **argv) {
                             "Web interface for remote storage bucket.", own,
                             argc, argv)) >= 0)
     return bucket_cmd_done(&c, rc);
+  if (refresh_ms <= 0) {
+    fprintf(stderr, "thanosc tools bucket web: error: --refresh must be "
+                    "positive\n");
+    return bucket_cmd_done(&c, 2);
+  }
   struct compact_opts o = {
       .min_time = INT64_MIN,
       .max_time = INT64_MAX,

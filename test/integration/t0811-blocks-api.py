@@ -193,6 +193,11 @@ t.ok(d is not None and sorted(m["ulid"] for m in d["data"]["blocks"]) ==
      "meta.json is left out", d and [m["ulid"] for m in d["data"]["blocks"]])
 t.stop(p)
 t.ok(p.returncode == 0, "bucket web stops on SIGTERM", p.returncode)
+r = subprocess.run([G.THANOSC, "tools", "bucket", "web", "--refresh=0s",
+                    "--objstore.config-file=" + yml], capture_output=True,
+                   text=True, timeout=30)
+t.ok(r.returncode == 2 and "--refresh must be positive" in r.stderr,
+     "bucket web refuses --refresh=0s", (r.returncode, r.stderr[-300:]))
 dirty = [f for f in logs if not C.clean_log(open(f).read())]
 t.ok(not dirty, "no sanitizer report in any log", dirty)
 t.done()
