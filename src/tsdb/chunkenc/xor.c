@@ -246,6 +246,27 @@ static inline void ds_window(struct dstate *s, unsigned lead, unsigned sig) {
 
 TC_INLINE unsigned ds_sig(const struct dstate *s) { return s->sig1 - 1; }
 
+/* The next timestamp: the delta moves by dod (0 for none). */
+TC_INLINE void ds_tick(struct dstate *s, uint64_t dod) {
+  s->tdelta = (int64_t)((uint64_t)s->tdelta + dod);
+  s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+}
+
+/* The window header (5 bits lead, 6 bits sig, 0 = 64) after the 11 at the
+ * top of b; false when lead + sig exceeds 64. */
+TC_INLINE bool window_header(uint64_t b, unsigned *lead, unsigned *sig) {
+  unsigned f = (unsigned)(b >> 51) & 0x7ff;
+  *lead = f >> 6;
+  *sig = ((f - 1) & 63) + 1;
+  return *lead + *sig <= 64;
+}
+
+/* A 14-bit dod field, the top 2 bits of b being its 10 prefix. Prometheus
+ * reads fields above 8192 as negative: ((f + 8191) mod 2^14) - 8191. */
+TC_INLINE uint64_t dod14(uint64_t b) {
+  return (((b >> 48) + 8191) & 0x3fff) - 8191;
+}
+
 /*
  * The value field (spec 4.3) at bit o (0 or 1) of the refilled reader:
  * 0 -> unchanged, 10 -> xor within the current window, 11 -> new window
@@ -259,9 +280,8 @@ TC_INLINE bool dec_value_slow(struct br *r, struct dstate *s, unsigned o) {
   uint64_t b = r->buf << o;
   unsigned hdr = 2;
   if (b >> 62 == 3) {
-    unsigned f = (unsigned)(b >> 51) & 0x7ff;
-    unsigned lead = f >> 6, sig = ((f - 1) & 63) + 1;
-    if (tc_unlikely(lead + sig > 64))
+    unsigned lead, sig;
+    if (tc_unlikely(!window_header(b, &lead, &sig)))
       return false;
     ds_window(s, lead, sig);
     hdr = 13;
@@ -298,7 +318,7 @@ TC_INLINE bool dec_value(struct br *r, struct dstate *s, unsigned o) {
 TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
   uint64_t b = r->buf;
   if (tc_likely(!(b >> 63))) {
-    s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+    ds_tick(s, 0);
     return dec_value(r, s, 1);
   }
   /* dod prefix 10, 110, 1110, 1111 (ones = leading 1 bits, capped at 4)
@@ -306,8 +326,7 @@ TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
   unsigned ones = (unsigned)__builtin_clzll(~b | (1ull << 59));
   uint64_t dod;
   if (tc_likely(b >> 62 == 2)) { /* 14 bits: jitter of up to 8 s */
-    dod = (b >> 48) & 0x3fff;
-    dod -= (uint64_t)(dod > 8192) << 14;
+    dod = dod14(b);
     br_skip(r, 16);
   } else if (tc_likely(ones < 4)) {
     unsigned fw = (unsigned)(0x14110e00u >> (ones * 8)) & 0xff;
@@ -318,8 +337,7 @@ TC_INLINE bool dec_sample(struct br *r, struct dstate *s) {
     br_skip(r, 4);
     dod = br_get(r, 64);
   }
-  s->tdelta = (int64_t)((uint64_t)s->tdelta + dod);
-  s->t = (int64_t)((uint64_t)s->t + (uint64_t)s->tdelta);
+  ds_tick(s, dod);
   br_refill(r);
   return dec_value(r, s, 0);
 }
@@ -406,10 +424,10 @@ TC_INLINE bool dec_new_window(struct br *r, struct dstate *s, uint64_t vb,
                               unsigned od) {
   if (vb >> 62 != 3)
     return false;
-  unsigned f = (unsigned)(vb >> 51) & 0x7ff;
-  unsigned lead = f >> 6, sig = ((f - 1) & 63) + 1, len = od + 13 + sig;
-  if (len > 52 || lead + sig > 64)
+  unsigned lead, sig;
+  if (!window_header(vb, &lead, &sig) || od + 13 + sig > 52)
     return false;
+  unsigned len = od + 13 + sig;
   ds_window(s, lead, sig);
   s->v ^= ((r->buf << (od + 13)) >> lead) & s->wmask;
   br_skip(r, len);
@@ -482,7 +500,7 @@ static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, uint64_t *o,
         s.t = (int64_t)(t + z * d);
       } else {
         for (unsigned j = 0; j < z; j++) {
-          s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+          ds_tick(&s, 0);
           put(o, k + j, s.t, s.v);
         }
       }
@@ -501,17 +519,15 @@ static ptrdiff_t dec_loop(struct br *rp, struct dstate *sp, uint64_t *o,
     unsigned od = 1 + (15 & (unsigned)m1);
     uint64_t vb = b << od, m = (uint64_t)((int64_t)vb >> 63);
     unsigned len = od + 1 + (s.sig1 & (unsigned)m);
-    uint64_t dod = (((b >> 48) + 8191) & 0x3fff) - 8191;
+    uint64_t dod = dod14(b) & m1;
     if (tc_likely((int64_t)((h & h << 1) | (vb & vb << 1)) >= 0 && len <= 52)) {
-      s.tdelta = (int64_t)((uint64_t)s.tdelta + (dod & m1));
-      s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+      ds_tick(&s, dod);
       s.v ^= ((b << (od + 2)) >> s.lead) & s.wmask & m;
       br_skip(&r, len);
     } else if ((int64_t)(h & h << 1) >= 0 && dec_new_window(&r, &s, vb, od)) {
       /* A new window (11, 5 bits lead, 6 bits sig) after a dod of 0 or
        * 14 bits: the most common of the rest, on counters. */
-      s.tdelta = (int64_t)((uint64_t)s.tdelta + (dod & m1));
-      s.t = (int64_t)((uint64_t)s.t + (uint64_t)s.tdelta);
+      ds_tick(&s, dod);
     } else if (tc_unlikely(!dec_sample(&r, &s))) {
       break;
     } else {
