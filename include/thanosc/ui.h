@@ -40,11 +40,12 @@ struct ui_blocks;
 struct ui_blocks *ui_blocks_new(const char *label);
 void ui_blocks_free(struct ui_blocks *b);
 
-/* Sets view v to the blocks whose meta.json documents metas holds, one
- * after the other separated by commas (len bytes), or, with err, records
- * a failed refresh and keeps the blocks, as Thanos does. Any thread. */
-void ui_blocks_set(struct ui_blocks *b, enum ui_blocks_view v,
-                   const char *metas, size_t len, const char *err);
+/* Sets view v to the blocks whose meta.json documents metas (owned by the
+ * call; NULL for none) holds, one after the other separated by commas,
+ * or, with err, records a failed refresh and keeps the blocks, as Thanos
+ * does. Any thread. */
+void ui_blocks_set(struct ui_blocks *b, enum ui_blocks_view v, char *metas,
+                   const char *err);
 
 int ui_blocks_register_routes(struct http_server *srv,
                               const char *route_prefix, struct ui_blocks *b,

@@ -33,8 +33,9 @@ struct csync {
   struct cmarked *marked;
   size_t nmarked, mcap;
   struct strlist partial; /* directories without meta.json */
-  /* For the Block Viewer: the meta.json of every block that has a valid
-   * one, and of the loaded blocks, comma-separated. */
+  /* For the Block Viewer (o->blocks): the meta.json of every block that
+   * has a valid one, and of the loaded blocks, comma-separated; handed to
+   * it at the end of the sync. */
   struct tc_buf global, loaded;
 };
 

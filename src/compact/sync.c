@@ -145,7 +145,7 @@ static int sync_one(struct objstore *bkt, const struct compact_opts *o,
   struct cblock *b = &s->v[s->n];
   memset(b, 0, sizeof *b);
   rc = block_meta_parse(&b->meta, buf.data, buf.len, id);
-  if (!rc)
+  if (!rc && o->blocks)
     add_meta(&s->global, &buf);
   if (marked) {
     counts[ST_MARKED]++;
@@ -200,7 +200,8 @@ static int sync_one(struct objstore *bkt, const struct compact_opts *o,
   b->no_downsample = rc == 1;
   counts[ST_LOADED]++;
   s->n++;
-  add_meta(&s->loaded, &buf);
+  if (o->blocks)
+    add_meta(&s->loaded, &buf);
   tc_buf_release(&buf);
   return 0;
 }
@@ -220,9 +221,9 @@ int csync_run(struct objstore *bkt, const struct compact_opts *o,
     rc = tc_error_wrap(rc, "sync block metas");
   if (o->blocks) {
     const char *err = rc ? tc_errmsg(rc) : NULL;
-    ui_blocks_set(o->blocks, UI_BLOCKS_GLOBAL, s->global.data, s->global.len,
+    ui_blocks_set(o->blocks, UI_BLOCKS_GLOBAL, tc_buf_detach(&s->global, NULL),
                   err);
-    ui_blocks_set(o->blocks, UI_BLOCKS_LOADED, s->loaded.data, s->loaded.len,
+    ui_blocks_set(o->blocks, UI_BLOCKS_LOADED, tc_buf_detach(&s->loaded, NULL),
                   err);
   }
   if (rc)

@@ -196,21 +196,22 @@ void ui_blocks_free(struct ui_blocks *b) {
   free(b);
 }
 
-void ui_blocks_set(struct ui_blocks *b, enum ui_blocks_view v,
-                   const char *metas, size_t len, const char *err) {
+void ui_blocks_set(struct ui_blocks *b, enum ui_blocks_view v, char *metas,
+                   const char *err) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  char *m = err ? NULL : xstrndup(metas ? metas : "", len);
   char *e = err ? xstrdup(err) : NULL;
   pthread_mutex_lock(&b->mu);
   if (!err) {
     free(b->v[v].metas);
-    b->v[v].metas = m;
+    b->v[v].metas = metas;
+    metas = NULL;
   }
   free(b->v[v].err);
   b->v[v].err = e;
   b->v[v].refreshed_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
   pthread_mutex_unlock(&b->mu);
+  free(metas); /* a failed refresh keeps the blocks it had */
 }
 
 /* GET api/v1/blocks?view=loaded (else global). */
