@@ -33,6 +33,7 @@ struct crun {
   uv_timer_t timer, clean_timer, progress_timer;
   struct tc_work work;
   compact_iterate_fn *side; /* the cleanup or the progress, between runs */
+  const char *side_what;    /* which, for the log */
   int busy, stopping, halted, rc, closing;
   service_stopped_fn *done;
 };
@@ -60,9 +61,8 @@ static void side_work(struct tc_work *w) {
   struct crun *c = w->data;
   int rc = c->side(c->bkt, c->o);
   if (rc)
-    LOG_WARN(c->side == compact_cleanup ? "cleanup of marked blocks failed"
-                                        : "calculating the progress failed",
-             "err", tc_errmsg(rc));
+    LOG_WARN("background step failed", "step", c->side_what, "err",
+             tc_errmsg(rc));
 }
 
 static void side_done(struct tc_work *w, int status) {
@@ -74,18 +74,24 @@ static void side_done(struct tc_work *w, int status) {
 
 /* Runs fn on the pool unless something runs already (an iteration cleans
  * up at its end anyway, and the progress waits for the next tick). */
-static void side_tick(uv_timer_t *t, compact_iterate_fn *fn) {
+static void side_tick(uv_timer_t *t, compact_iterate_fn *fn,
+                      const char *what) {
   struct crun *c = t->data;
   if (c->stopping || c->busy)
     return;
   c->busy = 1;
   c->side = fn;
+  c->side_what = what;
   if (tc_work_submit(c->rt->loop, &c->work, side_work, side_done, c))
     c->busy = 0;
 }
 
-static void cleanup_tick(uv_timer_t *t) { side_tick(t, compact_cleanup); }
-static void progress_tick(uv_timer_t *t) { side_tick(t, compact_progress); }
+static void cleanup_tick(uv_timer_t *t) {
+  side_tick(t, compact_cleanup, "cleanup of marked blocks");
+}
+static void progress_tick(uv_timer_t *t) {
+  side_tick(t, compact_progress, "progress calculation");
+}
 
 static void iterate_done(struct tc_work *w, int status) {
   struct crun *c = w->data;
